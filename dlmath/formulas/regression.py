@@ -1,0 +1,37 @@
+"""Formulas of linear regression and the mean squared error (chapter 01)."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from dlmath.formulas._formula import Formula
+
+__all__ = ["MSE", "LINEAR_GRADIENT", "LINEAR_HESSIAN", "NORMAL_EQUATIONS",
+           "GD_STEP_BOUND", "N", "D", "i"]
+
+N, D = sp.symbols("N D", integer=True, positive=True)
+i = sp.Symbol("i", integer=True, nonnegative=True)
+
+
+def _mse() -> Formula:
+    yhat = sp.IndexedBase("yhat", real=True)
+    y = sp.IndexedBase("y", real=True)
+    expr = sp.Sum((yhat[i] - y[i]) ** 2, (i, 0, N - 1)) / N
+    return Formula("mse", expr, (yhat, y, N))
+
+
+def _linear() -> tuple[Formula, Formula, Formula]:
+    X = sp.MatrixSymbol("X", N, D)
+    w = sp.MatrixSymbol("w", D, 1)
+    y = sp.MatrixSymbol("y", N, 1)
+    grad = Formula("linear_regression.mse_gradient", 2 * X.T * (X * w - y) / N, (X, w, y, N))
+    hess = Formula("linear_regression.hessian", 2 * X.T * X / N, (X, N))
+    normal = Formula("linear_regression.normal_equations", (X.T * X).I * X.T * y, (X, y))
+    return grad, hess, normal
+
+
+MSE = _mse()
+LINEAR_GRADIENT, LINEAR_HESSIAN, NORMAL_EQUATIONS = _linear()
+
+_lam = sp.Symbol("lambda_max", positive=True)
+GD_STEP_BOUND = Formula("linear_regression.max_stable_learning_rate", 2 / _lam, (_lam,))
