@@ -6,13 +6,15 @@ test checks it), the formula is evaluated numerically against the code (another 
 and the chapter notebook proves it equal to its derivation. A docstring, a derivation and
 an implementation therefore cannot drift apart.
 
-One submodule per topic (``regression``, ...). :data:`DOCUMENTED` maps each public
-function to the formulas its docstring quotes, in order; the tests walk it.
-Importing this package imports SymPy; ``import dlmath`` does not.
+One submodule per topic; each has a ``DOCUMENTED`` dict mapping ``"module.function"`` to
+the formulas its docstring quotes as ``$$...$$``, in order. :data:`DOCUMENTED` here is
+their union, which the tests walk. Importing this package imports SymPy; ``import dlmath``
+does not.
 """
 
 from __future__ import annotations
 
+from dlmath.formulas import activations, cross_entropy, regression
 from dlmath.formulas._formula import Formula
 from dlmath.formulas.activations import LOG_SOFTMAX, SOFTMAX
 from dlmath.formulas.regression import (
@@ -26,13 +28,8 @@ from dlmath.formulas.regression import (
 __all__ = ["Formula", "DOCUMENTED", "MSE", "LINEAR_GRADIENT", "LINEAR_HESSIAN",
            "NORMAL_EQUATIONS", "GD_STEP_BOUND", "SOFTMAX", "LOG_SOFTMAX"]
 
-# "module.function" -> the formulas its docstring quotes as $$...$$, in order.
 DOCUMENTED: dict[str, tuple[Formula, ...]] = {
-    "losses.mse": (MSE,),
-    "linear_regression.mse_gradient": (LINEAR_GRADIENT,),
-    "linear_regression.hessian": (LINEAR_HESSIAN,),
-    "linear_regression.normal_equations": (NORMAL_EQUATIONS,),
-    "linear_regression.max_stable_learning_rate": (GD_STEP_BOUND,),
-    "activations.softmax": (SOFTMAX,),
-    "activations.log_softmax": (LOG_SOFTMAX,),
+    **regression.DOCUMENTED,
+    **activations.DOCUMENTED,
+    **cross_entropy.DOCUMENTED,
 }

@@ -22,3 +22,8 @@ LOG_SOFTMAX = Formula(
     _x[k] - sp.log(sp.Sum(sp.exp(_x[j]), (j, 0, K - 1))),
     (_x, k, K),
 )
+
+DOCUMENTED = {
+    "activations.softmax": (SOFTMAX,),
+    "activations.log_softmax": (LOG_SOFTMAX,),
+}

@@ -35,3 +35,11 @@ LINEAR_GRADIENT, LINEAR_HESSIAN, NORMAL_EQUATIONS = _linear()
 
 _lam = sp.Symbol("lambda_max", positive=True)
 GD_STEP_BOUND = Formula("linear_regression.max_stable_learning_rate", 2 / _lam, (_lam,))
+
+DOCUMENTED = {
+    "losses.mse": (MSE,),
+    "linear_regression.mse_gradient": (LINEAR_GRADIENT,),
+    "linear_regression.hessian": (LINEAR_HESSIAN,),
+    "linear_regression.normal_equations": (NORMAL_EQUATIONS,),
+    "linear_regression.max_stable_learning_rate": (GD_STEP_BOUND,),
+}

@@ -1,0 +1,5 @@
+"""Formulas of the cross-entropy losses (chapter 03)."""
+
+from __future__ import annotations
+
+DOCUMENTED: dict = {}
