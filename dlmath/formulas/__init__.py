@@ -14,7 +14,7 @@ does not.
 
 from __future__ import annotations
 
-from dlmath.formulas import activations, cross_entropy, regression
+from dlmath.formulas import activations, backprop, cross_entropy, optim, regression
 from dlmath.formulas._formula import Formula
 from dlmath.formulas.activations import LOG_SOFTMAX, SOFTMAX
 from dlmath.formulas.regression import (
@@ -32,4 +32,6 @@ DOCUMENTED: dict[str, tuple[Formula, ...]] = {
     **regression.DOCUMENTED,
     **activations.DOCUMENTED,
     **cross_entropy.DOCUMENTED,
+    **backprop.DOCUMENTED,
+    **optim.DOCUMENTED,
 }

@@ -1,0 +1,5 @@
+"""Formulas of backpropagation through a multilayer perceptron (chapter 04)."""
+
+from __future__ import annotations
+
+DOCUMENTED: dict = {}

@@ -1,0 +1,5 @@
+"""Formulas of the optimizers (chapter 05)."""
+
+from __future__ import annotations
+
+DOCUMENTED: dict = {}
