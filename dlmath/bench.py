@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Timing", "time_fn", "copy_bandwidth", "matmul_rate", "device_name", "cost"]
+__all__ = ["Timing", "time_fn", "copy_bandwidth", "read_bandwidth", "matmul_rate", "device_name",
+           "cost"]
 
 
 def _block(out):
@@ -132,6 +133,15 @@ def copy_bandwidth(n_bytes: int = 1 << 26, repeats: int = 10) -> float:
     return 2 * n_bytes / t.seconds
 
 
+def read_bandwidth(n_bytes: int = 1 << 26, repeats: int = 10) -> float:
+    """Measured read bandwidth in bytes/s: a jitted ``sum`` over ``n_bytes`` of float32 reads
+    each byte once and writes almost nothing (the ceiling for read-bound kernels such as a
+    matrix-vector product)."""
+    x = jnp.ones(n_bytes // 4, jnp.float32)
+    t = time_fn(jnp.sum, x, repeats=repeats, name="read")
+    return n_bytes / t.seconds
+
+
 def matmul_rate(n: int = 1024, dtype=jnp.float32, repeats: int = 10) -> float:
     """Measured float32 matmul rate in FLOP/s for ``(n, n) @ (n, n)`` (2n^3 FLOPs), at the
     current default precision (call :func:`dlmath.setup` first for ``"highest"``)."""
@@ -143,4 +153,5 @@ def matmul_rate(n: int = 1024, dtype=jnp.float32, repeats: int = 10) -> float:
 def device_name() -> str:
     """The default device, e.g. ``"cpu"`` or ``"gpu: NVIDIA H100 80GB HBM3"``."""
     d = jax.devices()[0]
-    return f"{d.platform}: {getattr(d, 'device_kind', '')}".rstrip(": ")
+    kind = getattr(d, "device_kind", "")
+    return d.platform if kind in ("", d.platform) else f"{d.platform}: {kind}"

@@ -52,12 +52,21 @@ def loss_surface(loss_fn, center, span, *, ax=None, levels=25, resolution=121,
 
 
 def path(points, *, ax=None, color="tab:red", label=None, marker="o", markersize=3):
-    """A parameter path ``(T, 2)`` as a line with markers, the start marked by a square."""
+    """A parameter path ``(T, 2)`` as a line with markers, the start marked by a square.
+
+    On axes that already show something (e.g. :func:`loss_surface`), the view is kept: a
+    diverging path leaves the picture instead of zooming it out.
+    """
     ax = new_axes(ax)
+    keep = ax.has_data()
+    limits = ax.get_xlim(), ax.get_ylim()
     p = np.asarray(points)
     ax.plot(p[:, 0], p[:, 1], marker=marker, markersize=markersize, color=color, lw=1.2,
             label=label)
     ax.plot(p[0, 0], p[0, 1], "s", color=color, markersize=6)
+    if keep:
+        ax.set_xlim(limits[0])
+        ax.set_ylim(limits[1])
     return ax
 
 
@@ -69,4 +78,192 @@ def loss_curve(losses, *, ax=None, label=None, log=True, color=None):
         ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
+    return ax
+
+
+def training_curves(history, *, axes=None, figsize=(10, 3.5)):
+    """Loss (log scale) and accuracy against epoch, side by side, from ``fit``'s history.
+
+    Args:
+        history: a dict with a list ``"loss"`` and any lists whose names end in
+            ``"accuracy"`` (one value per epoch).
+        axes: two matplotlib axes, or ``None`` for a new figure.
+
+    Returns:
+        The two axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=figsize)
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    axes[0].plot(epochs, np.asarray(history["loss"]))
+    axes[0].set_yscale("log")
+    axes[0].set(xlabel="epoch", ylabel="training loss")
+    for name, values in history.items():
+        if name.endswith("accuracy"):
+            axes[1].plot(epochs, np.asarray(values), label=name.replace("_", " "))
+    axes[1].set(xlabel="epoch", ylabel="accuracy")
+    axes[1].legend()
+    return axes
+
+
+# ------------------------------------------------------------------ chapter 03 figures
+
+__all__ += ["heatmap", "confusion_matrix", "probability_bars"]
+
+
+def heatmap(values, xs, ys, *, ax=None, xlabel="x", ylabel="y", label=None, cmap="magma",
+            vmax=None):
+    """A function of two variables sampled on a grid: ``values[i, j]`` at ``(xs[j], ys[i])``.
+
+    Args:
+        values: ``(len(ys), len(xs))``. xs, ys: increasing grid coordinates.
+        label: the colour bar's label. vmax: clip the colour scale at this value.
+
+    Returns:
+        The axes.
+    """
+    ax = new_axes(ax)
+    v = np.asarray(values, np.float64)
+    mesh = ax.pcolormesh(np.asarray(xs), np.asarray(ys), v, cmap=cmap, shading="auto",
+                         vmin=0.0 if vmax is not None else None, vmax=vmax)
+    ax.figure.colorbar(mesh, ax=ax, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return ax
+
+
+def confusion_matrix(counts, *, ax=None, class_names=None, title=None):
+    """A confusion matrix ``(K, K)`` (rows: true class, columns: predicted), each cell
+    annotated with its count; the diagonal holds the correct predictions."""
+    ax = new_axes(ax, figsize=(5, 4.5))
+    c = np.asarray(counts)
+    k = c.shape[0]
+    names = [str(n) for n in (class_names if class_names is not None else range(k))]
+    ax.imshow(c, cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            if c[i, j]:
+                ax.text(j, i, str(int(c[i, j])), ha="center", va="center", fontsize=8,
+                        color="white" if c[i, j] > 0.5 * c.max() else "black")
+    ax.set_xticks(range(k), names)
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def probability_bars(probabilities, *, ax=None, labels=None, title=None, color="tab:blue"):
+    """A probability vector ``(K,)`` as bars on ``[0, 1]``."""
+    ax = new_axes(ax)
+    p = np.asarray(probabilities, np.float64)
+    names = [str(n) for n in (labels if labels is not None else range(p.shape[0]))]
+    ax.bar(names, p, color=color)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_ylabel("probability")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# ------------------------------------------------------------------ chapter 02 figures
+
+__all__ += ["function_and_derivative", "activation_grid"]
+
+
+def function_and_derivative(fn, *, ax=None, x_range=(-5.0, 5.0), resolution=401, label=None,
+                            derivative=True, color=None):
+    """An elementwise function (solid) and its derivative by ``jax.grad`` (dashed, same
+    colour) over ``x_range``, with the axes through the origin drawn lightly.
+
+    Args:
+        fn: a JAX function of a float32 scalar returning a scalar (an activation).
+        x_range: ``(low, high)``. resolution: number of grid points.
+        label: legend label of the function (the derivative gets ``label + "'"``).
+        derivative: also draw ``jax.vmap(jax.grad(fn))``.
+
+    Returns:
+        The axes.
+    """
+    ax = new_axes(ax)
+    xs = jnp.linspace(float(x_range[0]), float(x_range[1]), resolution, dtype=jnp.float32)
+    (line,) = ax.plot(np.asarray(xs), np.asarray(fn(xs)), color=color, lw=1.6, label=label)
+    if derivative:
+        ax.plot(np.asarray(xs), np.asarray(jax.vmap(jax.grad(fn))(xs)), "--",
+                color=line.get_color(), lw=1.2, label=None if label is None else f"{label}'")
+    ax.axhline(0.0, color="0.75", lw=0.6, zorder=0)
+    ax.axvline(0.0, color="0.75", lw=0.6, zorder=0)
+    ax.set_xlim(float(x_range[0]), float(x_range[1]))
+    return ax
+
+
+def activation_grid(functions, *, x_range=(-5.0, 5.0), ncols=4, panel_size=(3.0, 2.4),
+                    derivative=True):
+    """A grid of small axes, one per function: the function (solid) and its derivative
+    (dashed), each titled with its name.
+
+    Args:
+        functions: name -> elementwise JAX function, in display order.
+        x_range: the common ``(low, high)``. ncols: panels per row.
+        panel_size: ``(width, height)`` of one panel in inches.
+        derivative: also draw the derivatives.
+
+    Returns:
+        The matplotlib figure (end the cell with ``plt.show()``).
+
+    Raises:
+        ValueError: if ``functions`` is empty or ``ncols < 1``.
+    """
+    import matplotlib.pyplot as plt
+
+    if not functions or ncols < 1:
+        raise ValueError(
+            f"activation_grid: need at least one function and ncols >= 1; got "
+            f"{len(functions)} functions, ncols={ncols}."
+        )
+    n = len(functions)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, sharex=True,
+                             figsize=(panel_size[0] * ncols, panel_size[1] * nrows))
+    for ax, (name, fn) in zip(axes.flat, functions.items(), strict=False):
+        function_and_derivative(fn, ax=ax, x_range=x_range, derivative=derivative,
+                                label="f", color="tab:blue")
+        ax.set_title(name, fontsize=10)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------ chapter 05 figures
+
+__all__ += ["trajectories"]
+
+
+def trajectories(loss_fn, paths, center, span, *, ax=None, minimum=None, resolution=101,
+                 markersize=2):
+    """Several optimizer paths on the contours of a loss of two parameters.
+
+    Args:
+        loss_fn: JAX function of a ``(2,)`` vector returning a scalar.
+        paths: ``{label: (T, 2) array}``, drawn in the order given, one colour each.
+        center, span: the view, as :func:`loss_surface`.
+        minimum: optional ``(2,)`` point marked with a white star.
+
+    Returns:
+        The axes (the view stays fixed: a diverging path leaves the picture).
+    """
+    ax = loss_surface(loss_fn, center, span, ax=ax, resolution=resolution)
+    colors = ["tab:red", "tab:orange", "white", "tab:cyan", "tab:pink", "black"]
+    for k, (label, points) in enumerate(paths.items()):
+        path(np.asarray(points), ax=ax, color=colors[k % len(colors)], label=label,
+             markersize=markersize)
+    if minimum is not None:
+        ax.plot(*np.asarray(minimum), "*", color="white", markersize=12, markeredgecolor="k")
+    ax.legend(fontsize=8, loc="lower right")
     return ax

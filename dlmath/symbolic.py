@@ -82,24 +82,29 @@ def show(lhs, rhs=None, *, relation: str = "=") -> Shown:
     """Render ``lhs`` (or ``lhs = rhs``) as display math from the SymPy objects themselves.
 
     Args:
-        lhs: a SymPy expression, matrix or ``Eq``; or the left-hand side when ``rhs`` is given.
-        rhs: optional right-hand side.
+        lhs: a SymPy expression, matrix or ``Eq``; or, when ``rhs`` is given, the left-hand
+            side: a SymPy object, or a string used verbatim as a LaTeX label (a name such
+            as ``r"\nabla_w L"``, never a formula).
+        rhs: optional right-hand side, a SymPy object.
         relation: the LaTeX relation between the sides (``"="``, ``"<"``, ``"\\le"``, ...).
 
     Returns:
         A :class:`Shown`, which Jupyter displays as math and prints as SymPy's text form.
+
+    Raises:
+        TypeError: if ``rhs`` (or a lone ``lhs``) is not a SymPy object.
     """
-    lhs = _as_sympy(lhs, "show", "lhs")
     if rhs is None:
-        if isinstance(lhs, sp.Equality):
-            return Shown(sp.latex(lhs), sp.sstr(lhs))
+        lhs = _as_sympy(lhs, "show", "lhs")
         return Shown(sp.latex(lhs), sp.sstr(lhs))
     rhs = _as_sympy(rhs, "show", "rhs")
-    text_rel = {"=": "=", "\\le": "<=", "\\ge": ">=", "\\approx": "~="}.get(relation, relation)
-    return Shown(
-        f"{sp.latex(lhs)} {relation} {sp.latex(rhs)}",
-        f"{sp.sstr(lhs)} {text_rel} {sp.sstr(rhs)}",
-    )
+    if isinstance(lhs, str):
+        lhs_latex, lhs_text = lhs, lhs
+    else:
+        lhs = _as_sympy(lhs, "show", "lhs")
+        lhs_latex, lhs_text = sp.latex(lhs), sp.sstr(lhs)
+    text_rel = {"\\le": "<=", "\\ge": ">=", "\\approx": "~="}.get(relation, relation)
+    return Shown(f"{lhs_latex} {relation} {sp.latex(rhs)}", f"{lhs_text} {text_rel} {sp.sstr(rhs)}")
 
 
 @dataclass(frozen=True)
@@ -120,29 +125,41 @@ class Proof:
         )
 
 
+def _zero(e) -> bool:
+    if isinstance(e, sp.MatrixBase):
+        return all(entry == 0 for entry in e)
+    return e == 0 or bool(getattr(e, "is_ZeroMatrix", False))
+
+
 def _is_zero(residual, simplifiers: Sequence[Callable]) -> tuple[bool, object]:
     last = residual
     for simplify in simplifiers:
         last = simplify(last)
-        if isinstance(last, sp.MatrixBase):
-            if all(entry == 0 for entry in last):
-                return True, last
-        elif last == 0:
+        if _zero(last):
             return True, last
     return False, last
 
 
-DEFAULT_SIMPLIFIERS: tuple[Callable, ...] = (
-    lambda e: e.doit() if hasattr(e, "doit") else e,
-    sp.expand,
-    sp.simplify,
-)
+def _doit(e):
+    return e.doit() if hasattr(e, "doit") else e
+
+
+def _expand_logs(e):
+    # log(a*b) -> log(a) + log(b) where SymPy's assumptions allow it (positive factors)
+    if isinstance(e, sp.MatrixBase):
+        return e.applyfunc(_expand_logs)
+    return sp.expand(sp.expand_log(e))
+
+
+DEFAULT_SIMPLIFIERS: tuple[Callable, ...] = (_doit, sp.expand, sp.simplify, _expand_logs,
+                                             sp.simplify)
 
 
 def prove_equal(lhs, rhs, name: str = "claim", *, simplifiers: Iterable[Callable] | None = None):
     """Prove ``lhs == rhs`` by showing that the residual ``lhs - rhs`` simplifies to zero.
 
-    The residual is passed through ``doit``, ``expand`` and ``simplify`` in turn (or through
+    The residual is passed through ``doit``, ``expand``, ``simplify``, ``expand_log`` (safe
+    form, with the symbols' assumptions) and ``simplify`` in turn (or through
     ``simplifiers`` when given, e.g. ``[lambda e: sp.expand_log(e, force=True)]``); the first
     that yields exactly ``0`` (every entry, for matrices) ends the proof.
 
@@ -162,7 +179,13 @@ def prove_equal(lhs, rhs, name: str = "claim", *, simplifiers: Iterable[Callable
     """
     lhs = _as_sympy(lhs, "prove_equal", "lhs")
     rhs = _as_sympy(rhs, "prove_equal", "rhs")
-    lmat, rmat = isinstance(lhs, sp.MatrixBase), isinstance(rhs, sp.MatrixBase)
+    # a matrix expression (MatrixSymbol algebra) compared with 0 means its zero matrix
+    if isinstance(lhs, sp.MatrixExpr) and rhs == 0:
+        rhs = sp.ZeroMatrix(*lhs.shape)
+    if isinstance(rhs, sp.MatrixExpr) and lhs == 0:
+        lhs = sp.ZeroMatrix(*rhs.shape)
+    matrix = (sp.MatrixBase, sp.MatrixExpr)
+    lmat, rmat = isinstance(lhs, matrix), isinstance(rhs, matrix)
     if lmat != rmat or (lmat and lhs.shape != rhs.shape):
         raise ValueError(
             f"prove_equal: '{name}': both sides must be scalars or matrices of one shape; got "

@@ -1,11 +1,58 @@
-"""ipywidgets explorers: a parameter's effect, seen by moving a slider."""
+"""ipywidgets explorers: a parameter's effect, seen by moving a slider.
+
+Explorers draw with matplotlib's object API (no pyplot, nothing global) into an
+``ipywidgets.Image`` that is re-rendered when a control changes. The figure is part of the
+widget, not a cell output, so a notebook's stored outputs are the same whether it runs in
+JupyterLab, headless, or under nbval.
+"""
 
 from __future__ import annotations
+
+import io
+from collections.abc import Callable
 
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["gradient_descent_explorer"]
+__all__ = ["figure_explorer", "gradient_descent_explorer"]
+
+
+def figure_explorer(draw: Callable, *, figsize=(10, 4), dpi: int = 80, **controls):
+    """Controls above a figure that ``draw(fig, **values)`` redraws whenever one changes.
+
+    Args:
+        draw: ``draw(fig, **values)`` draws on a fresh ``matplotlib.figure.Figure`` (use
+            ``fig.subplots(...)``); ``values`` has the current value of every control.
+        figsize, dpi: the figure's size in inches and its resolution.
+        **controls: name -> an ipywidgets value widget (``FloatSlider``, ``Dropdown``, ...).
+
+    Returns:
+        An ``ipywidgets.VBox`` of the controls and the figure (an ``Image`` widget); its
+        ``.redraw()`` re-renders with the current values (called once at creation).
+
+    Raises:
+        ValueError: if no control is given.
+    """
+    import ipywidgets as widgets
+    from matplotlib.figure import Figure
+
+    if not controls:
+        raise ValueError("figure_explorer: give at least one control, e.g. rate=FloatSlider().")
+    image = widgets.Image(format="png")
+
+    def redraw(*_):
+        fig = Figure(figsize=figsize, dpi=dpi, layout="tight")
+        draw(fig, **{name: c.value for name, c in controls.items()})
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        image.value = buf.getvalue()
+
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    box = widgets.VBox([*controls.values(), image])
+    box.redraw = redraw
+    redraw()
+    return box
 
 
 def gradient_descent_explorer(X, y, w0, *, steps: int = 40, key=None):
@@ -22,14 +69,13 @@ def gradient_descent_explorer(X, y, w0, *, steps: int = 40, key=None):
         key: a ``jax.random`` key for the mini-batches (batch size < N); default key 0.
 
     Returns:
-        An ``ipywidgets.interactive`` widget (display it, or let it be a cell's value).
+        A :func:`figure_explorer` widget (display it, or let it be a cell's value).
 
     Raises:
         ValueError: if ``X`` does not have two columns.
     """
     import ipywidgets as widgets
     import jax
-    import matplotlib.pyplot as plt
 
     from dlmath import linear_regression as lr
     from dlmath import plot
@@ -44,27 +90,239 @@ def gradient_descent_explorer(X, y, w0, *, steps: int = 40, key=None):
     eta_max = float(lr.max_stable_learning_rate(X))
     span = 1.6 * float(jnp.max(jnp.abs(w0 - w_star))) + 0.1
 
-    def draw(ratio=0.5, batch_size=n):
+    def draw(fig, ratio, batch_size):
         eta = ratio * eta_max
         if batch_size >= n:
             ws, losses = lr.gradient_descent(w0, X, y, eta, steps)
         else:
             ws, losses = lr.minibatch_gradient_descent(key, w0, X, y, eta, batch_size, steps)
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+        a1, a2 = fig.subplots(1, 2)
         plot.loss_surface(lambda w: lr.loss(w, X, y), w_star, span, ax=a1)
-        shown = np.clip(np.asarray(ws), np.asarray(w_star) - span, np.asarray(w_star) + span)
-        plot.path(shown, ax=a1)
+        plot.path(np.asarray(ws), ax=a1)
         a1.plot(*np.asarray(w_star), "*", color="white", markersize=12)
         verdict = "converges" if ratio < 1 else "diverges"
         a1.set_title(f"eta = {ratio:.2f} x 2/lambda_max ({verdict} for full batch)")
         plot.loss_curve(np.minimum(np.asarray(losses), 1e12), ax=a2)
         a2.set_title(f"loss, batch size {batch_size}")
-        plt.show()
 
-    return widgets.interactive(
+    return figure_explorer(
         draw,
         ratio=widgets.FloatSlider(0.5, min=0.05, max=1.2, step=0.05, description="eta/eta_max",
                                   continuous_update=False),
         batch_size=widgets.IntSlider(n, min=1, max=n, step=1, description="batch size",
                                      continuous_update=False),
+    )
+
+
+class TrainingProgress:
+    """A progress bar and a one-line status for a training loop (chapter 04).
+
+    Displayed once (the notebook stores the text form at that moment, with value 0), then
+    updated in place: call the object as ``fit``'s ``callback(epoch, history)``, with
+    ``history`` a dict of lists such as ``{"loss": [...], "test_accuracy": [...]}``. The
+    stored output therefore never depends on how far, or how fast, training went.
+
+    Args:
+        total: the number of epochs (the bar's maximum), an int >= 1.
+        description: the bar's label.
+
+    Raises:
+        ValueError: if ``total < 1``.
+    """
+
+    def __init__(self, total: int, description: str = "epoch"):
+        import ipywidgets as widgets
+
+        if not isinstance(total, int) or total < 1:
+            raise ValueError(f"TrainingProgress: total must be an int >= 1; got {total!r}.")
+        self.bar = widgets.IntProgress(value=0, min=0, max=total, description=description)
+        self.status = widgets.HTML(value="")
+        self.box = widgets.VBox([self.bar, self.status])
+
+    def display(self):
+        """Show the bar in the current output (once, before training)."""
+        from IPython.display import display
+
+        display(self.box)
+        return self
+
+    def __call__(self, epoch: int, history: dict) -> None:
+        self.bar.value = epoch + 1
+        parts = [f"{name} {values[-1]:.4f}" for name, values in history.items() if values]
+        self.status.value = f"epoch {epoch + 1}/{self.bar.max}: " + ", ".join(parts)
+
+
+# ------------------------------------------------------------------ chapter 03
+
+__all__ += ["softmax_temperature_explorer"]
+
+
+def softmax_temperature_explorer(z, *, t_min: float = 0.05, t_max: float = 20.0,
+                                 t0: float = 1.0):
+    r"""Temperature $T$ → bar chart of $\operatorname{softmax}(z / T)$ for fixed logits.
+
+    Small $T$ sharpens the distribution towards the one-hot vector of $\arg\max_k z_k$;
+    large $T$ flattens it towards uniform. The title gives the entropy (in nats) against
+    its maximum $\log K$.
+
+    Args:
+        z: logits ``(K,)``.
+        t_min, t_max: the slider's range (log scale), ``0 < t_min < t_max``. t0: start.
+
+    Returns:
+        An ``ipywidgets.interactive`` widget.
+
+    Raises:
+        ValueError: if ``z`` is not ``(K,)`` or the range is not positive and increasing.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from dlmath import plot
+    from dlmath.activations import softmax
+    from dlmath.information import entropy
+
+    z = jnp.asarray(z, jnp.float32)
+    if z.ndim != 1:
+        raise ValueError(f"softmax_temperature_explorer: z must have shape (K,); got {z.shape}.")
+    if not 0 < t_min < t_max:
+        raise ValueError(
+            f"softmax_temperature_explorer: need 0 < t_min < t_max; got {t_min}, {t_max}."
+        )
+
+    def draw(T=t0):
+        p = softmax(z / T)
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        plot.probability_bars(p, ax=ax, title=(
+            f"softmax(z / T), T = {T:.3g}: entropy {float(entropy(p)):.3f} of "
+            f"log K = {np.log(z.shape[0]):.3f} nats"))
+        plt.show()
+
+    return widgets.interactive(
+        draw,
+        T=widgets.FloatLogSlider(t0, base=10, min=np.log10(t_min), max=np.log10(t_max),
+                                 step=0.05, description="T", continuous_update=False),
+    )
+
+
+# ------------------------------------------------------------------ chapter 02
+
+__all__ += ["activation_explorer"]
+
+
+def activation_explorer(functions, *, selected=None, x_range=(-5.0, 5.0), limit: float = 10.0):
+    """Compare activations on one plot: a checkbox per function, an x-range slider, and a
+    toggle that adds each function's derivative (by ``jax.grad``, dashed).
+
+    Args:
+        functions: name -> elementwise JAX function (e.g. ``dlmath.activations.sigmoid``).
+        selected: the names checked at first (default: the first two).
+        x_range: the initial ``(low, high)``; the slider spans ``[-limit, limit]``.
+
+    Returns:
+        A :func:`figure_explorer` widget whose first row holds the checkboxes.
+
+    Raises:
+        ValueError: if ``functions`` is empty or ``selected`` names an unknown function.
+    """
+    import ipywidgets as widgets
+
+    from dlmath import plot
+
+    names = list(functions)
+    if not names:
+        raise ValueError("activation_explorer: functions is empty; give name -> function.")
+    selected = names[:2] if selected is None else list(selected)
+    unknown = [s for s in selected if s not in functions]
+    if unknown:
+        raise ValueError(
+            f"activation_explorer: selected names {unknown} are not among the functions "
+            f"{names}."
+        )
+    boxes = {n: widgets.Checkbox(value=n in selected, description=n, indent=False,
+                                 layout=widgets.Layout(width="auto")) for n in names}
+    x_slider = widgets.FloatRangeSlider(value=tuple(x_range), min=-limit, max=limit, step=0.5,
+                                        description="x range", continuous_update=False)
+    show_derivative = widgets.Checkbox(value=True, description="show derivatives")
+
+    def draw(fig, x_range, derivative, **checked):
+        ax = fig.subplots()
+        chosen = [n for n in names if checked[f"_f{names.index(n)}"]]
+        for n in chosen:
+            plot.function_and_derivative(functions[n], ax=ax, x_range=x_range, label=n,
+                                         derivative=derivative)
+        if chosen:
+            ax.legend(fontsize=8, ncols=2)
+        ax.set_xlabel("x")
+        if not chosen:
+            ax.set_title("tick at least one function")
+        else:
+            ax.set_title("solid: f(x), dashed: f'(x)" if derivative else "f(x)")
+
+    controls = {f"_f{k}": boxes[n] for k, n in enumerate(names)}
+    explorer = figure_explorer(draw, figsize=(7, 4), x_range=x_slider, derivative=show_derivative,
+                               **controls)
+    explorer.children = (widgets.HBox(list(boxes.values())), x_slider, show_derivative,
+                         explorer.children[-1])
+    return explorer
+
+
+# ------------------------------------------------------------------ chapter 05 explorers
+
+__all__ += ["optimizer_explorer"]
+
+
+def optimizer_explorer(loss_fn, start, center, span, *, steps: int = 150, minimum=None):
+    r"""Learning rate, $\beta_1$ and $\beta_2$ → the paths of SGD, heavy-ball momentum
+    ($\mu = \beta_1$), RMSProp (decay $\beta_2$) and Adam ($\beta_1, \beta_2$), all from
+    :mod:`dlmath.optim`, on the same loss surface, with their loss curves.
+
+    Args:
+        loss_fn: a scalar JAX function of a ``(2,)`` vector.
+        start: ``(2,)`` the common starting point.
+        center, span: the view (see :func:`dlmath.plot.loss_surface`).
+        steps: updates per optimizer.
+        minimum: optional ``(2,)`` minimiser, marked with a star.
+
+    Returns:
+        A :func:`figure_explorer` widget.
+
+    Raises:
+        ValueError: if ``start`` is not ``(2,)``.
+    """
+    import ipywidgets as widgets
+
+    from dlmath import optim, plot
+
+    start = jnp.asarray(start, jnp.float32)
+    if start.shape != (2,):
+        raise ValueError(f"optimizer_explorer: start must have shape (2,); got {start.shape}.")
+
+    def draw(fig, log10_lr, b1, b2):
+        lr = 10.0**log10_lr
+        optimizers = {
+            "SGD": optim.sgd(lr),
+            f"momentum {b1:.2f}": optim.sgd(lr, momentum=b1) if b1 > 0 else optim.sgd(lr),
+            f"RMSProp {b2:.3f}": optim.rmsprop(lr, decay=b2),
+            "Adam": optim.adam(lr, b1=b1, b2=b2),
+        }
+        a1, a2 = fig.subplots(1, 2)
+        paths = {}
+        for name, opt in optimizers.items():
+            path, losses = optim.trajectory(opt, loss_fn, start, steps)
+            paths[name] = np.asarray(path)
+            shown = np.where(np.isfinite(losses), np.asarray(losses), np.nan)
+            plot.loss_curve(np.minimum(shown, 1e12), ax=a2, label=name)
+        plot.trajectories(loss_fn, paths, center, span, ax=a1, minimum=minimum)
+        a1.set_title(f"learning rate {lr:.3g}")
+        a2.legend(fontsize=8)
+
+    return figure_explorer(
+        draw,
+        log10_lr=widgets.FloatSlider(-2.5, min=-4.0, max=0.0, step=0.25,
+                                     description="log10 lr", continuous_update=False),
+        b1=widgets.FloatSlider(0.9, min=0.0, max=0.99, step=0.01, description="beta1",
+                               continuous_update=False),
+        b2=widgets.FloatSlider(0.999, min=0.5, max=0.999, step=0.001, description="beta2",
+                               readout_format=".3f", continuous_update=False),
     )
