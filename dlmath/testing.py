@@ -92,6 +92,18 @@ def relative_error(a, b) -> float:
     return float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
 
 
+def _error(a, b, *, same_shape: bool) -> float:
+    """:func:`relative_error` of ``a`` against ``b`` for :func:`verify`: a result of the wrong
+    size (or of the wrong shape, when ``same_shape``) is a failed check (error ``inf``), not
+    an exception that hides which check it was. Otherwise ``b`` is reshaped to ``a``'s shape
+    (a lambdified matrix formula returns columns ``(D, 1)`` where the code returns ``(D,)``).
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.size != b.size or (same_shape and a.shape != b.shape):
+        return float("inf")
+    return relative_error(a, b.reshape(a.shape))
+
+
 @dataclass(frozen=True)
 class Check:
     """One comparison: ``quantity`` of the implementation against ``reference``."""
@@ -202,19 +214,18 @@ def verify(
         value = np.asarray(fn(*args))
         for label, other in (("derivation", reference), (peer_name, peer)):
             if other is not None:
-                ref = np.asarray(other(*args)).reshape(value.shape)
-                report.checks.append(Check("value", label, relative_error(value, ref), rtol))
+                err = _error(value, other(*args), same_shape=False)
+                report.checks.append(Check("value", label, err, rtol))
         if value.shape == () and (grad or grad_reference or finite_differences
                                   or check_grads_order):
             autodiff = np.asarray(jax.grad(fn, argnums=argnum)(*args))
             if grad is not None:
                 report.checks.append(Check(
                     "gradient (by hand)", "jax.grad",
-                    relative_error(np.asarray(grad(*args)), autodiff), rtol))
+                    _error(grad(*args), autodiff, same_shape=True), rtol))
             if grad_reference is not None:
-                ref = np.asarray(grad_reference(*args)).reshape(autodiff.shape)
-                report.checks.append(Check("jax.grad", "derived gradient",
-                                           relative_error(autodiff, ref), rtol))
+                err = _error(autodiff, grad_reference(*args), same_shape=False)
+                report.checks.append(Check("jax.grad", "derived gradient", err, rtol))
             if finite_differences:
                 def f_of(x):
                     a = list(args)

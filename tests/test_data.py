@@ -1,0 +1,124 @@
+"""Unit tests of dlmath.data: the synthetic linear data and the shipped digits."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from dlmath import data
+
+# ---------------------------------------------------------------- linear
+
+
+def test_linear_shapes_and_dtypes():
+    x, y = data.linear(jax.random.key(0), 50, [1.0, -2.0, 0.5], 0.3)
+    assert x.shape == (50, 3) and y.shape == (50,)
+    assert x.dtype == np.float32 and y.dtype == np.float32
+    x1, y1 = data.linear(jax.random.key(0), 7, 2.0, 1.0)
+    assert x1.shape == (7, 1) and y1.shape == (7,)
+
+
+def test_linear_features_lie_in_the_range():
+    x, _ = data.linear(jax.random.key(1), 400, [1.0, 1.0], 0.0, low=-0.5, high=2.0)
+    x = np.asarray(x)
+    assert x.min() >= -0.5 and x.max() < 2.0
+    # and fill it: a uniform sample of 800 values comes near both ends
+    assert x.min() < -0.4 and x.max() > 1.9
+
+
+def test_linear_is_reproducible_for_a_key_and_differs_between_keys():
+    a = data.linear(jax.random.key(3), 400, [1.0, 2.0], 0.5)
+    b = data.linear(jax.random.key(3), 400, [1.0, 2.0], 0.5)
+    c = data.linear(jax.random.key(4), 400, [1.0, 2.0], 0.5)
+    for u, v in zip(a, b, strict=True):
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+    assert not np.allclose(np.asarray(a[0]), np.asarray(c[0]))
+    assert not np.allclose(np.asarray(a[1]), np.asarray(c[1]))
+
+
+def test_linear_without_noise_is_exactly_the_line():
+    w, b = np.array([1.5, -0.25], np.float32), 0.75
+    x, y = data.linear(jax.random.key(5), 400, w, b, noise=0.0)
+    np.testing.assert_allclose(np.asarray(y), np.asarray(x) @ w + b, rtol=1e-6, atol=1e-6)
+
+
+def test_linear_noise_has_the_requested_scale():
+    w, b, sigma = np.array([2.0, -1.0], np.float32), -1.0, 0.5
+    x, y = data.linear(jax.random.key(6), 400, w, b, noise=sigma)
+    residual = np.asarray(y) - (np.asarray(x) @ w + b)
+    # the sample std of 400 normals is within ~3 standard errors (sigma / sqrt(2 n)) of sigma
+    assert abs(residual.std() - sigma) < 3 * sigma / np.sqrt(2 * 400)
+    assert abs(residual.mean()) < 3 * sigma / np.sqrt(400)
+
+
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        (dict(n=0), r"data.linear: n must be an int >= 1; got 0"),
+        (dict(n=2.5), r"data.linear: n .*got 2.5"),
+        (dict(noise=-0.1), r"data.linear: noise .* >= 0; got -0.1"),
+        (dict(low=1.0, high=1.0), r"data.linear: need low < high; got low=1.0, high=1.0"),
+        (dict(low=2.0, high=-2.0), r"data.linear: need low < high"),
+    ],
+)
+def test_linear_value_errors(kwargs, pattern):
+    args = dict(n=10, w=1.0, b=0.0) | kwargs
+    with pytest.raises(ValueError, match=pattern):
+        data.linear(jax.random.key(0), **args)
+
+
+# ---------------------------------------------------------------- digits
+
+
+@pytest.fixture(scope="module")
+def split():
+    return data.digits(jax.random.key(0))
+
+
+def test_digits_shapes_dtypes_and_range(split):
+    x_train, y_train, x_test, y_test = split
+    assert x_train.shape[1:] == (64,) and x_test.shape[1:] == (64,)
+    assert y_train.shape == (x_train.shape[0],) and y_test.shape == (x_test.shape[0],)
+    assert x_train.shape[0] + x_test.shape[0] == 1797
+    assert x_test.shape[0] == round(0.25 * 1797)
+    assert x_train.dtype == np.float32 and x_test.dtype == np.float32
+    assert y_train.dtype == np.int32 and y_test.dtype == np.int32
+    for x in (x_train, x_test):
+        assert float(x.min()) == 0.0 and float(x.max()) == 1.0
+    for y in (y_train, y_test):
+        assert set(np.unique(np.asarray(y)).tolist()) == set(range(10))
+
+
+def test_digits_split_is_a_partition_of_the_data_set(split):
+    """Train and test together are the 1797 scikit-learn digits (scaled by 1/16), each
+    example exactly once: the multisets of (pixels, label) rows are equal."""
+    from sklearn.datasets import load_digits
+
+    x_train, y_train, x_test, y_test = (np.asarray(a) for a in split)
+    d = load_digits()
+    full = np.concatenate([d.data / 16.0, d.target[:, None]], axis=1)
+    ours = np.concatenate([
+        np.concatenate([x_train, y_train[:, None]], axis=1),
+        np.concatenate([x_test, y_test[:, None]], axis=1),
+    ])
+    # pixel values are k/16, exact in float32
+    np.testing.assert_array_equal(np.unique(ours, axis=0, return_counts=True)[1],
+                                  np.unique(full, axis=0, return_counts=True)[1])
+    np.testing.assert_array_equal(np.unique(ours, axis=0), np.unique(full, axis=0))
+
+
+def test_digits_reproducible_by_key(split):
+    again = data.digits(jax.random.key(0))
+    other = data.digits(jax.random.key(1))
+    for a, b in zip(split, again, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert not np.array_equal(np.asarray(split[1]), np.asarray(other[1]))
+
+
+def test_digits_test_fraction():
+    x_train, _, x_test, _ = data.digits(jax.random.key(0), test_fraction=0.1)
+    assert x_test.shape[0] == round(0.1 * 1797) and x_train.shape[0] == 1797 - 180
+    for bad in (0.0, 1.0, -0.2, 1.5):
+        with pytest.raises(ValueError, match="data.digits: test_fraction"):
+            data.digits(jax.random.key(0), test_fraction=bad)

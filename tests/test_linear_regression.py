@@ -1,0 +1,215 @@
+"""Unit tests of dlmath.linear_regression, in float64 against independent references:
+jax.grad / jax.hessian of the loss, float64 finite differences, the lambdified formulas of
+dlmath.formulas, numpy.linalg.lstsq and numpy.linalg.eigvalsh."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dlmath import formulas as F
+from dlmath import linear_regression as lr
+from dlmath.testing import finite_difference_grad
+
+N, D = 40, 3
+
+
+def _data(seed=0, n=N, d=D):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    w_true = rng.normal(size=d)
+    y = X @ w_true + 0.3 * rng.normal(size=n)
+    w = rng.normal(size=d)
+    return X, y, w
+
+
+@pytest.fixture
+def x64():
+    with jax.enable_x64(True):
+        yield
+
+
+# ---------------------------------------------------------------- values and derivatives
+
+
+def test_design_matrix_prepends_ones():
+    x = np.array([0.5, -1.0, 2.0], np.float32)
+    X = np.asarray(lr.design_matrix(jnp.asarray(x)))
+    np.testing.assert_array_equal(X, np.stack([np.ones(3), x], axis=1))
+    assert X.dtype == np.float32
+    x2 = np.arange(6, dtype=np.float32).reshape(3, 2)
+    np.testing.assert_array_equal(np.asarray(lr.design_matrix(x2)),
+                                  np.concatenate([np.ones((3, 1)), x2], axis=1))
+
+
+def test_predict_and_loss(x64):
+    X, y, w = _data()
+    np.testing.assert_allclose(np.asarray(lr.predict(jnp.asarray(w), jnp.asarray(X))), X @ w,
+                               rtol=1e-13)
+    assert float(lr.loss(jnp.asarray(w), jnp.asarray(X), jnp.asarray(y))) == pytest.approx(
+        np.mean((X @ w - y) ** 2), rel=1e-13)
+
+
+def test_mse_gradient_equals_autodiff_and_the_formula(x64):
+    X, y, w = _data(1)
+    Xj, yj, wj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(w)
+    g = np.asarray(lr.mse_gradient(wj, Xj, yj))
+    auto = np.asarray(jax.grad(lr.loss)(wj, Xj, yj))
+    np.testing.assert_allclose(g, auto, rtol=1e-12, atol=1e-14)
+    formula = np.asarray(F.LINEAR_GRADIENT.reference(X, w[:, None], y[:, None], N))
+    np.testing.assert_allclose(g, formula.reshape(-1), rtol=1e-12, atol=1e-14)
+
+
+def test_mse_gradient_has_the_factor_two():
+    """Independent of jax.grad: float64 central differences of the loss. A gradient
+    without the 2 (X^T(Xw - y)/N) is off by a factor of 2 and fails here."""
+    X, y, w = _data(2)
+    with jax.enable_x64(True):
+        g = np.asarray(lr.mse_gradient(jnp.asarray(w), jnp.asarray(X), jnp.asarray(y)))
+    fd = finite_difference_grad(lambda v: lr.loss(v, jnp.asarray(X), jnp.asarray(y)), w)
+    np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-9)
+    # and in closed form with numpy
+    np.testing.assert_allclose(g, 2 * X.T @ (X @ w - y) / N, rtol=1e-12)
+    assert np.max(np.abs(g)) > 0.1  # a zero gradient would pass vacuously
+
+
+def test_hessian_equals_autodiff_and_the_formula(x64):
+    X, y, w = _data(3)
+    H = np.asarray(lr.hessian(jnp.asarray(X)))
+    auto = np.asarray(jax.hessian(lr.loss)(jnp.asarray(w), jnp.asarray(X), jnp.asarray(y)))
+    np.testing.assert_allclose(H, auto, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(H, np.asarray(F.LINEAR_HESSIAN.reference(X, N)), rtol=1e-12)
+    np.testing.assert_allclose(H, H.T)
+
+
+def test_normal_equations_equal_lstsq(x64):
+    X, y, _ = _data(4)
+    w_star = np.asarray(lr.normal_equations(jnp.asarray(X), jnp.asarray(y)))
+    np.testing.assert_allclose(w_star, np.linalg.lstsq(X, y, rcond=None)[0], rtol=1e-10)
+    formula = np.asarray(F.NORMAL_EQUATIONS.reference(X, y[:, None])).reshape(-1)
+    np.testing.assert_allclose(w_star, formula, rtol=1e-10)
+    # the gradient vanishes there
+    g = np.asarray(lr.mse_gradient(jnp.asarray(w_star), jnp.asarray(X), jnp.asarray(y)))
+    assert np.max(np.abs(g)) < 1e-12
+
+
+def test_max_stable_learning_rate_is_two_over_lambda_max(x64):
+    X, _, _ = _data(5)
+    lam_max = np.linalg.eigvalsh(2 * X.T @ X / N)[-1]
+    eta = float(lr.max_stable_learning_rate(jnp.asarray(X)))
+    assert eta == pytest.approx(2 / lam_max, rel=1e-12)
+    assert eta == pytest.approx(float(F.GD_STEP_BOUND.reference(lam_max)), rel=1e-12)
+
+
+# ---------------------------------------------------------------- gradient descent
+
+
+def test_gradient_descent_path_follows_the_update_rule(x64):
+    X, y, w0 = _data(6)
+    eta = 0.05
+    path, losses = lr.gradient_descent(jnp.asarray(w0), jnp.asarray(X), jnp.asarray(y), eta, 5)
+    assert path.shape == (6, D) and losses.shape == (6,)
+    w = w0.copy()
+    for t in range(6):
+        np.testing.assert_allclose(np.asarray(path[t]), w, rtol=1e-12, atol=1e-14)
+        assert float(losses[t]) == pytest.approx(np.mean((X @ w - y) ** 2), rel=1e-12)
+        w = w - eta * 2 * X.T @ (X @ w - y) / N
+
+
+def test_gradient_descent_zero_steps(x64):
+    X, y, w0 = _data(6)
+    path, losses = lr.gradient_descent(jnp.asarray(w0), jnp.asarray(X), jnp.asarray(y), 0.1, 0)
+    np.testing.assert_array_equal(np.asarray(path), w0[None])
+    assert losses.shape == (1,)
+
+
+def test_gradient_descent_converges_below_the_bound_and_diverges_above(x64):
+    X, y, w0 = _data(7)
+    Xj, yj, wj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(w0)
+    eta_max = float(lr.max_stable_learning_rate(Xj))
+    w_star = np.linalg.lstsq(X, y, rcond=None)[0]
+
+    path, losses = lr.gradient_descent(wj, Xj, yj, 0.95 * eta_max, 300)
+    np.testing.assert_allclose(np.asarray(path[-1]), w_star, rtol=1e-8, atol=1e-10)
+    assert float(losses[-1]) == pytest.approx(np.mean((X @ w_star - y) ** 2), rel=1e-10)
+
+    path, losses = lr.gradient_descent(wj, Xj, yj, 1.05 * eta_max, 100)
+    losses = np.asarray(losses)
+    # the top-eigenvector component grows by |1 - 1.05 * 2| = 1.1 per step
+    assert losses[-1] > 1e6 * losses[0]
+    assert np.all(np.diff(losses[50:]) > 0)
+
+
+def test_minibatch_with_the_full_batch_is_gradient_descent(x64):
+    X, y, w0 = _data(8)
+    Xj, yj, wj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(w0)
+    full = lr.gradient_descent(wj, Xj, yj, 0.1, 20)
+    mini = lr.minibatch_gradient_descent(jax.random.key(0), wj, Xj, yj, 0.1, N, 20)
+    for a, b in zip(full, mini, strict=True):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-11, atol=1e-13)
+
+
+def test_minibatch_is_reproducible_and_uses_the_key(x64):
+    X, y, w0 = _data(9)
+    Xj, yj, wj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(w0)
+    run = lambda k: lr.minibatch_gradient_descent(jax.random.key(k), wj, Xj, yj, 0.05, 8, 100)
+    (p1, l1), (p1_again, _), (p2, _) = run(1), run(1), run(2)
+    np.testing.assert_array_equal(np.asarray(p1), np.asarray(p1_again))
+    assert not np.allclose(np.asarray(p1), np.asarray(p2))
+    # small steps on small batches still bring the full-data loss down
+    assert float(l1[-1]) < 0.2 * float(l1[0])
+
+
+# ---------------------------------------------------------------- error paths
+
+X3 = np.zeros((4, 3), np.float32)
+W3 = np.zeros(3, np.float32)
+Y4 = np.zeros(4, np.float32)
+KEY = jax.random.key(0)
+
+ERRORS = [
+    # (call, exception, regex the message must match)
+    (lambda: lr.predict(W3, X3.astype(np.int32)), TypeError, r"predict: X .*int32"),
+    (lambda: lr.predict(W3, X3[0]), ValueError, r"predict: X must have shape \(N, D\); got \(3,\)"),
+    (lambda: lr.predict(W3[:2], X3), ValueError,
+     r"predict: w must have shape \(D,\) = \(3,\) .* \(4, 3\); got w \(2,\)"),
+    (lambda: lr.predict(W3.astype(np.int32), X3), TypeError, r"predict: w .*int32"),
+    (lambda: lr.loss(W3, X3, Y4[:, None]), ValueError,
+     r"loss: y must have shape \(N,\) = \(4,\) .* \(4, 3\); got y \(4, 1\)"),
+    (lambda: lr.loss(W3, X3, Y4.astype(np.complex64)), TypeError, r"loss: y .*complex64"),
+    (lambda: lr.mse_gradient(W3[:, None], X3, Y4), ValueError,
+     r"mse_gradient: w .*got w \(3, 1\)"),
+    (lambda: lr.mse_gradient(W3, X3, Y4[:3]), ValueError, r"mse_gradient: y .*got y \(3,\)"),
+    (lambda: lr.mse_gradient(W3, X3.astype(np.int32), Y4), TypeError, r"mse_gradient: X"),
+    (lambda: lr.hessian(X3[None]), ValueError,
+     r"hessian: X must have shape \(N, D\); got \(1, 4, 3\)"),
+    (lambda: lr.normal_equations(X3.T, np.zeros(3, np.float32)), ValueError,
+     r"normal_equations: X \(N, D\) = \(3, 4\) has fewer rows"),
+    (lambda: lr.normal_equations(X3, Y4[:2]), ValueError, r"normal_equations: y .*got y \(2,\)"),
+    (lambda: lr.max_stable_learning_rate(X3[0]), ValueError, r"max_stable_learning_rate: X"),
+    (lambda: lr.gradient_descent(W3, X3, Y4, 0.1, -1), ValueError,
+     r"gradient_descent: steps must be an int >= 0; got -1"),
+    (lambda: lr.gradient_descent(W3, X3, Y4, 0.1, 2.0), ValueError,
+     r"gradient_descent: steps .*got 2.0"),
+    (lambda: lr.gradient_descent(W3[:2], X3, Y4, 0.1, 2), ValueError,
+     r"gradient_descent: w .*got w \(2,\)"),
+    (lambda: lr.minibatch_gradient_descent(KEY, W3, X3, Y4, 0.1, 0, 2), ValueError,
+     r"minibatch_gradient_descent: batch_size must be an int in \[1, N\] = \[1, 4\]; got 0"),
+    (lambda: lr.minibatch_gradient_descent(KEY, W3, X3, Y4, 0.1, 5, 2), ValueError,
+     r"minibatch_gradient_descent: batch_size .*got 5"),
+    (lambda: lr.minibatch_gradient_descent(KEY, W3, X3, Y4, 0.1, 2, -3), ValueError,
+     r"minibatch_gradient_descent: steps .*got -3"),
+    (lambda: lr.minibatch_gradient_descent(KEY, W3, X3, Y4[:, None], 0.1, 2, 3), ValueError,
+     r"minibatch_gradient_descent: y .*got y \(4, 1\)"),
+    (lambda: lr.design_matrix(np.arange(3)), TypeError, r"design_matrix: x .*int"),
+    (lambda: lr.design_matrix(np.zeros((2, 2, 2), np.float32)), ValueError,
+     r"design_matrix: x must have shape \(N,\) or \(N, F\)"),
+]
+
+
+@pytest.mark.parametrize("call, exc, pattern", ERRORS, ids=[e[2][:40] for e in ERRORS])
+def test_error_paths_name_the_function_and_the_shapes(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()

@@ -1,0 +1,169 @@
+"""Unit tests of dlmath.plot and dlmath.widgets, drawn off-screen (Agg, see conftest.py)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from dlmath import linear_regression as lr
+from dlmath import plot, widgets
+
+pytestmark = pytest.mark.usefixtures("close_figures")
+
+
+def test_backend_is_agg():
+    assert matplotlib.get_backend().lower() == "agg"
+
+
+def _quadratic(w):
+    return (w[0] - 1.0) ** 2 + 4.0 * (w[1] + 2.0) ** 2
+
+
+def test_loss_surface_draws_filled_contours_of_the_loss():
+    ax = plot.loss_surface(_quadratic, [1.0, -2.0], [2.0, 1.0], levels=7, resolution=31)
+    assert isinstance(ax, matplotlib.axes.Axes)
+    assert ax.get_xlim() == pytest.approx((-1.0, 3.0))
+    assert ax.get_ylim() == pytest.approx((-3.0, -1.0))
+    assert ax.get_xlabel() == "$w_0$" and ax.get_ylabel() == "$w_1$"
+    filled = [c for c in ax.collections if getattr(c, "filled", False)]
+    lines = [c for c in ax.collections if hasattr(c, "filled") and not c.filled]
+    assert len(filled) == 1 and len(lines) == 1
+    # the filled levels run from the minimum (0, at the centre) to the maximum of the grid
+    lv = np.asarray(filled[0].levels)
+    assert lv[0] == pytest.approx(0.0, abs=1e-6)
+    assert lv[-1] == pytest.approx(_quadratic(np.array([3.0, -1.0])), rel=1e-5)
+    assert len(lines[0].levels) == 7
+
+
+def test_loss_surface_draws_on_a_given_axes():
+    _, ax = plt.subplots()
+    assert plot.loss_surface(_quadratic, [0.0, 0.0], 1.0, ax=ax, resolution=11) is ax
+
+
+def test_path_draws_the_given_points():
+    pts = np.array([[0.0, 1.0], [0.5, 0.25], [0.75, 0.0625], [1.0, 0.0]])
+    ax = plot.path(pts, color="tab:blue", label="gd")
+    line, start = ax.lines
+    np.testing.assert_array_equal(line.get_xdata(), pts[:, 0])
+    np.testing.assert_array_equal(line.get_ydata(), pts[:, 1])
+    assert line.get_label() == "gd" and line.get_marker() == "o"
+    np.testing.assert_array_equal(np.ravel(start.get_xdata()), [0.0])
+    np.testing.assert_array_equal(np.ravel(start.get_ydata()), [1.0])
+    assert start.get_marker() == "s"
+    assert matplotlib.colors.same_color(line.get_color(), "tab:blue")
+
+
+def test_loss_curve_plots_loss_against_step():
+    losses = np.array([4.0, 2.0, 1.0, 0.5])
+    ax = plot.loss_curve(losses)
+    (line,) = ax.lines
+    np.testing.assert_array_equal(line.get_xdata(), np.arange(4))
+    np.testing.assert_array_equal(line.get_ydata(), losses)
+    assert ax.get_yscale() == "log"
+    assert ax.get_xlabel() == "step" and ax.get_ylabel() == "loss"
+    assert plot.loss_curve(losses, log=False).get_yscale() == "linear"
+
+
+def test_path_keeps_the_view_of_a_drawn_surface():
+    ax = plot.loss_surface(_quadratic, [1.0, -2.0], 1.0, resolution=11)
+    limits = ax.get_xlim(), ax.get_ylim()
+    plot.path(np.array([[1.0, -2.0], [50.0, 40.0]]), ax=ax)  # leaves the picture
+    assert (ax.get_xlim(), ax.get_ylim()) == limits
+    # on empty axes the view follows the points
+    ax2 = plot.path(np.array([[1.0, -2.0], [50.0, 40.0]]))
+    assert ax2.get_xlim()[1] >= 50.0 and ax2.get_ylim()[1] >= 40.0
+
+
+# ---------------------------------------------------------------- widgets
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The explorers render a matplotlib Figure to PNG; record every figure saved."""
+    from matplotlib.figure import Figure
+
+    figures = []
+    save = Figure.savefig
+
+    def recording_savefig(self, *args, **kwargs):
+        figures.append(self)
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", recording_savefig)
+    return figures
+
+
+def test_figure_explorer_redraws_when_a_control_changes(drawn):
+    import ipywidgets
+
+    seen = []
+
+    def draw(fig, a):
+        seen.append(a)
+        fig.subplots().plot([0, 1], [0, a])
+
+    slider = ipywidgets.FloatSlider(1.0, min=0.0, max=2.0)
+    box = widgets.figure_explorer(draw, a=slider)
+    assert seen == [1.0] and len(drawn) == 1
+    image = box.children[-1]
+    assert isinstance(image, ipywidgets.Image) and image.value[:4] == b"\x89PNG"
+    first = image.value
+    slider.value = 2.0
+    assert seen == [1.0, 2.0] and image.value != first
+    np.testing.assert_array_equal(drawn[-1].axes[0].lines[0].get_ydata(), [0, 2.0])
+    with pytest.raises(ValueError, match="figure_explorer"):
+        widgets.figure_explorer(draw)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, size=12).astype(np.float32)
+    X = lr.design_matrix(jnp.asarray(x))
+    y = jnp.asarray(0.5 + 1.5 * x + 0.1 * rng.normal(size=12).astype(np.float32))
+    return X, y, jnp.asarray([-1.0, -1.0], jnp.float32)
+
+
+def test_explorer_sliders_and_both_regimes_full_and_mini_batch(problem, drawn):
+    import ipywidgets
+
+    X, y, w0 = problem
+    n = X.shape[0]
+    box = widgets.gradient_descent_explorer(X, y, w0, steps=10)
+    ratio_slider, batch_slider, image = box.children
+    # the documented ranges
+    assert isinstance(ratio_slider, ipywidgets.FloatSlider)
+    assert (ratio_slider.value, ratio_slider.min, ratio_slider.max,
+            ratio_slider.step) == pytest.approx((0.5, 0.05, 1.2, 0.05))
+    assert isinstance(batch_slider, ipywidgets.IntSlider)
+    assert (batch_slider.value, batch_slider.min, batch_slider.max) == (n, 1, n)
+    assert isinstance(image, ipywidgets.Image) and image.value[:4] == b"\x89PNG"
+    eta_max = float(lr.max_stable_learning_rate(X))
+    # construction draws (0.5, N); each slider change redraws once
+    states = [(0.5, n), (1.1, n), (1.1, 4)]
+    for k, (ratio, batch_size) in enumerate(states):
+        ratio_slider.value, batch_slider.value = ratio, batch_size
+        assert len(drawn) == k + 1
+        contours, curve = drawn[-1].axes[:2]
+        verdict = "converges" if ratio < 1 else "diverges"
+        assert verdict in contours.get_title() and f"{ratio:.2f}" in contours.get_title()
+        assert curve.get_title() == f"loss, batch size {batch_size}"
+        (losses,) = curve.lines
+        ys = losses.get_ydata()
+        assert len(ys) == 11 and np.all(np.isfinite(ys))
+        if batch_size == n:
+            # the drawn curve is the loss along the gradient-descent path
+            _, want = lr.gradient_descent(w0, X, y, ratio * eta_max, 10)
+            np.testing.assert_allclose(ys, np.minimum(np.asarray(want), 1e12), rtol=1e-6)
+            assert (ys[-1] < ys[0]) == (ratio < 1)  # down below the bound, up above it
+
+
+def test_explorer_refuses_three_columns(problem):
+    X, y, _ = problem
+    X3 = jnp.concatenate([X, X[:, 1:]], axis=1)
+    with pytest.raises(ValueError, match=r"gradient_descent_explorer: X must have shape \(N, 2\)"
+                       r".*\(12, 3\)"):
+        widgets.gradient_descent_explorer(X3, y, jnp.zeros(3))

@@ -1,0 +1,245 @@
+"""Unit tests of dlmath.symbolic: proofs, display, lambdify to JAX, docstring math."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import sympy as sp
+
+from dlmath import symbolic
+from dlmath.symbolic import ProofError, prove_equal, show, to_jax
+
+x, y = symbolic.reals("x y")
+a, b = symbolic.positives("a b")
+
+
+# ---------------------------------------------------------------- symbol factories
+
+
+def test_symbol_factories_carry_assumptions():
+    assert x.is_real and y.is_real and x.is_positive is None
+    assert a.is_positive and a.is_real
+    (n,) = symbolic.reals("n,", integer=True)
+    assert n.is_integer and n.is_real
+
+
+# ---------------------------------------------------------------- prove_equal: true claims
+
+
+def test_proves_a_scalar_identity():
+    proof = prove_equal((x + y) ** 2, x**2 + 2 * x * y + y**2, "square of a sum")
+    assert repr(proof) == "proven: square of a sum"
+    assert proof.lhs == (x + y) ** 2
+    assert "proven: square of a sum" in proof._repr_latex_()
+
+
+def test_proves_an_identity_that_needs_simplify():
+    # expand alone leaves sin^2 + cos^2 - 1; simplify closes it.
+    prove_equal(sp.sin(x) ** 2 + sp.cos(x) ** 2, 1, "Pythagoras")
+    prove_equal(sp.diff(sp.exp(-(x**2)), x), -2 * x * sp.exp(-(x**2)), "chain rule")
+
+
+def test_proves_a_matrix_identity():
+    A = sp.Matrix(2, 2, sp.symbols("a0:4", real=True))
+    B = sp.Matrix(2, 2, sp.symbols("b0:4", real=True))
+    prove_equal((A * B).T, B.T * A.T, "transpose of a product")
+    # unevaluated matrix expressions go through doit()
+    prove_equal(sp.MatMul(A, B, evaluate=False).doit(), A * B, "matmul")
+
+
+def test_positive_symbols_make_a_claim_provable():
+    prove_equal(sp.sqrt(a**2), a, "sqrt of a square, a > 0")
+    with pytest.raises(ProofError, match="Abs"):
+        prove_equal(sp.sqrt(x**2), x, "sqrt of a square, x real")
+
+
+def test_custom_simplifiers_expand_log():
+    claim = sp.log(a * b**2)
+    derived = sp.log(a) + 2 * sp.log(b)
+    prove_equal(claim, derived, "log of a product",
+                simplifiers=[lambda e: sp.expand_log(e, force=True)])
+    # A simplifier that does nothing proves nothing: the same claim then fails.
+    with pytest.raises(ProofError):
+        prove_equal(claim, derived, "log of a product", simplifiers=[lambda e: e])
+
+
+def test_default_simplifiers_expand_logs_only_where_assumptions_allow():
+    # log(a b^2) = log a + 2 log b holds for positive a, b ...
+    prove_equal(sp.log(a * b**2), sp.log(a) + 2 * sp.log(b), "log of a product, a, b > 0")
+    # ... and is false for reals (x = y = -1: log 1 = 0 but log(-1) + 2 log(-1) = 3 i pi)
+    with pytest.raises(ProofError):
+        prove_equal(sp.log(x * y**2), sp.log(x) + 2 * sp.log(y), "log of a product, reals")
+
+
+def test_proves_matrix_symbol_identities():
+    n, d = sp.symbols("n d", integer=True, positive=True)
+    X = sp.MatrixSymbol("X", n, d)
+    w = sp.MatrixSymbol("w", d, 1)
+    t = sp.MatrixSymbol("t", n, 1)
+    prove_equal((X * w).T, w.T * X.T, "transpose of a product")
+    prove_equal(X.T * (X * w - t), X.T * X * w - X.T * t, "distributivity")
+    prove_equal(X * w - X * w, 0, "a matrix expression compared with 0")
+    with pytest.raises(ProofError, match=r"X\.T\*X\*w - X\.T\*t"):
+        prove_equal(X.T * (X * w - t), 0, "not zero")
+    with pytest.raises(ValueError, match="shape"):
+        prove_equal(X * w, w, "shapes (n, 1) and (d, 1)")
+
+
+# ---------------------------------------------------------------- prove_equal: false claims
+
+
+def test_false_scalar_claim_raises_with_the_residual():
+    with pytest.raises(ProofError) as info:
+        prove_equal((x + 1) ** 2, x**2 + 1, "forgot the cross term")
+    msg = str(info.value)
+    assert "forgot the cross term" in msg
+    assert "2*x" in msg  # the residual (x + 1)^2 - (x^2 + 1) = 2 x
+    assert isinstance(info.value, AssertionError)
+
+
+def test_false_matrix_claim_raises_with_the_residual():
+    A = sp.Matrix([[x, 0], [0, y]])
+    with pytest.raises(ProofError) as info:
+        prove_equal(A * A, sp.Matrix([[x**2, 0], [0, y]]), "square of a diagonal")
+    # the residual diag(0, y^2 - y), as simplify leaves it
+    assert re.search(r"y\*\*2 - y|y\*\(y - 1\)", str(info.value))
+
+
+def test_refuses_strings():
+    with pytest.raises(TypeError, match="string"):
+        prove_equal("x + 1", x + 1)
+    with pytest.raises(TypeError, match="string"):
+        prove_equal(x, "x")
+    with pytest.raises(TypeError):
+        prove_equal(x, [x])
+
+
+def test_refuses_shape_mismatch():
+    A = sp.Matrix([[x, y], [y, x]])
+    with pytest.raises(ValueError, match=r"\(2, 2\) and \(2, 1\)"):
+        prove_equal(A, sp.Matrix([x, y]), "shapes")
+    with pytest.raises(ValueError, match="scalar"):
+        prove_equal(A, x, "matrix vs scalar")
+
+
+# ---------------------------------------------------------------- show
+
+
+def test_show_is_sympy_latex_of_the_object():
+    expr = sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi)
+    shown = show(expr)
+    assert shown.latex == sp.latex(expr)
+    assert repr(shown) == sp.sstr(expr)
+    assert shown._repr_latex_() == f"$\\displaystyle {sp.latex(expr)}$"
+
+
+def test_show_of_two_sides_and_relations():
+    lhs, rhs = sp.Symbol("L"), (x - y) ** 2
+    shown = show(lhs, rhs)
+    assert shown.latex == f"{sp.latex(lhs)} = {sp.latex(rhs)}"
+    assert repr(shown) == f"L = {sp.sstr(rhs)}"
+    le = show(x**2, 0, relation="\\ge")
+    assert le.latex == f"{sp.latex(x**2)} \\ge 0"
+    assert repr(le) == "x**2 >= 0"
+
+
+def test_show_of_an_equation_and_a_matrix():
+    eq = sp.Eq(sp.Symbol("f"), sp.sin(x))
+    assert show(eq).latex == sp.latex(eq)
+    M = sp.Matrix([[x, 1], [0, y]])
+    assert show(M).latex == sp.latex(M)
+    assert repr(show(M)) == sp.sstr(M)
+
+
+def test_show_with_a_string_label_on_the_left():
+    shown = show(r"\nabla_w L", 2 * x)
+    assert shown.latex == r"\nabla_w L = 2 x"
+    assert repr(shown) == r"\nabla_w L = 2*x"
+
+
+def test_show_refuses_strings_as_formulas():
+    with pytest.raises(TypeError):
+        show("x^2")
+    with pytest.raises(TypeError):
+        show(x, "y")
+
+
+# ---------------------------------------------------------------- to_jax
+
+
+def test_to_jax_matches_numpy():
+    f = to_jax(sp.sin(x) * y**2 + sp.exp(-x), [x, y])
+    xs = np.linspace(-2.0, 2.0, 7)
+    ys = np.linspace(0.5, 3.0, 7)
+    with jax.enable_x64(True):
+        got = np.asarray(f(jnp.asarray(xs), jnp.asarray(ys)))
+    np.testing.assert_allclose(got, np.sin(xs) * ys**2 + np.exp(-xs), rtol=1e-14)
+
+
+def test_to_jax_erf_works_on_arrays():
+    f = to_jax(sp.erf(x / sp.sqrt(2)), [x])
+    xs = np.linspace(-3.0, 3.0, 11)
+    with jax.enable_x64(True):
+        got = np.asarray(f(jnp.asarray(xs)))
+    want = np.array([math.erf(v / math.sqrt(2)) for v in xs])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+def test_to_jax_is_differentiable():
+    f = to_jax(x**3, [x])
+    with jax.enable_x64(True):
+        assert float(jax.grad(f)(2.0)) == pytest.approx(12.0, rel=1e-14)
+
+
+def test_to_jax_matrix_symbol_expression():
+    A = sp.MatrixSymbol("A", 3, 2)
+    v = sp.MatrixSymbol("v", 2, 1)
+    f = to_jax(A.T * (A * v), [A, v])
+    rng = np.random.default_rng(0)
+    An, vn = rng.normal(size=(3, 2)), rng.normal(size=(2, 1))
+    with jax.enable_x64(True):
+        got = np.asarray(f(jnp.asarray(An), jnp.asarray(vn)))
+    np.testing.assert_allclose(got, An.T @ (An @ vn), rtol=1e-13)
+
+
+def test_to_jax_single_symbol_arg():
+    f = to_jax(2 * x, x)
+    assert float(f(1.5)) == 3.0
+
+
+def test_to_jax_refuses_strings_and_non_symbols():
+    with pytest.raises(TypeError, match="string"):
+        to_jax("x + 1", [x])
+    with pytest.raises(TypeError, match="args"):
+        to_jax(x + 1, [x + 1])
+    with pytest.raises(TypeError, match="args"):
+        to_jax(x + 1, ["x"])
+
+
+# ---------------------------------------------------------------- docstring_math
+
+
+def test_docstring_math_extracts_display_blocks_in_order():
+    def f():
+        r"""Inline $a + b$ is not display math.
+
+        $$\frac{1}{N}
+            \sum_i x_i$$
+
+        Text between.
+        $$e^{x}$$
+        """
+
+    assert symbolic.docstring_math(f) == [r"\frac{1}{N} \sum_i x_i", "e^{x}"]
+
+
+def test_docstring_math_without_docstring():
+    def g():
+        pass
+
+    assert symbolic.docstring_math(g) == []
