@@ -15,8 +15,14 @@ def shape_of(x) -> tuple[int, ...]:
     return tuple(np.shape(x))
 
 
-def dtype_of(x):
-    return jnp.result_type(x)
+def dtype_of(x, who: str = "dlmath", name: str = "input"):
+    try:
+        return jnp.result_type(x)
+    except TypeError as e:
+        raise TypeError(
+            f"{who}: {name} must be an array (jax or numpy); got {type(x).__name__}. "
+            "Wrap lists with jnp.asarray(...)."
+        ) from e
 
 
 def fmt(shape) -> str:
@@ -24,7 +30,7 @@ def fmt(shape) -> str:
 
 
 def require_floating(who: str, name: str, x, hint: str = "") -> None:
-    dt = dtype_of(x)
+    dt = dtype_of(x, who, name)
     if not jnp.issubdtype(dt, jnp.floating):
         raise TypeError(
             f"{who}: {name} must be a floating-point array; got dtype {dt}."
@@ -33,7 +39,7 @@ def require_floating(who: str, name: str, x, hint: str = "") -> None:
 
 
 def require_real(who: str, name: str, x) -> None:
-    dt = dtype_of(x)
+    dt = dtype_of(x, who, name)
     if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer)):
         raise TypeError(f"{who}: {name} must hold real numbers (float or int); got dtype {dt}.")
 

@@ -11,7 +11,8 @@ def setup(*, print_precision: int = 4) -> None:
     * float32 matmuls at precision ``"highest"`` (GPUs otherwise use TF32, about 3e-4
       relative error instead of 4e-7, which changes printed digits);
     * NumPy (and so JAX) arrays print with ``print_precision`` digits, no scientific noise;
-    * SymPy prints LaTeX for MathJax plus plain text (no PNG rendering).
+    * SymPy prints LaTeX for MathJax plus plain text (no PNG rendering), its text form
+      wrapped at 100 columns whatever the terminal's width.
 
     It changes global settings, so it runs only when called, never on import.
     """
@@ -21,4 +22,4 @@ def setup(*, print_precision: int = 4) -> None:
 
     jax.config.update("jax_default_matmul_precision", "highest")
     np.set_printoptions(precision=print_precision, suppress=True)
-    sympy.init_printing(use_latex="mathjax")
+    sympy.init_printing(use_latex="mathjax", num_columns=100)

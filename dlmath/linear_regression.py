@@ -12,6 +12,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dlmath import _checks
 from dlmath.losses import mse
@@ -49,6 +50,22 @@ def _check_xwy(who: str, X, w=None, y=None) -> None:
             )
 
 
+def _concrete(x) -> bool:
+    """True outside tracing (under jit, values are unknown and only shapes are checked)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def _check_learning_rate(who: str, learning_rate) -> None:
+    if _checks.shape_of(learning_rate) != ():
+        raise ValueError(
+            f"{who}: learning_rate must be a scalar; got shape "
+            f"{_checks.fmt(_checks.shape_of(learning_rate))}. One rate per coordinate is "
+            "not gradient descent on this loss."
+        )
+    if _concrete(learning_rate) and not float(learning_rate) > 0:
+        raise ValueError(f"{who}: learning_rate must be > 0; got {float(learning_rate)}.")
+
+
 def design_matrix(x):
     r"""Prepend a column of ones to the features, so that $w_0$ is the intercept.
 
@@ -57,6 +74,9 @@ def design_matrix(x):
 
     Returns:
         ``X`` of shape ``(N, F + 1)``: ``[1, x]``.
+
+    Raises:
+        TypeError: if ``x`` is not floating. ValueError: if ``x`` has more than 2 axes.
     """
     _checks.require_floating("design_matrix", "x", x)
     x = jnp.asarray(x)
@@ -68,13 +88,25 @@ def design_matrix(x):
 
 
 def predict(w, X):
-    r"""The linear model $\hat y = Xw$; ``w: (D,)``, ``X: (N, D)`` → ``(N,)``."""
+    r"""The linear model $\hat y = Xw$; ``w: (D,)``, ``X: (N, D)`` → ``(N,)``.
+
+    Raises:
+        ValueError: for shapes other than ``(D,)``, ``(N, D)``. TypeError: non-floating input.
+    """
     _check_xwy("predict", X, w)
     return X @ w
 
 
 def loss(w, X, y):
-    r"""The least-squares loss $L(w) = \operatorname{mse}(Xw, y)$, a scalar."""
+    r"""The least-squares loss $L(w) = \operatorname{mse}(Xw, y)$, a scalar.
+
+    Derived as the Gaussian negative log-likelihood (up to constants) in
+    ``notebooks/01_linear_regression.ipynb``.
+
+    Raises:
+        ValueError: for shapes other than ``(D,)``, ``(N, D)``, ``(N,)``.
+        TypeError: for non-floating ``w`` or ``X``.
+    """
     _check_xwy("loss", X, w, y)
     return mse(X @ w, y)
 
@@ -115,7 +147,11 @@ def hessian(X):
         X: ``(N, D)``.
 
     Returns:
-        ``(D, D)``, symmetric positive semi-definite.
+        ``(D, D)``, symmetric positive semi-definite ($v^T H v = \frac2N \lVert Xv\rVert^2$);
+        derived and proven in ``notebooks/01_linear_regression.ipynb``.
+
+    Raises:
+        ValueError: if ``X`` is not ``(N, D)``. TypeError: if ``X`` is not floating.
     """
     _check_xwy("hessian", X)
     return (2.0 / X.shape[0]) * (X.T @ X)
@@ -126,7 +162,8 @@ def normal_equations(X, y):
 
     $$\left(X^{T} X\right)^{-1} X^{T} y$$
 
-    Solved with ``jnp.linalg.solve`` (never an explicit inverse).
+    Solved with ``jnp.linalg.solve`` (never an explicit inverse). Derived and proven in
+    ``notebooks/01_linear_regression.ipynb``.
 
     Args:
         X: ``(N, D)`` with full column rank. y: ``(N,)``.
@@ -135,7 +172,12 @@ def normal_equations(X, y):
         ``w*`` of shape ``(D,)``.
 
     Raises:
-        ValueError: when ``N < D`` (then $X^T X$ is singular; use ``numpy.linalg.lstsq``).
+        ValueError: when ``N < D``, or when ``X`` (a concrete array, not a tracer under
+            ``jit``) does not have full column rank: then $X^T X$ is singular and there are
+            infinitely many minimisers; ``numpy.linalg.lstsq`` or ``pinv`` gives the one of
+            minimum norm. Under ``jit`` the rank cannot be checked and a singular system
+            gives meaningless numbers.
+        TypeError: for non-floating ``X``.
     """
     _check_xwy("normal_equations", X, None, y)
     n, d = X.shape
@@ -144,6 +186,14 @@ def normal_equations(X, y):
             f"normal_equations: X (N, D) = ({n}, {d}) has fewer rows than columns, so X^T X "
             "is singular; use numpy.linalg.lstsq for the minimum-norm solution."
         )
+    if _concrete(X):
+        rank = int(np.linalg.matrix_rank(np.asarray(X, np.float64)))
+        if rank < d:
+            raise ValueError(
+                f"normal_equations: X (N, D) = ({n}, {d}) has rank {rank} < D, so X^T X is "
+                "singular (a column repeats or is a combination of others); use "
+                "numpy.linalg.lstsq or pinv for the minimum-norm solution."
+            )
     return jnp.linalg.solve(X.T @ X, X.T @ y)
 
 
@@ -156,14 +206,26 @@ def max_stable_learning_rate(X):
     converges from every start; above it, the component along the top eigenvector grows
     by the factor $|1 - \eta\lambda_{max}| > 1$ per step.
 
+    Derived and proven in ``notebooks/01_linear_regression.ipynb``.
+
     Args:
         X: ``(N, D)``.
 
     Returns:
         A scalar.
+
+    Raises:
+        ValueError: if ``X`` (concrete) is all zeros, so $\lambda_{max} = 0$ and every
+            rate is stable. TypeError: for non-floating ``X``.
     """
     _check_xwy("max_stable_learning_rate", X)
-    return 2.0 / jnp.linalg.eigvalsh(hessian(X))[-1]
+    lam_max = jnp.linalg.eigvalsh(hessian(X))[-1]
+    if _concrete(lam_max) and not float(lam_max) > 0:
+        raise ValueError(
+            "max_stable_learning_rate: the Hessian (2/N) X^T X is zero (X has no non-zero "
+            "entry), so the loss is flat and no learning rate is too large."
+        )
+    return 2.0 / lam_max
 
 
 @partial(jax.jit, static_argnames="steps")
@@ -191,9 +253,11 @@ def gradient_descent(w0, X, y, learning_rate, steps: int):
         ``(T + 1,)``, the loss at each point of the path.
 
     Raises:
-        ValueError: for bad shapes or ``steps < 0``.
+        ValueError: for bad shapes, ``steps < 0``, or a learning rate that is not a
+            positive scalar. TypeError: for non-floating inputs.
     """
     _check_xwy("gradient_descent", X, w0, y)
+    _check_learning_rate("gradient_descent", learning_rate)
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"gradient_descent: steps must be an int >= 0; got {steps!r}.")
     return _gd(w0, X, y, learning_rate, steps)
@@ -226,8 +290,13 @@ def minibatch_gradient_descent(key, w0, X, y, learning_rate, batch_size: int, st
 
     Returns:
         ``(path, losses)`` as :func:`gradient_descent`; ``losses`` is the full-data loss.
+
+    Raises:
+        ValueError: for bad shapes, ``batch_size`` outside ``[1, N]``, ``steps < 0``, or a
+            learning rate that is not a positive scalar. TypeError: non-floating inputs.
     """
     _check_xwy("minibatch_gradient_descent", X, w0, y)
+    _check_learning_rate("minibatch_gradient_descent", learning_rate)
     n = X.shape[0]
     if not isinstance(batch_size, int) or not 1 <= batch_size <= n:
         raise ValueError(

@@ -213,3 +213,49 @@ ERRORS = [
 def test_error_paths_name_the_function_and_the_shapes(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+# --- values the static checks cannot see, checked on concrete arrays ---------------------
+
+
+def test_normal_equations_refuses_a_rank_deficient_design_matrix():
+    X = lr.design_matrix(jnp.arange(6.0))
+    X3 = jnp.concatenate([X, X[:, 1:]], axis=1)  # a repeated column: rank 2 < D = 3
+    with pytest.raises(ValueError, match=r"normal_equations: X \(N, D\) = \(6, 3\) has rank 2"):
+        lr.normal_equations(X3, jnp.arange(6.0))
+
+
+@pytest.mark.parametrize("rate", [-0.1, 0.0])
+def test_gradient_descent_refuses_a_non_positive_learning_rate(rate):
+    X = lr.design_matrix(jnp.arange(4.0))
+    with pytest.raises(ValueError, match="gradient_descent: learning_rate must be > 0"):
+        lr.gradient_descent(jnp.zeros(2), X, jnp.arange(4.0), rate, 3)
+    with pytest.raises(ValueError, match="minibatch_gradient_descent: learning_rate must be > 0"):
+        lr.minibatch_gradient_descent(jax.random.key(0), jnp.zeros(2), X, jnp.arange(4.0), rate,
+                                      2, 3)
+
+
+def test_gradient_descent_refuses_a_learning_rate_per_coordinate():
+    X = lr.design_matrix(jnp.arange(4.0))
+    with pytest.raises(ValueError, match=r"learning_rate must be a scalar; got shape \(2,\)"):
+        lr.gradient_descent(jnp.zeros(2), X, jnp.arange(4.0), jnp.array([0.1, 0.2]), 3)
+
+
+def test_max_stable_learning_rate_refuses_a_flat_loss():
+    with pytest.raises(ValueError, match="max_stable_learning_rate: the Hessian"):
+        lr.max_stable_learning_rate(jnp.zeros((3, 2)))
+
+
+def test_value_checks_stay_out_of_the_way_under_jit():
+    X = lr.design_matrix(jnp.arange(5.0))
+    y = 1.0 + 2.0 * jnp.arange(5.0)
+    w = jax.jit(lr.normal_equations)(X, y)
+    np.testing.assert_allclose(w, [1.0, 2.0], atol=1e-4)
+    path = jax.jit(lambda rate: lr.gradient_descent(jnp.zeros(2), X, y, rate, 2)[0])(0.01)
+    assert path.shape == (3, 2)
+
+
+def test_a_python_list_gets_an_error_naming_the_function():
+    X = lr.design_matrix(jnp.arange(3.0))
+    with pytest.raises(TypeError, match="loss: w must be an array"):
+        lr.loss([0.0, 1.0], X, jnp.arange(3.0))

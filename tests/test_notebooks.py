@@ -52,6 +52,11 @@ def test_executed_top_to_bottom(path):
     for k, c in enumerate(_code_cells(nb)):
         errors = [o for o in c["outputs"] if o["output_type"] == "error"]
         assert not errors, f"{path.name} code cell {k} stored an error: {errors[0]['ename']}"
+        stderr = [o for o in c["outputs"] if o["output_type"] == "stream" and o["name"] == "stderr"]
+        assert not stderr, (
+            f"{path.name} code cell {k} stored a warning on stderr, which depends on the "
+            f"machine: {''.join(stderr[0]['text'])[:200]!r}"
+        )
 
 
 @pytest.mark.parametrize("path", IPYNBS, ids=lambda p: p.name)
