@@ -170,13 +170,12 @@ def softmax_temperature_explorer(z, *, t_min: float = 0.05, t_max: float = 20.0,
         t_min, t_max: the slider's range (log scale), ``0 < t_min < t_max``. t0: start.
 
     Returns:
-        An ``ipywidgets.interactive`` widget.
+        A :func:`figure_explorer` widget.
 
     Raises:
         ValueError: if ``z`` is not ``(K,)`` or the range is not positive and increasing.
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
 
     from dlmath import plot
     from dlmath.activations import softmax
@@ -190,18 +189,77 @@ def softmax_temperature_explorer(z, *, t_min: float = 0.05, t_max: float = 20.0,
             f"softmax_temperature_explorer: need 0 < t_min < t_max; got {t_min}, {t_max}."
         )
 
-    def draw(T=t0):
+    def draw(fig, T):
         p = softmax(z / T)
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        plot.probability_bars(p, ax=ax, title=(
+        plot.probability_bars(p, ax=fig.subplots(), title=(
             f"softmax(z / T), T = {T:.3g}: entropy {float(entropy(p)):.3f} of "
             f"log K = {np.log(z.shape[0]):.3f} nats"))
-        plt.show()
 
-    return widgets.interactive(
-        draw,
+    return figure_explorer(
+        draw, figsize=(6, 3.5),
         T=widgets.FloatLogSlider(t0, base=10, min=np.log10(t_min), max=np.log10(t_max),
                                  step=0.05, description="T", continuous_update=False),
+    )
+
+
+# ------------------------------------------------------------------ chapter 05 explorers
+
+__all__ += ["optimizer_explorer"]
+
+
+def optimizer_explorer(loss_fn, start, center, span, *, steps: int = 150, minimum=None):
+    r"""Learning rate, $\beta_1$ and $\beta_2$ → the paths of SGD, heavy-ball momentum
+    ($\mu = \beta_1$), RMSProp (decay $\beta_2$) and Adam ($\beta_1, \beta_2$), all from
+    :mod:`dlmath.optim`, on the same loss surface, with their loss curves.
+
+    Args:
+        loss_fn: a scalar JAX function of a ``(2,)`` vector.
+        start: ``(2,)`` the common starting point.
+        center, span: the view (see :func:`dlmath.plot.loss_surface`).
+        steps: updates per optimizer.
+        minimum: optional ``(2,)`` minimiser, marked with a star.
+
+    Returns:
+        A :func:`figure_explorer` widget.
+
+    Raises:
+        ValueError: if ``start`` is not ``(2,)``.
+    """
+    import ipywidgets as widgets
+
+    from dlmath import optim, plot
+
+    start = jnp.asarray(start, jnp.float32)
+    if start.shape != (2,):
+        raise ValueError(f"optimizer_explorer: start must have shape (2,); got {start.shape}.")
+
+    def draw(fig, log10_lr, b1, b2):
+        lr = 10.0**log10_lr
+        optimizers = {
+            "SGD": optim.sgd(lr),
+            f"momentum {b1:.2f}": optim.sgd(lr, momentum=b1) if b1 > 0 else optim.sgd(lr),
+            f"RMSProp {b2:.3f}": optim.rmsprop(lr, decay=b2),
+            "Adam": optim.adam(lr, b1=b1, b2=b2),
+        }
+        a1, a2 = fig.subplots(1, 2)
+        paths = {}
+        for name, opt in optimizers.items():
+            path, losses = optim.trajectory(opt, loss_fn, start, steps)
+            paths[name] = np.asarray(path)
+            shown = np.where(np.isfinite(losses), np.asarray(losses), np.nan)
+            plot.loss_curve(np.minimum(shown, 1e12), ax=a2, label=name)
+        plot.trajectories(loss_fn, paths, center, span, ax=a1, minimum=minimum)
+        a1.set_title(f"learning rate {lr:.3g}")
+        a2.legend(fontsize=8)
+
+    return figure_explorer(
+        draw,
+        log10_lr=widgets.FloatSlider(-2.5, min=-4.0, max=0.0, step=0.25,
+                                     description="log10 lr", continuous_update=False),
+        b1=widgets.FloatSlider(0.9, min=0.0, max=0.99, step=0.01, description="beta1",
+                               continuous_update=False),
+        b2=widgets.FloatSlider(0.999, min=0.5, max=0.999, step=0.001, description="beta2",
+                               readout_format=".3f", continuous_update=False),
     )
 
 
@@ -265,64 +323,3 @@ def activation_explorer(functions, *, selected=None, x_range=(-5.0, 5.0), limit:
     explorer.children = (widgets.HBox(list(boxes.values())), x_slider, show_derivative,
                          explorer.children[-1])
     return explorer
-
-
-# ------------------------------------------------------------------ chapter 05 explorers
-
-__all__ += ["optimizer_explorer"]
-
-
-def optimizer_explorer(loss_fn, start, center, span, *, steps: int = 150, minimum=None):
-    r"""Learning rate, $\beta_1$ and $\beta_2$ → the paths of SGD, heavy-ball momentum
-    ($\mu = \beta_1$), RMSProp (decay $\beta_2$) and Adam ($\beta_1, \beta_2$), all from
-    :mod:`dlmath.optim`, on the same loss surface, with their loss curves.
-
-    Args:
-        loss_fn: a scalar JAX function of a ``(2,)`` vector.
-        start: ``(2,)`` the common starting point.
-        center, span: the view (see :func:`dlmath.plot.loss_surface`).
-        steps: updates per optimizer.
-        minimum: optional ``(2,)`` minimiser, marked with a star.
-
-    Returns:
-        A :func:`figure_explorer` widget.
-
-    Raises:
-        ValueError: if ``start`` is not ``(2,)``.
-    """
-    import ipywidgets as widgets
-
-    from dlmath import optim, plot
-
-    start = jnp.asarray(start, jnp.float32)
-    if start.shape != (2,):
-        raise ValueError(f"optimizer_explorer: start must have shape (2,); got {start.shape}.")
-
-    def draw(fig, log10_lr, b1, b2):
-        lr = 10.0**log10_lr
-        optimizers = {
-            "SGD": optim.sgd(lr),
-            f"momentum {b1:.2f}": optim.sgd(lr, momentum=b1) if b1 > 0 else optim.sgd(lr),
-            f"RMSProp {b2:.3f}": optim.rmsprop(lr, decay=b2),
-            "Adam": optim.adam(lr, b1=b1, b2=b2),
-        }
-        a1, a2 = fig.subplots(1, 2)
-        paths = {}
-        for name, opt in optimizers.items():
-            path, losses = optim.trajectory(opt, loss_fn, start, steps)
-            paths[name] = np.asarray(path)
-            shown = np.where(np.isfinite(losses), np.asarray(losses), np.nan)
-            plot.loss_curve(np.minimum(shown, 1e12), ax=a2, label=name)
-        plot.trajectories(loss_fn, paths, center, span, ax=a1, minimum=minimum)
-        a1.set_title(f"learning rate {lr:.3g}")
-        a2.legend(fontsize=8)
-
-    return figure_explorer(
-        draw,
-        log10_lr=widgets.FloatSlider(-2.5, min=-4.0, max=0.0, step=0.25,
-                                     description="log10 lr", continuous_update=False),
-        b1=widgets.FloatSlider(0.9, min=0.0, max=0.99, step=0.01, description="beta1",
-                               continuous_update=False),
-        b2=widgets.FloatSlider(0.999, min=0.5, max=0.999, step=0.001, description="beta2",
-                               readout_format=".3f", continuous_update=False),
-    )

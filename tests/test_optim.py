@@ -1,0 +1,377 @@
+"""dlmath.optim: 100 steps of every optimizer and option against optax, jit, the
+registered formulas against the code, and every error path."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from dlmath import optim
+from dlmath.formulas import optim as F
+from dlmath.symbolic import docstring_math
+
+KEY = jax.random.key(0)
+
+
+def _params():
+    k1, k2, k3 = jax.random.split(jax.random.key(1), 3)
+    return {
+        "dense": {"w": jax.random.normal(k1, (4, 3)), "b": jnp.zeros(3)},
+        "out": (jax.random.normal(k2, (3,)), jax.random.normal(k3, ())),
+        "scale": [jnp.full((2, 2), 0.5)],
+    }
+
+
+def _grads_at(step):
+    return jax.tree_util.tree_map(lambda g: g[step], _grad_sequence())
+
+
+CASES = [  # every option of every optimizer at least once, some combined
+    ("sgd", dict(learning_rate=0.05)),
+    ("sgd", dict(learning_rate=0.05, momentum=0.9)),
+    ("sgd", dict(learning_rate=0.05, momentum=0.9, nesterov=True)),
+    ("rmsprop", dict(learning_rate=0.01)),
+    ("rmsprop", dict(learning_rate=0.01, decay=0.5, eps=1e-3, initial_scale=1.0)),
+    ("rmsprop", dict(learning_rate=0.01, eps_in_sqrt=False)),
+    ("rmsprop", dict(learning_rate=0.01, centered=True, eps=1e-4)),
+    ("rmsprop", dict(learning_rate=0.01, momentum=0.9, bias_correction=True)),
+    ("rmsprop", dict(learning_rate=0.01, centered=True, eps_in_sqrt=False, bias_correction=True,
+                     eps=1e-4, momentum=0.5, nesterov=True, initial_scale=0.1)),
+    ("adam", dict(learning_rate=0.01)),
+    ("adam", dict(learning_rate=0.01, b1=0.5, b2=0.9, eps=1e-3, eps_root=1e-8)),
+    ("adam", dict(learning_rate=0.01, b1=0.0, nesterov=True)),
+    ("adamw", dict(learning_rate=0.01)),
+    ("adamw", dict(learning_rate=0.01, weight_decay=0.1, eps_root=1e-6, nesterov=True,
+                   mask={"dense": {"w": True, "b": False}, "out": False, "scale": True})),
+    ("adamw", dict(learning_rate=0.01, weight_decay=0.0)),
+    ("adamw", dict(learning_rate=0.01, weight_decay=0.1, mask={"dense": True, "out": False,
+                                                               "scale": False})),
+    ("adamw", dict(learning_rate=0.01, weight_decay=0.1,
+                   mask=lambda p: jax.tree_util.tree_map(lambda x: x.ndim >= 2, p))),
+]
+
+
+def _id(case):
+    name, kw = case
+    return name + "(" + ",".join(f"{k}={v if not callable(v) else 'fn'}" for k, v in kw.items()
+                                  if k != "learning_rate") + ")"
+
+
+@functools.cache
+def _grad_sequence(steps=100):
+    """``steps`` random gradient pytrees stacked on a leading axis (NumPy, drawn once): the
+    scale changes by 10x from step to step over five decades, and leaf 1 is exactly 0 at
+    every 7th step (tests the eps handling)."""
+    rng = np.random.default_rng(0)
+    leaves, tree = jax.tree_util.tree_flatten(_params())
+    scale = 10.0 ** (np.arange(steps) % 5 - 2.0)
+    out = []
+    for k, p in enumerate(leaves):
+        g = rng.standard_normal((steps, *p.shape)) * scale.reshape((steps,) + (1,) * p.ndim)
+        if k == 1:
+            g[np.arange(steps) % 7 == 3] = 0.0
+        out.append(jnp.asarray(g, jnp.float32))
+    return jax.tree_util.tree_unflatten(tree, out)
+
+
+def _run(opt, apply):
+    """100 updates from _params() with _grad_sequence(), scanned under one jit: all the
+    updates and the final params."""
+
+    def step(carry, g):
+        p, s = carry
+        u, s = opt.update(g, s, p)
+        return (apply(p, u), s), u
+
+    @jax.jit
+    def run(p, gs):
+        return jax.lax.scan(step, (p, opt.init(p)), gs)
+
+    (p, _), us = run(_params(), _grad_sequence())
+    return p, us
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_matches_optax_for_100_steps(case):
+    name, kw = case
+    p_ours, u_ours = _run(getattr(optim, name)(**kw), optim.apply_updates)
+    p_theirs, u_theirs = _run(getattr(optax, name)(**kw), optax.apply_updates)
+    assert jax.tree_util.tree_structure(p_ours) == jax.tree_util.tree_structure(_params())
+    for a, b in zip(jax.tree_util.tree_leaves(u_ours), jax.tree_util.tree_leaves(u_theirs),
+                    strict=True):
+        assert a.shape[0] == 100
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    for a, b in zip(jax.tree_util.tree_leaves(p_ours), jax.tree_util.tree_leaves(p_theirs),
+                    strict=True):
+        assert bool(jnp.all(jnp.isfinite(a)))
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sgd", "rmsprop", "adam", "adamw"])
+def test_jit_equals_eager_and_scans(name):
+    opt = getattr(optim, name)(0.01) if name != "sgd" else optim.sgd(0.01, momentum=0.9)
+    params = _params()
+    state = jax.jit(opt.init)(params)
+    g = _grads_at(0)
+    eager, s1 = opt.update(g, state, params)
+    jitted, s2 = jax.jit(opt.update)(g, state, params)
+    for a, b in zip(jax.tree_util.tree_leaves((eager, s1)), jax.tree_util.tree_leaves((jitted, s2)),
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+
+    def loss(p):
+        return sum(jnp.sum(x**2) for x in jax.tree_util.tree_leaves(p))
+
+    @jax.jit
+    def train(p, s):
+        def step(carry, _):
+            p, s = carry
+            u, s = opt.update(jax.grad(loss)(p), s, p)
+            return (optim.apply_updates(p, u), s), loss(p)
+        return jax.lax.scan(step, (p, s), None, length=100)
+
+    (_, _), losses = train(params, state)
+    assert float(losses[-1]) < 0.5 * float(losses[0])
+
+
+def test_docstrings_quote_the_registered_formulas():
+    for key, formulas in F.DOCUMENTED.items():
+        fn = getattr(optim, key.split(".", 1)[1])
+        assert docstring_math(fn) == [" ".join(f.latex.split()) for f in formulas], key
+
+
+def _r(key, shape=(5,)):
+    return jax.random.normal(key, shape, jnp.float64)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_formulas_against_code(nesterov):
+    with jax.enable_x64(True):
+        k1, k2 = jax.random.split(KEY)
+        g, m_prev, eta, mu = _r(k1), _r(k2), 0.3, 0.7
+        u, _ = optim.sgd(eta).update(g, optim.SgdState(None))
+        np.testing.assert_allclose(u, F.SGD_STEP.reference(g, eta), rtol=1e-14)
+        u, s = optim.sgd(eta, momentum=mu, nesterov=nesterov).update(g, optim.SgdState(m_prev))
+        m = F.MOMENTUM_TRACE.reference(g, m_prev, mu)
+        np.testing.assert_allclose(s.trace, m, rtol=1e-14)
+        ref = (F.NESTEROV_STEP.reference(g, m, eta, mu) if nesterov
+               else F.HEAVY_BALL_STEP.reference(m, eta))
+        np.testing.assert_allclose(u, ref, rtol=1e-14)
+
+
+@pytest.mark.parametrize("centered", [False, True])
+@pytest.mark.parametrize("eps_in_sqrt", [False, True])
+def test_rmsprop_formulas_against_code(centered, eps_in_sqrt):
+    with jax.enable_x64(True):
+        k1, k2, k3 = jax.random.split(KEY, 3)
+        g, nu_prev, gbar_prev = _r(k1), 1.0 + _r(k2) ** 2, 0.1 * _r(k3)
+        eta, rho, eps = 0.01, 0.8, 1e-3
+        opt = optim.rmsprop(eta, decay=rho, eps=eps, eps_in_sqrt=eps_in_sqrt, centered=centered)
+        state = optim.RmspropState(jnp.zeros([], jnp.int32), nu_prev,
+                                   gbar_prev if centered else None, None)
+        u, s = opt.update(g, state)
+        nu = F.RMS_NU.reference(g, nu_prev, rho)
+        np.testing.assert_allclose(s.nu, nu, rtol=1e-14)
+        if centered:
+            gbar = F.ADAM_M.reference(g, gbar_prev, rho)  # the same moving average
+            np.testing.assert_allclose(s.mu, gbar, rtol=1e-14)
+            if eps_in_sqrt:
+                ref = F.RMS_STEP_CENTERED.reference(g, nu, gbar, eta, eps)
+            else:  # the docstring states it in words: eps + sqrt(nu - gbar^2)
+                ref = F.RMS_STEP_EPS_OUTSIDE.reference(g, nu - gbar**2, eta, eps)
+        else:
+            ref = (F.RMS_STEP.reference(g, nu, eta, eps) if eps_in_sqrt
+                   else F.RMS_STEP_EPS_OUTSIDE.reference(g, nu, eta, eps))
+        np.testing.assert_allclose(u, ref, rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_adam_formulas_against_code(name, nesterov):
+    with jax.enable_x64(True):
+        k1, k2, k3, k4 = jax.random.split(KEY, 4)
+        g, m_prev, v_prev, theta = _r(k1), _r(k2), _r(k3) ** 2, _r(k4)
+        eta, b1, b2, eps, eps_root, lam, t = 0.01, 0.8, 0.95, 1e-3, 1e-4, 0.2, 4
+        kw = dict(eps_root=eps_root, nesterov=nesterov)
+        if name == "adamw":
+            kw["weight_decay"] = lam
+        opt = getattr(optim, name)(eta, b1, b2, eps, **kw)
+        state = optim.AdamState(jnp.asarray(t - 1, jnp.int32), m_prev, v_prev)
+        u, s = opt.update(g, state, theta)
+        m = F.ADAM_M.reference(g, m_prev, b1)
+        v = F.ADAM_V.reference(g, v_prev, b2)
+        np.testing.assert_allclose(s.mu, m, rtol=1e-14)
+        np.testing.assert_allclose(s.nu, v, rtol=1e-14)
+        assert int(s.count) == t
+        if nesterov:  # the step formula with m_t replaced so that m_t/(1-b1^t) = NAdam's mhat
+            m_used = F.NADAM_MHAT.reference(g, m, t, b1) * (1 - b1**t)
+        else:
+            m_used = m
+        if name == "adam":
+            ref = F.ADAM_STEP.reference(m_used, v, t, eta, b1, b2, eps, eps_root)
+        else:
+            ref = F.ADAMW_STEP.reference(m_used, v, theta, t, eta, b1, b2, eps, eps_root, lam)
+        np.testing.assert_allclose(u, ref, rtol=1e-12)
+
+
+def test_adam_bias_correction_makes_a_constant_gradient_exact():
+    """For a constant gradient, m_t = (1 - b1^t) g, so mhat_t = g and every update is
+    -eta g / (|g| + eps): the notebook's derivation, checked on the code."""
+    g = jnp.asarray([2.0, -0.5, 1e-3])
+    opt = optim.adam(0.1, b1=0.9, b2=0.99, eps=1e-3)
+    state = opt.init(g)
+    update = jax.jit(opt.update)
+    for _ in range(20):
+        u, state = update(g, state)
+        np.testing.assert_allclose(u, -0.1 * g / (jnp.abs(g) + 1e-3), rtol=1e-5)
+
+
+def test_apply_updates_keeps_dtypes_and_structure():
+    params = {"a": jnp.ones(3, jnp.bfloat16), "b": (jnp.ones((2, 2)),)}
+    updates = {"a": jnp.full(3, 0.5, jnp.float32), "b": (jnp.full((2, 2), -1.0),)}
+    new = optim.apply_updates(params, updates)
+    assert new["a"].dtype == jnp.bfloat16
+    np.testing.assert_array_equal(new["a"].astype(jnp.float32), 1.5)
+    np.testing.assert_array_equal(new["b"][0], 0.0)
+
+
+# ------------------------------------------------------------------------- error paths
+
+
+@pytest.mark.parametrize("name", ["sgd", "rmsprop", "adam", "adamw"])
+@pytest.mark.parametrize("lr", [0.0, -0.1, float("nan"), float("inf")])
+def test_learning_rate_must_be_positive(name, lr):
+    with pytest.raises(ValueError, match=f"{name}: learning_rate must be a finite number > 0"):
+        getattr(optim, name)(lr)
+
+
+@pytest.mark.parametrize("name", ["sgd", "rmsprop", "adam", "adamw"])
+def test_learning_rate_type_errors(name):
+    with pytest.raises(TypeError, match=f"{name}: learning_rate .*Schedules are not supported"):
+        getattr(optim, name)(lambda step: 0.1)
+    with pytest.raises(TypeError, match=f"{name}: learning_rate must be a real number"):
+        getattr(optim, name)("0.1")
+    with pytest.raises(TypeError, match=f"{name}: learning_rate must be a real number"):
+        getattr(optim, name)(True)
+    with pytest.raises(ValueError, match=f"{name}: learning_rate must be a scalar"):
+        getattr(optim, name)(jnp.ones(2))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: optim.sgd(0.1, momentum=1.0), r"sgd: momentum must lie in \[0.0, 1.0\)"),
+    (lambda: optim.sgd(0.1, momentum=-0.1), r"sgd: momentum must lie in"),
+    (lambda: optim.sgd(0.1, nesterov=True), "sgd: nesterov=True needs a momentum"),
+    (lambda: optim.rmsprop(0.1, decay=1.0), "rmsprop: decay must lie in"),
+    (lambda: optim.rmsprop(0.1, eps=-1e-8), "rmsprop: eps must lie in"),
+    (lambda: optim.rmsprop(0.1, initial_scale=-1.0), "rmsprop: initial_scale must lie in"),
+    (lambda: optim.rmsprop(0.1, momentum=1.5), "rmsprop: momentum must lie in"),
+    (lambda: optim.rmsprop(0.1, nesterov=True), "rmsprop: nesterov=True needs a momentum"),
+    (lambda: optim.adam(0.1, b1=1.0), "adam: b1 must lie in"),
+    (lambda: optim.adam(0.1, b2=-0.5), "adam: b2 must lie in"),
+    (lambda: optim.adam(0.1, eps=-1.0), "adam: eps must lie in"),
+    (lambda: optim.adam(0.1, eps_root=float("nan")), "adam: eps_root must lie in"),
+    (lambda: optim.adamw(0.1, b2=1.0), "adamw: b2 must lie in"),
+    (lambda: optim.adamw(0.1, weight_decay=-1e-4), "adamw: weight_decay must lie in"),
+])
+def test_hyper_parameter_ranges(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_adamw_needs_params():
+    opt = optim.adamw(0.1)
+    params = _params()
+    state = opt.init(params)
+    with pytest.raises(ValueError, match="adamw: update needs params"):
+        opt.update(_grads_at(0), state)
+    with pytest.raises(ValueError, match="adamw: params must have the pytree structure of grads"):
+        opt.update(_grads_at(0), state, {"w": jnp.ones(3)})
+
+
+def test_adam_optax_positional_order_is_refused():
+    # optax.adam's 5th positional argument is eps_root, adamw's 7th weight_decay; ours are
+    # keyword-only, so an optax-style positional call fails loudly instead of misreading.
+    with pytest.raises(TypeError):
+        optim.adam(0.1, 0.9, 0.999, 1e-8, 0.0)
+
+
+@pytest.mark.parametrize("name", ["sgd", "rmsprop", "adam", "adamw"])
+def test_grads_must_match_the_state(name):
+    opt = getattr(optim, name)(0.1) if name != "sgd" else optim.sgd(0.1, momentum=0.9)
+    params = {"w": jnp.ones((2, 3)), "b": jnp.zeros(3)}
+    state = opt.init(params)
+    with pytest.raises(ValueError, match=f"{name}: grads must have the pytree structure"):
+        opt.update({"w": jnp.ones((2, 3))}, state, params)
+    with pytest.raises(ValueError, match=rf"{name}: leaf \d of grads must have the shape"):
+        opt.update({"w": jnp.ones((3, 2)), "b": jnp.zeros(3)}, state, params)
+    with pytest.raises(TypeError, match=f"{name}: every leaf of grads must be a floating"):
+        opt.update({"w": jnp.ones((2, 3), jnp.int32), "b": jnp.zeros(3)}, state, params)
+    with pytest.raises(TypeError, match=f"{name}: every leaf of params must be a floating"):
+        opt.init({"w": jnp.ones((2, 3), jnp.int32)})
+
+
+def test_adamw_mask_errors():
+    params = {"w": jnp.ones((2, 3)), "b": jnp.zeros(3)}
+    bad_structure = optim.adamw(0.1, mask={"w": True})
+    with pytest.raises(ValueError, match="adamw: mask must be a pytree with the structure"):
+        bad_structure.update(params, bad_structure.init(params), params)
+    bad_leaf = optim.adamw(0.1, mask={"w": 1, "b": 0})
+    with pytest.raises(TypeError, match="adamw: the leaves of mask must be Python bools"):
+        bad_leaf.update(params, bad_leaf.init(params), params)
+
+
+def test_apply_updates_errors():
+    with pytest.raises(ValueError, match="apply_updates: updates must have the pytree structure"):
+        optim.apply_updates({"a": jnp.ones(2)}, {"b": jnp.ones(2)})
+    with pytest.raises(ValueError, match=r"apply_updates: leaf 0 of updates must have the shape"):
+        optim.apply_updates({"a": jnp.ones(2)}, {"a": jnp.ones(3)})
+
+
+def test_trajectory_is_the_loop_of_updates():
+    loss = lambda w: jnp.sum(jnp.asarray([1.0, 10.0]) * w**2) / 2
+    w0 = jnp.asarray([1.0, -2.0])
+    opt = optim.sgd(0.05, momentum=0.5)
+    path, losses = optim.trajectory(opt, loss, w0, 30)
+    assert path.shape == (31, 2) and losses.shape == (31,)
+    w, s = w0, opt.init(w0)
+    np.testing.assert_array_equal(path[0], w0)
+    for k in range(1, 31):
+        u, s = opt.update(jax.grad(loss)(w), s)
+        w = optim.apply_updates(w, u)
+        np.testing.assert_allclose(path[k], w, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(losses, jax.vmap(loss)(path), rtol=1e-6)
+    with pytest.raises(ValueError, match="trajectory: steps must be an int >= 0"):
+        optim.trajectory(opt, loss, w0, -1)
+
+
+def test_traced_hyper_parameters_work_under_jit():
+    g = jnp.asarray([0.5, -1.0, 2.0])
+
+    def first_update(lr, b1):
+        opt = optim.adam(lr, b1=b1)
+        return opt.update(g, opt.init(g))[0]
+
+    np.testing.assert_allclose(jax.jit(first_update)(0.1, 0.8), first_update(0.1, 0.8),
+                               rtol=1e-6)
+
+
+def test_trajectories_plot_and_optimizer_explorer(close_figures):
+    from dlmath import plot, widgets
+
+    loss = lambda w: jnp.sum(jnp.asarray([1.0, 10.0]) * w**2) / 2
+    paths = {"a": np.zeros((3, 2)), "b": np.ones((4, 2))}
+    ax = plot.trajectories(loss, paths, np.zeros(2), 2.0, minimum=np.zeros(2))
+    assert {line.get_label() for line in ax.get_lines()} >= {"a", "b"}
+    explorer = widgets.optimizer_explorer(loss, [1.0, 1.0], np.zeros(2), 2.0, steps=5)
+    image = explorer.children[-1]
+    first = image.value
+    assert first[:4] == b"\x89PNG"
+    explorer.children[0].value = -1.0  # the learning-rate slider redraws the figure
+    assert image.value != first
+    with pytest.raises(ValueError, match=r"optimizer_explorer: start must have shape \(2,\)"):
+        widgets.optimizer_explorer(loss, [1.0, 1.0, 1.0], np.zeros(2), 2.0)
