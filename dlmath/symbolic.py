@@ -217,7 +217,9 @@ def to_jax(expr, args: Sequence, *, modules=None) -> Callable:
 
     Returns:
         A Python function of ``args`` built from ``jax.numpy`` operations; pass it float
-        arrays (integer inputs break ``jax.grad``).
+        arrays (integer inputs break ``jax.grad``). A constant or ``Piecewise`` result can
+        come back *weakly typed*, and JAX computes weak float64 times float32 in float32:
+        compare references in float64 throughout (as :func:`dlmath.testing.verify` does).
 
     Raises:
         TypeError: when ``expr`` is not a SymPy object, or ``args`` holds a non-symbol.
