@@ -23,7 +23,7 @@ from dlmath import formulas as F
 from dlmath.symbolic import docstring_math
 
 MODULES = ["losses", "activations", "linear_regression", "data", "testing", "bench",
-           "symbolic"]
+           "symbolic", "layers", "optim", "exercises"]
 
 
 def _resolve(dotted: str):
