@@ -201,7 +201,11 @@ def softmax_cross_entropy_with_integer_labels(logits, labels):
     for the class id $c$ = ``labels``: it is :func:`softmax_cross_entropy` with the one-hot
     vector of $c$, without building it. Stable (log-sum-exp), finite for logits of
     $\pm 10^4$ in float32 and float16; gradient $\operatorname{softmax}(z) - e_c$. Same as
-    ``optax.softmax_cross_entropy_with_integer_labels`` for ids in range.
+    ``optax.softmax_cross_entropy_with_integer_labels`` for ids in range, and as fast; but
+    the maximum $m$ is subtracted from $z_c$ *before* the difference,
+    $\log\sum_j e^{z_j - m} - (z_c - m)$, so float16 keeps small losses at large logits
+    (two equal logits of $10^4$ give $\log 2$; optax's $(m + \log\sum_j e^{z_j-m}) - z_c$
+    rounds it to 0).
 
     Out-of-range ids: the checks here are static (shapes and dtypes); under ``jit`` the
     values of ``labels`` are not known, so they cannot raise. An id outside $[0, K)$

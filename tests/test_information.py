@@ -1,0 +1,110 @@
+"""Unit tests of dlmath.information: entropy, KL divergence and cross-entropy against
+scipy.stats, optax, the lambdified formulas and the identities the notebook proves."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import scipy.stats
+
+from dlmath import information as info
+from dlmath import losses
+from dlmath.formulas import cross_entropy as F
+from dlmath.symbolic import docstring_math
+
+
+def _dists(seed, shape):
+    rng = np.random.default_rng(seed)
+    e = np.exp(2.0 * rng.standard_normal((2, *shape)))
+    p, q = e / e.sum(-1, keepdims=True)
+    return jnp.asarray(p, jnp.float64), jnp.asarray(q, jnp.float64)
+
+
+@pytest.mark.parametrize("name", ["entropy", "kl_divergence", "cross_entropy"])
+def test_docstring_formulas_are_the_registered_ones(name):
+    assert docstring_math(getattr(info, name)) == [
+        f.latex for f in F.DOCUMENTED[f"information.{name}"]]
+
+
+def test_values_match_scipy_optax_and_the_formulas():
+    with jax.enable_x64(True):
+        p, q = _dists(0, (3, 6))
+        h, kl, ce = info.entropy(p), info.kl_divergence(p, q), info.cross_entropy(p, q)
+        assert h.shape == kl.shape == ce.shape == (3,)
+        np.testing.assert_allclose(h, scipy.stats.entropy(np.asarray(p), axis=-1), rtol=1e-12)
+        np.testing.assert_allclose(kl, scipy.stats.entropy(np.asarray(p), np.asarray(q),
+                                                           axis=-1), rtol=1e-12)
+        np.testing.assert_allclose(kl, optax.kl_divergence(jnp.log(q), p), rtol=1e-12)
+        for f, args in ((F.ENTROPY, (p,)), (F.KL_DIVERGENCE, (p, q)), (F.CROSS_ENTROPY, (p, q))):
+            ref = jax.vmap(lambda *a, f=f: f.reference(*a, 6))(*args)
+            got = {"information.entropy": h, "information.kl_divergence": kl,
+                   "information.cross_entropy": ce}[f.name]
+            np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
+def test_cross_entropy_is_entropy_plus_kl_and_kl_is_nonnegative():
+    with jax.enable_x64(True):
+        p, q = _dists(1, (50, 4))
+        np.testing.assert_allclose(info.cross_entropy(p, q),
+                                   info.entropy(p) + info.kl_divergence(p, q), rtol=1e-12)
+        assert np.all(np.asarray(info.kl_divergence(p, q)) > 0)
+        np.testing.assert_allclose(info.kl_divergence(p, p), 0.0, atol=1e-15)
+
+
+def test_cross_entropy_of_softmax_is_the_softmax_loss():
+    with jax.enable_x64(True):
+        p, _ = _dists(2, (5, 7))
+        z = jnp.asarray(np.random.default_rng(3).standard_normal((5, 7)), jnp.float64)
+        np.testing.assert_allclose(info.cross_entropy(p, jax.nn.softmax(z)),
+                                   losses.softmax_cross_entropy(z, p), rtol=1e-12)
+
+
+def test_zero_probabilities_follow_0_log_0_equals_0():
+    p = jnp.array([0.5, 0.5, 0.0])
+    q = jnp.array([0.25, 0.25, 0.5])
+    np.testing.assert_allclose(info.entropy(p), np.log(2.0), rtol=1e-6)
+    np.testing.assert_allclose(info.kl_divergence(p, q), np.log(2.0), rtol=1e-6)
+    assert np.isinf(info.kl_divergence(q, p))  # q puts mass where p has none
+    np.testing.assert_allclose(info.entropy(jnp.array([1.0, 0.0])), 0.0, atol=0)
+    np.testing.assert_allclose(info.entropy(jnp.full(8, 1 / 8)), np.log(8.0), rtol=1e-6)
+
+
+def test_errors_name_the_function_and_shapes():
+    with pytest.raises(ValueError, match=r"kl_divergence: q must have the shape of p \(\*B, K\); "
+                                         r"got q \(3,\), p \(2, 3\)"):
+        info.kl_divergence(jnp.ones((2, 3)) / 3, jnp.ones(3) / 3)
+    with pytest.raises(TypeError, match="entropy: p must be a floating-point array"):
+        info.entropy(jnp.array([1, 0]))
+    with pytest.raises(ValueError, match=r"cross_entropy: p must have shape \(\*B, K\)"):
+        info.cross_entropy(jnp.float32(1.0), jnp.float32(1.0))
+
+
+# ---------------------------------------------------------------- the chapter's figures
+
+
+def test_kl_heatmap_and_temperature_explorer_draw(close_figures):
+    import ipywidgets
+
+    from dlmath import plot, widgets
+
+    grid = jnp.linspace(0.05, 0.95, 5)
+    P, Q = jnp.meshgrid(grid, grid)
+    kl = info.kl_divergence(jnp.stack([P, 1 - P], -1), jnp.stack([Q, 1 - Q], -1))
+    ax = plot.heatmap(kl, grid, grid, xlabel="p", ylabel="q", label="KL", vmax=2.0)
+    mesh = ax.collections[0]
+    np.testing.assert_allclose(np.asarray(mesh.get_array()).reshape(5, 5), kl, rtol=1e-6)
+    assert mesh.get_clim() == (0.0, 2.0) and ax.get_xlabel() == "p"
+    ax = plot.probability_bars(jnp.array([0.5, 0.25, 0.25]), title="t")
+    assert [round(r.get_height(), 6) for r in ax.patches] == [0.5, 0.25, 0.25]
+    box = widgets.softmax_temperature_explorer(jnp.array([2.0, 1.0, 0.0]))
+    slider, image = box.children
+    assert isinstance(slider, ipywidgets.FloatLogSlider) and slider.value == 1.0
+    first = image.value
+    assert first[:4] == b"\x89PNG"
+    slider.value = 10.0  # redraws
+    assert image.value[:4] == b"\x89PNG" and image.value != first
+    with pytest.raises(ValueError, match=r"z must have shape \(K,\)"):
+        widgets.softmax_temperature_explorer(jnp.zeros((2, 3)))
