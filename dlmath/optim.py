@@ -559,10 +559,13 @@ def apply_updates(params, updates):
         params: a pytree of arrays. updates: a pytree of the same structure and shapes.
 
     Returns:
-        The new params, same structure and dtypes as ``params``.
+        The new params, same structure and dtypes as ``params`` (as
+        ``optax.apply_updates``: the sum is cast back to each parameter's dtype).
 
     Raises:
         ValueError: when the structures or leaf shapes differ.
+
+    Used throughout ``notebooks/05_optimizers.ipynb``.
     """
     _check_like("apply_updates", "updates", updates, "params", params)
     return _tmap(lambda p, u: jnp.asarray(p + u).astype(jnp.asarray(p).dtype), params, updates)
@@ -584,9 +587,21 @@ def trajectory(optimizer: Optimizer, loss_fn: Callable, params, steps: int):
 
     Raises:
         ValueError: if ``steps`` is not an int >= 0.
+        TypeError: if ``optimizer`` has no ``init``/``update`` or ``loss_fn`` is not callable.
+
+    The explorations of ``notebooks/05_optimizers.ipynb`` (ill-conditioned quadratic,
+    Rosenbrock) are drawn from it.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"trajectory: steps must be an int >= 0; got {steps!r}.")
+    if not all(callable(getattr(optimizer, name, None)) for name in ("init", "update")):
+        raise TypeError(
+            f"trajectory: optimizer must have init and update functions; got "
+            f"{type(optimizer).__name__}. Pass e.g. dlmath.optim.sgd(0.1) or optax.adam(1e-3)."
+        )
+    if not callable(loss_fn):
+        raise TypeError(f"trajectory: loss_fn must be a callable params -> scalar; got "
+                        f"{type(loss_fn).__name__}.")
 
     @jax.jit
     def run(p0):

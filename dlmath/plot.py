@@ -257,7 +257,20 @@ def trajectories(loss_fn, paths, center, span, *, ax=None, minimum=None, resolut
 
     Returns:
         The axes (the view stays fixed: a diverging path leaves the picture).
+
+    Raises:
+        ValueError: if a path is not of shape ``(T, 2)``.
+
+    Used in ``notebooks/05_optimizers.ipynb`` (GD, momentum, Adam on a quadratic and on
+    Rosenbrock's valley).
     """
+    for label, points in paths.items():
+        shape = np.shape(points)
+        if len(shape) != 2 or shape[1] != 2:
+            raise ValueError(
+                f"trajectories: paths[{label!r}] must have shape (T, 2), one row per step; got "
+                f"{shape}. Pass the (T + 1, 2) path of dlmath.optim.trajectory for 2-D params."
+            )
     ax = loss_surface(loss_fn, center, span, ax=ax, resolution=resolution)
     colors = ["tab:red", "tab:orange", "white", "tab:cyan", "tab:pink", "black"]
     for k, (label, points) in enumerate(paths.items()):

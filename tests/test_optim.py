@@ -347,6 +347,10 @@ def test_trajectory_is_the_loop_of_updates():
     np.testing.assert_allclose(losses, jax.vmap(loss)(path), rtol=1e-6)
     with pytest.raises(ValueError, match="trajectory: steps must be an int >= 0"):
         optim.trajectory(opt, loss, w0, -1)
+    with pytest.raises(TypeError, match="trajectory: optimizer must have init and update"):
+        optim.trajectory(lambda g: g, loss, w0, 3)
+    with pytest.raises(TypeError, match="trajectory: loss_fn must be a callable"):
+        optim.trajectory(opt, 1.0, w0, 3)
 
 
 def test_traced_hyper_parameters_work_under_jit():
@@ -367,6 +371,8 @@ def test_trajectories_plot_and_optimizer_explorer(close_figures):
     paths = {"a": np.zeros((3, 2)), "b": np.ones((4, 2))}
     ax = plot.trajectories(loss, paths, np.zeros(2), 2.0, minimum=np.zeros(2))
     assert {line.get_label() for line in ax.get_lines()} >= {"a", "b"}
+    with pytest.raises(ValueError, match=r"trajectories: paths\['c'\] must have shape \(T, 2\)"):
+        plot.trajectories(loss, {"c": np.zeros((3, 3))}, np.zeros(2), 2.0)
     explorer = widgets.optimizer_explorer(loss, [1.0, 1.0], np.zeros(2), 2.0, steps=5)
     image = explorer.children[-1]
     first = image.value
