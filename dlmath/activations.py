@@ -159,7 +159,8 @@ def relu(x):
         x: floating array of any shape ``(*S,)``.
 
     Returns:
-        An array of the shape and dtype of ``x``, entries >= 0.
+        An array of the shape and dtype of ``x``, entries >= 0 (NaN stays NaN, as in
+        ``jax.nn.relu``).
 
     Raises:
         TypeError: if ``x`` is not floating.
@@ -184,7 +185,8 @@ def leaky_relu(x, negative_slope=0.01):
         negative_slope: $\alpha$, a scalar (or an array broadcastable to ``x``), default 0.01.
 
     Returns:
-        An array of the shape and dtype of ``x``.
+        An array of the dtype of ``x``, of its shape (of the broadcast shape when an array
+        ``negative_slope`` has more dimensions).
 
     Raises:
         TypeError: if ``x`` is not floating.
@@ -298,8 +300,10 @@ def _tanh(x):
 
 @jax.jit
 def _relu(x):
-    # `where(x > 0, ...)` takes the zero branch at x = 0, so the gradient there is 0.
-    return jnp.where(x > 0, x, jnp.zeros_like(x))
+    # `where(x <= 0, 0, x)` takes the zero branch at x = 0, so the gradient there is 0 (as
+    # jax.nn.relu); a NaN fails `x <= 0` and passes through, as with jnp.maximum (the
+    # condition `x > 0` would silently turn NaN into 0 and hide a diverged computation).
+    return jnp.where(x <= 0, jnp.zeros_like(x), x)
 
 
 @jax.jit

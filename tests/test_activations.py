@@ -166,6 +166,26 @@ def test_values_and_derivatives_match_the_formula(name):
                                        rtol=1e-12, atol=1e-13)
 
 
+def test_identities_the_docstrings_state():
+    # sigma' = sigma (1 - sigma) <= 1/4 with the maximum at 0; tanh(x) = 2 sigma(2x) - 1 and
+    # tanh' = 4 sigma'(2x) (proven in notebooks/02_activations.ipynb), here on dlmath's code
+    with jax.enable_x64(True):
+        x = jnp.arange(-1200, 1201) / 100.0  # holds 0.0 exactly
+        d_sigmoid = _elementwise_grad(act.sigmoid, x)
+        s = act.sigmoid(x)
+        # 1 - s loses digits where s is near 1: an absolute error of a few ulp of 1
+        np.testing.assert_allclose(d_sigmoid, s * (1 - s), rtol=1e-12, atol=1e-15)
+        assert float(jnp.max(d_sigmoid)) == 0.25 and float(x[jnp.argmax(d_sigmoid)]) == 0.0
+        assert bool(jnp.all(d_sigmoid[x != 0] < 0.25))
+        np.testing.assert_allclose(act.tanh(x), 2 * act.sigmoid(2 * x) - 1, rtol=1e-13,
+                                   atol=1e-15)
+        # jax.grad of tanh is 1 - tanh^2: in the tails an absolute error of several ulp of 1
+        # (tanh's own rounding, doubled by the square); 1e-14 is about 45 ulp of 1
+        np.testing.assert_allclose(_elementwise_grad(act.tanh, x),
+                                   4 * _elementwise_grad(act.sigmoid, 2 * x), rtol=1e-12,
+                                   atol=1e-14)
+
+
 def test_silu_is_x_times_sigmoid_and_softplus_derivative_is_sigmoid():
     with jax.enable_x64(True):
         x = _inputs(jnp.float64)
@@ -201,6 +221,16 @@ def test_finite_and_correct_at_plus_minus_1e4(name, dtype):
     lo, hi, glo, ghi = LIMITS[name]
     np.testing.assert_allclose(np.asarray(y, np.float64), [lo, hi], rtol=1e-3)
     np.testing.assert_allclose(np.asarray(g, np.float64), [glo, ghi], rtol=1e-3)
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_nan_and_inf_values_as_jax_nn(name):
+    # a NaN must stay NaN (a diverged run must not be hidden), +-inf map to the limits
+    ours, peer = PAIRS[name]
+    x = jnp.array([jnp.nan, jnp.inf, -jnp.inf, 0.0, -0.0, 1.0], jnp.float32)
+    y = np.asarray(ours(x))
+    np.testing.assert_array_equal(y, np.asarray(peer(x)))  # NaN == NaN for this assertion
+    assert np.isnan(y[0])
 
 
 @pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16, jnp.float32])
