@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from dlmath import _checks
-from dlmath.activations import log_softmax
+from dlmath.activations import log_softmax, relu, sigmoid, tanh
 
 __all__ = [
     "ACTIVATIONS",
@@ -65,11 +65,12 @@ def _identity_d(z, a):
     return jnp.ones_like(z)
 
 
-#: name -> (function, derivative as a function of (z, a = function(z))).
+#: name -> (function, derivative as a function of (z, a = function(z))); the functions are
+#: :mod:`dlmath.activations`' (the semantics of ``jax.nn``, ReLU's gradient 0 at the kink).
 ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
-    "sigmoid": (jax.nn.sigmoid, _sigmoid_d),
-    "tanh": (jnp.tanh, _tanh_d),
-    "relu": (jax.nn.relu, _relu_d),
+    "sigmoid": (sigmoid, _sigmoid_d),
+    "tanh": (tanh, _tanh_d),
+    "relu": (relu, _relu_d),
     "identity": (lambda z: z, _identity_d),
 }
 
@@ -277,7 +278,21 @@ def forward(params, x, *, activation: str = "relu", output_activation: str = "id
 
 
 def mlp(params, x, *, activation: str = "relu", output_activation: str = "identity"):
-    """The network's output ``(N, D_L)``: ``forward(...).activations[-1]``."""
+    r"""The network's output ``(N, D_L)``: ``forward(...).activations[-1]``.
+
+    Row form of $a^{(l)} = \sigma(W^{(l)} a^{(l-1)} + b^{(l)})$ for $l = 1, \dots, L$
+    (``notebooks/04_backprop.ipynb``).
+
+    Args:
+        params: list of layers (see :func:`init_mlp`). x: floating ``(N, D_0)``.
+        activation, output_activation: names in :data:`ACTIVATIONS`.
+
+    Returns:
+        ``(N, D_L)``, the last layer's activations (logits with ``"identity"``).
+
+    Raises:
+        TypeError, ValueError: what :func:`forward` raises.
+    """
     return forward(params, x, activation=activation,
                    output_activation=output_activation).activations[-1]
 
@@ -473,11 +488,31 @@ def loss_and_grad(params, x, targets, *, loss: str = "cross_entropy",
 def sgd_step(params, grads, learning_rate, velocity=None, momentum: float = 0.0):
     r"""One (heavy-ball) SGD step: $v \leftarrow \mu v + g$, $\theta \leftarrow \theta - \eta v$.
 
-    With ``momentum = 0`` it is plain SGD, $\theta \leftarrow \theta - \eta g$.
+    With ``momentum = 0`` it is plain SGD, $\theta \leftarrow \theta - \eta g$ (the
+    convention of ``optax.sgd(learning_rate, momentum)``; chapter 05 treats optimisers).
+
+    Args:
+        params, grads: pytrees of one structure. learning_rate: $\eta$.
+        velocity: the buffer $v$, shaped like ``params``, or ``None`` for zeros.
+        momentum: $\mu$, a float.
 
     Returns:
-        ``(params, velocity)``; ``velocity`` is zeros of the shape of ``params`` when ``None``.
+        ``(params, velocity)``, both shaped like ``params``.
+
+    Raises:
+        ValueError: if ``grads`` (or ``velocity``) is not shaped like ``params``.
     """
+    p_struct = jax.tree_util.tree_structure(params)
+    for name, tree in (("grads", grads), ("velocity", velocity)):
+        if tree is None:
+            continue
+        shapes = [_checks.shape_of(t) for t in jax.tree_util.tree_leaves(tree)]
+        if (jax.tree_util.tree_structure(tree) != p_struct or
+                shapes != [_checks.shape_of(t) for t in jax.tree_util.tree_leaves(params)]):
+            raise ValueError(
+                f"sgd_step: {name} must be a pytree shaped like params (one array per "
+                f"parameter); got {jax.tree_util.tree_structure(tree)} with shapes {shapes}."
+            )
     if velocity is None:
         velocity = jax.tree_util.tree_map(jnp.zeros_like, params)
     velocity = jax.tree_util.tree_map(lambda v, g: momentum * v + g, velocity, grads)
@@ -522,7 +557,11 @@ def train_step(params, velocity, x, labels, learning_rate, momentum=0.0, weight_
 
 
 def accuracy(params, x, labels, *, activation: str = "relu"):
-    """Share of rows whose largest logit is the label, a float in [0, 1].
+    """Share of rows whose largest logit is the label, a scalar in [0, 1] (reduced).
+
+    Args:
+        params: list of layers. x: floating ``(N, D_0)``. labels: integer class ids ``(N,)``.
+        activation: of the hidden layers (the last layer gives logits).
 
     Raises:
         TypeError, ValueError: what :func:`forward` raises, and for mis-shaped or
@@ -573,8 +612,8 @@ def fit(key, params, x, y, *, epochs: int, batch_size: int, learning_rate: float
         epoch), ``"train_accuracy"`` and, with a test set, ``"test_accuracy"``.
 
     Raises:
-        ValueError: for ``epochs < 1`` or ``batch_size`` outside ``[1, N]``, and what
-            :func:`forward` raises.
+        ValueError: for ``epochs < 1``, ``batch_size`` outside ``[1, N]``, only one of
+            ``x_test`` and ``y_test``, and what :func:`forward` raises (also for ``x_test``).
     """
     _check_x("fit", params, x)
     n = _checks.shape_of(x)[0]
@@ -584,6 +623,11 @@ def fit(key, params, x, y, *, epochs: int, batch_size: int, learning_rate: float
         raise ValueError(f"fit: batch_size must be an int in [1, N = {n}]; got {batch_size!r}.")
     _check_activation("fit", "activation", activation)
     _check_labels("fit", (n,), y)
+    if (x_test is None) != (y_test is None):
+        raise ValueError("fit: give both x_test and y_test, or neither.")
+    if x_test is not None:
+        _check_x("fit", params, x_test)
+        _check_labels("fit", (_checks.shape_of(x_test)[0],), y_test)
     params = list(params)
     velocity = jax.tree_util.tree_map(jnp.zeros_like, params)
     history = {"loss": [], "train_accuracy": []}
@@ -611,8 +655,11 @@ def log_sigmoid_jacobian_bound(params):
 
     with $s_l = \|W^{(l)}\|_2$ the spectral norm (largest singular value; the code's
     transposed kernel has the same). Because $\max \sigma' = 1/4$, every layer's Jacobian
-    $\mathrm{diag}(\sigma'(z^{(l)}))\,W^{(l)}$ has norm at most $s_l/4$ (proven in
-    ``notebooks/04_backprop.ipynb``). In logarithms so that deep networks do not underflow.
+    $\mathrm{diag}(\sigma'(z^{(l)}))\,W^{(l)}$ has norm at most $s_l/4$, and the norm of
+    the product of the layers' Jacobians is at most the product of their norms.
+    ``notebooks/04_backprop.ipynb`` proves $\max \sigma' = 1/4$ and this log form (for
+    every $L$) in SymPy; the two norm inequalities are standard linear algebra, argued there
+    in prose and checked numerically. In logarithms so that deep networks do not underflow.
 
     Args:
         params: list of layers (biases do not enter the bound).

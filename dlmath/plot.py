@@ -91,9 +91,25 @@ def training_curves(history, *, axes=None, figsize=(10, 3.5)):
 
     Returns:
         The two axes.
+
+    Raises:
+        ValueError: if ``history`` has no non-empty ``"loss"`` list, or a list has another
+            length than ``"loss"``.
     """
     import matplotlib.pyplot as plt
 
+    if not isinstance(history, dict) or not len(history.get("loss", ())):
+        raise ValueError(
+            "training_curves: history must be a dict with a non-empty list 'loss' (one value "
+            f"per epoch), as fit returns; got {type(history).__name__} with keys "
+            f"{sorted(history) if isinstance(history, dict) else '-'}."
+        )
+    for name, values in history.items():
+        if len(values) != len(history["loss"]):
+            raise ValueError(
+                f"training_curves: history[{name!r}] has {len(values)} values but 'loss' has "
+                f"{len(history['loss'])}; every list needs one value per epoch."
+            )
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=figsize)
     epochs = np.arange(1, len(history["loss"]) + 1)

@@ -147,6 +147,7 @@ class TrainingProgress:
         return self
 
     def __call__(self, epoch: int, history: dict) -> None:
+        """Move the bar to ``epoch + 1`` and show the last value of every list in ``history``."""
         self.bar.value = epoch + 1
         parts = [f"{name} {values[-1]:.4f}" for name, values in history.items() if values]
         self.status.value = f"epoch {epoch + 1}/{self.bar.max}: " + ", ".join(parts)

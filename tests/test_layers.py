@@ -83,6 +83,22 @@ def test_backward_is_the_vjp_of_the_forward_pass(activation):
         assert relative_error(ravel_pytree(by_hand)[0], ravel_pytree(by_vjp)[0]) < 1e-13
 
 
+@pytest.mark.parametrize("name", sorted(layers.ACTIVATIONS))
+def test_activation_derivatives_are_the_autodiff_ones(name):
+    """The backward pass's sigma'(z), written from the forward value a = sigma(z), equals
+    jax.grad of the forward function, at the ReLU kink z = 0 too (0, as jax.nn.relu)."""
+    with jax.enable_x64(True):
+        f, d = layers.ACTIVATIONS[name]
+        z = jnp.arange(-60, 61, dtype=jnp.float64) / 10       # contains 0 exactly
+        assert float(z[60]) == 0.0
+        by_autodiff = jax.vmap(jax.grad(f))(z)
+        assert relative_error(d(z, f(z)), by_autodiff) < 1e-13
+        peer = {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu,
+                "identity": lambda v: v}[name]
+        assert relative_error(f(z), peer(z)) < 1e-14
+        assert relative_error(by_autodiff, jax.vmap(jax.grad(peer))(z)) < 1e-13
+
+
 def test_loss_values_match_optax_and_losses_mse():
     with jax.enable_x64(True):
         params, x, y = _net()
@@ -360,3 +376,16 @@ def test_errors_on_bad_input():
         layers.train_step(params, vel, x[:, :2], y, 0.1)
     with pytest.raises(TypeError, match="accuracy: labels must be integer"):
         layers.accuracy(params, x, y.astype(jnp.float32))
+    with pytest.raises(ValueError, match="sgd_step: grads must be a pytree shaped like params"):
+        layers.sgd_step(params, params[:2], 0.1)
+    with pytest.raises(ValueError, match="sgd_step: velocity"):
+        layers.sgd_step(params, params, 0.1, velocity=[{"w": jnp.zeros(2), "b": jnp.zeros(2)}] * 3)
+    with pytest.raises(ValueError, match="both x_test and y_test"):
+        layers.fit(KEY, params, x, y, epochs=1, batch_size=2, learning_rate=0.1, x_test=x)
+    with pytest.raises(ValueError, match="fit: x must have shape"):
+        layers.fit(KEY, params, x, y, epochs=1, batch_size=2, learning_rate=0.1,
+                   x_test=x[:, :2], y_test=y)
+    with pytest.raises(ValueError, match="training_curves: history must be a dict"):
+        plot.training_curves({"accuracy": [0.5]})
+    with pytest.raises(ValueError, match="one value per epoch"):
+        plot.training_curves({"loss": [1.0, 0.5], "test_accuracy": [0.5]})
