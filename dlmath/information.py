@@ -60,6 +60,7 @@ def entropy(p):
 
     with $0 \log 0 = 0$. It lies in $[0, \log K]$: 0 for a point mass, $\log K$ for the
     uniform distribution.
+    Derived in ``notebooks/03_cross_entropy.ipynb``.
 
     Args:
         p: floating array ``(*B, K)``, probabilities on the last axis.
@@ -83,6 +84,7 @@ def kl_divergence(p, q):
     exactly when $p = q$ (Gibbs' inequality). Not symmetric. Argument order is the
     mathematical one, $(p, q)$; ``optax.kl_divergence(log_predictions, targets)`` computes
     the same number as ``kl_divergence(targets, exp(log_predictions))``.
+    Derived in ``notebooks/03_cross_entropy.ipynb``.
 
     Args:
         p: floating array ``(*B, K)``, the reference distribution.
@@ -106,6 +108,7 @@ def cross_entropy(p, q):
 
     It equals $H(p) + \mathrm{KL}(p \,\|\, q) \ge H(p)$. With ``q = softmax(z)`` it is
     :func:`dlmath.losses.softmax_cross_entropy` (which works from logits, stably).
+    Derived in ``notebooks/03_cross_entropy.ipynb``.
 
     Args:
         p: floating array ``(*B, K)``. q: floating array ``(*B, K)``.

@@ -19,6 +19,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dlmath import _checks
 from dlmath.activations import softmax
@@ -74,7 +75,7 @@ def _check_params(who, params, X, multiclass: bool):
 
 
 def _check_targets(who, y, n):
-    if jnp.result_type(y) != jnp.bool_:
+    if _checks.dtype_of(y, who, "y") != jnp.bool_:
         _checks.require_real(who, "y", y)
     if _checks.shape_of(y) != (n,):
         raise ValueError(
@@ -84,7 +85,7 @@ def _check_targets(who, y, n):
 
 
 def _check_labels(who, labels, n):
-    dt = _checks.dtype_of(labels)
+    dt = _checks.dtype_of(labels, who, "labels")
     if not jnp.issubdtype(dt, jnp.integer):
         raise TypeError(
             f"{who}: labels must be integer class ids (N,); got dtype {dt}. "
@@ -167,7 +168,8 @@ def logistic_gradient(params, X, y, l2=0.0):
     $$\frac{\sum_{i=0}^{N - 1} \left({p}_{i} - {y}_{i}\right)}{N}$$
 
     with $p = \sigma(Xw + b)$: the per-example gradient $\sigma(z_i) - y_i$ of the binary
-    cross-entropy with respect to its logit, carried back through $z = Xw + b$.
+    cross-entropy with respect to its logit, carried back through $z = Xw + b$ (proven for
+    every $N \times D$ in ``notebooks/03_cross_entropy.ipynb``).
 
     Args:
         params: ``(w, b)``. X: ``(N, D)``. y: ``(N,)``. l2: $\lambda \ge 0$.
@@ -280,7 +282,7 @@ def softmax_gradient(params, X, labels, l2=0.0):
 
     with $P = \operatorname{softmax}(XW + b)$ and $Y$ the one-hot ``(N, K)`` matrix of the
     labels: row $i$ of $P - Y$ is $\partial \ell_i / \partial z_i$, proven for general $K$
-    in the notebook.
+    in ``notebooks/03_cross_entropy.ipynb``.
 
     Args:
         params: ``(W, b)``. X: ``(N, D)``. labels: ``(N,)`` ints. l2: $\lambda \ge 0$.
@@ -366,8 +368,13 @@ def confusion_matrix(labels, predicted, num_classes: int):
         labels: ``(N,)`` true class ids. predicted: ``(N,)`` predicted ids.
         num_classes: $K$.
 
+    Returns:
+        ``(K, K)`` int32 counts.
+
     Raises:
-        ValueError: if the shapes differ or ``num_classes < 1``.
+        ValueError: if the shapes differ, ``num_classes < 1``, or (for concrete arrays) an
+            id lies outside ``[0, K)``. Under ``jit`` the values are unknown: such
+            examples are then left out of the counts (never counted in another cell).
         TypeError: if the ids are not integers.
     """
     who = "confusion_matrix"
@@ -379,6 +386,20 @@ def confusion_matrix(labels, predicted, num_classes: int):
     _checks.require_same_shape(who, "labels", labels, "predicted", predicted, "(N,)")
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"{who}: num_classes must be an int >= 1; got {num_classes!r}.")
-    flat = jnp.asarray(labels) * num_classes + jnp.asarray(predicted)
+    labels, predicted = jnp.asarray(labels), jnp.asarray(predicted)
+    valid = (labels >= 0) & (labels < num_classes) & (predicted >= 0) & (predicted < num_classes)
+    try:
+        concrete = np.asarray(valid)
+    except jax.errors.TracerArrayConversionError:  # under jit: values unknown
+        concrete = None
+    if concrete is not None and not concrete.all():
+        bad = int(np.argmin(concrete))
+        raise ValueError(
+            f"{who}: class ids must lie in [0, K) = [0, {num_classes}); got labels[{bad}] = "
+            f"{int(labels[bad])}, predicted[{bad}] = {int(predicted[bad])}. Check num_classes."
+        )
+    # an invalid pair goes to index K*K, which mode="drop" discards (an id >= K must not
+    # spill into the next row of the flattened matrix)
+    flat = jnp.where(valid, labels * num_classes + predicted, num_classes * num_classes)
     counts = jnp.zeros(num_classes * num_classes, jnp.int32).at[flat].add(1, mode="drop")
     return counts.reshape(num_classes, num_classes)

@@ -108,7 +108,7 @@ def binary_cross_entropy_with_logits(logits, targets):
     """
     who = "binary_cross_entropy_with_logits"
     _checks.require_floating(who, "logits", logits)
-    if jnp.result_type(targets) != jnp.bool_:
+    if _checks.dtype_of(targets, who, "targets") != jnp.bool_:
         _checks.require_real(who, "targets", targets)
     _checks.require_same_shape(
         who, "logits", logits, "targets", targets, "(*B,)",
@@ -162,7 +162,7 @@ def softmax_cross_entropy(logits, labels):
     """
     who = "softmax_cross_entropy"
     _checks.require_floating(who, "logits", logits)
-    dt = _checks.dtype_of(labels)
+    dt = _checks.dtype_of(labels, who, "labels")
     if not jnp.issubdtype(dt, jnp.floating):
         raise TypeError(
             f"{who}: labels must be probabilities (floating) of the shape of logits (*B, K); "
@@ -227,7 +227,7 @@ def softmax_cross_entropy_with_integer_labels(logits, labels):
     """
     who = "softmax_cross_entropy_with_integer_labels"
     _checks.require_floating(who, "logits", logits)
-    dt = _checks.dtype_of(labels)
+    dt = _checks.dtype_of(labels, who, "labels")
     if not jnp.issubdtype(dt, jnp.integer):
         raise TypeError(
             f"{who}: labels must be integer class ids (*B,); got dtype {dt}. For probability "

@@ -135,13 +135,22 @@ def heatmap(values, xs, ys, *, ax=None, xlabel="x", ylabel="y", label=None, cmap
 
     Args:
         values: ``(len(ys), len(xs))``. xs, ys: increasing grid coordinates.
-        label: the colour bar's label. vmax: clip the colour scale at this value.
+        label: the colour bar's label. vmax: clip the colour scale at this value (the
+            scale then starts at 0, for non-negative quantities such as a divergence).
 
     Returns:
         The axes.
+
+    Raises:
+        ValueError: if ``values`` is not ``(len(ys), len(xs))``.
     """
-    ax = new_axes(ax)
     v = np.asarray(values, np.float64)
+    if v.shape != (np.size(ys), np.size(xs)):
+        raise ValueError(
+            f"heatmap: values must have shape (len(ys), len(xs)) = ({np.size(ys)}, "
+            f"{np.size(xs)}); got {v.shape}. Rows follow ys, columns xs (meshgrid indexing='xy')."
+        )
+    ax = new_axes(ax)
     mesh = ax.pcolormesh(np.asarray(xs), np.asarray(ys), v, cmap=cmap, shading="auto",
                          vmin=0.0 if vmax is not None else None, vmax=vmax)
     ax.figure.colorbar(mesh, ax=ax, label=label)
@@ -152,10 +161,22 @@ def heatmap(values, xs, ys, *, ax=None, xlabel="x", ylabel="y", label=None, cmap
 
 def confusion_matrix(counts, *, ax=None, class_names=None, title=None):
     """A confusion matrix ``(K, K)`` (rows: true class, columns: predicted), each cell
-    annotated with its count; the diagonal holds the correct predictions."""
-    ax = new_axes(ax, figsize=(5, 4.5))
+    annotated with its count (zero cells are left blank); the diagonal holds the correct
+    predictions. ``class_names``: ``K`` tick labels (default ``0 .. K-1``).
+
+    Raises:
+        ValueError: if ``counts`` is not square ``(K, K)`` or ``class_names`` has not ``K``
+            entries.
+    """
     c = np.asarray(counts)
+    if c.ndim != 2 or c.shape[0] != c.shape[1]:
+        raise ValueError(f"confusion_matrix: counts must have shape (K, K); got {c.shape}.")
     k = c.shape[0]
+    if class_names is not None and len(class_names) != k:
+        raise ValueError(
+            f"confusion_matrix: class_names must have K = {k} entries; got {len(class_names)}."
+        )
+    ax = new_axes(ax, figsize=(5, 4.5))
     names = [str(n) for n in (class_names if class_names is not None else range(k))]
     ax.imshow(c, cmap="Blues")
     for i in range(k):
@@ -173,9 +194,22 @@ def confusion_matrix(counts, *, ax=None, class_names=None, title=None):
 
 
 def probability_bars(probabilities, *, ax=None, labels=None, title=None, color="tab:blue"):
-    """A probability vector ``(K,)`` as bars on ``[0, 1]``."""
-    ax = new_axes(ax)
+    """A probability vector ``(K,)`` as bars on ``[0, 1]``; ``labels``: ``K`` bar names.
+
+    Raises:
+        ValueError: if ``probabilities`` is not ``(K,)`` or ``labels`` has not ``K`` entries.
+    """
     p = np.asarray(probabilities, np.float64)
+    if p.ndim != 1:
+        raise ValueError(
+            f"probability_bars: probabilities must have shape (K,); got {p.shape}. "
+            "Plot one distribution at a time, e.g. p[0]."
+        )
+    if labels is not None and len(labels) != p.shape[0]:
+        raise ValueError(
+            f"probability_bars: labels must have K = {p.shape[0]} entries; got {len(labels)}."
+        )
+    ax = new_axes(ax)
     names = [str(n) for n in (labels if labels is not None else range(p.shape[0]))]
     ax.bar(names, p, color=color)
     ax.set_ylim(0.0, 1.0)

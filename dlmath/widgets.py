@@ -174,7 +174,10 @@ def softmax_temperature_explorer(z, *, t_min: float = 0.05, t_max: float = 20.0,
         A :func:`figure_explorer` widget.
 
     Raises:
-        ValueError: if ``z`` is not ``(K,)`` or the range is not positive and increasing.
+        ValueError: if ``z`` is not ``(K,)``, or the range is not positive and increasing,
+            or ``t0`` lies outside it.
+
+    Derived in ``notebooks/03_cross_entropy.ipynb`` (softmax temperature).
     """
     import ipywidgets as widgets
 
@@ -183,11 +186,14 @@ def softmax_temperature_explorer(z, *, t_min: float = 0.05, t_max: float = 20.0,
     from dlmath.information import entropy
 
     z = jnp.asarray(z, jnp.float32)
-    if z.ndim != 1:
-        raise ValueError(f"softmax_temperature_explorer: z must have shape (K,); got {z.shape}.")
-    if not 0 < t_min < t_max:
+    if z.ndim != 1 or z.shape[0] == 0:
         raise ValueError(
-            f"softmax_temperature_explorer: need 0 < t_min < t_max; got {t_min}, {t_max}."
+            f"softmax_temperature_explorer: z must have shape (K,) with K >= 1; got {z.shape}."
+        )
+    if not 0 < t_min <= t0 <= t_max or t_min == t_max:
+        raise ValueError(
+            "softmax_temperature_explorer: need 0 < t_min <= t0 <= t_max and t_min < t_max; "
+            f"got t_min={t_min}, t0={t0}, t_max={t_max}."
         )
 
     def draw(fig, T):

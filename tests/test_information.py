@@ -108,3 +108,20 @@ def test_kl_heatmap_and_temperature_explorer_draw(close_figures):
     assert image.value[:4] == b"\x89PNG" and image.value != first
     with pytest.raises(ValueError, match=r"z must have shape \(K,\)"):
         widgets.softmax_temperature_explorer(jnp.zeros((2, 3)))
+
+
+def test_chapter_figures_refuse_bad_input(close_figures):
+    from dlmath import plot, widgets
+
+    with pytest.raises(ValueError, match=r"heatmap: values must have shape \(len\(ys\), "
+                                         r"len\(xs\)\) = \(2, 3\); got \(3, 2\)"):
+        plot.heatmap(np.zeros((3, 2)), np.arange(3.0), np.arange(2.0))
+    with pytest.raises(ValueError, match=r"probability_bars: probabilities must have shape "
+                                         r"\(K,\); got \(2, 3\)"):
+        plot.probability_bars(np.full((2, 3), 1 / 3))
+    with pytest.raises(ValueError, match="labels must have K = 3 entries; got 2"):
+        plot.probability_bars(np.full(3, 1 / 3), labels=["a", "b"])
+    with pytest.raises(ValueError, match="t_min <= t0 <= t_max"):
+        widgets.softmax_temperature_explorer(jnp.zeros(3), t0=50.0)
+    with pytest.raises(ValueError, match=r"z must have shape \(K,\) with K >= 1; got \(0,\)"):
+        widgets.softmax_temperature_explorer(jnp.zeros(0))

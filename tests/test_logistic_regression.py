@@ -142,3 +142,26 @@ def test_confusion_matrix_figure_shows_the_counts(close_figures):
     assert sorted(t.get_text() for t in ax.texts) == ["1", "3", "5"]  # zero cells unlabelled
     assert [t.get_text() for t in ax.get_xticklabels()] == ["even", "odd"]
     np.testing.assert_array_equal(ax.images[0].get_array(), cm)
+
+
+def test_confusion_matrix_never_counts_an_out_of_range_id_in_another_cell():
+    # label 0 predicted as 3 with K = 3 would land on cell (1, 0) of the flattened matrix
+    with pytest.raises(ValueError, match=r"\[0, K\) = \[0, 3\); got labels\[0\] = 0, "
+                                         r"predicted\[0\] = 3"):
+        lr.confusion_matrix(jnp.array([0, 1]), jnp.array([3, 0]), 3)
+    with pytest.raises(ValueError, match=r"got labels\[1\] = -1"):
+        lr.confusion_matrix(jnp.array([0, -1]), jnp.array([0, 0]), 3)
+    # under jit the values are unknown: the bad pair is dropped, the good one counted once
+    cm = jax.jit(lambda a, b: lr.confusion_matrix(a, b, 3))(jnp.array([0, 1]), jnp.array([3, 0]))
+    np.testing.assert_array_equal(cm, [[0, 0, 0], [1, 0, 0], [0, 0, 0]])
+    with pytest.raises(TypeError, match="confusion_matrix: predicted must be integer"):
+        lr.confusion_matrix(jnp.array([0, 1]), jnp.array([0.0, 1.0]), 2)
+
+
+def test_confusion_matrix_figure_refuses_bad_shapes(close_figures):
+    from dlmath import plot
+
+    with pytest.raises(ValueError, match=r"counts must have shape \(K, K\); got \(2, 3\)"):
+        plot.confusion_matrix(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="class_names must have K = 2 entries; got 3"):
+        plot.confusion_matrix(np.eye(2), class_names=["a", "b", "c"])

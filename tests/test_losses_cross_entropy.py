@@ -239,3 +239,12 @@ def test_bce_refuses_other_shapes_and_complex_targets():
         BCE(jnp.zeros(3), jnp.zeros((3, 1)))
     with pytest.raises(TypeError, match="targets must hold real numbers"):
         BCE(jnp.zeros(2), jnp.zeros(2, jnp.complex64))
+
+
+def test_non_array_labels_are_named_in_the_error():
+    with pytest.raises(TypeError, match="softmax_cross_entropy: labels must be an array"):
+        SCE(jnp.zeros((2, 3)), [[0.0, 1.0, 0.0]] * 2)
+    with pytest.raises(TypeError, match="with_integer_labels: labels must be an array"):
+        ICE(jnp.zeros((2, 3)), [0, 1])
+    with pytest.raises(TypeError, match="binary_cross_entropy_with_logits: targets must be an"):
+        BCE(jnp.zeros(2), [0.0, 1.0])
