@@ -185,15 +185,18 @@ def logistic_gradient(params, X, y, l2=0.0):
     return _logistic_gradient(params, X, jnp.asarray(y), l2)
 
 
-@partial(jax.jit, static_argnames="steps")
-def _train_logistic(params, X, y, learning_rate, steps, l2):
+@partial(jax.jit, static_argnames=("gradient", "loss", "steps"))
+def _descend(gradient, loss, params, X, y, learning_rate, steps, l2):
+    """``steps`` updates p <- p - lr * gradient(p) in one scan; the loss before each update
+    and after the last."""
+
     def step(p, _):
-        g = _logistic_gradient(p, X, y, l2)
+        g = gradient(p, X, y, l2)
         new = jax.tree_util.tree_map(lambda a, ga: a - learning_rate * ga, p, g)
-        return new, _logistic_loss(p, X, y, l2)
+        return new, loss(p, X, y, l2)
 
     final, history = jax.lax.scan(step, params, None, length=steps)
-    return final, jnp.concatenate([history, _logistic_loss(final, X, y, l2)[None]])
+    return final, jnp.concatenate([history, loss(final, X, y, l2)[None]])
 
 
 def train_logistic(params, X, y, learning_rate, steps: int, l2=0.0):
@@ -214,8 +217,8 @@ def train_logistic(params, X, y, learning_rate, steps: int, l2=0.0):
     n, _ = _check_params("train_logistic", params, X, False)
     _check_targets("train_logistic", y, n)
     _check_run("train_logistic", learning_rate, steps, l2)
-    return _train_logistic(tuple(params), X, jnp.asarray(y).astype(X.dtype), learning_rate,
-                           steps, l2)
+    return _descend(_logistic_gradient, _logistic_loss, tuple(params), X,
+                    jnp.asarray(y).astype(X.dtype), learning_rate, steps, l2)
 
 
 # ------------------------------------------------------------------ multinomial
@@ -298,17 +301,6 @@ def softmax_gradient(params, X, labels, l2=0.0):
     return _softmax_gradient(params, X, jnp.asarray(labels), l2)
 
 
-@partial(jax.jit, static_argnames="steps")
-def _train_softmax(params, X, labels, learning_rate, steps, l2):
-    def step(p, _):
-        g = _softmax_gradient(p, X, labels, l2)
-        new = jax.tree_util.tree_map(lambda a, ga: a - learning_rate * ga, p, g)
-        return new, _softmax_loss(p, X, labels, l2)
-
-    final, history = jax.lax.scan(step, params, None, length=steps)
-    return final, jnp.concatenate([history, _softmax_loss(final, X, labels, l2)[None]])
-
-
 def train_softmax(params, X, labels, learning_rate, steps: int, l2=0.0):
     r"""Full-batch gradient descent on :func:`softmax_loss` with the hand-written
     :func:`softmax_gradient`, one ``jit``-compiled ``lax.scan``.
@@ -326,7 +318,8 @@ def train_softmax(params, X, labels, learning_rate, steps: int, l2=0.0):
     n, _ = _check_params("train_softmax", params, X, True)
     _check_labels("train_softmax", labels, n)
     _check_run("train_softmax", learning_rate, steps, l2)
-    return _train_softmax(tuple(params), X, jnp.asarray(labels), learning_rate, steps, l2)
+    return _descend(_softmax_gradient, _softmax_loss, tuple(params), X, jnp.asarray(labels),
+                    learning_rate, steps, l2)
 
 
 # ------------------------------------------------------------------ evaluation
