@@ -7,10 +7,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["new_axes", "loss_surface", "path", "loss_curve"]
+__all__ = [
+    "new_axes",
+    "loss_surface",
+    "path",
+    "loss_curve",
+    "training_curves",
+    "heatmap",
+    "confusion_matrix",
+    "probability_bars",
+    "function_and_derivative",
+    "activation_grid",
+    "trajectories",
+]
 
 
 def new_axes(ax=None, figsize=(5, 4)):
+    """``ax`` itself, or the axes of a new figure of ``figsize`` inches when ``ax`` is None."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -126,7 +139,6 @@ def training_curves(history, *, axes=None, figsize=(10, 3.5)):
 
 # ------------------------------------------------------------------ chapter 03 figures
 
-__all__ += ["heatmap", "confusion_matrix", "probability_bars"]
 
 
 def heatmap(values, xs, ys, *, ax=None, xlabel="x", ylabel="y", label=None, cmap="magma",
@@ -221,7 +233,6 @@ def probability_bars(probabilities, *, ax=None, labels=None, title=None, color="
 
 # ------------------------------------------------------------------ chapter 02 figures
 
-__all__ += ["function_and_derivative", "activation_grid"]
 
 
 def function_and_derivative(fn, *, ax=None, x_range=(-5.0, 5.0), resolution=401, label=None,
@@ -292,7 +303,6 @@ def activation_grid(functions, *, x_range=(-5.0, 5.0), ncols=4, panel_size=(3.0,
 
 # ------------------------------------------------------------------ chapter 05 figures
 
-__all__ += ["trajectories"]
 
 
 def trajectories(loss_fn, paths, center, span, *, ax=None, minimum=None, resolution=101,

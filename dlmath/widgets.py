@@ -14,7 +14,14 @@ from collections.abc import Callable
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["figure_explorer", "gradient_descent_explorer"]
+__all__ = [
+    "figure_explorer",
+    "gradient_descent_explorer",
+    "TrainingProgress",
+    "softmax_temperature_explorer",
+    "optimizer_explorer",
+    "activation_explorer",
+]
 
 
 def figure_explorer(draw: Callable, *, figsize=(10, 4), dpi: int = 80, **controls):
@@ -155,7 +162,6 @@ class TrainingProgress:
 
 # ------------------------------------------------------------------ chapter 03
 
-__all__ += ["softmax_temperature_explorer"]
 
 
 def softmax_temperature_explorer(z, *, t_min: float = 0.05, t_max: float = 20.0,
@@ -211,7 +217,6 @@ def softmax_temperature_explorer(z, *, t_min: float = 0.05, t_max: float = 20.0,
 
 # ------------------------------------------------------------------ chapter 05 explorers
 
-__all__ += ["optimizer_explorer"]
 
 
 def optimizer_explorer(loss_fn, start, center, span, *, steps: int = 150, minimum=None):
@@ -272,7 +277,6 @@ def optimizer_explorer(loss_fn, start, center, span, *, steps: int = 150, minimu
 
 # ------------------------------------------------------------------ chapter 02
 
-__all__ += ["activation_explorer"]
 
 
 def activation_explorer(functions, *, selected=None, x_range=(-5.0, 5.0), limit: float = 10.0):

@@ -23,7 +23,8 @@ from dlmath import formulas as F
 from dlmath.symbolic import docstring_math
 
 MODULES = ["losses", "activations", "linear_regression", "data", "testing", "bench",
-           "symbolic", "layers", "optim", "exercises"]
+           "symbolic", "layers", "optim", "exercises",
+           "plot", "widgets", "information", "logistic_regression"]
 
 
 def _resolve(dotted: str):
