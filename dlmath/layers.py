@@ -393,10 +393,10 @@ def mse_and_grad(predictions, targets):
 
 
 def _check_labels(who: str, logits_shape, labels) -> None:
-    if not jnp.issubdtype(_checks.dtype_of(labels), jnp.integer):
+    if not jnp.issubdtype(_checks.dtype_of(labels, who, "labels"), jnp.integer):
         raise TypeError(
             f"{who}: labels must be integer class ids (N,); got dtype "
-            f"{_checks.dtype_of(labels)}. For one-hot targets take argmax(axis=-1)."
+            f"{_checks.dtype_of(labels, who, "labels")}. For one-hot targets take argmax(axis=-1)."
         )
     n = logits_shape[0]
     if _checks.shape_of(labels) != (n,):

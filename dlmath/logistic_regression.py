@@ -372,9 +372,9 @@ def confusion_matrix(labels, predicted, num_classes: int):
     """
     who = "confusion_matrix"
     for name, v in (("labels", labels), ("predicted", predicted)):
-        if not jnp.issubdtype(_checks.dtype_of(v), jnp.integer):
+        if not jnp.issubdtype(_checks.dtype_of(v, who, name), jnp.integer):
             raise TypeError(f"{who}: {name} must be integer class ids; got dtype "
-                            f"{_checks.dtype_of(v)}.")
+                            f"{_checks.dtype_of(v, who, name)}.")
     _checks.require_ndim(who, "labels", labels, 1, "(N,)")
     _checks.require_same_shape(who, "labels", labels, "predicted", predicted, "(N,)")
     if not isinstance(num_classes, int) or num_classes < 1:

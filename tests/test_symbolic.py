@@ -32,48 +32,52 @@ def test_symbol_factories_carry_assumptions():
 
 
 def test_proves_a_scalar_identity():
-    proof = prove_equal((x + y) ** 2, x**2 + 2 * x * y + y**2, "square of a sum")
-    assert repr(proof) == "proven: square of a sum"
-    assert proof.lhs == (x + y) ** 2
-    assert "proven: square of a sum" in proof._repr_latex_()
+    proof = prove_equal((x + y) ** 2, x**2 + 2 * x * y + y**2, name="square of a sum")
+    # what is shown is the equation of the objects and its scope, never the label
+    assert repr(proof) == "proven for every x, y real: (x + y)**2 = x**2 + 2*x*y + y**2"
+    assert proof.lhs == (x + y) ** 2 and proof.scope == symbolic.PROVEN
+    latex = proof._repr_latex_()
+    assert latex == (r"$\textsf{proven for every } x, y \in \mathbb{R}:\quad \displaystyle "
+                     + sp.latex((x + y) ** 2) + " = " + sp.latex(x**2 + 2 * x * y + y**2) + "$")
+    assert "square of a sum" not in latex and symbolic.latex_errors(latex) == []
 
 
 def test_proves_an_identity_that_needs_simplify():
     # expand alone leaves sin^2 + cos^2 - 1; simplify closes it.
-    prove_equal(sp.sin(x) ** 2 + sp.cos(x) ** 2, 1, "Pythagoras")
-    prove_equal(sp.diff(sp.exp(-(x**2)), x), -2 * x * sp.exp(-(x**2)), "chain rule")
+    prove_equal(sp.sin(x) ** 2 + sp.cos(x) ** 2, 1, name="Pythagoras")
+    prove_equal(sp.diff(sp.exp(-(x**2)), x), -2 * x * sp.exp(-(x**2)), name="chain rule")
 
 
 def test_proves_a_matrix_identity():
     A = sp.Matrix(2, 2, sp.symbols("a0:4", real=True))
     B = sp.Matrix(2, 2, sp.symbols("b0:4", real=True))
-    prove_equal((A * B).T, B.T * A.T, "transpose of a product")
+    prove_equal((A * B).T, B.T * A.T, name="transpose of a product")
     # unevaluated matrix expressions go through doit()
-    prove_equal(sp.MatMul(A, B, evaluate=False).doit(), A * B, "matmul")
+    prove_equal(sp.MatMul(A, B, evaluate=False).doit(), A * B, name="matmul")
 
 
 def test_positive_symbols_make_a_claim_provable():
-    prove_equal(sp.sqrt(a**2), a, "sqrt of a square, a > 0")
+    prove_equal(sp.sqrt(a**2), a, name="sqrt of a square, a > 0")
     with pytest.raises(ProofError, match="Abs"):
-        prove_equal(sp.sqrt(x**2), x, "sqrt of a square, x real")
+        prove_equal(sp.sqrt(x**2), x, name="sqrt of a square, x real")
 
 
 def test_custom_simplifiers_expand_log():
     claim = sp.log(a * b**2)
     derived = sp.log(a) + 2 * sp.log(b)
-    prove_equal(claim, derived, "log of a product",
+    prove_equal(claim, derived, name="log of a product",
                 simplifiers=[lambda e: sp.expand_log(e, force=True)])
     # A simplifier that does nothing proves nothing: the same claim then fails.
     with pytest.raises(ProofError):
-        prove_equal(claim, derived, "log of a product", simplifiers=[lambda e: e])
+        prove_equal(claim, derived, name="log of a product", simplifiers=[lambda e: e])
 
 
 def test_default_simplifiers_expand_logs_only_where_assumptions_allow():
     # log(a b^2) = log a + 2 log b holds for positive a, b ...
-    prove_equal(sp.log(a * b**2), sp.log(a) + 2 * sp.log(b), "log of a product, a, b > 0")
+    prove_equal(sp.log(a * b**2), sp.log(a) + 2 * sp.log(b), name="log of a product, a, b > 0")
     # ... and is false for reals (x = y = -1: log 1 = 0 but log(-1) + 2 log(-1) = 3 i pi)
     with pytest.raises(ProofError):
-        prove_equal(sp.log(x * y**2), sp.log(x) + 2 * sp.log(y), "log of a product, reals")
+        prove_equal(sp.log(x * y**2), sp.log(x) + 2 * sp.log(y), name="log of a product, reals")
 
 
 def test_proves_matrix_symbol_identities():
@@ -81,13 +85,13 @@ def test_proves_matrix_symbol_identities():
     X = sp.MatrixSymbol("X", n, d)
     w = sp.MatrixSymbol("w", d, 1)
     t = sp.MatrixSymbol("t", n, 1)
-    prove_equal((X * w).T, w.T * X.T, "transpose of a product")
-    prove_equal(X.T * (X * w - t), X.T * X * w - X.T * t, "distributivity")
-    prove_equal(X * w - X * w, 0, "a matrix expression compared with 0")
+    prove_equal((X * w).T, w.T * X.T, name="transpose of a product")
+    prove_equal(X.T * (X * w - t), X.T * X * w - X.T * t, name="distributivity")
+    prove_equal(X * w - X * w, 0, name="a matrix expression compared with 0")
     with pytest.raises(ProofError, match=r"X\.T\*X\*w - X\.T\*t"):
-        prove_equal(X.T * (X * w - t), 0, "not zero")
+        prove_equal(X.T * (X * w - t), 0, name="not zero")
     with pytest.raises(ValueError, match="shape"):
-        prove_equal(X * w, w, "shapes (n, 1) and (d, 1)")
+        prove_equal(X * w, w, name="shapes (n, 1) and (d, 1)")
 
 
 # ---------------------------------------------------------------- prove_equal: false claims
@@ -95,7 +99,7 @@ def test_proves_matrix_symbol_identities():
 
 def test_false_scalar_claim_raises_with_the_residual():
     with pytest.raises(ProofError) as info:
-        prove_equal((x + 1) ** 2, x**2 + 1, "forgot the cross term")
+        prove_equal((x + 1) ** 2, x**2 + 1, name="forgot the cross term")
     msg = str(info.value)
     assert "forgot the cross term" in msg
     assert "2*x" in msg  # the residual (x + 1)^2 - (x^2 + 1) = 2 x
@@ -105,7 +109,7 @@ def test_false_scalar_claim_raises_with_the_residual():
 def test_false_matrix_claim_raises_with_the_residual():
     A = sp.Matrix([[x, 0], [0, y]])
     with pytest.raises(ProofError) as info:
-        prove_equal(A * A, sp.Matrix([[x**2, 0], [0, y]]), "square of a diagonal")
+        prove_equal(A * A, sp.Matrix([[x**2, 0], [0, y]]), name="square of a diagonal")
     # the residual diag(0, y^2 - y), as simplify leaves it
     assert re.search(r"y\*\*2 - y|y\*\(y - 1\)", str(info.value))
 
@@ -122,9 +126,9 @@ def test_refuses_strings():
 def test_refuses_shape_mismatch():
     A = sp.Matrix([[x, y], [y, x]])
     with pytest.raises(ValueError, match=r"\(2, 2\) and \(2, 1\)"):
-        prove_equal(A, sp.Matrix([x, y]), "shapes")
+        prove_equal(A, sp.Matrix([x, y]), name="shapes")
     with pytest.raises(ValueError, match="scalar"):
-        prove_equal(A, x, "matrix vs scalar")
+        prove_equal(A, x, name="matrix vs scalar")
 
 
 # ---------------------------------------------------------------- show
@@ -243,3 +247,74 @@ def test_docstring_math_without_docstring():
         pass
 
     assert symbolic.docstring_math(g) == []
+
+
+# ---------------------------------------------------------------- scopes: checked, argued
+
+
+def test_a_claim_checked_at_named_values_says_so_and_shows_what_was_checked():
+    K = sp.Symbol("K", integer=True, positive=True)
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    z = sp.IndexedBase("z", real=True)
+    proof = prove_equal(sp.Sum(z[k], (k, 0, K - 1)), z[0] + z[1] + z[2], at={K: 3})
+    assert proof.scope == symbolic.CHECKED
+    assert repr(proof).startswith("checked at K = 3, every z real: ")
+    assert "K - 1" not in repr(proof)  # the substituted objects are shown
+    assert r"\textsf{checked at } K = 3" in proof.latex
+    assert symbolic.latex_errors(proof._repr_latex_()) == []
+    # at a value where the claim fails, it is not checked
+    with pytest.raises(ProofError):
+        prove_equal(sp.Sum(z[k], (k, 0, K - 1)), z[0] + z[1] + z[2], at={K: 4})
+
+
+def test_a_claim_on_explicit_matrices_names_their_sizes():
+    A = sp.Matrix(2, 2, sp.symbols("a0:4", real=True))
+    proof = prove_equal((A * A).T, A.T * A.T, at="2 x 2 matrices")
+    assert proof.scope == symbolic.CHECKED
+    assert repr(proof).startswith("checked at 2 x 2 matrices")
+    with pytest.raises(ValueError):
+        prove_equal(A, A, at="  ")
+    with pytest.raises(TypeError):
+        prove_equal(A, A, at=3)
+
+
+def test_scope_lists_the_domains_of_the_symbols():
+    n = sp.Symbol("n", integer=True, positive=True)
+    proof = prove_equal(a * n, n * a)
+    assert repr(proof) == "proven for every a positive; n integer >= 1: a*n = a*n"
+    assert r"a \in \mathbb{R}_{> 0}" in proof.latex and r"n \in \mathbb{Z}_{\ge 1}" in proof.latex
+
+
+def test_inequality_from_a_certificate_and_from_assumptions():
+    proof = symbolic.prove_inequality(x**2 + 1, 2 * x, ">=", certificate=(x - 1) ** 2)
+    assert repr(proof) == "proven for every x real: x**2 + 1 >= 2*x"
+    assert r"\ge" in proof.latex
+    assert repr(symbolic.prove_inequality(a + b, 0, ">")).endswith("a + b > 0")
+    # a certificate that is not the difference proves nothing
+    with pytest.raises(ProofError, match="certificate"):
+        symbolic.prove_inequality(x**2 + 1, 2 * x, ">=", certificate=x**2)
+    # a sign the assumptions do not decide is not proven
+    with pytest.raises(ProofError, match="cannot decide"):
+        symbolic.prove_inequality(x, 0, ">=")
+    with pytest.raises(ProofError):
+        symbolic.prove_inequality(x**2, 1, "<=")
+    with pytest.raises(ValueError, match="prove_equal"):
+        symbolic.prove_inequality(x, x, "=")
+
+
+def test_argued_claims_are_labelled_as_prose():
+    claim = symbolic.argued(x, y, "<=")
+    assert claim.scope == symbolic.ARGUED
+    assert repr(claim) == "argued in the text, not checked here: x <= y"
+    assert symbolic.latex_errors(claim._repr_latex_()) == []
+    with pytest.raises(ValueError):
+        symbolic.argued(x, y, "~")
+
+
+def test_latex_errors_finds_what_mathjax_rejects():
+    assert symbolic.latex_errors(r"\text{proven: sigma_hat^2 = MSE}\quad x") != []
+    assert symbolic.latex_errors(r"\frac{1}{x") == ["1 unclosed '{'"]
+    assert symbolic.latex_errors(r"\left( x") != []
+    assert symbolic.latex_errors(r"x $ y") != []
+    assert symbolic.latex_errors(r"\text{a \_ b}\ \frac{x}{y} \left( x \right)") == []
+    assert symbolic.latex_errors("$" + sp.latex(sp.Sum(x, (y, 0, 3))) + "$") == []

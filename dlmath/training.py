@@ -1,0 +1,197 @@
+r"""One training loop for every model of the book: any loss, any optimizer with the optax
+interface (:mod:`dlmath.optim` or optax itself), full-batch or mini-batch.
+
+Every step is the same three lines, for linear regression (chapter 01) as for an MLP
+(chapter 04) or an optimizer's path on a test function (chapter 05):
+
+$$\ell_t, g_t = \nabla L(\theta_t; \text{batch}_t), \qquad
+(u_t, s_{t+1}) = \text{update}(g_t, s_t, \theta_t), \qquad \theta_{t+1} = \theta_t + u_t$$
+
+The steps run as one compiled ``jax.lax.scan`` per chunk of ``log_every`` steps; between
+chunks the loop calls ``evaluate`` (held-out metrics) and ``callback`` (a progress bar).
+Gradients come from ``jax.value_and_grad(loss_fn)``, or from a hand-written
+``value_and_grad`` (the backpropagation of chapter 04, the closed forms of 01 and 03).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from dlmath import _checks
+
+__all__ = ["History", "fit"]
+
+
+class History(NamedTuple):
+    """What :func:`fit` records.
+
+    ``loss``: ``(T,)``, the training loss of step ``t`` at $\theta_t$ (before its update;
+    on the step's mini-batch when ``batch_size`` is given). ``path``: the parameters with a
+    leading axis of length $T + 1$ (``path[0]`` is the start) when ``keep_path``, else
+    ``None``. ``evaluations``: ``[(step, metrics), ...]`` from ``evaluate``, at step 0 and
+    after every chunk.
+    """
+
+    loss: Any
+    path: Any
+    evaluations: list
+
+
+@functools.lru_cache(maxsize=128)
+def _value_and_grad(loss_fn):
+    return jax.value_and_grad(loss_fn)
+
+
+def _batch(data, key, t, n, batch_size):
+    """The mini-batch of step ``t``: epoch ``t // (N // B)`` shuffles the rows with a key
+    folded from ``key``; its ``N // B`` batches are consecutive slices (the last, incomplete
+    batch of each epoch is dropped), so every row is used once per epoch."""
+    per_epoch = n // batch_size
+    epoch, pos = t // per_epoch, t % per_epoch
+    order = jax.random.permutation(jax.random.fold_in(key, epoch), n)
+    idx = jax.lax.dynamic_slice_in_dim(order, pos * batch_size, batch_size)
+    return tuple(jnp.take(a, idx, axis=0) for a in data)
+
+
+@functools.partial(jax.jit, static_argnames=("optimizer", "value_and_grad", "batch_size",
+                                             "keep_path", "length"))
+def _chunk(params, state, key, data, start, *, optimizer, value_and_grad, batch_size,
+           keep_path, length):
+    from dlmath.optim import apply_updates
+
+    n = data[0].shape[0] if data else 0
+
+    def step(carry, t):
+        p, s = carry
+        batch = data if batch_size is None else _batch(data, key, t, n, batch_size)
+        value, grads = value_and_grad(p, *batch)
+        updates, s = optimizer.update(grads, s, p)
+        p = apply_updates(p, updates)
+        return (p, s), (value, p if keep_path else None)
+
+    (params, state), (values, path) = jax.lax.scan(step, (params, state),
+                                                   start + jnp.arange(length))
+    return params, state, values, path
+
+
+def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
+        batch_size: int | None = None, key=None, value_and_grad: Callable | None = None,
+        keep_path: bool = False, log_every: int | None = None,
+        evaluate: Callable | None = None, callback: Callable | None = None):
+    r"""Minimise ``loss_fn(params, *data)`` with ``optimizer`` for ``steps`` updates.
+
+    Step $t$ computes $\ell_t = L(\theta_t; \text{batch}_t)$ and its gradient $g_t$, asks
+    the optimizer for the update, $(u_t, s_{t+1}) = \text{update}(g_t, s_t, \theta_t)$,
+    and sets $\theta_{t+1} = \theta_t + u_t$ (``optim.apply_updates``).
+
+    Args:
+        optimizer: an object with ``init(params)`` and ``update(grads, state, params)``:
+            :mod:`dlmath.optim`'s, or optax's unchanged.
+        loss_fn: ``loss_fn(params, *batch) -> scalar``, JAX-traceable.
+        params: the start $\theta_0$, a pytree of floating arrays of one dtype.
+        data: a tuple of arrays whose leading axes are the $N$ examples; each step passes a
+            batch of them (all of them without ``batch_size``). Floating data of another
+            dtype than the parameters is cast to theirs (the package's rule, see
+            :mod:`dlmath._checks`); integer data (class ids) is left as it is.
+        steps: the number of updates $T \ge 0$.
+        batch_size: ``None`` for full-batch steps; else $B \in [1, N]$: each epoch shuffles
+            the examples and takes $\lfloor N/B \rfloor$ batches of $B$ (the rest of the
+            epoch is dropped).
+        key: a ``jax.random`` key for the shuffles (needed with ``batch_size``).
+        value_and_grad: ``value_and_grad(params, *batch) -> (loss, grads)``, e.g. a
+            hand-written gradient; default ``jax.value_and_grad(loss_fn)``.
+        keep_path: also return every iterate $\theta_0, \dots, \theta_T$.
+        log_every: steps per compiled chunk (default: all of them); ``evaluate`` and
+            ``callback`` run after each chunk.
+        evaluate: ``evaluate(params) -> dict`` of metrics (held-out accuracy), recorded at
+            step 0 and after every chunk.
+        callback: ``callback(step, history)`` after every chunk (a progress bar), where
+            ``history`` is the :class:`History` so far.
+
+    Returns:
+        ``(params, history)``: $\theta_T$ and a :class:`History`.
+
+    Raises:
+        TypeError: an optimizer without ``init``/``update``; a loss that is not callable;
+            non-floating parameters or parameters of mixed float dtypes; data that is not
+            a tuple of arrays.
+        ValueError: ``steps < 0``; ``batch_size`` outside ``[1, N]`` or without a ``key``;
+            data whose leading axes differ; ``log_every < 1``.
+
+    Chapters 01, 03, 04 and 05 train through it.
+    """
+    who = "fit"
+    if not all(callable(getattr(optimizer, f, None)) for f in ("init", "update")):
+        raise TypeError(
+            f"{who}: optimizer must have init and update functions; got "
+            f"{type(optimizer).__name__}. Pass e.g. dlmath.optim.sgd(0.1) or optax.adam(1e-3)."
+        )
+    _checks.require_callable(who, "loss_fn", loss_fn, "a function params, *batch -> scalar")
+    if value_and_grad is not None:
+        _checks.require_callable(who, "value_and_grad", value_and_grad,
+                                 "a function params, *batch -> (loss, grads)")
+    _checks.count(who, "steps", steps)
+    if not isinstance(data, tuple):
+        raise TypeError(
+            f"{who}: data must be a tuple of arrays (X, y, ...); got {type(data).__name__}. "
+            "A single array is (X,)."
+        )
+    dtype = _checks.float_dtype_of_tree(who, "params", params)
+    for k, a in enumerate(data):
+        _checks.require_real(who, f"data[{k}]", a, allow_bool=True)
+    data = _checks.cast_floats(dtype, *data)
+    n = None
+    for k, a in enumerate(data):
+        if a.ndim == 0:
+            raise ValueError(f"{who}: data[{k}] must have a leading axis of N examples; got a "
+                             "scalar.")
+        if n is not None and a.shape[0] != n:
+            raise ValueError(
+                f"{who}: every array of data must have the same number N of examples on its "
+                f"first axis; got data[0] with N = {n}, data[{k}] with {a.shape[0]}."
+            )
+        n = a.shape[0]
+    if batch_size is not None:
+        if n is None:
+            raise ValueError(f"{who}: batch_size needs data to draw batches from; got data=().")
+        _checks.count(who, "batch_size", batch_size, low=1, high=n)
+        if key is None:
+            raise ValueError(f"{who}: batch_size needs a key for the shuffles; got key=None. "
+                             "Pass key=jax.random.key(0).")
+    if log_every is None:
+        log_every = max(steps, 1)
+    _checks.count(who, "log_every", log_every, low=1)
+    vg = value_and_grad if value_and_grad is not None else _value_and_grad(loss_fn)
+    if key is None:
+        key = jax.random.key(0)  # unused: full-batch steps draw nothing
+    state = optimizer.init(params)
+    losses, paths = [], [jax.tree_util.tree_map(lambda p: p[None], params)] if keep_path else []
+    evaluations = [] if evaluate is None else [(0, evaluate(params))]
+    done = 0
+    while done < steps:
+        length = min(log_every, steps - done)
+        params, state, values, path = _chunk(
+            params, state, key, data, jnp.asarray(done), optimizer=optimizer,
+            value_and_grad=vg, batch_size=batch_size, keep_path=keep_path, length=length)
+        done += length
+        losses.append(values)
+        if keep_path:
+            paths.append(path)
+        if evaluate is not None:
+            evaluations.append((done, evaluate(params)))
+        if callback is not None:
+            callback(done, _history(losses, paths, evaluations, keep_path, dtype))
+    return params, _history(losses, paths, evaluations, keep_path, dtype)
+
+
+def _history(losses, paths, evaluations, keep_path, dtype):
+    loss = jnp.concatenate(losses) if losses else jnp.zeros((0,), dtype)
+    path = None
+    if keep_path:
+        path = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a, axis=0), *paths)
+    return History(loss, path, list(evaluations))
