@@ -1,6 +1,7 @@
 """Runs a chapter's exercise checkers outside the notebook, for the tests.
 
-A checker cell is a code cell that calls ``exercises.check("Exercise N", answer, verdict)``.
+A checker cell is a code cell that calls ``exercises.check("Exercise N", answer, verdict)``
+(or ``check(...)`` imported from :mod:`dlmath.exercises`).
 It may use only what the chapter's setup cell (its first code cell) and the cell just above
 it (where the reader writes the answer) define: then it can be run here, in-process, on any
 answer. :func:`checkers` executes the setup cell, and each answer and checker cell in turn
@@ -15,19 +16,22 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import re
 from functools import cache
 from pathlib import Path
 
 import jupytext
 
+CHECK_CALL = re.compile(r"\bcheck\(")
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def _check_calls(source: str):
     """(label, verdict name) of each ``exercises.check(label, answer, verdict)`` call."""
     for node in ast.walk(ast.parse(source)):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "check" and len(node.args) == 3
+        func = getattr(node, "func", None)
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if (isinstance(node, ast.Call) and name == "check" and len(node.args) == 3
                 and isinstance(node.args[0], ast.Constant)):
             verdict = node.args[2]
             yield node.args[0].value, verdict
@@ -45,7 +49,7 @@ def _run(chapter: str):
     with contextlib.redirect_stdout(io.StringIO()):
         exec(compile(code[0], f"{chapter}: setup cell", "exec"), namespace)
         for k, source in enumerate(code):
-            calls = list(_check_calls(source)) if "exercises.check(" in source else []
+            calls = list(_check_calls(source)) if CHECK_CALL.search(source) else []
             if not calls:
                 continue
             if k - 1 > 0:  # the answer cell just above (not the setup cell itself)
