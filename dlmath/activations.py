@@ -1,14 +1,27 @@
 r"""Activation functions, named and shaped as ``jax.nn``: ``softmax(x, axis=-1)``,
-``sigmoid(x)``, ``tanh(x)``, ``relu(x)``, ``leaky_relu(x, negative_slope=0.01)``,
-``softplus(x)``, ``gelu(x, approximate=True)``, ``silu(x)``.
+``log_softmax(x, axis=-1)``, ``sigmoid(x)``, ``tanh(x)``, ``relu(x)``,
+``leaky_relu(x, negative_slope=0.01)``, ``softplus(x)``, ``gelu(x, approximate=True)``,
+``silu(x)``.
 
 Each docstring quotes the formula the book derives (see :mod:`dlmath.formulas`); the
 elementwise activations and their derivatives are derived in
-``notebooks/02_activations.ipynb``. Every one is finite, with a finite gradient, at
+``notebooks/02_activations.ipynb``, softmax and log-softmax in
+``notebooks/03_cross_entropy.ipynb``. Every one is finite, with a finite gradient, at
 $x = \pm 10^4$ in float32 and float16.
+
+Each public function is its own numerical rule, compiled with ``jax.jit``; the decorator
+:func:`_checked` first checks the arguments (outside ``jit``, so a bad argument gets a
+message naming the function, never a JAX internal). The input rules are those of
+:mod:`dlmath._checks`: ``x`` must be a floating array (float16, bfloat16, float32 or
+float64; integer, bool and complex arrays raise ``TypeError``); elementwise activations
+keep the shape and dtype of ``x``, an empty ``x`` included; softmax and log-softmax reduce
+over ``axis`` and raise ``ValueError`` when that axis is empty (``K = 0``), where
+``jax.nn.softmax`` returns an empty array, while an empty batch axis passes through.
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -20,15 +33,54 @@ __all__ = ["softmax", "log_softmax", "sigmoid", "tanh", "relu", "leaky_relu", "s
            "gelu", "silu"]
 
 
-def _check_axis(who: str, x, axis: int) -> None:
-    nd = len(_checks.shape_of(x))
-    if not isinstance(axis, int) or not -nd <= axis < nd:
+def _checked(check, static_argnames=()):
+    """Decorator: the public function runs ``check(*args, **kwargs)`` on the arguments as
+    given, then the decorated body compiled with ``jax.jit`` (``static_argnames`` static).
+    ``inspect.getsource`` of the public function shows the body (``functools.wraps``)."""
+
+    def decorate(body):
+        compiled = jax.jit(body, static_argnames=static_argnames)
+
+        @functools.wraps(body)
+        def public(*args, **kwargs):
+            check(*args, **kwargs)
+            return compiled(*args, **kwargs)
+
+        return public
+
+    return decorate
+
+
+def _floating_x(who: str):
+    def check(x, *args, **kwargs):
+        _checks.require_floating(who, "x", x)
+    return check
+
+
+def _check_axis(who: str, x, axis) -> None:
+    """``axis`` an int in ``[-ndim, ndim)`` whose length ``K`` is at least 1 (softmax is a
+    reduction over it); composed of :mod:`dlmath._checks`."""
+    shape = _checks.shape_of(x)
+    nd = len(shape)
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)) \
+            or not -nd <= axis < nd:
         raise ValueError(
             f"{who}: axis must be an int in [-{nd}, {nd}) for x of shape "
-            f"{_checks.fmt(_checks.shape_of(x))}; got {axis!r}."
+            f"{_checks.fmt(shape)}; got {axis!r}. It names the axis of the K classes "
+            "(default -1, the last)."
         )
+    _checks.require_nonempty(who, "x", x, int(axis), f"(*B, K) with K along axis {int(axis)}",
+                             "classes")
 
 
+def _softmax_check(who: str):
+    def check(x, axis=-1):
+        _checks.require_floating(who, "x", x)
+        _check_axis(who, x, axis)
+    return check
+
+
+@_checked(_softmax_check("softmax"), static_argnames="axis")
 def softmax(x, axis: int = -1):
     r"""Softmax along ``axis``: positive entries that sum to 1.
 
@@ -40,19 +92,22 @@ def softmax(x, axis: int = -1):
 
     Args:
         x: floating array ``(*B, K)`` (``K`` along ``axis``).
-        axis: the axis of the ``K`` classes.
+        axis: the axis of the ``K`` classes (a Python int, static under ``jit``).
 
     Returns:
-        An array of the shape of ``x``.
+        An array of the shape of ``x``; an empty batch ``B`` gives an empty result.
 
     Raises:
-        TypeError: if ``x`` is not floating. ValueError: if ``axis`` is out of range.
+        TypeError: if ``x`` is not floating (integer, bool, complex). ValueError: if
+        ``axis`` is out of range or not an int, or ``K = 0`` (a softmax over no classes is
+        undefined; ``jax.nn.softmax`` returns an empty array there, dlmath refuses).
     """
-    _checks.require_floating("softmax", "x", x)
-    _check_axis("softmax", x, axis)
-    return _softmax(x, axis)
+    shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
+    e = jnp.exp(shifted)
+    return e / jnp.sum(e, axis=axis, keepdims=True)
 
 
+@_checked(_softmax_check("log_softmax"), static_argnames="axis")
 def log_softmax(x, axis: int = -1):
     r"""Logarithm of :func:`softmax`, computed without forming the softmax.
 
@@ -63,35 +118,24 @@ def log_softmax(x, axis: int = -1):
 
     Args:
         x: floating array ``(*B, K)``.
-        axis: the axis of the ``K`` classes.
+        axis: the axis of the ``K`` classes (a Python int, static under ``jit``).
 
     Returns:
-        An array of the shape of ``x`` (all entries <= 0).
+        An array of the shape of ``x`` (all entries <= 0); an empty batch ``B`` gives an
+        empty result.
 
     Raises:
-        TypeError: if ``x`` is not floating. ValueError: if ``axis`` is out of range.
+        TypeError: if ``x`` is not floating. ValueError: if ``axis`` is out of range or not
+        an int, or ``K = 0`` (as :func:`softmax`).
     """
-    _checks.require_floating("log_softmax", "x", x)
-    _check_axis("log_softmax", x, axis)
-    return _log_softmax(x, axis)
-
-
-@jax.jit(static_argnames="axis")
-def _log_softmax(x, axis):
     shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
     return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
-
-
-@jax.jit(static_argnames="axis")
-def _softmax(x, axis):
-    shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
-    e = jnp.exp(shifted)
-    return e / jnp.sum(e, axis=axis, keepdims=True)
 
 
 # ---- elementwise activations (chapter 02) -------------------------------------------------
 
 
+@_checked(_floating_x("sigmoid"))
 def sigmoid(x):
     r"""The logistic sigmoid $\sigma$, elementwise: a smooth step from 0 to 1.
 
@@ -115,10 +159,14 @@ def sigmoid(x):
     Raises:
         TypeError: if ``x`` is not floating.
     """
-    _checks.require_floating("sigmoid", "x", x)
-    return _sigmoid(x)
+    # z = -|x| written with `where`, not `abs`: the gradient of abs at 0 is 0, which would
+    # make the gradient of this branch wrong at x = 0; here dz/dx = -1 there.
+    z = jnp.where(x >= 0, -x, x)
+    e = jnp.exp(z)
+    return jnp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+@_checked(_floating_x("tanh"))
 def tanh(x):
     r"""The hyperbolic tangent, elementwise: a smooth step from -1 to 1.
 
@@ -140,10 +188,10 @@ def tanh(x):
     Raises:
         TypeError: if ``x`` is not floating.
     """
-    _checks.require_floating("tanh", "x", x)
-    return _tanh(x)
+    return jnp.tanh(x)
 
 
+@_checked(_floating_x("relu"))
 def relu(x):
     r"""The rectified linear unit, elementwise.
 
@@ -165,10 +213,22 @@ def relu(x):
     Raises:
         TypeError: if ``x`` is not floating.
     """
-    _checks.require_floating("relu", "x", x)
-    return _relu(x)
+    # `where(x <= 0, 0, x)` takes the zero branch at x = 0, so the gradient there is 0 (as
+    # jax.nn.relu); a NaN fails `x <= 0` and passes through, as with jnp.maximum (the
+    # condition `x > 0` would silently turn NaN into 0 and hide a diverged computation).
+    return jnp.where(x <= 0, jnp.zeros_like(x), x)
 
 
+def _leaky_relu_check(x, negative_slope=0.01):
+    _checks.require_floating("leaky_relu", "x", x)
+    _checks.require_real("leaky_relu", "negative_slope", negative_slope)
+    if _checks.shape_of(negative_slope) == ():
+        _checks.hyperparameter("leaky_relu", "negative_slope", negative_slope,
+                               hint="It is the slope for x < 0, usually a small positive "
+                                    "number such as 0.01.")
+
+
+@_checked(_leaky_relu_check)
 def leaky_relu(x, negative_slope=0.01):
     r"""Leaky ReLU, elementwise: slope 1 for $x \ge 0$, slope $\alpha$ = ``negative_slope``
     below.
@@ -182,19 +242,21 @@ def leaky_relu(x, negative_slope=0.01):
 
     Args:
         x: floating array of any shape ``(*S,)``.
-        negative_slope: $\alpha$, a scalar (or an array broadcastable to ``x``), default 0.01.
+        negative_slope: $\alpha$, a real scalar (finite; checked unless traced) or a real
+            array broadcastable to ``x``; default 0.01.
 
     Returns:
         An array of the dtype of ``x``, of its shape (of the broadcast shape when an array
         ``negative_slope`` has more dimensions).
 
     Raises:
-        TypeError: if ``x`` is not floating.
+        TypeError: if ``x`` is not floating or ``negative_slope`` is complex or not a number.
+        ValueError: if a scalar ``negative_slope`` is NaN or infinite.
     """
-    _checks.require_floating("leaky_relu", "x", x)
-    return _leaky_relu(x, negative_slope)
+    return jnp.where(x >= 0, x, negative_slope * x).astype(x.dtype)
 
 
+@_checked(_floating_x("softplus"))
 def softplus(x):
     r"""Softplus, elementwise: a smooth ReLU, $\log(1 + e^x)$.
 
@@ -216,10 +278,23 @@ def softplus(x):
     Raises:
         TypeError: if ``x`` is not floating.
     """
-    _checks.require_floating("softplus", "x", x)
-    return _softplus(x)
+    return jnp.logaddexp(x, jnp.zeros_like(x))
 
 
+_GELU_CUBIC = 0.044715
+_GELU_CLIP = 10.0
+
+
+def _gelu_check(x, approximate=True):
+    _checks.require_floating("gelu", "x", x)
+    if not isinstance(approximate, bool):
+        raise TypeError(
+            f"gelu: approximate must be a Python bool (it selects the formula at trace time); "
+            f"got {type(approximate).__name__}. Use approximate=False for the exact erf form."
+        )
+
+
+@_checked(_gelu_check, static_argnames="approximate")
 def gelu(x, approximate: bool = True):
     r"""The Gaussian error linear unit $x\,\Phi(x)$, elementwise, $\Phi$ the standard normal
     CDF; by default (as ``jax.nn.gelu``) its tanh approximation.
@@ -254,22 +329,21 @@ def gelu(x, approximate: bool = True):
     Raises:
         TypeError: if ``x`` is not floating or ``approximate`` is not a bool.
     """
-    _checks.require_floating("gelu", "x", x)
-    if not isinstance(approximate, bool):
-        raise TypeError(
-            f"gelu: approximate must be a Python bool (it selects the formula at trace time); "
-            f"got {type(approximate).__name__}."
-        )
-    return _gelu(x, approximate)
+    if approximate:
+        c = np.sqrt(2 / np.pi).astype(x.dtype)  # rounded once, from float64
+        xc = jnp.clip(x, -_GELU_CLIP, _GELU_CLIP)
+        return x * (0.5 * (1 + jnp.tanh(c * (xc + _GELU_CUBIC * xc**3))))
+    return 0.5 * x * jax.scipy.special.erfc(-x * np.sqrt(0.5).astype(x.dtype))
 
 
+@_checked(_floating_x("silu"))
 def silu(x):
     r"""The sigmoid linear unit (also called swish), $x\,\sigma(x)$, elementwise.
 
     $$\frac{x}{1 + e^{- x}}$$
 
-    Computed as ``x * sigmoid(x)`` with the stable :func:`sigmoid`; its derivative is an
-    exercise of ``notebooks/02_activations.ipynb``.
+    Computed as ``x * sigmoid(x)`` with the stable :func:`sigmoid`; its derivative is
+    derived and implemented in the exercises of ``notebooks/02_activations.ipynb``.
 
     Args:
         x: floating array of any shape ``(*S,)``.
@@ -280,55 +354,4 @@ def silu(x):
     Raises:
         TypeError: if ``x`` is not floating.
     """
-    _checks.require_floating("silu", "x", x)
-    return _silu(x)
-
-
-@jax.jit
-def _sigmoid(x):
-    # z = -|x| written with `where`, not `abs`: the gradient of abs at 0 is 0, which would
-    # make the gradient of this branch wrong at x = 0; here dz/dx = -1 there.
-    z = jnp.where(x >= 0, -x, x)
-    e = jnp.exp(z)
-    return jnp.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
-@jax.jit
-def _tanh(x):
-    return jnp.tanh(x)
-
-
-@jax.jit
-def _relu(x):
-    # `where(x <= 0, 0, x)` takes the zero branch at x = 0, so the gradient there is 0 (as
-    # jax.nn.relu); a NaN fails `x <= 0` and passes through, as with jnp.maximum (the
-    # condition `x > 0` would silently turn NaN into 0 and hide a diverged computation).
-    return jnp.where(x <= 0, jnp.zeros_like(x), x)
-
-
-@jax.jit
-def _leaky_relu(x, negative_slope):
-    return jnp.where(x >= 0, x, negative_slope * x).astype(x.dtype)
-
-
-@jax.jit
-def _softplus(x):
-    return jnp.logaddexp(x, jnp.zeros_like(x))
-
-
-_GELU_CUBIC = 0.044715
-_GELU_CLIP = 10.0
-
-
-@jax.jit(static_argnames="approximate")
-def _gelu(x, approximate):
-    if approximate:
-        c = np.sqrt(2 / np.pi).astype(x.dtype)  # rounded once, from float64
-        xc = jnp.clip(x, -_GELU_CLIP, _GELU_CLIP)
-        return x * (0.5 * (1 + jnp.tanh(c * (xc + _GELU_CUBIC * xc**3))))
-    return 0.5 * x * jax.scipy.special.erfc(-x * np.sqrt(0.5).astype(x.dtype))
-
-
-@jax.jit
-def _silu(x):
-    return x * _sigmoid(x)
+    return x * sigmoid(x)

@@ -370,3 +370,102 @@ def test_activation_explorer_redraws_and_rejects_unknown_names():
         widgets.activation_explorer(fns, selected=["gelu"])
     with pytest.raises(ValueError, match="functions is empty"):
         widgets.activation_explorer({})
+
+
+# ---- bad input: the rules of dlmath._checks (issue 9) ---------------------------------------
+
+ELEMENTWISE = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "gelu", "silu"]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE + ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dtype", [jnp.complex64, jnp.int8, jnp.uint8, jnp.int32],
+                         ids=["complex64", "int8", "uint8", "int32"])
+def test_complex_and_integer_inputs_are_a_clear_type_error(name, dtype):
+    x = jnp.ones((2, 3), dtype)
+    hint = "Complex numbers are not supported" if dtype == jnp.complex64 else "Convert it"
+    with pytest.raises(TypeError, match=rf"^{name}: x must be a floating-point array .*got "
+                                         rf"dtype {jnp.dtype(dtype).name}\..*{hint}"):
+        getattr(act, name)(x)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE + ["softmax"])
+@pytest.mark.parametrize("bad", ["abc", [1.0, 2.0], None], ids=["str", "list", "None"])
+def test_non_arrays_are_refused_before_jit_with_the_function_name(name, bad):
+    # the check runs outside jit: the message is dlmath's, not JAX's "abstract array" one
+    with pytest.raises(TypeError, match=rf"^{name}: x must be an array \(jax or numpy\); got "):
+        getattr(act, name)(bad)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("shape", [(0,), (3, 0), (0, 4)])
+def test_elementwise_activations_pass_empty_arrays_through(name, shape):
+    # no reduction, so nothing is undefined: an empty input gives an empty output (as jax.nn)
+    x = jnp.ones(shape, jnp.float32)
+    y = getattr(act, name)(x)
+    assert y.shape == shape and y.dtype == jnp.float32
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+def test_softmax_over_no_classes_raises_where_jax_nn_returns_an_empty_array(fn):
+    """The one deliberate difference from jax.nn on this edge case: a softmax over K = 0
+    classes is a reduction over an empty axis, which dlmath refuses (dlmath._checks: an
+    empty reduced axis raises, naming the axis); jax.nn returns an empty array."""
+    x = jnp.ones((3, 0), jnp.float32)
+    assert getattr(jax.nn, fn)(x).shape == (3, 0)  # the peer's behaviour, pinned
+    with pytest.raises(ValueError, match=rf"^{fn}: x \(\*B, K\) with K along axis -1 has no "
+                                         r"classes \(shape \(3, 0\)\)"):
+        getattr(act, fn)(x)
+    with pytest.raises(ValueError, match=rf"^{fn}: x \(\*B, K\) with K along axis 0 has no "
+                                         r"classes \(shape \(0, 5\)\)"):
+        getattr(act, fn)(jnp.ones((0, 5)), axis=0)
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+def test_softmax_over_an_empty_batch_passes_through_like_jax_nn(fn):
+    # where dlmath matches jax.nn: an empty batch axis, not reduced, gives an empty result
+    x = jnp.ones((0, 4), jnp.float32)
+    ours, peer = getattr(act, fn)(x), getattr(jax.nn, fn)(x)
+    assert ours.shape == peer.shape == (0, 4) and ours.dtype == peer.dtype
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+def test_softmax_axis_must_not_be_a_bool(fn):
+    with pytest.raises(ValueError, match=rf"^{fn}: axis must be an int in \[-2, 2\).*got True"):
+        getattr(act, fn)(jnp.ones((2, 3)), True)
+
+
+def test_softmax_accepts_a_numpy_integer_axis():
+    x = jax.random.normal(KEY, (2, 3))
+    np.testing.assert_allclose(act.softmax(x, np.int64(0)), jax.nn.softmax(x, axis=0),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("slope, error, message", [
+    (1j, TypeError, r"negative_slope must hold real numbers .*got dtype complex"),
+    (True, TypeError, r"negative_slope must hold real numbers .*got dtype bool"),
+    (float("nan"), ValueError, r"negative_slope must be a finite number .*got nan"),
+    (float("inf"), ValueError, r"negative_slope must be a finite number .*got inf"),
+    ("0.1", TypeError, r"negative_slope must be an array"),
+])
+def test_leaky_relu_negative_slope_is_a_finite_real(slope, error, message):
+    with pytest.raises(error, match=rf"^leaky_relu: {message}"):
+        act.leaky_relu(jnp.ones(3), slope)
+
+
+def test_leaky_relu_takes_an_array_slope_and_a_traced_one():
+    x = jnp.array([-2.0, 3.0])
+    np.testing.assert_allclose(act.leaky_relu(x, jnp.array([0.5, 0.5])), [-1.0, 3.0])
+    np.testing.assert_allclose(jax.jit(act.leaky_relu)(x, 0.25), [-0.5, 3.0])
+    # mixed dtypes: the result keeps the dtype of x (a function without parameters, whose
+    # slope is a coefficient, not data)
+    assert act.leaky_relu(x.astype(jnp.float16), jnp.float32(0.1)).dtype == jnp.float16
+
+
+def test_activations_can_be_traced_as_a_whole():
+    # the check runs on tracers too (dtypes are static), so outer jit / grad / vmap work
+    x = jnp.linspace(-2, 2, 5)
+    for name in ELEMENTWISE:
+        f = getattr(act, name)
+        np.testing.assert_allclose(jax.jit(f)(x), f(x), rtol=1e-6, err_msg=name)
+    g = jax.jit(jax.grad(lambda v: jnp.sum(act.softmax(v) * jnp.arange(5.0))))(x)
+    assert g.shape == (5,) and bool(jnp.all(jnp.isfinite(g)))

@@ -100,3 +100,43 @@ def test_device_name_names_the_default_platform():
     assert name.startswith(d.platform)
     # "cpu", or "gpu: NVIDIA H100 ..." (the kind, when it says more than the platform)
     assert name == d.platform or name == f"{d.platform}: {d.device_kind}"
+
+
+# ---- ceilings measured out of cache ----------------------------------------------------------
+
+def _cache_dir(tmp_path, sizes):
+    for k, size in enumerate(sizes):
+        d = tmp_path / f"index{k}"
+        d.mkdir()
+        (d / "size").write_text(size + "\n")
+    return str(tmp_path)
+
+
+def test_last_level_cache_is_the_largest_cache_listed(tmp_path):
+    d = _cache_dir(tmp_path, ["32K", "32K", "1024K", "32768K"])
+    assert bench.last_level_cache_bytes(d) == 32 << 20
+    (tmp_path / "none").mkdir()
+    assert bench.last_level_cache_bytes(str(tmp_path / "none")) is None
+    assert bench.last_level_cache_bytes(str(tmp_path / "absent")) is None
+    (tmp_path / "odd").mkdir()
+    assert bench.last_level_cache_bytes(_cache_dir(tmp_path / "odd", ["2M", "garbage"])) == 2 << 20
+
+
+def test_ceiling_bytes_is_several_caches_and_bounded():
+    MiB = 1 << 20
+    assert bench.ceiling_bytes(32 * MiB, "cpu") == 128 * MiB  # 4 x the cache
+    assert bench.ceiling_bytes(1 * MiB, "cpu") == 64 * MiB  # at least 64 MiB
+    assert bench.ceiling_bytes(4096 * MiB, "cpu") == 1024 * MiB  # at most 1 GiB
+    assert bench.ceiling_bytes(1 * MiB, "gpu") == 256 * MiB  # the CPU's cache says nothing
+    # the default: larger than this machine's last-level cache, wherever it is known
+    llc = bench.last_level_cache_bytes()
+    if llc is not None:
+        assert bench.ceiling_bytes() >= min(4 * llc, 1024 * MiB)
+    assert bench.ceiling_bytes() % 4 == 0
+
+
+def test_copy_bandwidth_refuses_bad_sizes():
+    with pytest.raises(ValueError, match="copy_bandwidth: need repeats >= 1 and n_bytes >= 4"):
+        bench.copy_bandwidth(n_bytes=1 << 12, repeats=0)
+    with pytest.raises(ValueError, match="copy_bandwidth: need repeats >= 1 and n_bytes >= 4"):
+        bench.copy_bandwidth(n_bytes=2)
