@@ -6,13 +6,21 @@ last axis (non-negative, summing to 1; not checked, since values are not known u
 of probability 0 under ``p`` contributes nothing. The identity
 $H(p, q) = H(p) + \mathrm{KL}(p \,\|\, q)$ and Gibbs' inequality $\mathrm{KL} \ge 0$ are
 proven in ``notebooks/03_cross_entropy.ipynb``.
+
+Names and arguments follow optax where optax has the function:
+:func:`kl_divergence` ``(log_predictions, targets)`` takes the *logarithm* of the
+approximating distribution, as ``optax.kl_divergence`` does, so it can be fed
+``log_softmax(z)`` and stays finite (with finite gradients) at logits of $\pm 10^4$, where
+the probabilities underflow to 0. :func:`entropy` and :func:`cross_entropy` take
+probabilities. Dtypes follow JAX's promotion (functions without parameters,
+:mod:`dlmath._checks`).
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import xlogy
+from jax.scipy.special import entr, xlogy
 
 from dlmath import _checks
 
@@ -30,17 +38,24 @@ def _check_dist(who: str, name: str, p) -> None:
         )
 
 
-def _check_pair(who: str, p, q) -> None:
-    _check_dist(who, "p", p)
-    _check_dist(who, "q", q)
-    _checks.require_same_shape(who, "p", p, "q", q, "(*B, K)",
+def _check_pair(who: str, a_name: str, a, b_name: str, b) -> None:
+    _check_dist(who, a_name, a)
+    _check_dist(who, b_name, b)
+    _checks.require_same_shape(who, a_name, a, b_name, b, "(*B, K)",
                                "Both distributions live on the same K outcomes; nothing is "
                                "broadcast.")
 
 
+def _promoted(*arrays):
+    dtype = jnp.result_type(*arrays)
+    return tuple(jnp.asarray(a).astype(dtype) for a in arrays)
+
+
 @jax.jit
 def _entropy(p):
-    return -jnp.sum(xlogy(p, p), axis=-1)
+    # entr(p) = -p log p with entr(0) = 0; its derivative -log p - 1 is +inf at p = 0 (the
+    # one-sided limit), never the NaN that d/dp xlogy(p, p) gives there
+    return jnp.sum(entr(p), axis=-1)
 
 
 @jax.jit
@@ -49,8 +64,12 @@ def _cross_entropy(p, q):
 
 
 @jax.jit
-def _kl(p, q):
-    return jnp.sum(xlogy(p, p) - xlogy(p, q), axis=-1)
+def _kl(log_q, p):
+    # sum_k p_k log p_k - p_k log q_k with 0 log 0 = 0. Where p_k = 0 the log q_k is
+    # replaced by 0 before the product, so a log q_k of -inf (a masked or underflowed
+    # class) gives 0, not 0 * (-inf) = NaN, and sends no NaN into either gradient.
+    safe_log_q = jnp.where(p == 0, jnp.zeros((), log_q.dtype), log_q)
+    return jnp.sum(-entr(p) - p * safe_log_q, axis=-1)
 
 
 def entropy(p):
@@ -59,7 +78,9 @@ def entropy(p):
     $$- \sum_{k=0}^{K - 1} \log{\left({p}_{k} \right)} {p}_{k}$$
 
     with $0 \log 0 = 0$. It lies in $[0, \log K]$: 0 for a point mass, $\log K$ for the
-    uniform distribution.
+    uniform distribution. Its derivative $\partial H/\partial p_k = -\log p_k - 1$ is
+    $+\infty$ at $p_k = 0$ (the one-sided limit, as ``jax.scipy.special.entr`` gives it),
+    never NaN.
     Derived in ``notebooks/03_cross_entropy.ipynb``.
 
     Args:
@@ -75,20 +96,29 @@ def entropy(p):
     return _entropy(jnp.asarray(p))
 
 
-def kl_divergence(p, q):
-    r"""Kullback-Leibler divergence $\mathrm{KL}(p \,\|\, q)$ of ``q`` from ``p``, in nats.
+def kl_divergence(log_predictions, targets):
+    r"""Kullback-Leibler divergence $\mathrm{KL}(p \,\|\, q)$ of the predictions $q$ from
+    the targets $p$, in nats, taking $\log q$: optax's name, arguments and meaning.
 
     $$\sum_{k=0}^{K - 1} \log{\left(\frac{{p}_{k}}{{q}_{k}} \right)} {p}_{k}$$
 
-    with $0 \log(0/q) = 0$; it is $+\infty$ where $q_k = 0 < p_k$. Always $\ge 0$, and 0
-    exactly when $p = q$ (Gibbs' inequality). Not symmetric. Argument order is the
-    mathematical one, $(p, q)$; ``optax.kl_divergence(log_predictions, targets)`` computes
-    the same number as ``kl_divergence(targets, exp(log_predictions))``.
+    with $p$ = ``targets`` (probabilities) and $\log q$ = ``log_predictions`` (e.g.
+    ``log_softmax(z)``), evaluated as $\sum_k p_k \log p_k - p_k \log q_k$. For
+    probabilities $p, q$ call ``kl_divergence(jnp.log(q), p)``; note the order: the
+    argument named first is the *second* distribution of $\mathrm{KL}(p \,\|\, q)$, as in
+    ``optax.kl_divergence(log_predictions, targets)``.
+
+    $0 \log(0/q) = 0$, even where $\log q_k = -\infty$ (optax gives NaN there); it is
+    $+\infty$ where $\log q_k = -\infty$ but $p_k > 0$. Always $\ge 0$, and 0 exactly
+    when $p = q$ (Gibbs' inequality). Not symmetric. Given log-probabilities from logits,
+    it is finite with finite gradients at logits of $\pm 10^4$ in float32, where
+    ``softmax(z)`` underflows to 0 and a probability-space formula gives $\infty$ and NaN.
     Derived in ``notebooks/03_cross_entropy.ipynb``.
 
     Args:
-        p: floating array ``(*B, K)``, the reference distribution.
-        q: floating array ``(*B, K)``, the approximating distribution.
+        log_predictions: floating array ``(*B, K)``, $\log q$ of the approximating
+            distribution.
+        targets: floating array ``(*B, K)``, the reference distribution $p$.
 
     Returns:
         ``(*B,)``.
@@ -96,8 +126,8 @@ def kl_divergence(p, q):
     Raises:
         TypeError: if either is not floating. ValueError: if the shapes differ.
     """
-    _check_pair("kl_divergence", p, q)
-    return _kl(jnp.asarray(p), jnp.asarray(q))
+    _check_pair("kl_divergence", "log_predictions", log_predictions, "targets", targets)
+    return _kl(*_promoted(log_predictions, targets))
 
 
 def cross_entropy(p, q):
@@ -107,7 +137,8 @@ def cross_entropy(p, q):
     $$- \sum_{k=0}^{K - 1} \log{\left({q}_{k} \right)} {p}_{k}$$
 
     It equals $H(p) + \mathrm{KL}(p \,\|\, q) \ge H(p)$. With ``q = softmax(z)`` it is
-    :func:`dlmath.losses.softmax_cross_entropy` (which works from logits, stably).
+    :func:`dlmath.losses.softmax_cross_entropy` (which works from logits, stably: use that
+    one for a loss).
     Derived in ``notebooks/03_cross_entropy.ipynb``.
 
     Args:
@@ -119,5 +150,5 @@ def cross_entropy(p, q):
     Raises:
         TypeError: if either is not floating. ValueError: if the shapes differ.
     """
-    _check_pair("cross_entropy", p, q)
-    return _cross_entropy(jnp.asarray(p), jnp.asarray(q))
+    _check_pair("cross_entropy", "p", p, "q", q)
+    return _cross_entropy(*_promoted(p, q))

@@ -55,6 +55,7 @@ def mse(predictions, targets):
 
 __all__ += [
     "binary_cross_entropy_with_logits",
+    "sigmoid_binary_cross_entropy",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
 ]
@@ -92,37 +93,64 @@ def binary_cross_entropy_with_logits(logits, targets):
 
     Its gradient is $\partial\ell/\partial z = \sigma(z) - y$ (also proven there); it is
     supplied as a custom JVP, exact at $z = 0$ and finite for $z = \pm 10^4$ in float32 and
-    float16. Same values as ``optax.sigmoid_binary_cross_entropy``.
+    float16. Same values as ``optax.sigmoid_binary_cross_entropy``, which is also this
+    function's other name here (:func:`sigmoid_binary_cross_entropy`).
+
+    Dtypes: the result has JAX's promoted dtype of ``logits`` and ``targets`` (float16
+    logits with float32 targets give float32; integer or bool targets take the dtype of
+    the logits), the package's rule for functions without parameters.
 
     Args:
         logits: floating array ``(*B,)``, the logits $z$ (any shape).
         targets: array of the same shape ``(*B,)``: probabilities $y \in [0, 1]$ (float), or
-            0/1 labels (int or bool, converted to the dtype of ``logits``). Never broadcast.
+            0/1 labels (int of any width, or bool). Never broadcast.
 
     Returns:
-        ``(*B,)``: one loss per element, in the dtype of ``logits``.
+        ``(*B,)``: one loss per element.
 
     Raises:
         TypeError: if ``logits`` is not floating or ``targets`` is not real (or bool).
-        ValueError: if the shapes differ.
+        ValueError: if the shapes differ; integer targets other than 0 and 1 (when they are
+            concrete; under ``jit`` such an element's loss is NaN, the package's rule for
+            class ids).
     """
     who = "binary_cross_entropy_with_logits"
     _checks.require_floating(who, "logits", logits)
-    if _checks.dtype_of(targets, who, "targets") != jnp.bool_:
+    t_dtype = _checks.dtype_of(targets, who, "targets")
+    if t_dtype != jnp.bool_:
         _checks.require_real(who, "targets", targets)
     _checks.require_same_shape(
         who, "logits", logits, "targets", targets, "(*B,)",
         "Nothing is broadcast; reshape the targets (e.g. y.reshape(logits.shape)).",
     )
     logits = jnp.asarray(logits)
-    return _bce_with_logits(logits, jnp.asarray(targets).astype(logits.dtype))
+    if jnp.issubdtype(t_dtype, jnp.floating):
+        dtype = jnp.result_type(logits, targets)
+        return _bce_with_logits(logits.astype(dtype), jnp.asarray(targets).astype(dtype))
+    ids = _checks.labels(who, "targets", jnp.asarray(targets).astype(jnp.int32)
+                         if t_dtype == jnp.bool_ else targets, 2, _checks.shape_of(logits),
+                         "(*B,)", "Integer targets are 0/1 labels of the shape of logits.")
+    y = jnp.where((ids == 0) | (ids == 1), ids.astype(logits.dtype), jnp.nan)
+    return _bce_with_logits(logits, y)
+
+
+sigmoid_binary_cross_entropy = binary_cross_entropy_with_logits
+"""optax's name for :func:`binary_cross_entropy_with_logits` (the same function)."""
 
 
 @jax.jit
 def _softmax_ce(logits, labels):
     from dlmath.activations import log_softmax
 
-    return -jnp.sum(labels * log_softmax(logits, axis=-1), axis=-1)
+    # 0 * log 0 = 0: a class of probability 0 under the labels contributes nothing, even
+    # where its logit is -inf (a mask) or its log-probability underflows to -inf (float16
+    # at large logits); labels * log_softmax would give 0 * (-inf) = NaN there. The
+    # gradient in the logits, softmax(z) sum(y) - y, stays finite: the where sends a zero
+    # cotangent into the masked entries. Only -inf log-probabilities under a zero label are
+    # replaced, so the gradient in the labels stays -log softmax(z) wherever that is finite.
+    log_p = log_softmax(logits, axis=-1)
+    log_p = jnp.where((labels == 0) & (log_p == -jnp.inf), jnp.zeros((), log_p.dtype), log_p)
+    return 0.0 - jnp.sum(labels * log_p, axis=-1)  # 0.0 - : a loss of 0 prints 0, not -0
 
 
 def _require_class_axis(who: str, logits) -> None:
@@ -145,7 +173,16 @@ def softmax_cross_entropy(logits, labels):
     loss and a finite gradient in float32 and float16. The gradient is
     $\partial\ell/\partial z_k = \operatorname{softmax}(z)_k \sum_j y_j - y_k$, which is
     $\operatorname{softmax}(z)_k - y_k$ when the labels sum to 1 (derived for general $K$
-    in ``notebooks/03_cross_entropy.ipynb``). Same as ``optax.softmax_cross_entropy``.
+    in ``notebooks/03_cross_entropy.ipynb``). Same values as
+    ``optax.softmax_cross_entropy`` for finite log-probabilities.
+
+    A class with label $y_k = 0$ contributes $0$ ($0 \log 0 = 0$), also where its logit is
+    $-\infty$ (a mask) or its log-probability underflows (float16 logits of $\pm 6 \cdot
+    10^4$): the loss is then the exact one, not $0 \cdot (-\infty) = $ NaN as in optax, and
+    the gradient in the logits stays finite.
+
+    Dtypes: JAX's promotion of ``logits`` and ``labels`` (the package's rule for functions
+    without parameters).
 
     Args:
         logits: floating array ``(*B, K)``, classes on the last axis.
@@ -174,8 +211,8 @@ def softmax_cross_entropy(logits, labels):
         who, "logits", logits, "labels", labels, "(*B, K)",
         "For class ids use softmax_cross_entropy_with_integer_labels.",
     )
-    logits = jnp.asarray(logits)
-    return _softmax_ce(logits, jnp.asarray(labels).astype(logits.dtype))
+    dtype = jnp.result_type(logits, labels)
+    return _softmax_ce(jnp.asarray(logits).astype(dtype), jnp.asarray(labels).astype(dtype))
 
 
 @jax.jit
@@ -184,6 +221,7 @@ def _softmax_ce_int(logits, labels):
     # Subtracting m before the difference keeps float16 exact-ish at large logits (no
     # m + small - z_c cancellation). Only the label's logit is gathered, and m is
     # subtracted after the gather: no (*B, K) array of log-probabilities is formed.
+    # labels are int32 here (widened by _checks.labels), so labels < k never overflows.
     k = logits.shape[-1]
     valid = (labels >= 0) & (labels < k)
     safe = jnp.where(valid, labels, 0)
@@ -207,11 +245,11 @@ def softmax_cross_entropy_with_integer_labels(logits, labels):
     (two equal logits of $10^4$ give $\log 2$; optax's $(m + \log\sum_j e^{z_j-m}) - z_c$
     rounds it to 0).
 
-    Out-of-range ids: the checks here are static (shapes and dtypes); under ``jit`` the
-    values of ``labels`` are not known, so they cannot raise. An id outside $[0, K)$
-    (negative ones included: they are *not* counted from the end) gives a loss of NaN for
-    that example, so it shows up in any mean, and a zero gradient for its row. Check
-    ``0 <= labels < K`` on concrete data if you need an error.
+    Class ids follow the package's one rule (:mod:`dlmath._checks`): integers of any width
+    (uint8 ... int64, widened to 32 bits, so ``K >= 256`` classes never overflow); concrete
+    ids outside $[0, K)$ raise ``ValueError`` (negative ids are *not* counted from the
+    end); under ``jit`` the values are unknown, and an id out of range gives a loss of NaN
+    for its example (it shows in any mean) and a zero gradient for its row.
 
     Args:
         logits: floating array ``(*B, K)``, classes on the last axis.
@@ -223,23 +261,15 @@ def softmax_cross_entropy_with_integer_labels(logits, labels):
     Raises:
         TypeError: if ``logits`` is not floating or ``labels`` is not an integer array
             (probabilities or one-hot rows belong to :func:`softmax_cross_entropy`).
-        ValueError: if ``logits`` has no class axis or ``labels`` is not ``(*B,)``.
+        ValueError: if ``logits`` has no class axis, ``labels`` is not ``(*B,)``, or a
+            concrete id lies outside ``[0, K)``.
     """
     who = "softmax_cross_entropy_with_integer_labels"
     _checks.require_floating(who, "logits", logits)
-    dt = _checks.dtype_of(labels, who, "labels")
-    if not jnp.issubdtype(dt, jnp.integer):
-        raise TypeError(
-            f"{who}: labels must be integer class ids (*B,); got dtype {dt}. For probability "
-            "or one-hot labels use softmax_cross_entropy; for float class ids convert them "
-            "with labels.astype(jnp.int32)."
-        )
     _require_class_axis(who, logits)
-    ls, zs = _checks.shape_of(logits), _checks.shape_of(labels)
-    if zs != ls[:-1]:
-        raise ValueError(
-            f"{who}: labels must have shape (*B,) = {_checks.fmt(ls[:-1])} to match logits "
-            f"(*B, K) = {_checks.fmt(ls)}; got labels {_checks.fmt(zs)}. For probability or "
-            "one-hot labels (*B, K) use softmax_cross_entropy."
-        )
-    return _softmax_ce_int(jnp.asarray(logits), jnp.asarray(labels))
+    shape = _checks.shape_of(logits)
+    ids = _checks.labels(
+        who, "labels", labels, shape[-1], shape[:-1], "(*B,)",
+        "labels are one class id per row of logits (*B, K); for probability or one-hot "
+        "labels (*B, K) use softmax_cross_entropy.")
+    return _softmax_ce_int(jnp.asarray(logits), ids)

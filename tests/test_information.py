@@ -1,5 +1,6 @@
 """Unit tests of dlmath.information: entropy, KL divergence and cross-entropy against
-scipy.stats, optax, the lambdified formulas and the identities the notebook proves."""
+scipy.stats, optax, the lambdified formulas and the identities the notebook proves; zero
+probabilities, log-space KL at huge logits, and every error path."""
 
 from __future__ import annotations
 
@@ -32,11 +33,12 @@ def test_docstring_formulas_are_the_registered_ones(name):
 def test_values_match_scipy_optax_and_the_formulas():
     with jax.enable_x64(True):
         p, q = _dists(0, (3, 6))
-        h, kl, ce = info.entropy(p), info.kl_divergence(p, q), info.cross_entropy(p, q)
+        h, kl, ce = info.entropy(p), info.kl_divergence(jnp.log(q), p), info.cross_entropy(p, q)
         assert h.shape == kl.shape == ce.shape == (3,)
         np.testing.assert_allclose(h, scipy.stats.entropy(np.asarray(p), axis=-1), rtol=1e-12)
         np.testing.assert_allclose(kl, scipy.stats.entropy(np.asarray(p), np.asarray(q),
                                                            axis=-1), rtol=1e-12)
+        # optax's name, arguments and meaning: kl_divergence(log_predictions, targets)
         np.testing.assert_allclose(kl, optax.kl_divergence(jnp.log(q), p), rtol=1e-12)
         for f, args in ((F.ENTROPY, (p,)), (F.KL_DIVERGENCE, (p, q)), (F.CROSS_ENTROPY, (p, q))):
             ref = jax.vmap(lambda *a, f=f: f.reference(*a, 6))(*args)
@@ -48,10 +50,12 @@ def test_values_match_scipy_optax_and_the_formulas():
 def test_cross_entropy_is_entropy_plus_kl_and_kl_is_nonnegative():
     with jax.enable_x64(True):
         p, q = _dists(1, (50, 4))
-        np.testing.assert_allclose(info.cross_entropy(p, q),
-                                   info.entropy(p) + info.kl_divergence(p, q), rtol=1e-12)
-        assert np.all(np.asarray(info.kl_divergence(p, q)) > 0)
-        np.testing.assert_allclose(info.kl_divergence(p, p), 0.0, atol=1e-15)
+        kl = info.kl_divergence(jnp.log(q), p)
+        np.testing.assert_allclose(info.cross_entropy(p, q), info.entropy(p) + kl, rtol=1e-12)
+        assert np.all(np.asarray(kl) > 0)
+        np.testing.assert_allclose(info.kl_divergence(jnp.log(p), p), 0.0, atol=1e-15)
+        # not symmetric: the arguments are not interchangeable
+        assert not np.allclose(kl, info.kl_divergence(jnp.log(p), q), rtol=1e-3)
 
 
 def test_cross_entropy_of_softmax_is_the_softmax_loss():
@@ -66,16 +70,68 @@ def test_zero_probabilities_follow_0_log_0_equals_0():
     p = jnp.array([0.5, 0.5, 0.0])
     q = jnp.array([0.25, 0.25, 0.5])
     np.testing.assert_allclose(info.entropy(p), np.log(2.0), rtol=1e-6)
-    np.testing.assert_allclose(info.kl_divergence(p, q), np.log(2.0), rtol=1e-6)
-    assert np.isinf(info.kl_divergence(q, p))  # q puts mass where p has none
+    np.testing.assert_allclose(info.kl_divergence(jnp.log(q), p), np.log(2.0), rtol=1e-6)
+    assert np.isinf(info.kl_divergence(jnp.log(p), q))  # q puts mass where p has none
     np.testing.assert_allclose(info.entropy(jnp.array([1.0, 0.0])), 0.0, atol=0)
     np.testing.assert_allclose(info.entropy(jnp.full(8, 1 / 8)), np.log(8.0), rtol=1e-6)
 
 
+def test_entropy_gradient_at_a_zero_probability_is_the_one_sided_limit_not_nan():
+    g = jax.grad(info.entropy)(jnp.array([1.0, 0.0]))
+    # dH/dp_k = -log p_k - 1: -1 at p = 1, +inf (the limit from the right) at p = 0, as
+    # jax.scipy.special.entr gives it; the former xlogy form gave NaN
+    assert float(g[0]) == -1.0 and np.isposinf(g[1])
+    g_entr = jax.grad(lambda p: jnp.sum(jax.scipy.special.entr(p)))(jnp.array([1.0, 0.0]))
+    np.testing.assert_array_equal(g, g_entr)
+    # finite differences from the right grow without bound, as -log(eps)
+    for eps in (1e-2, 1e-4):
+        with jax.enable_x64(True):
+            h = info.entropy(jnp.array([1 - eps, eps], jnp.float64))
+        assert float(h) / eps > -np.log(eps)
+
+
+def test_kl_from_log_softmax_is_finite_with_finite_gradients_at_huge_logits():
+    p = jnp.array([0.2, 0.3, 0.5])
+    z = jnp.array([1e4, 0.0, -1e4])
+    kl = lambda z: info.kl_divergence(jax.nn.log_softmax(z), p)  # noqa: E731
+    assert np.isfinite(kl(z))
+    np.testing.assert_allclose(kl(z), np.sum(np.asarray(p) * np.log(np.asarray(p)))
+                               + 0.3 * 1e4 + 0.5 * 2e4, rtol=1e-6)
+    g = jax.grad(kl)(z)
+    np.testing.assert_allclose(g, jax.nn.softmax(z) - p, atol=1e-6)  # softmax minus target
+    # the probability-space form, log(softmax(z)), is inf with NaN gradients there
+    naive = lambda z: info.kl_divergence(jnp.log(jax.nn.softmax(z)), p)  # noqa: E731
+    assert np.isinf(naive(z)) and np.all(np.isnan(jax.grad(naive)(z)))
+
+
+def test_kl_is_0_where_target_and_prediction_are_both_impossible_unlike_optax():
+    log_q = jnp.array([0.0, -jnp.inf])
+    p = jnp.array([1.0, 0.0])
+    assert float(info.kl_divergence(log_q, p)) == 0.0
+    assert np.all(np.isfinite(jax.grad(info.kl_divergence)(log_q, p)))
+    assert np.isnan(optax.kl_divergence(log_q, p))  # optax: 0 * (-inf)
+
+
+def test_mixed_float_dtypes_follow_jax_promotion():
+    p16 = jnp.array([0.5, 0.5], jnp.float16)
+    q32 = jnp.array([0.25, 0.75], jnp.float32)
+    assert info.cross_entropy(p16, q32).dtype == jnp.float32
+    assert info.kl_divergence(jnp.log(q32), p16).dtype == jnp.float32
+    assert info.entropy(p16).dtype == jnp.float16
+
+
 def test_errors_name_the_function_and_shapes():
-    with pytest.raises(ValueError, match=r"kl_divergence: q must have the shape of p \(\*B, K\); "
-                                         r"got q \(3,\), p \(2, 3\)"):
-        info.kl_divergence(jnp.ones((2, 3)) / 3, jnp.ones(3) / 3)
+    with pytest.raises(ValueError, match=r"kl_divergence: targets must have the shape of "
+                                         r"log_predictions \(\*B, K\); got targets \(3,\), "
+                                         r"log_predictions \(2, 3\)"):
+        info.kl_divergence(jnp.zeros((2, 3)), jnp.ones(3) / 3)
+    with pytest.raises(TypeError, match="kl_divergence: targets must be a floating-point"):
+        info.kl_divergence(jnp.zeros(2), jnp.array([1, 0]))
+    with pytest.raises(TypeError, match="kl_divergence: log_predictions must be a floating"):
+        info.kl_divergence(jnp.zeros(2, jnp.complex64), jnp.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match=r"entropy: p must have shape \(\*B, K\) with K >= 1 "
+                                         r"outcomes on the last axis; got \(2, 0\)"):
+        info.entropy(jnp.zeros((2, 0)))
     with pytest.raises(TypeError, match="entropy: p must be a floating-point array"):
         info.entropy(jnp.array([1, 0]))
     with pytest.raises(ValueError, match=r"cross_entropy: p must have shape \(\*B, K\)"):
@@ -92,7 +148,7 @@ def test_kl_heatmap_and_temperature_explorer_draw(close_figures):
 
     grid = jnp.linspace(0.05, 0.95, 5)
     P, Q = jnp.meshgrid(grid, grid)
-    kl = info.kl_divergence(jnp.stack([P, 1 - P], -1), jnp.stack([Q, 1 - Q], -1))
+    kl = info.kl_divergence(jnp.log(jnp.stack([Q, 1 - Q], -1)), jnp.stack([P, 1 - P], -1))
     ax = plot.heatmap(kl, grid, grid, xlabel="p", ylabel="q", label="KL", vmax=2.0)
     mesh = ax.collections[0]
     np.testing.assert_allclose(np.asarray(mesh.get_array()).reshape(5, 5), kl, rtol=1e-6)

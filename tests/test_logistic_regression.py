@@ -1,6 +1,7 @@
 """Unit tests of dlmath.logistic_regression: hand-written gradients against jax.grad and
-the lambdified formulas, training against scikit-learn's LogisticRegression (the same
-objective), accuracy and confusion matrix against scikit-learn, and the error paths."""
+the lambdified formulas, training (through dlmath.training.fit) against scikit-learn's
+LogisticRegression (the same objective), and the error paths: shapes, dtypes, class ids,
+learning rates, empty data."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import sklearn.linear_model
-import sklearn.metrics
 from threadpoolctl import threadpool_limits
 
 from dlmath import logistic_regression as lr
+from dlmath import metrics
 from dlmath.formulas import cross_entropy as F
 from dlmath.symbolic import docstring_math
 
@@ -68,9 +69,11 @@ def test_softmax_gradient_matches_autodiff_and_formula():
 def test_training_reaches_scikit_learns_optimum_of_the_same_objective():
     X, _, _, labels = _problem(2)
     lam = 0.05
-    params, losses = lr.train_softmax((jnp.zeros((D, K)), jnp.zeros(K)), X, labels, 0.5, 400,
-                                      lam)
-    assert losses.shape == (401,)
+    params, history = lr.train_softmax((jnp.zeros((D, K)), jnp.zeros(K)), X, labels, 0.5, 400,
+                                       lam)
+    losses = jnp.append(history.loss, lr.softmax_loss(params, X, labels, lam))
+    assert history.loss.shape == (400,)
+    np.testing.assert_allclose(history.loss[0], np.log(K), rtol=1e-6)  # zeros: uniform
     assert np.all(np.diff(np.asarray(losses)) <= 1e-6)  # small step: monotone descent
     # scikit-learn minimises C * sum(loss) + |W|^2 / 2, i.e. our objective times C N
     sk = sklearn.linear_model.LogisticRegression(C=1 / (N * lam), tol=1e-10, max_iter=10000)
@@ -87,7 +90,8 @@ def test_binary_training_matches_scikit_learn():
     X, _, _, labels = _problem(3)
     y = (labels == 0).astype(jnp.int32)
     lam = 0.05
-    params, losses = lr.train_logistic((jnp.zeros(D), jnp.zeros(())), X, y, 1.0, 400, lam)
+    params, history = lr.train_logistic((jnp.zeros(D), jnp.zeros(())), X, y, 1.0, 400, lam)
+    losses = jnp.append(history.loss, lr.logistic_loss(params, X, y, lam))
     sk = sklearn.linear_model.LogisticRegression(C=1 / (N * lam), tol=1e-10, max_iter=10000)
     with threadpool_limits(1):
         sk.fit(np.asarray(X, np.float64), np.asarray(y))
@@ -95,23 +99,98 @@ def test_binary_training_matches_scikit_learn():
                                                                      jnp.float32))
     sk_loss = float(lr.logistic_loss(sk_params, X, y, lam))
     assert 0 <= float(losses[-1]) - sk_loss + 1e-5 < 1e-4
-    pred = lr.logistic_predict(params, X)
+    logits = jnp.log(lr.logistic_predict(params, X)) - jnp.log1p(-lr.logistic_predict(params, X))
     # near-identical weights: the predictions agree up to a point sitting on the threshold
-    assert abs(float(lr.accuracy(pred, y)) - sk.score(np.asarray(X), np.asarray(y))) <= 1 / N
+    acc = float(metrics.binary_accuracy(logits, y))
+    assert abs(acc - sk.score(np.asarray(X), np.asarray(y))) <= 1 / N
 
 
-def test_accuracy_and_confusion_matrix_match_scikit_learn():
+def test_training_goes_through_fit_with_sgd():
+    # the same steps as fit(sgd(lr), ...) with jax.grad of the same objective
+    from dlmath import optim, training
+
     X, W, b, labels = _problem(4)
-    P = lr.softmax_predict((W, b), X)
-    pred = jnp.argmax(P, axis=-1)
-    assert float(lr.accuracy(P, labels)) == pytest.approx(
-        sklearn.metrics.accuracy_score(np.asarray(labels), np.asarray(pred)))
-    cm = lr.confusion_matrix(labels, pred, K)
-    np.testing.assert_array_equal(cm, sklearn.metrics.confusion_matrix(
-        np.asarray(labels), np.asarray(pred), labels=range(K)))
-    assert int(jnp.sum(cm)) == N
-    # binary: threshold at 1/2
-    assert float(lr.accuracy(jnp.array([0.2, 0.5, 0.9, 0.7]), jnp.array([0, 1, 0, 1]))) == 0.75
+    lam = 0.1
+    ours, h_ours = lr.train_softmax((W, b), X, labels, 0.3, 25, lam)
+    theirs, h_theirs = training.fit(optim.sgd(0.3), lambda p, X, c: lr.softmax_loss(p, X, c, lam),
+                                    (W, b), (X, labels), steps=25)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h_ours.loss, h_theirs.loss, rtol=1e-5)
+
+
+def test_mixed_float_dtypes_compute_in_the_parameters_dtype():
+    X, W, b, labels = _problem(5)
+    p16 = (W.astype(jnp.float16), b.astype(jnp.float16))
+    assert lr.softmax_loss(p16, X, labels).dtype == jnp.float16  # X (float32) is cast
+    assert lr.softmax_gradient(p16, X, labels)[0].dtype == jnp.float16
+    params, history = lr.train_softmax(p16, X, labels, 0.1, 3)
+    assert params[0].dtype == jnp.float16 and history.loss.dtype == jnp.float16
+    w16, b16 = W[:, 0].astype(jnp.float16), b[0].astype(jnp.float16)
+    y = (labels == 0).astype(jnp.float32)
+    assert lr.logistic_gradient((w16, b16), X, y)[0].dtype == jnp.float16
+    with pytest.raises(TypeError, match="softmax_loss: every leaf of params must have one float"):
+        lr.softmax_loss((W, b.astype(jnp.float16)), X, labels)
+
+
+@pytest.mark.parametrize("dtype", [jnp.uint8, jnp.int8, jnp.int16, jnp.uint16])
+def test_class_ids_of_any_integer_width(dtype):
+    X, W, b, labels = _problem(6)
+    want = lr.softmax_loss((W, b), X, labels)
+    np.testing.assert_allclose(lr.softmax_loss((W, b), X, labels.astype(dtype)), want, rtol=1e-6)
+    y = (labels == 0).astype(dtype)
+    np.testing.assert_allclose(lr.logistic_loss((W[:, 0], b[0]), X, y),
+                               lr.logistic_loss((W[:, 0], b[0]), X, y.astype(jnp.float32)),
+                               rtol=1e-6)
+
+
+def test_out_of_range_ids_raise_when_concrete_and_give_nan_under_jit():
+    X, W, b, labels = _problem(7)
+    bad = labels.at[3].set(K)
+    for fn in (lr.softmax_loss, lr.softmax_gradient):
+        with pytest.raises(ValueError, match=rf"{fn.__name__}: class ids must lie in \[0, K\) = "
+                                             rf"\[0, 3\); got labels\[3\] = 3"):
+            fn((W, b), X, bad)
+    with pytest.raises(ValueError, match=r"train_softmax: class ids.*got labels\[0\] = -1"):
+        lr.train_softmax((W, b), X, labels.at[0].set(-1), 0.1, 1)
+    with pytest.raises(ValueError, match=r"logistic_loss: class ids must lie in \[0, K\) = "
+                                         r"\[0, 2\); got y\[0\] = 2"):
+        lr.logistic_loss((W[:, 0], b[0]), X, jnp.full(N, 2))
+    # under jit: NaN loss and NaN gradient (never a finite gradient beside a NaN loss)
+    loss = jax.jit(lambda p, c: lr.softmax_loss(p, X, c))((W, b), bad)
+    gW, gb = jax.jit(lambda p, c: lr.softmax_gradient(p, X, c))((W, b), bad)
+    assert np.isnan(loss) and np.all(np.isnan(gW)) and np.all(np.isnan(gb))
+
+
+@pytest.mark.parametrize("rate", [-1.0, 0.0, float("nan"), float("inf"), np.float32(-1.0),
+                                  np.array(0.0), jnp.array(float("nan"))])
+def test_learning_rates_that_are_not_positive_and_finite_are_refused(rate):
+    X, W, b, labels = _problem(8)
+    with pytest.raises(ValueError, match="train_softmax: learning_rate must be a finite number"):
+        lr.train_softmax((W, b), X, labels, rate, 3)
+    with pytest.raises(ValueError, match="train_logistic: learning_rate must be a finite number"):
+        lr.train_logistic((W[:, 0], b[0]), X, labels == 0, rate, 3)
+
+
+def test_no_examples_is_an_error_not_a_silent_nan():
+    X, W, b, labels = _problem(9)
+    for call in (lambda: lr.logistic_loss((W[:, 0], b[0]), X[:0], labels[:0] == 0),
+                 lambda: lr.logistic_gradient((W[:, 0], b[0]), X[:0], labels[:0] == 0),
+                 lambda: lr.train_logistic((W[:, 0], b[0]), X[:0], labels[:0] == 0, 0.1, 2),
+                 lambda: lr.softmax_loss((W, b), X[:0], labels[:0]),
+                 lambda: lr.softmax_gradient((W, b), X[:0], labels[:0]),
+                 lambda: lr.train_softmax((W, b), X[:0], labels[:0], 0.1, 2)):
+        with pytest.raises(ValueError, match=r"X \(N, D\) has no examples \(N = 0\)"):
+            call()
+    # predictions of no example are an empty array, as jax.nn's
+    assert lr.softmax_predict((W, b), X[:0]).shape == (0, K)
+
+
+def test_l2_and_steps_are_checked():
+    X, W, b, labels = _problem(10)
+    with pytest.raises(ValueError, match=r"softmax_loss: l2 must be a finite number in \[0, inf\)"):
+        lr.softmax_loss((W, b), X, labels, -1.0)
+    with pytest.raises(TypeError, match="train_logistic: steps must be an int"):
+        lr.train_logistic((W[:, 0], b[0]), X, labels == 0, 0.1, 2.0)
 
 
 def test_errors_name_the_shapes():
@@ -126,12 +205,15 @@ def test_errors_name_the_shapes():
         lr.logistic_loss((W[:, 0], b[0]), X, labels[:, None])
     with pytest.raises(ValueError, match=r"X must have shape \(N, D\)"):
         lr.softmax_predict((W, b), X[0])
-    with pytest.raises(ValueError, match="steps must be an int >= 0"):
+    with pytest.raises(ValueError, match="train_softmax: steps must be an int >= 0"):
         lr.train_softmax((W, b), X, labels, 0.1, -1)
     with pytest.raises(TypeError, match="params must be a pair"):
         lr.softmax_predict(W, X)
-    with pytest.raises(ValueError, match=r"probabilities \(40, 3\), labels \(39,\)"):
-        lr.accuracy(jnp.zeros((N, K)), labels[:-1])
+    with pytest.raises(ValueError, match=r"softmax_loss: labels must have shape \(N,\) = \(40,\); "
+                                         r"got \(39,\)"):
+        lr.softmax_loss((W, b), X, labels[:-1])
+    with pytest.raises(TypeError, match="logistic_loss: y must hold real numbers"):
+        lr.logistic_loss((W[:, 0], b[0]), X, labels.astype(jnp.complex64))
 
 
 def test_confusion_matrix_figure_shows_the_counts(close_figures):
@@ -142,20 +224,6 @@ def test_confusion_matrix_figure_shows_the_counts(close_figures):
     assert sorted(t.get_text() for t in ax.texts) == ["1", "3", "5"]  # zero cells unlabelled
     assert [t.get_text() for t in ax.get_xticklabels()] == ["even", "odd"]
     np.testing.assert_array_equal(ax.images[0].get_array(), cm)
-
-
-def test_confusion_matrix_never_counts_an_out_of_range_id_in_another_cell():
-    # label 0 predicted as 3 with K = 3 would land on cell (1, 0) of the flattened matrix
-    with pytest.raises(ValueError, match=r"\[0, K\) = \[0, 3\); got labels\[0\] = 0, "
-                                         r"predicted\[0\] = 3"):
-        lr.confusion_matrix(jnp.array([0, 1]), jnp.array([3, 0]), 3)
-    with pytest.raises(ValueError, match=r"got labels\[1\] = -1"):
-        lr.confusion_matrix(jnp.array([0, -1]), jnp.array([0, 0]), 3)
-    # under jit the values are unknown: the bad pair is dropped, the good one counted once
-    cm = jax.jit(lambda a, b: lr.confusion_matrix(a, b, 3))(jnp.array([0, 1]), jnp.array([3, 0]))
-    np.testing.assert_array_equal(cm, [[0, 0, 0], [1, 0, 0], [0, 0, 0]])
-    with pytest.raises(TypeError, match="confusion_matrix: predicted must be integer"):
-        lr.confusion_matrix(jnp.array([0, 1]), jnp.array([0.0, 1.0]), 2)
 
 
 def test_confusion_matrix_figure_refuses_bad_shapes(close_figures):

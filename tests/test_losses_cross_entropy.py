@@ -92,13 +92,84 @@ def test_integer_ce_values_match_optax_formula_and_one_hot():
         np.testing.assert_allclose(got, ref(z, c), rtol=1e-12)
 
 
-def test_out_of_range_class_ids_give_nan_and_zero_gradient():
+def test_out_of_range_class_ids_raise_when_concrete_and_give_nan_under_jit():
     z = jnp.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0], [0.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"with_integer_labels: class ids must lie in \[0, K\) "
+                                         r"= \[0, 3\); got labels\[0\] = -1"):
+        ICE(z, jnp.array([-1, 0, 1]))
+    with pytest.raises(ValueError, match=r"got labels\[1\] = 3"):
+        ICE(z, jnp.array([0, 3, 1]))
+    # under jit the values are unknown: the documented rule is NaN for that example and a
+    # zero gradient for its row
     c = jnp.array([-1, 3, 1])
-    out = ICE(z, c)
+    out = jax.jit(ICE)(z, c)
     assert np.isnan(out[0]) and np.isnan(out[1]) and np.isfinite(out[2])
-    g = jax.grad(lambda a: ICE(a, c)[2] + 0.0 * jnp.nansum(ICE(a, c)))(z)
+    g = jax.jit(jax.grad(lambda a, c: ICE(a, c)[2] + 0.0 * jnp.nansum(ICE(a, c))))(z, c)
     assert np.all(g[:2] == 0)
+
+
+@pytest.mark.parametrize("dtype", [jnp.uint8, jnp.int8, jnp.int16, jnp.uint16, jnp.int32])
+def test_class_ids_of_every_integer_width_are_widened(dtype):
+    # uint8 id 100 with K = 300: the comparison labels < K must not run in uint8
+    z = jnp.asarray(np.random.default_rng(0).standard_normal((2, 300)), jnp.float32)
+    c = jnp.array([5, 100], dtype)
+    want = optax.softmax_cross_entropy_with_integer_labels(z, jnp.array([5, 100]))
+    np.testing.assert_allclose(ICE(z, c), want, rtol=1e-6)
+    np.testing.assert_allclose(jax.jit(ICE)(z, c), want, rtol=1e-6)
+
+
+def test_int8_ids_out_of_range_raise_value_error_not_overflow():
+    with pytest.raises(ValueError, match=r"got labels\[1\] = -100"):
+        ICE(jnp.zeros((2, 300)), jnp.array([5, -100], jnp.int8))
+
+
+def test_masked_logit_with_label_zero_gives_the_exact_loss_and_finite_gradient():
+    # a logit of -inf (an attention-style mask) under a label of 0: 0 log 0 = 0
+    z = jnp.array([[-jnp.inf, 0.0, 1.0]])
+    y = jnp.array([[0.0, 0.25, 0.75]])
+    want = -(0.25 * jax.nn.log_softmax(z[:, 1:])[0, 0] + 0.75 * jax.nn.log_softmax(z[:, 1:])[0, 1])
+    np.testing.assert_allclose(SCE(z, y), [want], rtol=1e-6)
+    g = jax.grad(lambda a: SCE(a, y)[0])(z)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, jax.nn.softmax(z) - y, atol=1e-7)
+    # deliberately unlike optax, which gives 0 * (-inf) = NaN here
+    assert np.isnan(optax.softmax_cross_entropy(z, y)[0])
+    # a one-hot row whose other log-probabilities underflow (float16 at +-6e4): loss 0
+    z16 = jnp.array([[6e4, -6e4]], jnp.float16)
+    y16 = jnp.array([[1.0, 0.0]], jnp.float16)
+    out = SCE(z16, y16)
+    assert float(out[0]) == 0.0 and not np.signbit(np.asarray(out, np.float32)[0])
+    assert np.all(np.isfinite(np.asarray(jax.grad(lambda a: SCE(a, y16)[0])(z16), np.float32)))
+
+
+def test_mixed_float_dtypes_follow_jax_promotion():
+    z16 = jnp.zeros((2, 3), jnp.float16)
+    y32 = jnp.full((2, 3), 1 / 3, jnp.float32)
+    assert SCE(z16, y32).dtype == jnp.float32
+    assert BCE(z16[:, 0], y32[:, 0]).dtype == jnp.float32
+    assert BCE(z16[:, 0], jnp.array([0, 1], jnp.uint8)).dtype == jnp.float16
+    assert ICE(z16, jnp.array([0, 2], jnp.uint8)).dtype == jnp.float16
+
+
+def test_bce_integer_targets_are_0_1_labels():
+    with pytest.raises(ValueError, match=r"binary_cross_entropy_with_logits: class ids must lie "
+                                         r"in \[0, K\) = \[0, 2\); got targets\[1\] = 2"):
+        BCE(jnp.zeros(2), jnp.array([1, 2]))
+    out = jax.jit(BCE)(jnp.zeros(2), jnp.array([1, 2]))
+    assert np.isfinite(out[0]) and np.isnan(out[1])
+
+
+def test_sigmoid_binary_cross_entropy_is_optaxs_name_for_the_same_function():
+    assert losses.sigmoid_binary_cross_entropy is BCE
+    assert "sigmoid_binary_cross_entropy" in losses.__all__
+    z, y = _random(11, (5,))
+    np.testing.assert_allclose(losses.sigmoid_binary_cross_entropy(z, y),
+                               optax.sigmoid_binary_cross_entropy(z, y), rtol=1e-6)
+
+
+def test_empty_batch_passes_through_as_in_optax():
+    assert ICE(jnp.zeros((0, 3)), jnp.zeros((0,), jnp.int32)).shape == (0,)
+    assert SCE(jnp.zeros((0, 3)), jnp.zeros((0, 3))).shape == (0,)
 
 
 def test_everything_works_under_jit_and_vmap():
@@ -217,10 +288,10 @@ def test_integer_ce_refuses_float_labels():
 
 
 def test_integer_ce_refuses_wrong_batch_shape():
-    with pytest.raises(ValueError, match=r"labels must have shape \(\*B,\) = \(3,\) to match "
-                                         r"logits \(\*B, K\) = \(3, 4\); got labels \(3, 4\)"):
+    with pytest.raises(ValueError, match=r"labels must have shape \(\*B,\) = \(3,\); got "
+                                         r"\(3, 4\)\. labels are one class id per row of logits"):
         ICE(jnp.zeros((3, 4)), jnp.zeros((3, 4), jnp.int32))
-    with pytest.raises(ValueError, match=r"got labels \(2,\)"):
+    with pytest.raises(ValueError, match=r"got \(2,\)"):
         ICE(jnp.zeros((3, 4)), jnp.array([0, 1]))
 
 
