@@ -7,8 +7,27 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from dlmath import _checks
 
 __all__ = ["linear", "digits"]
+
+
+def _true_weights(who: str, w):
+    """The true weights of :func:`linear`: a real Python number, or a floating array (or
+    list of floats) of shape ``(F,)``; finite when concrete. Returned as float32 ``(F,)``."""
+    if isinstance(w, (int, float, np.integer, np.floating)) and not isinstance(w, (bool, np.bool_)):
+        _checks.hyperparameter(who, "w", w)
+        return jnp.full((1,), w, jnp.float32)
+    if isinstance(w, (list, tuple)):
+        w = np.asarray(w)
+    _checks.require_floating(who, "w", w, "The true weights are floats: write [1.0, 2.0], not "
+                                           "[1, 2], or convert with jnp.asarray(w, jnp.float32).")
+    _checks.require_ndim(who, "w", w, 1, "(F,)", "One weight per feature; a scalar for one.")
+    if not _checks.is_traced(w) and not np.all(np.isfinite(np.asarray(w, np.float64))):
+        raise ValueError(f"{who}: w must be finite; got {np.asarray(w)}.")
+    return jnp.asarray(w, jnp.float32)
 
 
 def linear(key, n: int, w, b: float, *, noise: float = 1.0, low: float = -3.0,
@@ -18,25 +37,35 @@ def linear(key, n: int, w, b: float, *, noise: float = 1.0, low: float = -3.0,
 
     Args:
         key: a ``jax.random`` key.
-        n: number of samples $N \ge 1$.
-        w: the true weights, a float or ``(F,)``.
-        b: the true intercept.
-        noise: $\sigma \ge 0$.
-        low, high: the range of every feature.
+        n: number of samples $N \ge 1$, a Python int.
+        w: the true weights: a real number (one feature), or a floating array or list of
+            floats ``(F,)``. Integer, bool and complex arrays are refused.
+        b: the true intercept, a finite real number.
+        noise: $\sigma \ge 0$, finite.
+        low, high: the range of every feature, finite, ``low < high``.
+
+    ``b``, ``noise``, ``low``, ``high`` and an array ``w`` may be traced (under ``jit``):
+    their values are then not checked.
 
     Returns:
         ``(x, y)`` with ``x: (N, F)`` (``(N, 1)`` for a scalar ``w``) and ``y: (N,)``, float32.
 
     Raises:
-        ValueError: for ``n < 1``, ``noise < 0`` or ``low >= high``.
+        ValueError: for ``n < 1``, ``noise < 0``, ``low >= high``, a non-finite value, or
+            ``w`` of more than one axis.
+        TypeError: a non-int ``n``; a bool, complex or non-number hyper-parameter; an
+            integer, bool or complex ``w`` array.
     """
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"data.linear: n must be an int >= 1; got {n!r}.")
-    if noise < 0:
-        raise ValueError(f"data.linear: noise (the standard deviation) must be >= 0; got {noise}.")
-    if not low < high:
-        raise ValueError(f"data.linear: need low < high; got low={low}, high={high}.")
-    w = jnp.atleast_1d(jnp.asarray(w, jnp.float32))
+    who = "data.linear"
+    _checks.count(who, "n", n, low=1)
+    w = _true_weights(who, w)
+    _checks.hyperparameter(who, "b", b)
+    _checks.hyperparameter(who, "noise", noise, low=0.0,
+                           hint="noise is the standard deviation of the Gaussian noise.")
+    _checks.hyperparameter(who, "low", low)
+    _checks.hyperparameter(who, "high", high)
+    if not (_checks.is_traced(low) or _checks.is_traced(high)) and not low < high:
+        raise ValueError(f"{who}: need low < high; got low={low}, high={high}.")
     kx, ke = jax.random.split(key)
     x = jax.random.uniform(kx, (n, w.shape[0]), jnp.float32, low, high)
     y = x @ w + b + noise * jax.random.normal(ke, (n,), jnp.float32)
@@ -58,13 +87,15 @@ def digits(key, *, test_fraction: float = 0.25):
         ``y: (N,)`` int32 class ids.
 
     Raises:
-        ValueError: if ``test_fraction`` is not in ``(0, 1)``.
+        ValueError: if ``test_fraction`` is not a finite number in ``(0, 1)``.
+        TypeError: if it is not a real number (or is traced: it sets the split's sizes).
         ImportError: if scikit-learn is not installed (it is in ``requirements.txt``).
     """
-    import numpy as np
-
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"data.digits: test_fraction must be in (0, 1); got {test_fraction}.")
+    _checks.hyperparameter("data.digits", "test_fraction", test_fraction, low=0.0, high=1.0,
+                           low_open=True, high_open=True)
+    if _checks.is_traced(test_fraction):
+        raise TypeError("data.digits: test_fraction must be a concrete number (it sets the "
+                        "sizes of the split); got a traced value.")
     try:
         from sklearn.datasets import load_digits
     except ImportError as e:  # pragma: no cover - depends on the environment

@@ -4,11 +4,22 @@ closed-form solution, the step-size bound, and gradient descent.
 Shapes (legend letters): ``X: (N, D)`` design matrix (add a ones column with
 :func:`design_matrix` for an intercept), ``w: (D,)``, ``y: (N,)``.
 Derived in ``notebooks/01_linear_regression.ipynb``.
+
+Input rules (those of :mod:`dlmath._checks`): ``X`` and ``w`` are floating (float16,
+bfloat16, float32 or float64), ``y`` is real (float or int, never complex). A function of
+the weights ``w`` computes in the dtype of ``w``: ``X`` and ``y`` of another float dtype are
+cast to it. The functions of ``X`` alone (:func:`hessian`, :func:`normal_equations`,
+:func:`max_stable_learning_rate`) compute in ``X``'s dtype, except that the linear algebra
+of the last two (a solve, an eigenvalue decomposition) runs in float32 for float16 and
+bfloat16 inputs, which XLA's solvers do not accept; the result is returned in ``X``'s dtype.
+A mean over ``N = 0`` examples raises; NaN or infinite entries propagate to the result,
+except in the two functions whose checks read values, which refuse them.
+
+Gradient descent runs through the book's one training loop, :func:`dlmath.training.fit`,
+with :func:`dlmath.optim.sgd` and the hand-written gradient of :func:`mse_gradient`.
 """
 
 from __future__ import annotations
-
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +33,7 @@ __all__ = [
     "predict",
     "loss",
     "mse_gradient",
+    "loss_and_gradient",
     "hessian",
     "normal_equations",
     "max_stable_learning_rate",
@@ -29,10 +41,20 @@ __all__ = [
     "minibatch_gradient_descent",
 ]
 
+_LOW_PRECISION = (jnp.float16, jnp.bfloat16)
 
-def _check_xwy(who: str, X, w=None, y=None) -> None:
+
+def _check_X(who: str, X, *, nonempty: bool = True) -> None:
     _checks.require_floating(who, "X", X)
     _checks.require_ndim(who, "X", X, 2, "(N, D)", "Reshape a single feature with x[:, None].")
+    if nonempty:
+        _checks.require_nonempty(who, "X", X, 0, "(N, D)", "examples (rows, N = 0)")
+
+
+def _check_xwy(who: str, X, w=None, y=None, *, nonempty: bool = True):
+    """Check ``X (N, D)``, ``w (D,)``, ``y (N,)`` and apply the dtype rule: ``X`` and ``y``
+    in the dtype of ``w`` when ``w`` is given. Returns ``(X, w, y)`` as arrays."""
+    _check_X(who, X, nonempty=nonempty)
     n, d = _checks.shape_of(X)
     if w is not None:
         _checks.require_floating(who, "w", w)
@@ -48,32 +70,36 @@ def _check_xwy(who: str, X, w=None, y=None) -> None:
                 f"{who}: y must have shape (N,) = ({n},) to match X (N, D) = ({n}, {d}); "
                 f"got y {_checks.fmt(_checks.shape_of(y))}. A column (N, 1) needs y.reshape(-1)."
             )
+    dtype = jnp.result_type(w if w is not None else X)
+    X = jnp.asarray(X).astype(dtype)
+    y = None if y is None else jnp.asarray(y).astype(dtype)
+    return X, (None if w is None else jnp.asarray(w)), y
 
 
-def _concrete(x) -> bool:
-    """True outside tracing (under jit, values are unknown and only shapes are checked)."""
-    return not isinstance(x, jax.core.Tracer)
-
-
-def _check_learning_rate(who: str, learning_rate) -> None:
-    if _checks.shape_of(learning_rate) != ():
+def _require_finite(who: str, name: str, x) -> None:
+    """Concrete values only: NaN or inf would make the checks that read values (the rank,
+    the largest eigenvalue) and the solvers report something misleading."""
+    if _checks.is_traced(x):
+        return
+    a = np.asarray(x, np.float64)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        where = tuple(int(k) for k in np.argwhere(bad)[0])
         raise ValueError(
-            f"{who}: learning_rate must be a scalar; got shape "
-            f"{_checks.fmt(_checks.shape_of(learning_rate))}. One rate per coordinate is "
-            "not gradient descent on this loss."
+            f"{who}: {name} must be finite; got {name}[{', '.join(map(str, where))}] = "
+            f"{a[where]} ({int(bad.sum())} non-finite entries). Remove or impute those rows "
+            "first."
         )
-    if _concrete(learning_rate) and not float(learning_rate) > 0:
-        raise ValueError(f"{who}: learning_rate must be > 0; got {float(learning_rate)}.")
 
 
 def design_matrix(x):
     r"""Prepend a column of ones to the features, so that $w_0$ is the intercept.
 
     Args:
-        x: features ``(N,)`` (one feature) or ``(N, F)``.
+        x: features ``(N,)`` (one feature) or ``(N, F)``, floating.
 
     Returns:
-        ``X`` of shape ``(N, F + 1)``: ``[1, x]``.
+        ``X`` of shape ``(N, F + 1)``: ``[1, x]``, in ``x``'s dtype.
 
     Raises:
         TypeError: if ``x`` is not floating. ValueError: if ``x`` has more than 2 axes.
@@ -88,26 +114,28 @@ def design_matrix(x):
 
 
 def predict(w, X):
-    r"""The linear model $\hat y = Xw$; ``w: (D,)``, ``X: (N, D)`` → ``(N,)``.
+    r"""The linear model $\hat y = Xw$; ``w: (D,)``, ``X: (N, D)`` → ``(N,)`` in ``w``'s dtype.
+
+    ``N = 0`` rows give an empty result (nothing is reduced).
 
     Raises:
         ValueError: for shapes other than ``(D,)``, ``(N, D)``. TypeError: non-floating input.
     """
-    _check_xwy("predict", X, w)
+    X, w, _ = _check_xwy("predict", X, w, nonempty=False)
     return X @ w
 
 
 def loss(w, X, y):
-    r"""The least-squares loss $L(w) = \operatorname{mse}(Xw, y)$, a scalar.
+    r"""The least-squares loss $L(w) = \operatorname{mse}(Xw, y)$, a scalar in ``w``'s dtype.
 
     Derived as the Gaussian negative log-likelihood (up to constants) in
     ``notebooks/01_linear_regression.ipynb``.
 
     Raises:
-        ValueError: for shapes other than ``(D,)``, ``(N, D)``, ``(N,)``.
-        TypeError: for non-floating ``w`` or ``X``.
+        ValueError: for shapes other than ``(D,)``, ``(N, D)``, ``(N,)``; for ``N = 0``.
+        TypeError: for non-floating ``w`` or ``X``, complex ``y``.
     """
-    _check_xwy("loss", X, w, y)
+    X, w, y = _check_xwy("loss", X, w, y)
     return mse(X @ w, y)
 
 
@@ -126,16 +154,28 @@ def mse_gradient(w, X, y):
         w: ``(D,)`` weights. X: ``(N, D)`` design matrix. y: ``(N,)`` targets.
 
     Returns:
-        ``(D,)``: $\nabla_w L$ for $L(w) = \frac1N \lVert Xw - y\rVert^2$ (see :func:`loss`).
-        Derived (scalar and matrix form, proven equal) in
+        ``(D,)`` in ``w``'s dtype: $\nabla_w L$ for $L(w) = \frac1N \lVert Xw - y\rVert^2$
+        (see :func:`loss`). Derived (scalar and matrix form, proven equal) in
         ``notebooks/01_linear_regression.ipynb``.
 
     Raises:
-        ValueError: when the shapes are not ``(D,)``, ``(N, D)``, ``(N,)``.
-        TypeError: when ``w`` or ``X`` is not floating.
+        ValueError: when the shapes are not ``(D,)``, ``(N, D)``, ``(N,)``; for ``N = 0``.
+        TypeError: when ``w`` or ``X`` is not floating, or ``y`` is complex.
     """
-    _check_xwy("mse_gradient", X, w, y)
+    X, w, y = _check_xwy("mse_gradient", X, w, y)
     return _gradient(w, X, y)
+
+
+def loss_and_gradient(w, X, y):
+    r"""``(loss(w, X, y), mse_gradient(w, X, y))``: the pair that
+    :func:`dlmath.training.fit` takes as ``value_and_grad``, so that gradient descent runs
+    on the hand-written gradient rather than on autodiff.
+
+    Raises:
+        As :func:`mse_gradient`.
+    """
+    X, w, y = _check_xwy("loss_and_gradient", X, w, y)
+    return mse(X @ w, y), _gradient(w, X, y)
 
 
 def hessian(X):
@@ -144,17 +184,23 @@ def hessian(X):
     $$\frac{2}{N} X^{T} X$$
 
     Args:
-        X: ``(N, D)``.
+        X: ``(N, D)``, ``N >= 1``.
 
     Returns:
-        ``(D, D)``, symmetric positive semi-definite ($v^T H v = \frac2N \lVert Xv\rVert^2$);
-        derived and proven in ``notebooks/01_linear_regression.ipynb``.
+        ``(D, D)`` in ``X``'s dtype, symmetric positive semi-definite
+        ($v^T H v = \frac2N \lVert Xv\rVert^2 \ge 0$); derived and proven in
+        ``notebooks/01_linear_regression.ipynb``.
 
     Raises:
-        ValueError: if ``X`` is not ``(N, D)``. TypeError: if ``X`` is not floating.
+        ValueError: if ``X`` is not ``(N, D)`` or ``N = 0``. TypeError: if ``X`` is not
+            floating.
     """
-    _check_xwy("hessian", X)
+    X, _, _ = _check_xwy("hessian", X)
     return (2.0 / X.shape[0]) * (X.T @ X)
+
+
+def _solver_dtype(dtype):
+    return jnp.float32 if dtype in _LOW_PRECISION else dtype
 
 
 def normal_equations(X, y):
@@ -162,39 +208,47 @@ def normal_equations(X, y):
 
     $$\left(X^{T} X\right)^{-1} X^{T} y$$
 
-    Solved with ``jnp.linalg.solve`` (never an explicit inverse). Derived and proven in
+    Solved with ``jnp.linalg.solve`` (never an explicit inverse), in ``X``'s dtype; float16
+    and bfloat16 are solved in float32 and the result is rounded back. Derived and proven in
     ``notebooks/01_linear_regression.ipynb``.
 
     Args:
-        X: ``(N, D)`` with full column rank. y: ``(N,)``.
+        X: ``(N, D)`` with full column rank, finite. y: ``(N,)``, real and finite (cast to
+            ``X``'s dtype).
 
     Returns:
-        ``w*`` of shape ``(D,)``.
+        ``w*`` of shape ``(D,)``, in ``X``'s dtype.
 
     Raises:
-        ValueError: when ``N < D``, or when ``X`` (a concrete array, not a tracer under
-            ``jit``) does not have full column rank: then $X^T X$ is singular and there are
-            infinitely many minimisers; ``numpy.linalg.lstsq`` or ``pinv`` gives the one of
-            minimum norm. Under ``jit`` the rank cannot be checked and a singular system
-            gives meaningless numbers.
-        TypeError: for non-floating ``X``.
+        ValueError: when ``N < D``; when ``X`` or ``y`` (concrete arrays, not tracers under
+            ``jit``) hold NaN or inf; when ``X`` (concrete) does not have full column rank:
+            then $X^T X$ is singular and there are infinitely many minimisers;
+            ``numpy.linalg.lstsq`` or ``pinv`` gives the one of minimum norm. Under ``jit``
+            neither the values nor the rank can be checked, and a singular or non-finite
+            system gives meaningless numbers.
+        TypeError: for non-floating ``X``, complex ``y``.
     """
-    _check_xwy("normal_equations", X, None, y)
+    who = "normal_equations"
+    X, _, y = _check_xwy(who, X, None, y)
     n, d = X.shape
     if n < d:
         raise ValueError(
-            f"normal_equations: X (N, D) = ({n}, {d}) has fewer rows than columns, so X^T X "
+            f"{who}: X (N, D) = ({n}, {d}) has fewer rows than columns, so X^T X "
             "is singular; use numpy.linalg.lstsq for the minimum-norm solution."
         )
-    if _concrete(X):
+    _require_finite(who, "X", X)
+    _require_finite(who, "y", y)
+    if not _checks.is_traced(X):
         rank = int(np.linalg.matrix_rank(np.asarray(X, np.float64)))
         if rank < d:
             raise ValueError(
-                f"normal_equations: X (N, D) = ({n}, {d}) has rank {rank} < D, so X^T X is "
+                f"{who}: X (N, D) = ({n}, {d}) has rank {rank} < D, so X^T X is "
                 "singular (a column repeats or is a combination of others); use "
                 "numpy.linalg.lstsq or pinv for the minimum-norm solution."
             )
-    return jnp.linalg.solve(X.T @ X, X.T @ y)
+    dtype = X.dtype
+    Xc, yc = X.astype(_solver_dtype(dtype)), y.astype(_solver_dtype(dtype))
+    return jnp.linalg.solve(Xc.T @ Xc, Xc.T @ yc).astype(dtype)
 
 
 def max_stable_learning_rate(X):
@@ -206,103 +260,102 @@ def max_stable_learning_rate(X):
     converges from every start; above it, the component along the top eigenvector grows
     by the factor $|1 - \eta\lambda_{max}| > 1$ per step.
 
-    Derived and proven in ``notebooks/01_linear_regression.ipynb``.
+    Derived in ``notebooks/01_linear_regression.ipynb``.
 
     Args:
-        X: ``(N, D)``.
+        X: ``(N, D)``, ``N, D >= 1``, finite.
 
     Returns:
-        A scalar.
+        A scalar in ``X``'s dtype (the eigenvalues of float16 and bfloat16 inputs are
+        computed in float32).
 
     Raises:
-        ValueError: if ``X`` (concrete) is all zeros, so $\lambda_{max} = 0$ and every
+        ValueError: if ``X`` has no rows or no columns; if ``X`` (concrete) holds NaN or
+            inf; if ``X`` (concrete) is all zeros, so $\lambda_{max} = 0$ and every
             rate is stable. TypeError: for non-floating ``X``.
     """
-    _check_xwy("max_stable_learning_rate", X)
-    lam_max = jnp.linalg.eigvalsh(hessian(X))[-1]
-    if _concrete(lam_max) and not float(lam_max) > 0:
+    who = "max_stable_learning_rate"
+    X, _, _ = _check_xwy(who, X)
+    if X.shape[1] == 0:
+        raise ValueError(f"{who}: X (N, D) = {X.shape} has no columns, so the Hessian has no "
+                         "eigenvalue.")
+    _require_finite(who, "X", X)
+    dtype = X.dtype
+    Xc = X.astype(_solver_dtype(dtype))
+    lam_max = jnp.linalg.eigvalsh((2.0 / Xc.shape[0]) * (Xc.T @ Xc))[-1]
+    if not _checks.is_traced(lam_max) and not float(lam_max) > 0:
         raise ValueError(
-            "max_stable_learning_rate: the Hessian (2/N) X^T X is zero (X has no non-zero "
-            "entry), so the loss is flat and no learning rate is too large."
+            f"{who}: the Hessian (2/N) X^T X is zero (every entry of X is 0), so "
+            "the loss is flat and no learning rate is too large."
         )
-    return 2.0 / lam_max
+    return (2.0 / lam_max).astype(dtype)
 
 
-@partial(jax.jit, static_argnames="steps")
-def _gd(w0, X, y, learning_rate, steps):
-    def step(w, _):
-        w_next = w - learning_rate * _gradient(w, X, y)
-        return w_next, w_next
+def _path_losses(path, X, y):
+    """The full-data loss at every point of a path ``(T + 1, D)``."""
+    return jnp.mean(jnp.square(path @ X.T - y), axis=1)
 
-    _, ws = jax.lax.scan(step, w0, None, length=steps)
-    path = jnp.concatenate([w0[None], ws], axis=0)
-    losses = jax.vmap(lambda w: jnp.mean(jnp.square(X @ w - y)))(path)
-    return path, losses
+
+def _descend(who, w0, X, y, learning_rate, steps, batch_size=None, key=None):
+    from dlmath import optim, training
+
+    X, w0, y = _check_xwy(who, X, w0, y)
+    _checks.learning_rate(who, learning_rate)
+    _checks.count(who, "steps", steps)
+    if batch_size is not None:
+        _checks.count(who, "batch_size", batch_size, low=1, high=X.shape[0])
+    _, history = training.fit(optim.sgd(learning_rate), loss, w0, (X, y), steps=steps,
+                              batch_size=batch_size, key=key,
+                              value_and_grad=loss_and_gradient, keep_path=True)
+    return history.path, _path_losses(history.path, X, y)
 
 
 def gradient_descent(w0, X, y, learning_rate, steps: int):
-    r"""Full-batch gradient descent $w_{t+1} = w_t - \eta \nabla_w L(w_t)$, jit-compiled.
+    r"""Full-batch gradient descent $w_{t+1} = w_t - \eta \nabla_w L(w_t)$.
+
+    A thin wrapper: :func:`dlmath.training.fit` with :func:`dlmath.optim.sgd` and the
+    hand-written gradient (:func:`loss_and_gradient`), keeping the path.
 
     Args:
-        w0: ``(D,)`` start. X: ``(N, D)``. y: ``(N,)``.
-        learning_rate: $\eta > 0$ (see :func:`max_stable_learning_rate`).
-        steps: number of updates $T$ (static: a new value recompiles).
+        w0: ``(D,)`` start (its dtype is the dtype of the computation). X: ``(N, D)``.
+            y: ``(N,)``.
+        learning_rate: $\eta > 0$, finite (see :func:`max_stable_learning_rate`); checked
+            when concrete, so it may be traced under ``jit``.
+        steps: number of updates $T \ge 0$.
 
     Returns:
         ``(path, losses)``: ``path`` is ``(T + 1, D)`` with ``path[0] = w0``; ``losses`` is
         ``(T + 1,)``, the loss at each point of the path.
 
     Raises:
-        ValueError: for bad shapes, ``steps < 0``, or a learning rate that is not a
-            positive scalar. TypeError: for non-floating inputs.
+        ValueError: for bad shapes, ``N = 0``, ``steps < 0``, or a learning rate that is not
+            a finite positive scalar. TypeError: for non-floating inputs, a non-int
+            ``steps``, a non-number learning rate.
     """
-    _check_xwy("gradient_descent", X, w0, y)
-    _check_learning_rate("gradient_descent", learning_rate)
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"gradient_descent: steps must be an int >= 0; got {steps!r}.")
-    return _gd(w0, X, y, learning_rate, steps)
-
-
-@partial(jax.jit, static_argnames=("steps", "batch_size"))
-def _sgd(key, w0, X, y, learning_rate, batch_size, steps):
-    n = X.shape[0]
-
-    def step(w, k):
-        idx = jax.random.choice(k, n, (batch_size,), replace=False)
-        w_next = w - learning_rate * _gradient(w, X[idx], y[idx])
-        return w_next, w_next
-
-    _, ws = jax.lax.scan(step, w0, jax.random.split(key, steps))
-    path = jnp.concatenate([w0[None], ws], axis=0)
-    losses = jax.vmap(lambda w: jnp.mean(jnp.square(X @ w - y)))(path)
-    return path, losses
+    return _descend("gradient_descent", w0, X, y, learning_rate, steps)
 
 
 def minibatch_gradient_descent(key, w0, X, y, learning_rate, batch_size: int, steps: int):
-    r"""Mini-batch gradient descent: each step uses the gradient on ``batch_size`` rows
-    drawn without replacement, $w_{t+1} = w_t - \eta\,\frac{2}{B} X_B^T(X_B w_t - y_B)$.
+    r"""Mini-batch gradient descent: each step uses the gradient on $B$ rows,
+    $w_{t+1} = w_t - \eta\,\frac{2}{B} X_B^T(X_B w_t - y_B)$.
+
+    The batches are :func:`dlmath.training.fit`'s: each epoch shuffles the rows (with a key
+    folded from ``key``) and takes $\lfloor N/B \rfloor$ consecutive batches of $B$ rows,
+    so each row is used at most once per epoch.
 
     Args:
-        key: a ``jax.random`` key (the batches are drawn from it).
+        key: a ``jax.random`` key (the shuffles are drawn from it).
         w0, X, y, learning_rate: as :func:`gradient_descent`.
-        batch_size: $B$, ``1 <= B <= N`` (static).
-        steps: number of updates (static).
+        batch_size: $B$, ``1 <= B <= N``.
+        steps: number of updates.
 
     Returns:
         ``(path, losses)`` as :func:`gradient_descent`; ``losses`` is the full-data loss.
 
     Raises:
         ValueError: for bad shapes, ``batch_size`` outside ``[1, N]``, ``steps < 0``, or a
-            learning rate that is not a positive scalar. TypeError: non-floating inputs.
+            learning rate that is not a finite positive scalar. TypeError: non-floating
+            inputs, non-int sizes.
     """
-    _check_xwy("minibatch_gradient_descent", X, w0, y)
-    _check_learning_rate("minibatch_gradient_descent", learning_rate)
-    n = X.shape[0]
-    if not isinstance(batch_size, int) or not 1 <= batch_size <= n:
-        raise ValueError(
-            f"minibatch_gradient_descent: batch_size must be an int in [1, N] = [1, {n}]; "
-            f"got {batch_size!r}."
-        )
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"minibatch_gradient_descent: steps must be an int >= 0; got {steps!r}.")
-    return _sgd(key, w0, X, y, learning_rate, batch_size, steps)
+    return _descend("minibatch_gradient_descent", w0, X, y, learning_rate, steps,
+                    batch_size=batch_size, key=key)

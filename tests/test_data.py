@@ -56,8 +56,14 @@ def test_linear_noise_has_the_requested_scale():
     "kwargs, pattern",
     [
         (dict(n=0), r"data.linear: n must be an int >= 1; got 0"),
-        (dict(n=2.5), r"data.linear: n .*got 2.5"),
-        (dict(noise=-0.1), r"data.linear: noise .* >= 0; got -0.1"),
+        (dict(noise=-0.1), r"data.linear: noise must be a finite number in \[0, inf\); got -0.1"),
+        (dict(noise=float("nan")), r"data.linear: noise must be a finite number"),
+        (dict(noise=np.inf), r"data.linear: noise must be a finite number"),
+        (dict(b=float("inf")), r"data.linear: b must be a finite number"),
+        (dict(low=-np.inf), r"data.linear: low must be a finite number"),
+        (dict(w=[1.0, np.nan]), r"data.linear: w must be finite"),
+        (dict(w=np.ones((2, 2), np.float32)),
+         r"data.linear: w must have shape \(F,\); got \(2, 2\)"),
         (dict(low=1.0, high=1.0), r"data.linear: need low < high; got low=1.0, high=1.0"),
         (dict(low=2.0, high=-2.0), r"data.linear: need low < high"),
     ],
@@ -66,6 +72,51 @@ def test_linear_value_errors(kwargs, pattern):
     args = dict(n=10, w=1.0, b=0.0) | kwargs
     with pytest.raises(ValueError, match=pattern):
         data.linear(jax.random.key(0), **args)
+
+
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        (dict(n=2.5), r"data.linear: n must be an int; got float 2.5"),
+        (dict(n=True), r"data.linear: n must be an int; got bool"),
+        (dict(w=np.array([1, 2])),
+         r"data.linear: w must be a floating-point array .*got dtype int"),
+        (dict(w=[1, 2]), r"data.linear: w must be a floating-point array .*write \[1.0, 2.0\]"),
+        (dict(w=np.array([1 + 2j])), r"data.linear: w must be a floating-point array .*complex"),
+        (dict(w=1 + 2j), r"data.linear: w must be a floating-point array .*complex"),
+        (dict(w=True), r"data.linear: w must be a floating-point array .*bool"),
+        (dict(b=1j), r"data.linear: b must be a real number; got complex"),
+        (dict(noise=np.array(0.5 + 0j)), r"data.linear: noise must be a real number; got dtype "
+                                         r"complex"),
+        (dict(noise=False), r"data.linear: noise must be a real number; got the bool"),
+    ],
+)
+def test_linear_type_errors(kwargs, pattern):
+    """Complex and integer inputs no longer pass through silently (the imaginary part was
+    dropped by the float32 cast)."""
+    args = dict(n=10, w=1.0, b=0.0) | kwargs
+    with pytest.raises(TypeError, match=pattern):
+        data.linear(jax.random.key(0), **args)
+
+
+def test_linear_accepts_traced_hyperparameters():
+    """Under jit the values are unknown: their range checks are skipped (the issue: a
+    traced noise raised TracerBoolConversionError)."""
+    import jax.numpy as jnp
+
+    f = jax.jit(lambda noise, b, w: data.linear(jax.random.key(2), 30, w, b, noise=noise))
+    x, y = f(0.5, 1.0, jnp.array([2.0]))
+    x_ref, y_ref = data.linear(jax.random.key(2), 30, 2.0, 1.0, noise=0.5)
+    np.testing.assert_allclose(np.asarray(x), np.asarray(x_ref), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(y), np.asarray(y_ref), rtol=1e-5, atol=1e-6)
+    g = jax.jit(lambda low, high: data.linear(jax.random.key(2), 30, 1.0, 0.0, low=low,
+                                              high=high))
+    assert np.asarray(g(0.0, 1.0)[0]).max() < 1.0
+
+
+def test_linear_accepts_python_integers_as_numbers():
+    x, y = data.linear(jax.random.key(0), 5, 2, 1, noise=0)
+    np.testing.assert_allclose(np.asarray(y), 2 * np.asarray(x[:, 0]) + 1, rtol=1e-6)
 
 
 # ---------------------------------------------------------------- digits
@@ -119,6 +170,9 @@ def test_digits_reproducible_by_key(split):
 def test_digits_test_fraction():
     x_train, _, x_test, _ = data.digits(jax.random.key(0), test_fraction=0.1)
     assert x_test.shape[0] == round(0.1 * 1797) and x_train.shape[0] == 1797 - 180
-    for bad in (0.0, 1.0, -0.2, 1.5):
-        with pytest.raises(ValueError, match="data.digits: test_fraction"):
+    for bad in (0.0, 1.0, -0.2, 1.5, float("nan")):
+        with pytest.raises(ValueError, match=r"data.digits: test_fraction must be a finite "
+                                             r"number in \(0, 1\)"):
             data.digits(jax.random.key(0), test_fraction=bad)
+    with pytest.raises(TypeError, match="data.digits: test_fraction must be a real number"):
+        data.digits(jax.random.key(0), test_fraction="0.2")

@@ -118,6 +118,32 @@ def test_gradient_descent_path_follows_the_update_rule(x64):
         w = w - eta * 2 * X.T @ (X @ w - y) / N
 
 
+def test_gradient_descent_is_fit_with_sgd_on_the_hand_written_gradient(x64):
+    """The wrapper is the one training loop: fit(optim.sgd) with loss_and_gradient, and
+    optax.sgd in fit gives the same path."""
+    import optax
+
+    from dlmath import optim, training
+
+    X, y, w0 = (jnp.asarray(a) for a in _data(6))
+    path, losses = lr.gradient_descent(w0, X, y, 0.05, 7)
+    for opt in (optim.sgd(0.05), optax.sgd(0.05)):
+        _, history = training.fit(opt, lr.loss, w0, (X, y), steps=7,
+                                  value_and_grad=lr.loss_and_gradient, keep_path=True)
+        np.testing.assert_allclose(np.asarray(history.path), np.asarray(path), rtol=1e-13)
+        np.testing.assert_allclose(np.asarray(history.loss), np.asarray(losses[:-1]),
+                                   rtol=1e-12)
+
+
+def test_loss_and_gradient_is_the_pair(x64):
+    X, y, w = (jnp.asarray(a) for a in _data(11))
+    value, grad = lr.loss_and_gradient(w, X, y)
+    assert float(value) == pytest.approx(float(lr.loss(w, X, y)), rel=1e-14)
+    np.testing.assert_allclose(np.asarray(grad), np.asarray(lr.mse_gradient(w, X, y)), rtol=1e-14)
+    auto_value, auto_grad = jax.value_and_grad(lr.loss)(w, X, y)
+    np.testing.assert_allclose(np.asarray(grad), np.asarray(auto_grad), rtol=1e-12)
+
+
 def test_gradient_descent_zero_steps(x64):
     X, y, w0 = _data(6)
     path, losses = lr.gradient_descent(jnp.asarray(w0), jnp.asarray(X), jnp.asarray(y), 0.1, 0)
@@ -162,6 +188,21 @@ def test_minibatch_is_reproducible_and_uses_the_key(x64):
     assert float(l1[-1]) < 0.2 * float(l1[0])
 
 
+def test_minibatch_steps_use_the_batches_of_fit(x64):
+    """Each step is an SGD step on B rows of one epoch's shuffle (fit's rule): replaying
+    the update by hand on those rows gives the path."""
+    from dlmath.training import _batch
+
+    X, y, w0 = (jnp.asarray(a) for a in _data(10))
+    key, B, eta = jax.random.key(3), 8, 0.05
+    path, _ = lr.minibatch_gradient_descent(key, w0, X, y, eta, B, 12)
+    w = np.asarray(w0)
+    for t in range(12):
+        Xb, yb = (np.asarray(a) for a in _batch((X, y), key, t, N, B))
+        w = w - eta * 2 * Xb.T @ (Xb @ w - yb) / B
+        np.testing.assert_allclose(np.asarray(path[t + 1]), w, rtol=1e-11, atol=1e-13)
+
+
 # ---------------------------------------------------------------- error paths
 
 X3 = np.zeros((4, 3), np.float32)
@@ -191,12 +232,12 @@ ERRORS = [
     (lambda: lr.max_stable_learning_rate(X3[0]), ValueError, r"max_stable_learning_rate: X"),
     (lambda: lr.gradient_descent(W3, X3, Y4, 0.1, -1), ValueError,
      r"gradient_descent: steps must be an int >= 0; got -1"),
-    (lambda: lr.gradient_descent(W3, X3, Y4, 0.1, 2.0), ValueError,
-     r"gradient_descent: steps .*got 2.0"),
+    (lambda: lr.gradient_descent(W3, X3, Y4, 0.1, 2.0), TypeError,
+     r"gradient_descent: steps must be an int; got float 2.0"),
     (lambda: lr.gradient_descent(W3[:2], X3, Y4, 0.1, 2), ValueError,
      r"gradient_descent: w .*got w \(2,\)"),
     (lambda: lr.minibatch_gradient_descent(KEY, W3, X3, Y4, 0.1, 0, 2), ValueError,
-     r"minibatch_gradient_descent: batch_size must be an int in \[1, N\] = \[1, 4\]; got 0"),
+     r"minibatch_gradient_descent: batch_size must be an int \[1, 4\]; got 0"),
     (lambda: lr.minibatch_gradient_descent(KEY, W3, X3, Y4, 0.1, 5, 2), ValueError,
      r"minibatch_gradient_descent: batch_size .*got 5"),
     (lambda: lr.minibatch_gradient_descent(KEY, W3, X3, Y4, 0.1, 2, -3), ValueError,
@@ -204,6 +245,26 @@ ERRORS = [
     (lambda: lr.minibatch_gradient_descent(KEY, W3, X3, Y4[:, None], 0.1, 2, 3), ValueError,
      r"minibatch_gradient_descent: y .*got y \(4, 1\)"),
     (lambda: lr.design_matrix(np.arange(3)), TypeError, r"design_matrix: x .*int"),
+    # N = 0: a mean over no examples (issue: a bare ZeroDivisionError before)
+    (lambda: lr.loss(W3, X3[:0], Y4[:0]), ValueError, r"loss: X \(N, D\) has no examples"),
+    (lambda: lr.mse_gradient(W3, X3[:0], Y4[:0]), ValueError, r"mse_gradient: X .*no examples"),
+    (lambda: lr.loss_and_gradient(W3, X3[:0], Y4[:0]), ValueError,
+     r"loss_and_gradient: X .*no examples"),
+    (lambda: lr.hessian(X3[:0]), ValueError, r"hessian: X .*no examples"),
+    (lambda: lr.normal_equations(X3[:0], Y4[:0]), ValueError, r"normal_equations: X .*no examples"),
+    (lambda: lr.max_stable_learning_rate(X3[:0]), ValueError,
+     r"max_stable_learning_rate: X .*no examples"),
+    (lambda: lr.max_stable_learning_rate(X3[:, :0]), ValueError,
+     r"max_stable_learning_rate: X .*has no columns"),
+    (lambda: lr.gradient_descent(W3, X3[:0], Y4[:0], 0.1, 2), ValueError,
+     r"gradient_descent: X .*no examples"),
+    # complex targets, complex weights
+    (lambda: lr.mse_gradient(W3, X3, Y4.astype(np.complex64)), TypeError,
+     r"mse_gradient: y must hold real numbers .*complex64"),
+    (lambda: lr.gradient_descent(W3.astype(np.complex64), X3, Y4, 0.1, 2), TypeError,
+     r"gradient_descent: w must be a floating-point array .*complex64.*Complex"),
+    (lambda: lr.normal_equations(X3.astype(np.complex64), Y4), TypeError,
+     r"normal_equations: X must be a floating-point array"),
     (lambda: lr.design_matrix(np.zeros((2, 2, 2), np.float32)), ValueError,
      r"design_matrix: x must have shape \(N,\) or \(N, F\)"),
 ]
@@ -225,14 +286,26 @@ def test_normal_equations_refuses_a_rank_deficient_design_matrix():
         lr.normal_equations(X3, jnp.arange(6.0))
 
 
-@pytest.mark.parametrize("rate", [-0.1, 0.0])
-def test_gradient_descent_refuses_a_non_positive_learning_rate(rate):
+@pytest.mark.parametrize("rate", [-0.1, 0.0, float("inf"), float("nan"), np.float32(np.inf),
+                                  jnp.asarray(-1.0)])
+def test_gradient_descent_refuses_a_learning_rate_that_is_not_finite_and_positive(rate):
+    """One rule (dlmath._checks.learning_rate): finite and > 0; inf was accepted before."""
     X = lr.design_matrix(jnp.arange(4.0))
-    with pytest.raises(ValueError, match="gradient_descent: learning_rate must be > 0"):
+    with pytest.raises(ValueError, match=r"gradient_descent: learning_rate must be a finite "
+                                         r"number in \(0, inf\)"):
         lr.gradient_descent(jnp.zeros(2), X, jnp.arange(4.0), rate, 3)
-    with pytest.raises(ValueError, match="minibatch_gradient_descent: learning_rate must be > 0"):
+    with pytest.raises(ValueError, match=r"minibatch_gradient_descent: learning_rate must be a "
+                                         r"finite number"):
         lr.minibatch_gradient_descent(jax.random.key(0), jnp.zeros(2), X, jnp.arange(4.0), rate,
                                       2, 3)
+
+
+@pytest.mark.parametrize("rate, exc", [(True, TypeError), (0.1 + 0j, TypeError),
+                                       (lambda t: 0.1, TypeError), ("0.1", TypeError)])
+def test_gradient_descent_refuses_a_learning_rate_that_is_not_a_real_number(rate, exc):
+    X = lr.design_matrix(jnp.arange(4.0))
+    with pytest.raises(exc, match="gradient_descent: learning_rate must be"):
+        lr.gradient_descent(jnp.zeros(2), X, jnp.arange(4.0), rate, 3)
 
 
 def test_gradient_descent_refuses_a_learning_rate_per_coordinate():
@@ -242,8 +315,60 @@ def test_gradient_descent_refuses_a_learning_rate_per_coordinate():
 
 
 def test_max_stable_learning_rate_refuses_a_flat_loss():
-    with pytest.raises(ValueError, match="max_stable_learning_rate: the Hessian"):
+    with pytest.raises(ValueError, match=r"max_stable_learning_rate: the Hessian .* \(every "
+                                         "entry of X is 0"):
         lr.max_stable_learning_rate(jnp.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_X_gets_its_own_message_not_a_misleading_one(bad):
+    """NaN used to read "X has no non-zero entry"; inf raised NumPy's "SVD did not
+    converge" from the rank check."""
+    X = np.array(lr.design_matrix(jnp.arange(5.0)))
+    X[3, 1] = bad
+    y = np.arange(5.0, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"max_stable_learning_rate: X must be finite; got "
+                                         r"X\[3, 1\] = (nan|inf|-inf)"):
+        lr.max_stable_learning_rate(X)
+    with pytest.raises(ValueError, match=r"normal_equations: X must be finite; got X\[3, 1\]"):
+        lr.normal_equations(X, y)
+    y[2] = bad
+    with pytest.raises(ValueError, match=r"normal_equations: y must be finite; got y\[2\]"):
+        lr.normal_equations(np.array(lr.design_matrix(jnp.arange(5.0))), y)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_low_precision_X_is_solved_in_float32_and_returned_in_its_dtype(dtype):
+    """float16 is a documented float type: XLA's solve and eigh refuse it ("lu does not
+    accept float16"), so the linear algebra runs in float32 and the result is cast back."""
+    x = jnp.linspace(-1.0, 1.0, 9)
+    X = lr.design_matrix(x).astype(dtype)
+    y = (0.5 + 2.0 * x).astype(dtype)
+    w = lr.normal_equations(X, y)
+    assert w.dtype == dtype
+    np.testing.assert_allclose(np.asarray(w, np.float32), [0.5, 2.0], atol=2e-2)
+    eta = lr.max_stable_learning_rate(X)
+    assert eta.dtype == dtype
+    want = 2 / np.linalg.eigvalsh(np.asarray(lr.hessian(X.astype(jnp.float32))))[-1]
+    assert float(eta) == pytest.approx(want, rel=1e-2)
+    assert lr.hessian(X).dtype == dtype
+
+
+def test_functions_of_w_compute_in_the_dtype_of_w():
+    """The package's mixed-dtype rule (dlmath._checks): data are cast to the parameters'
+    dtype, so a float16 model trains on float32 data without a carry-type error."""
+    X = lr.design_matrix(jnp.linspace(-1.0, 1.0, 8))
+    y = 1.0 + X[:, 1]
+    w16 = jnp.zeros(2, jnp.float16)
+    assert lr.predict(w16, X).dtype == jnp.float16
+    assert lr.loss(w16, X, y).dtype == jnp.float16
+    assert lr.mse_gradient(w16, X, y).dtype == jnp.float16
+    path, losses = lr.gradient_descent(w16, X, y, 0.2, 30)
+    assert path.dtype == jnp.float16 and losses.dtype == jnp.float16
+    assert float(losses[-1]) < 0.1 * float(losses[0])
+    # integer targets are real numbers: cast to the weights' dtype
+    g_int = lr.mse_gradient(jnp.zeros(2), X, jnp.arange(8))
+    np.testing.assert_allclose(g_int, lr.mse_gradient(jnp.zeros(2), X, jnp.arange(8.0)))
 
 
 def test_value_checks_stay_out_of_the_way_under_jit():
@@ -253,6 +378,10 @@ def test_value_checks_stay_out_of_the_way_under_jit():
     np.testing.assert_allclose(w, [1.0, 2.0], atol=1e-4)
     path = jax.jit(lambda rate: lr.gradient_descent(jnp.zeros(2), X, y, rate, 2)[0])(0.01)
     assert path.shape == (3, 2)
+    np.testing.assert_allclose(path, lr.gradient_descent(jnp.zeros(2), X, y, 0.01, 2)[0],
+                               rtol=1e-6)
+    eta = jax.jit(lr.max_stable_learning_rate)(X)
+    assert float(eta) == pytest.approx(float(lr.max_stable_learning_rate(X)), rel=1e-6)
 
 
 def test_a_python_list_gets_an_error_naming_the_function():
