@@ -95,45 +95,51 @@ def loss_curve(losses, *, ax=None, label=None, log=True, color=None):
 
 
 def training_curves(history, *, axes=None, figsize=(10, 3.5)):
-    """Loss (log scale) and accuracy against epoch, side by side, from ``fit``'s history.
+    """Training loss (log scale) and the evaluated metrics against the step, side by side,
+    from the :class:`dlmath.training.History` that :func:`dlmath.training.fit` returns.
+
+    Left: the loss of every step (on its mini-batch, so it is noisy) and its running mean
+    over a twentieth of the steps. Right: every metric of ``history.evaluations``
+    (held-out accuracy, ...) at the steps where it was evaluated.
 
     Args:
-        history: a dict with a list ``"loss"`` and any lists whose names end in
-            ``"accuracy"`` (one value per epoch).
+        history: a ``History`` (``loss``: ``(T,)``; ``evaluations``: ``[(step, dict)]``).
         axes: two matplotlib axes, or ``None`` for a new figure.
 
     Returns:
         The two axes.
 
     Raises:
-        ValueError: if ``history`` has no non-empty ``"loss"`` list, or a list has another
-            length than ``"loss"``.
+        TypeError: if ``history`` is not a ``History``. ValueError: if it holds no step.
     """
     import matplotlib.pyplot as plt
 
-    if not isinstance(history, dict) or not len(history.get("loss", ())):
-        raise ValueError(
-            "training_curves: history must be a dict with a non-empty list 'loss' (one value "
-            f"per epoch), as fit returns; got {type(history).__name__} with keys "
-            f"{sorted(history) if isinstance(history, dict) else '-'}."
+    if not all(hasattr(history, f) for f in ("loss", "evaluations")):
+        raise TypeError(
+            "training_curves: history must be the History that dlmath.training.fit returns "
+            f"(loss, path, evaluations); got {type(history).__name__}."
         )
-    for name, values in history.items():
-        if len(values) != len(history["loss"]):
-            raise ValueError(
-                f"training_curves: history[{name!r}] has {len(values)} values but 'loss' has "
-                f"{len(history['loss'])}; every list needs one value per epoch."
-            )
+    loss = np.asarray(history.loss, np.float64)
+    if loss.ndim != 1 or loss.size == 0:
+        raise ValueError(f"training_curves: history.loss must hold one value per step; got "
+                         f"shape {loss.shape}. Train for at least one step.")
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=figsize)
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    axes[0].plot(epochs, np.asarray(history["loss"]))
+    steps = np.arange(1, loss.size + 1)
+    window = max(1, loss.size // 20)
+    smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
+    axes[0].plot(steps, loss, alpha=0.3, label="per step")
+    axes[0].plot(steps[window - 1:], smooth, label=f"mean of {window} steps")
     axes[0].set_yscale("log")
-    axes[0].set(xlabel="epoch", ylabel="training loss")
-    for name, values in history.items():
-        if name.endswith("accuracy"):
-            axes[1].plot(epochs, np.asarray(values), label=name.replace("_", " "))
-    axes[1].set(xlabel="epoch", ylabel="accuracy")
-    axes[1].legend()
+    axes[0].set(xlabel="step", ylabel="training loss")
+    axes[0].legend()
+    names = sorted({name for _, metrics in history.evaluations for name in metrics})
+    for name in names:
+        pts = [(s, float(m[name])) for s, m in history.evaluations if name in m]
+        axes[1].plot(*zip(*pts, strict=True), "o-", ms=3, label=name.replace("_", " "))
+    axes[1].set(xlabel="step", ylabel="metric")
+    if names:
+        axes[1].legend()
     return axes
 
 

@@ -122,26 +122,28 @@ def gradient_descent_explorer(X, y, w0, *, steps: int = 40, key=None):
 
 
 class TrainingProgress:
-    """A progress bar and a one-line status for a training loop (chapter 04).
+    """A progress bar and a one-line status for :func:`dlmath.training.fit` (chapter 04).
 
     Displayed once (the notebook stores the text form at that moment, with value 0), then
-    updated in place: call the object as ``fit``'s ``callback(epoch, history)``, with
-    ``history`` a dict of lists such as ``{"loss": [...], "test_accuracy": [...]}``. The
-    stored output therefore never depends on how far, or how fast, training went.
+    updated in place: pass the object as ``fit``'s ``callback(step, history)``, with
+    ``history`` the :class:`dlmath.training.History` so far. The status shows the last
+    step's training loss and the last metrics of ``evaluate``. The stored output therefore
+    never depends on how far, or how fast, training went.
 
     Args:
-        total: the number of epochs (the bar's maximum), an int >= 1.
+        total: the number of steps (the bar's maximum), an int >= 1.
         description: the bar's label.
 
     Raises:
-        ValueError: if ``total < 1``.
+        ValueError: if ``total < 1``. TypeError: if ``total`` is not an int.
     """
 
-    def __init__(self, total: int, description: str = "epoch"):
+    def __init__(self, total: int, description: str = "step"):
         import ipywidgets as widgets
 
-        if not isinstance(total, int) or total < 1:
-            raise ValueError(f"TrainingProgress: total must be an int >= 1; got {total!r}.")
+        from dlmath import _checks
+
+        _checks.count("TrainingProgress", "total", total, low=1)
         self.bar = widgets.IntProgress(value=0, min=0, max=total, description=description)
         self.status = widgets.HTML(value="")
         self.box = widgets.VBox([self.bar, self.status])
@@ -153,11 +155,16 @@ class TrainingProgress:
         display(self.box)
         return self
 
-    def __call__(self, epoch: int, history: dict) -> None:
-        """Move the bar to ``epoch + 1`` and show the last value of every list in ``history``."""
-        self.bar.value = epoch + 1
-        parts = [f"{name} {values[-1]:.4f}" for name, values in history.items() if values]
-        self.status.value = f"epoch {epoch + 1}/{self.bar.max}: " + ", ".join(parts)
+    def __call__(self, step: int, history) -> None:
+        """Move the bar to ``step`` and show the last loss and the last evaluation."""
+        self.bar.value = min(int(step), self.bar.max)
+        parts = []
+        if len(history.loss):
+            parts.append(f"loss {float(history.loss[-1]):.4f}")
+        if history.evaluations:
+            parts += [f"{name} {float(value):.4f}"
+                      for name, value in history.evaluations[-1][1].items()]
+        self.status.value = f"step {int(step)}/{self.bar.max}: " + ", ".join(parts)
 
 
 # ------------------------------------------------------------------ chapter 03
@@ -224,6 +231,9 @@ def optimizer_explorer(loss_fn, start, center, span, *, steps: int = 150, minimu
     ($\mu = \beta_1$), RMSProp (decay $\beta_2$) and Adam ($\beta_1, \beta_2$), all from
     :mod:`dlmath.optim`, on the same loss surface, with their loss curves.
 
+    The paths come from :func:`dlmath.optim.trajectory` with the hyper-parameters as traced
+    arguments: each optimizer compiles once, at the first drawing, not at every slider move.
+
     Args:
         loss_fn: a scalar JAX function of a ``(2,)`` vector.
         start: ``(2,)`` the common starting point.
@@ -247,16 +257,17 @@ def optimizer_explorer(loss_fn, start, center, span, *, steps: int = 150, minimu
 
     def draw(fig, log10_lr, b1, b2):
         lr = 10.0**log10_lr
+        # factories and traced hyper-parameters: a slider move reuses the compiled paths
         optimizers = {
-            "SGD": optim.sgd(lr),
-            f"momentum {b1:.2f}": optim.sgd(lr, momentum=b1) if b1 > 0 else optim.sgd(lr),
-            f"RMSProp {b2:.3f}": optim.rmsprop(lr, decay=b2),
-            "Adam": optim.adam(lr, b1=b1, b2=b2),
+            "SGD": (optim.sgd, dict(learning_rate=lr)),
+            f"momentum {b1:.2f}": (optim.sgd, dict(learning_rate=lr, momentum=b1)),
+            f"RMSProp {b2:.3f}": (optim.rmsprop, dict(learning_rate=lr, decay=b2)),
+            "Adam": (optim.adam, dict(learning_rate=lr, b1=b1, b2=b2)),
         }
         a1, a2 = fig.subplots(1, 2)
         paths = {}
-        for name, opt in optimizers.items():
-            path, losses = optim.trajectory(opt, loss_fn, start, steps)
+        for name, (factory, hyperparameters) in optimizers.items():
+            path, losses = optim.trajectory(factory, loss_fn, start, steps, **hyperparameters)
             paths[name] = np.asarray(path)
             shown = np.where(np.isfinite(losses), np.asarray(losses), np.nan)
             plot.loss_curve(np.minimum(shown, 1e12), ax=a2, label=name)

@@ -1,12 +1,15 @@
 """Tests of dlmath.layers: the hand-written backward pass against jax.grad, jax.vjp and
 float64 finite differences (dlmath.testing.verify); each documented formula of
 dlmath.formulas.backprop evaluated against the code (batched row form, and the column
-form of the derivation with the code's transposed kernels); the initialisation variances
-against their formulas and jax.nn.initializers; the sigmoid Jacobian bound against the
-true Jacobian; training on digits; the progress widget and the training plot; and every
-error path."""
+form of the derivation with the code's transposed kernels); the activations' derivatives
+against autodiff; the initialisation variances against their formulas and
+jax.nn.initializers; the sigmoid Jacobian bound against the true Jacobian; training on
+digits through dlmath.training.fit; dtypes; and every error path. The hand-written loss
+gradients are tested in test_backprop.py."""
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +19,7 @@ import pytest
 import sympy as sp
 from jax.flatten_util import ravel_pytree
 
-from dlmath import data, layers, losses, plot, widgets
+from dlmath import backprop, data, layers, losses, metrics, optim, training
 from dlmath.formulas import backprop as F
 from dlmath.symbolic import docstring_math
 from dlmath.testing import relative_error, verify
@@ -59,7 +62,7 @@ def test_hand_backward_equals_jax_grad_and_finite_differences(activation, loss):
             return losses.mse(out, targets)
 
         def by_hand(th, xx):
-            _, grads = layers.loss_and_grad(unravel(th), xx, targets, loss=loss,
+            _, grads = backprop.loss_and_grad(unravel(th), xx, targets, loss=loss,
                                             activation=activation, output_activation=out_act)
             return ravel_pytree(grads)[0]
 
@@ -83,12 +86,12 @@ def test_backward_is_the_vjp_of_the_forward_pass(activation):
         assert relative_error(ravel_pytree(by_hand)[0], ravel_pytree(by_vjp)[0]) < 1e-13
 
 
-@pytest.mark.parametrize("name", sorted(layers.ACTIVATIONS))
+@pytest.mark.parametrize("name", [a.name for a in layers.ACTIVATIONS])
 def test_activation_derivatives_are_the_autodiff_ones(name):
     """The backward pass's sigma'(z), written from the forward value a = sigma(z), equals
     jax.grad of the forward function, at the ReLU kink z = 0 too (0, as jax.nn.relu)."""
     with jax.enable_x64(True):
-        f, d = layers.ACTIVATIONS[name]
+        _, f, d = layers.activation_named("test", "activation", name)
         z = jnp.arange(-60, 61, dtype=jnp.float64) / 10       # contains 0 exactly
         assert float(z[60]) == 0.0
         by_autodiff = jax.vmap(jax.grad(f))(z)
@@ -97,29 +100,6 @@ def test_activation_derivatives_are_the_autodiff_ones(name):
                 "identity": lambda v: v}[name]
         assert relative_error(f(z), peer(z)) < 1e-14
         assert relative_error(by_autodiff, jax.vmap(jax.grad(peer))(z)) < 1e-13
-
-
-def test_loss_values_match_optax_and_losses_mse():
-    with jax.enable_x64(True):
-        params, x, y = _net()
-        logits = layers.mlp(params, x)
-        value, g = layers.cross_entropy_and_grad(logits, y)
-        ref = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
-        assert abs(float(value) - float(ref)) < 1e-13
-        g_ref = jax.grad(lambda z: jnp.mean(
-            optax.softmax_cross_entropy_with_integer_labels(z, y)))(logits)
-        assert relative_error(g, g_ref) < 1e-13
-        t = jnp.ones_like(logits)
-        value, g = layers.mse_and_grad(logits, t)
-        assert abs(float(value) - float(losses.mse(logits, t))) < 1e-13
-        assert relative_error(g, jax.grad(losses.mse)(logits, t)) < 1e-13
-
-
-def test_cross_entropy_and_grad_is_stable_for_huge_logits():
-    logits = jnp.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 0.0]], jnp.float32)
-    value, g = layers.cross_entropy_and_grad(logits, jnp.array([1, 1]))
-    assert np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(g)))
-    assert abs(float(value) - 1e4) < 1.0  # example 0: log-likelihood -2e4, example 1: 0
 
 
 # ------------------------------------------------------------------ the formulas vs the code
@@ -138,7 +118,7 @@ def test_backward_matches_the_batched_formulas():
         params, x, y = _net()
         act = "tanh"
         cache = layers.forward(params, x, activation=act)
-        _, g_out = layers.cross_entropy_and_grad(cache.activations[-1], y)
+        _, g_out = backprop.cross_entropy_and_grad(cache.activations[-1], y)
         grads = layers.backward(params, cache, g_out, activation=act)
         delta = g_out                      # identity output: Delta^(L) = dL/da^(L)
         a_prev, w = cache.activations[-2], params[-1]["w"]
@@ -148,7 +128,7 @@ def test_backward_matches_the_batched_formulas():
 
         def loss_of_lower_z(z):
             logits = jnp.tanh(z) @ w + params[-1]["b"]
-            return layers.cross_entropy_and_grad(logits, y)[0]
+            return backprop.cross_entropy_and_grad(logits, y)[0]
 
         lower_delta = jax.grad(loss_of_lower_z)(cache.zs[-2])
         s = 1.0 - jnp.tanh(cache.zs[-2]) ** 2
@@ -163,7 +143,7 @@ def test_column_form_is_the_transpose_of_the_code():
     with jax.enable_x64(True):
         params, x, y = _net(n=1)
         cache = layers.forward(params, x, activation="sigmoid")
-        _, g_out = layers.cross_entropy_and_grad(cache.activations[-1], y)
+        _, g_out = backprop.cross_entropy_and_grad(cache.activations[-1], y)
         grads = layers.backward(params, cache, g_out, activation="sigmoid")
         M = lambda a: sp.Matrix(np.asarray(a, np.float64))  # noqa: E731
         a1 = cache.activations[-2]
@@ -236,76 +216,96 @@ def test_sigmoid_jacobian_bound_matches_its_formula_and_holds():
             ref = float(F.LOG_SIGMOID_JACOBIAN_BOUND.reference(jnp.asarray(norms), depth))
             assert log_bound == pytest.approx(ref, rel=1e-12)
             xs = 3.0 * jax.random.normal(jax.random.key(10 + depth), (5, 6), jnp.float64)
-            f = lambda v, p=params: layers._forward(p, v[None], "sigmoid", "sigmoid"
-                                                    ).activations[-1][0]
+            f = lambda v, p=params: layers.mlp(p, v[None], activation="sigmoid",
+                                               output_activation="sigmoid")[0]
             jacobians = np.asarray(jax.vmap(jax.jacrev(f))(xs))
             log_norms = np.log(np.linalg.norm(jacobians, 2, axis=(1, 2)))
             assert np.all(log_norms <= log_bound + 1e-12)
 
 
 # ------------------------------------------------------------------ training
-def test_sgd_step_plain_and_momentum():
-    p = {"w": jnp.array([1.0, 2.0])}
-    g = {"w": jnp.array([0.5, -1.0])}
-    p1, v1 = layers.sgd_step(p, g, 0.1)
-    assert np.allclose(p1["w"], [0.95, 2.1]) and np.allclose(v1["w"], g["w"])
-    p2, v2 = layers.sgd_step(p1, g, 0.1, v1, momentum=0.9)
-    assert np.allclose(v2["w"], 1.9 * np.asarray(g["w"]))
-    assert np.allclose(p2["w"], np.asarray(p1["w"]) - 0.19 * np.asarray(g["w"]))
-
-
-def test_train_step_lowers_the_loss_and_weight_decay_is_its_gradient():
-    with jax.enable_x64(True):
-        params, x, _ = _net(n=32)
-        y = jnp.argmax(x[:, :3], axis=1)        # a learnable rule
-        vel = jax.tree_util.tree_map(jnp.zeros_like, params)
-        lam, lr = 0.3, 0.1
-
-        def penalised(p):
-            ce = layers.cross_entropy_and_grad(layers.mlp(p, x), y)[0]
-            return ce + 0.5 * lam * sum(jnp.sum(q["w"] ** 2) for q in p)
-
-        stepped, _, _ = layers.train_step(params, vel, x, y, lr, 0.0, lam)
-        expected = jax.tree_util.tree_map(lambda a, g: a - lr * g, params,
-                                          jax.grad(penalised)(params))
-        assert relative_error(ravel_pytree(stepped)[0], ravel_pytree(expected)[0]) < 1e-13
-        p, v, first = layers.train_step(params, vel, x, y, 0.5, 0.9, 0.0)
-        for _ in range(30):
-            p, v, last = layers.train_step(p, v, x, y, 0.5, 0.9, 0.0)
-        assert float(last) < 0.5 * float(first)
-
-
-def test_fit_learns_digits_and_reports_history():
+def test_fit_with_the_hand_written_gradient_learns_digits():
+    """The one training loop, with backprop.loss_and_grad as value_and_grad and
+    dlmath.optim.sgd momentum; optax.sgd unchanged gives the same parameters."""
     xtr, ytr, xte, yte = data.digits(KEY)
     k1, k2 = jax.random.split(KEY)
     params = layers.init_mlp(k1, (64, 32, 10))
+    vg = functools.partial(backprop.loss_and_grad, activation="relu")
+
+    def loss_fn(p, x, y):
+        return jnp.mean(losses.softmax_cross_entropy_with_integer_labels(layers.mlp(p, x), y))
+
+    steps = 4 * (xtr.shape[0] // 64)
     seen = []
-    params, hist = layers.fit(k2, params, xtr, ytr, epochs=4, batch_size=64,
-                              learning_rate=0.05, momentum=0.9, x_test=xte, y_test=yte,
-                              callback=lambda e, h: seen.append(e))
-    assert seen == [0, 1, 2, 3]
-    assert len(hist["loss"]) == len(hist["test_accuracy"]) == 4
-    assert hist["loss"][-1] < hist["loss"][0]
-    assert hist["test_accuracy"][-1] > 0.85          # 4 epochs; 40 reach > 0.97 (chapter 04)
-    acc = float(layers.accuracy(params, xte, yte))
-    assert acc == pytest.approx(hist["test_accuracy"][-1])
+    evaluate = lambda p: {"test_accuracy": metrics.accuracy(layers.mlp(p, xte), yte)}  # noqa: E731
+    trained, hist = training.fit(optim.sgd(0.05, 0.9), loss_fn, params, (xtr, ytr),
+                                 steps=steps, batch_size=64, key=k2, value_and_grad=vg,
+                                 log_every=steps // 4, evaluate=evaluate,
+                                 callback=lambda s, h: seen.append(s))
+    assert seen == [steps // 4 * (i + 1) for i in range(4)]
+    assert float(jnp.mean(hist.loss[-10:])) < 0.5 * float(jnp.mean(hist.loss[:10]))
+    assert float(hist.evaluations[-1][1]["test_accuracy"]) > 0.85
+    by_optax, _ = training.fit(optax.sgd(0.05, 0.9), loss_fn, params, (xtr, ytr),
+                               steps=steps, batch_size=64, key=k2, value_and_grad=vg)
+    assert relative_error(ravel_pytree(by_optax)[0], ravel_pytree(trained)[0]) < 1e-5
 
 
-def test_training_progress_updates_in_place():
-    bar = widgets.TrainingProgress(3)
-    assert repr(bar.bar) == "IntProgress(value=0, description='epoch', max=3)"
-    bar(1, {"loss": [0.5, 0.25], "test_accuracy": [0.5, 0.75]})
-    assert bar.bar.value == 2
-    assert bar.status.value == "epoch 2/3: loss 0.2500, test_accuracy 0.7500"
-    with pytest.raises(ValueError, match="total"):
-        widgets.TrainingProgress(0)
+def test_hand_written_gradient_under_fit_equals_autodiff_fit():
+    """A few full-batch steps: the hand-written value_and_grad and jax.value_and_grad of
+    the same loss give the same path (float64)."""
+    with jax.enable_x64(True):
+        params, x, y = _net(n=16)
+
+        def loss_fn(p, xx, yy):
+            return jnp.mean(losses.softmax_cross_entropy_with_integer_labels(
+                layers.mlp(p, xx, activation="tanh"), yy))
+
+        vg = functools.partial(backprop.loss_and_grad, activation="tanh")
+        a, ha = training.fit(optim.sgd(0.3), loss_fn, params, (x, y), steps=5,
+                             value_and_grad=vg)
+        b, hb = training.fit(optim.sgd(0.3), loss_fn, params, (x, y), steps=5)
+        assert relative_error(ravel_pytree(a)[0], ravel_pytree(b)[0]) < 1e-12
+        assert relative_error(ha.loss, hb.loss) < 1e-12
 
 
-def test_training_curves_draws_loss_and_accuracies(close_figures):
-    axes = plot.training_curves({"loss": [1.0, 0.5], "train_accuracy": [0.5, 0.9],
-                                 "test_accuracy": [0.4, 0.8]})
-    assert len(axes[0].lines) == 1 and len(axes[1].lines) == 2
-    assert axes[0].get_yscale() == "log"
+def test_mixed_float_dtypes_follow_the_parameters():
+    params16 = layers.init_mlp(KEY, (5, 4, 3), dtype=jnp.float16)
+    x32 = jnp.ones((6, 5), jnp.float32)
+    assert layers.mlp(params16, x32).dtype == jnp.float16
+    cache = layers.forward(params16, x32)
+    grads = layers.backward(params16, cache, jnp.ones((6, 3), jnp.float32))
+    assert {g.dtype for g in jax.tree_util.tree_leaves(grads)} == {jnp.dtype(jnp.float16)}
+    y = jnp.array([0, 1, 2, 0, 1, 2], jnp.uint8)
+    value, grads = backprop.loss_and_grad(params16, x32, y)
+    assert {g.dtype for g in jax.tree_util.tree_leaves(grads)} == {jnp.dtype(jnp.float16)}
+    vg = functools.partial(backprop.loss_and_grad, activation="relu")
+    trained, hist = training.fit(optim.sgd(0.1, 0.9), lambda p, a, b: vg(p, a, b)[0],
+                                 params16, (x32, y), steps=3, value_and_grad=vg)
+    assert trained[0]["w"].dtype == jnp.float16 and np.all(np.isfinite(hist.loss))
+
+
+def test_init_mlp_takes_a_traced_gain():
+    f = jax.jit(lambda g: layers.init_mlp(KEY, (3, 4), gain=g)[0]["w"])
+    assert np.allclose(np.asarray(f(2.0)), 2 * np.asarray(layers.init_mlp(KEY, (3, 4))[0]["w"]),
+                       rtol=1e-6)
+
+
+def test_a_custom_activation_is_passed_by_value():
+    """An Activation value (not a registry entry) drives forward and backward; two
+    different values compile separately, so neither returns the other's result."""
+    with jax.enable_x64(True):
+        params, x, _ = _net()
+        softplus = layers.Activation("softplus", jax.nn.softplus,
+                                     lambda z, a: jax.nn.sigmoid(z))
+        out, pullback = jax.vjp(lambda p: layers.mlp(p, x, activation=softplus), params)
+        u = jnp.ones_like(out)
+        by_hand = layers.backward(params, layers.forward(params, x, activation=softplus), u,
+                                  activation=softplus)
+        assert relative_error(ravel_pytree(by_hand)[0], ravel_pytree(pullback(u)[0])[0]) < 1e-13
+        double = layers.Activation("double", lambda z: 2 * z, lambda z, a: 2 * jnp.ones_like(z))
+        a1 = layers.mlp(params, x, activation=double)
+        a2 = layers.mlp(params, x, activation=layers.IDENTITY)
+        assert not np.allclose(np.asarray(a1), np.asarray(a2))
 
 
 # ------------------------------------------------------------------ error paths
@@ -322,10 +322,16 @@ def test_errors_on_bad_input():
         layers.forward(params, x[0])
     with pytest.raises(ValueError, match="D_in = 5"):
         layers.forward(params, x[:, :4])
-    with pytest.raises(TypeError, match="floating"):
+    with pytest.raises(TypeError, match="forward: x must be a floating"):
         layers.forward(params, x.astype(jnp.int32))
+    with pytest.raises(TypeError, match="forward: x must be a floating.*Complex"):
+        layers.forward(params, x.astype(jnp.complex64))
     with pytest.raises(ValueError, match="activation must be one of"):
         layers.forward(params, x, activation="swish")
+    with pytest.raises(TypeError, match="activation must be an activation name"):
+        layers.forward(params, x, activation=jnp.tanh)
+    with pytest.raises(TypeError, match=r"activation.derivative must be a function"):
+        layers.forward(params, x, activation=layers.Activation("bad", jnp.tanh, 1.0))
     with pytest.raises(ValueError, match="must chain"):
         layers.forward([params[0], params[2]], x)
     with pytest.raises(ValueError, match=r"w \(D_in, D_out\) and b \(D_out,\)"):
@@ -334,58 +340,43 @@ def test_errors_on_bad_input():
         layers.mlp([], x)
     with pytest.raises(TypeError, match="keys 'w' and 'b'"):
         layers.mlp([{"kernel": 1}], x)
+    for bad in (jnp.complex64, jnp.int32):
+        weird = [{"w": p["w"].astype(bad), "b": p["b"].astype(bad)} for p in params]
+        with pytest.raises(TypeError, match="mlp|forward: every leaf of params must be a float"):
+            layers.mlp(weird, x)
+    mixed = [dict(params[0], w=params[0]["w"].astype(jnp.float16))] + params[1:]
+    with pytest.raises(TypeError, match="forward: every leaf of params must have one float"):
+        layers.forward(mixed, x)
     cache = layers.forward(params, x)
     with pytest.raises(ValueError, match=r"grad_output must have the shape"):
         layers.backward(params, cache, jnp.zeros((6, 2)))
+    with pytest.raises(TypeError, match=r"backward: grad_output must be a floating"):
+        layers.backward(params, cache, jnp.zeros((6, 3), jnp.complex64))
     with pytest.raises(ValueError, match="Cache"):
         layers.backward(params, cache._replace(zs=cache.zs[:1]), jnp.zeros((6, 3)))
-    with pytest.raises(TypeError, match="integer class ids"):
-        layers.cross_entropy_and_grad(cache.activations[-1], y.astype(jnp.float32))
-    with pytest.raises(ValueError, match=r"labels must have shape \(N,\) with N = 6"):
-        layers.cross_entropy_and_grad(cache.activations[-1], y[:3])
-    with pytest.raises(ValueError, match=r"logits must have shape \(N, K\)"):
-        layers.cross_entropy_and_grad(cache.activations[-1][0], y)
-    with pytest.raises(ValueError, match="targets must have the shape"):
-        layers.mse_and_grad(x, x[:, :2])
-    with pytest.raises(ValueError, match="loss must be one of"):
-        layers.loss_and_grad(params, x, y, loss="hinge")
-    with pytest.raises(ValueError, match="for loss='mse' targets"):
-        layers.loss_and_grad(params, x, y, loss="mse")
-    with pytest.raises(ValueError, match="labels must have shape"):
-        layers.loss_and_grad(params, x, y[:2])
     with pytest.raises(ValueError, match="scheme must be one of"):
         layers.init_variance("glorot", 2, 2)
-    with pytest.raises(ValueError, match="n_in must be an int >= 1"):
+    with pytest.raises(ValueError, match="init_variance: n_in must be an int >= 1"):
         layers.init_variance("he", 0, 2)
+    with pytest.raises(TypeError, match="n_out must be an int"):
+        layers.init_variance("he", 2, 2.0)
     with pytest.raises(ValueError, match="sizes must be at least two"):
         layers.init_mlp(KEY, (3,))
+    with pytest.raises(ValueError, match=r"init_mlp: sizes\[1\] must be an int >= 1"):
+        layers.init_mlp(KEY, (3, 0))
     with pytest.raises(ValueError, match="distribution"):
         layers.init_mlp(KEY, (3, 2), distribution="laplace")
-    with pytest.raises(ValueError, match="gain"):
+    with pytest.raises(ValueError, match="init_mlp: scheme"):
+        layers.init_mlp(KEY, (3, 2), scheme="glorot")
+    with pytest.raises(ValueError, match="init_mlp: gain must be a finite number"):
         layers.init_mlp(KEY, (3, 2), gain=-1.0)
-    with pytest.raises(ValueError, match="epochs"):
-        layers.fit(KEY, params, x, y, epochs=0, batch_size=2, learning_rate=0.1)
-    with pytest.raises(ValueError, match=r"batch_size must be an int in \[1, N = 6\]"):
-        layers.fit(KEY, params, x, y, epochs=1, batch_size=7, learning_rate=0.1)
+    with pytest.raises(ValueError, match="init_mlp: gain"):
+        layers.init_mlp(KEY, (3, 2), gain=float("nan"))
+    with pytest.raises(TypeError, match="init_mlp: gain must be a real number"):
+        layers.init_mlp(KEY, (3, 2), gain=1j)
+    with pytest.raises(TypeError, match="init_mlp: dtype must be a real floating"):
+        layers.init_mlp(KEY, (3, 2), dtype=jnp.int32)
+    with pytest.raises(TypeError, match="init_mlp: dtype must be a real floating"):
+        layers.init_mlp(KEY, (3, 2), dtype=jnp.complex64)
     with pytest.raises(TypeError, match="non-empty list"):
         layers.log_sigmoid_jacobian_bound({"w": x})
-    vel = jax.tree_util.tree_map(jnp.zeros_like, params)
-    with pytest.raises(ValueError, match="train_step: labels must have shape"):
-        layers.train_step(params, vel, x, y[:2], 0.1)
-    with pytest.raises(ValueError, match="train_step: x must have shape"):
-        layers.train_step(params, vel, x[:, :2], y, 0.1)
-    with pytest.raises(TypeError, match="accuracy: labels must be integer"):
-        layers.accuracy(params, x, y.astype(jnp.float32))
-    with pytest.raises(ValueError, match="sgd_step: grads must be a pytree shaped like params"):
-        layers.sgd_step(params, params[:2], 0.1)
-    with pytest.raises(ValueError, match="sgd_step: velocity"):
-        layers.sgd_step(params, params, 0.1, velocity=[{"w": jnp.zeros(2), "b": jnp.zeros(2)}] * 3)
-    with pytest.raises(ValueError, match="both x_test and y_test"):
-        layers.fit(KEY, params, x, y, epochs=1, batch_size=2, learning_rate=0.1, x_test=x)
-    with pytest.raises(ValueError, match="fit: x must have shape"):
-        layers.fit(KEY, params, x, y, epochs=1, batch_size=2, learning_rate=0.1,
-                   x_test=x[:, :2], y_test=y)
-    with pytest.raises(ValueError, match="training_curves: history must be a dict"):
-        plot.training_curves({"accuracy": [0.5]})
-    with pytest.raises(ValueError, match="one value per epoch"):
-        plot.training_curves({"loss": [1.0, 0.5], "test_accuracy": [0.5]})

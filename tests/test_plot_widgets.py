@@ -167,3 +167,37 @@ def test_explorer_refuses_three_columns(problem):
     with pytest.raises(ValueError, match=r"gradient_descent_explorer: X must have shape \(N, 2\)"
                        r".*\(12, 3\)"):
         widgets.gradient_descent_explorer(X3, y, jnp.zeros(3))
+
+
+# ------------------------------------------------------------------ training (chapter 04)
+def _history(steps=40):
+    from dlmath.training import History
+
+    loss = jnp.exp(-jnp.arange(steps) / 10.0)
+    return History(loss, None, [(0, {"test_accuracy": 0.1}), (steps, {"test_accuracy": 0.9})])
+
+
+def test_training_progress_updates_in_place():
+    bar = widgets.TrainingProgress(40)
+    assert repr(bar.bar) == "IntProgress(value=0, description='step', max=40)"
+    bar(40, _history())
+    assert bar.bar.value == 40
+    assert bar.status.value == (f"step 40/40: loss {float(jnp.exp(-3.9)):.4f}, "
+                                "test_accuracy 0.9000")
+    with pytest.raises(ValueError, match="TrainingProgress: total must be an int"):
+        widgets.TrainingProgress(0)
+    with pytest.raises(TypeError, match="TrainingProgress: total must be an int"):
+        widgets.TrainingProgress(2.5)
+
+
+def test_training_curves_draws_loss_and_metrics():
+    axes = plot.training_curves(_history())
+    assert len(axes[0].lines) == 2 and len(axes[1].lines) == 1
+    assert axes[0].get_yscale() == "log"
+    assert list(axes[1].lines[0].get_xdata()) == [0, 40]
+    with pytest.raises(TypeError, match="training_curves: history must be the History"):
+        plot.training_curves({"loss": [1.0, 0.5]})
+    from dlmath.training import History
+
+    with pytest.raises(ValueError, match="training_curves: history.loss must hold"):
+        plot.training_curves(History(jnp.zeros((0,)), None, []))
