@@ -1,0 +1,535 @@
+r"""Attention: the scaled dot-product softmax, a blocked kernel, and multi-head attention.
+
+Legend: ``B`` batch axes (any number), ``T`` queries, ``S`` keys (and values), ``D`` the
+feature size of queries and keys, ``Dv`` that of values, ``E`` the embedding size of
+multi-head attention, ``H`` its number of heads.
+
+* :func:`scaled_dot_product_attention` is the reference: it forms the ``T x S`` scores,
+  a stable (max-shifted) softmax along the keys, and the weighted sum of the values.
+* :func:`flash_attention` computes the same result block by block over the keys with the
+  streaming ("online") softmax, never holding the ``T x S`` matrix; its backward pass
+  recomputes the blocks instead of storing them.
+* :func:`multi_head_attention` projects, splits into heads, attends and projects back,
+  with the parameters named as PyTorch's ``nn.MultiheadAttention`` state_dict.
+
+Masks are boolean, ``True`` = may attend (as ``jax.nn.dot_product_attention`` and PyTorch's
+``F.scaled_dot_product_attention``; the opposite of ``nn.MultiheadAttention``'s boolean
+``attn_mask``). A query whose every key is masked gets the output 0 and gradient 0, never
+NaN. Everything is derived in ``notebooks/08_attention.ipynb``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dlmath import _checks
+
+__all__ = [
+    "attention_weights",
+    "scaled_dot_product_attention",
+    "flash_attention",
+    "multi_head_attention",
+    "init_multi_head_attention",
+    "sinusoidal_positions",
+    "PARAM_NAMES",
+]
+
+#: The parameter names of :func:`multi_head_attention`: PyTorch's ``nn.MultiheadAttention``
+#: state_dict keys with dots replaced by underscores.
+PARAM_NAMES = ("in_proj_weight", "in_proj_bias", "out_proj_weight", "out_proj_bias")
+
+_QKV_LEGEND = "query (*B, T, D), key (*B, S, D), value (*B, S, Dv)"
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _check_flag(who: str, name: str, value) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{who}: {name} must be a Python bool; got {type(value).__name__} "
+                        f"{value!r}. It selects a mask shape and is static under jit.")
+
+
+def _check_qkv(who: str, query, key, value):
+    """The shared checks of the three inputs; returns (batch, T, S, D, Dv)."""
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        _checks.require_floating(who, name, x)
+        if len(_checks.shape_of(x)) < 2:
+            raise ValueError(
+                f"{who}: {name} must have at least 2 axes, {_QKV_LEGEND}; got shape "
+                f"{_checks.fmt(_checks.shape_of(x))}. A single sequence is (T, D)."
+            )
+    qs, ks, vs = (_checks.shape_of(x) for x in (query, key, value))
+    if qs[-1] != ks[-1]:
+        raise ValueError(
+            f"{who}: query and key must have the same feature size D, {_QKV_LEGEND}; got "
+            f"query {_checks.fmt(qs)}, key {_checks.fmt(ks)}. The scores are dot products "
+            "of a query with a key."
+        )
+    if ks[-2] != vs[-2]:
+        raise ValueError(
+            f"{who}: key and value must have the same length S, {_QKV_LEGEND}; got key "
+            f"{_checks.fmt(ks)}, value {_checks.fmt(vs)}. Each key has one value."
+        )
+    if not (qs[:-2] == ks[:-2] == vs[:-2]):
+        raise ValueError(
+            f"{who}: query, key and value must have the same batch axes *B, {_QKV_LEGEND}; "
+            f"got query {_checks.fmt(qs)}, key {_checks.fmt(ks)}, value {_checks.fmt(vs)}. "
+            "Broadcast them explicitly with jnp.broadcast_to if you mean to share keys."
+        )
+    if qs[-1] == 0:
+        raise ValueError(
+            f"{who}: query and key have feature size D = 0 ({_QKV_LEGEND}); the scale "
+            "1/sqrt(D) is undefined."
+        )
+    return qs[:-2], qs[-2], ks[-2], qs[-1], vs[-1]
+
+
+def _check_mask(who: str, mask, target):
+    if mask is None:
+        return None
+    dt = _checks.dtype_of(mask, who, "mask")
+    if dt != jnp.bool_:
+        raise TypeError(
+            f"{who}: mask must be boolean (True = may attend), broadcastable to (*B, T, S); "
+            f"got dtype {dt}. An additive float bias (0 / -inf) is not a mask: convert it "
+            "with mask = bias == 0."
+        )
+    ms = _checks.shape_of(mask)
+    try:
+        ok = np.broadcast_shapes(ms, tuple(target)) == tuple(target)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{who}: mask must broadcast to (*B, T, S) = {_checks.fmt(target)}; got mask "
+            f"{_checks.fmt(ms)}. A padding mask over the keys is (*B, 1, S); a mask per "
+            "query and key is (T, S)."
+        )
+    return jnp.asarray(mask)
+
+
+def _compute_dtype(*xs):
+    """Inputs' promoted float dtype, and the dtype the softmax runs in (at least float32,
+    so float16 and bfloat16 scores never overflow in the exponentials or the sums)."""
+    out = jnp.result_type(*xs)
+    return out, jnp.promote_types(out, jnp.float32)
+
+
+def _causal(T: int, S: int):
+    """``(T, S)`` boolean: query ``t`` may attend key ``s`` when ``s <= t`` (aligned at the
+    top left, as jax.nn and PyTorch)."""
+    return jnp.arange(S)[None, :] <= jnp.arange(T)[:, None]
+
+
+# ---------------------------------------------------------------- the reference
+
+
+def _weights(q, k, allowed):
+    """Stable masked softmax of the scaled scores; rows with no allowed key are 0."""
+    scores = jnp.einsum("...td,...sd->...ts", q, k) / math.sqrt(q.shape[-1])
+    if scores.shape[-1] == 0:  # no keys at all: every row is fully masked
+        return scores
+    if allowed is not None:
+        scores = jnp.where(allowed, scores, -jnp.inf)
+    m = jnp.max(scores, axis=-1, keepdims=True)
+    m = jax.lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0.0))  # the shift cancels
+    e = jnp.exp(scores - m)  # masked entries: exp(-inf) = 0
+    total = jnp.sum(e, axis=-1, keepdims=True)
+    return e / jnp.where(total > 0, total, 1.0)
+
+
+def _allowed(mask, is_causal, batch, T, S):
+    allowed = mask
+    if is_causal:
+        causal = _causal(T, S)
+        allowed = causal if allowed is None else allowed & causal
+    return allowed
+
+
+def attention_weights(query, key, mask=None, *, is_causal=False):
+    r"""The attention weights $P = \mathrm{softmax}(Q K^T / \sqrt{D})$, row by row.
+
+    Entry $(t, s)$ is $P_{ts} = e^{S_{ts}} / \sum_{s'} e^{S_{ts'}}$ with the scores
+    $S_{ts} = q_t \cdot k_s / \sqrt{D}$, the sum over the keys the mask allows; masked
+    entries are 0. Computed in the stable form (the row maximum is subtracted first), so
+    scores of $\pm 10^4$ give no overflow.
+
+    Args:
+        query: floating ``(*B, T, D)``.
+        key: floating ``(*B, S, D)``.
+        mask: boolean, broadcastable to ``(*B, T, S)``; ``True`` = may attend.
+        is_causal: also mask key ``s > t`` for query ``t``.
+
+    Returns:
+        ``(*B, T, S)``: each row sums to 1 over the allowed keys; a row whose keys are all
+        masked is 0 (never NaN).
+
+    Raises:
+        TypeError: non-floating query or key; a non-boolean mask; ``is_causal`` not a bool.
+        ValueError: fewer than 2 axes; different ``D`` or batch axes; ``D = 0``; a mask that
+        does not broadcast to ``(*B, T, S)``.
+
+    Derived in ``notebooks/08_attention.ipynb``.
+    """
+    who = "attention_weights"
+    _check_flag(who, "is_causal", is_causal)
+    batch, T, S, _, _ = _check_qkv(who, query, key, key)
+    mask = _check_mask(who, mask, (*batch, T, S))
+    out_dtype, ct = _compute_dtype(query, key)
+    q, k = jnp.asarray(query, ct), jnp.asarray(key, ct)
+    return _weights(q, k, _allowed(mask, is_causal, batch, T, S)).astype(out_dtype)
+
+
+def scaled_dot_product_attention(query, key, value, mask=None, *, is_causal=False):
+    r"""Scaled dot-product attention, $\mathrm{softmax}(Q K^T / \sqrt{D})\, V$.
+
+    Output row $t$ is $o_t = \sum_s P_{ts} v_s$ with
+    $P_{ts} = e^{S_{ts}} / \sum_{s'} e^{S_{ts'}}$ and $S_{ts} = q_t \cdot k_s / \sqrt{D}$,
+    the sums over the keys the mask allows (:func:`attention_weights`). The scale
+    $1/\sqrt{D}$ keeps the scores of unit variance when the entries of $q$ and $k$ are
+    independent with variance 1 (the variance of $q \cdot k$ is $D$). The softmax is the
+    stable one (row maximum subtracted), computed in at least float32, so scores of
+    $\pm 10^4$ in float16 give a finite output and gradient.
+
+    Same result as ``jax.nn.dot_product_attention`` (whose layout is ``(B, T, heads, D)``:
+    move the head axis there) except for a fully masked row: jax.nn averages every value
+    there, dlmath returns 0.
+
+    Args:
+        query: floating ``(*B, T, D)``.
+        key: floating ``(*B, S, D)``.
+        value: floating ``(*B, S, Dv)``.
+        mask: boolean, broadcastable to ``(*B, T, S)``; ``True`` = may attend.
+        is_causal: query ``t`` attends only keys ``s <= t`` (combined with ``mask``).
+
+    Returns:
+        ``(*B, T, Dv)`` in the promoted dtype of the inputs; a query whose keys are all
+        masked gets 0 (and gradient 0), never NaN.
+
+    Raises:
+        TypeError: non-floating inputs (integer, bool, complex); a non-boolean mask;
+        ``is_causal`` not a bool.
+        ValueError: inputs with fewer than 2 axes; query and key of different feature size
+        ``D``; key and value of different length ``S``; different batch axes; ``D = 0``;
+        a mask that does not broadcast to ``(*B, T, S)``.
+
+    Derived in ``notebooks/08_attention.ipynb``.
+    """
+    who = "scaled_dot_product_attention"
+    _check_flag(who, "is_causal", is_causal)
+    batch, T, S, _, _ = _check_qkv(who, query, key, value)
+    mask = _check_mask(who, mask, (*batch, T, S))
+    out_dtype, ct = _compute_dtype(query, key, value)
+    q, k, v = (jnp.asarray(x, ct) for x in (query, key, value))
+    p = _weights(q, k, _allowed(mask, is_causal, batch, T, S))
+    return jnp.einsum("...ts,...sv->...tv", p, v).astype(out_dtype)
+
+
+# ---------------------------------------------------------------- the blocked kernel
+
+
+def _blocks(x, block_size, n_blocks):
+    """``(*B, S, F)`` -> ``(n_blocks, *B, block_size, F)``, zero-padded at the end."""
+    pad = n_blocks * block_size - x.shape[-2]
+    x = jnp.pad(x, [(0, 0)] * (x.ndim - 2) + [(0, pad), (0, 0)])
+    x = x.reshape(*x.shape[:-2], n_blocks, block_size, x.shape[-1])
+    return jnp.moveaxis(x, -3, 0)
+
+
+def _block_allowed(start, T, S, block_size, is_causal):
+    """``(T, block_size)``: real keys (not padding), and ``s <= t`` when causal."""
+    s = start + jnp.arange(block_size)
+    allowed = jnp.broadcast_to(s[None, :] < S, (T, block_size))
+    if is_causal:
+        allowed = allowed & (s[None, :] <= jnp.arange(T)[:, None])
+    return allowed
+
+
+def _flash_forward(q, k, v, is_causal, block_size):
+    """The streaming softmax over key blocks: running max m, running sum l, accumulator."""
+    T, S, D = q.shape[-2], k.shape[-2], q.shape[-1]
+    n_blocks = -(-S // block_size)
+    scale = 1.0 / math.sqrt(D)
+    starts = jnp.arange(n_blocks) * block_size
+
+    def step(carry, block):
+        m, l, acc = carry
+        kj, vj, start = block
+        s = jnp.einsum("...td,...sd->...ts", q, kj) * scale
+        s = jnp.where(_block_allowed(start, T, S, block_size, is_causal), s, -jnp.inf)
+        m_new = jnp.maximum(m, jnp.max(s, axis=-1))
+        m_safe = jnp.where(jnp.isfinite(m_new), m_new, 0.0)
+        rescale = jnp.exp(m - m_safe)  # e^{m_old - m_new}: 0 while nothing was seen
+        p = jnp.exp(s - m_safe[..., None])
+        l = l * rescale + jnp.sum(p, axis=-1)
+        acc = acc * rescale[..., None] + jnp.einsum("...ts,...sv->...tv", p, vj)
+        return (m_new, l, acc), None
+
+    batch = q.shape[:-2]
+    init = (jnp.full((*batch, T), -jnp.inf, q.dtype), jnp.zeros((*batch, T), q.dtype),
+            jnp.zeros((*batch, T, v.shape[-1]), q.dtype))
+    (m, l, acc), _ = jax.lax.scan(
+        step, init, (_blocks(k, block_size, n_blocks), _blocks(v, block_size, n_blocks), starts))
+    seen = l > 0
+    out = acc / jnp.where(seen, l, 1.0)[..., None]
+    lse = jnp.where(seen, jnp.where(jnp.isfinite(m), m, 0.0) + jnp.log(jnp.where(seen, l, 1.0)),
+                    0.0)
+    return out, lse
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def _flash(q, k, v, is_causal, block_size):
+    return _flash_forward(q, k, v, is_causal, block_size)[0]
+
+
+def _flash_fwd(q, k, v, is_causal, block_size):
+    out, lse = _flash_forward(q, k, v, is_causal, block_size)
+    return out, (q, k, v, out, lse)
+
+
+def _flash_bwd(is_causal, block_size, residuals, d_out):
+    """The backward pass, block by block, recomputing P from the stored log-sum-exp:
+    dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dO * O)), dQ = dS K / sqrt(D),
+    dK = dS^T Q / sqrt(D)."""
+    q, k, v, out, lse = residuals
+    T, S, D = q.shape[-2], k.shape[-2], q.shape[-1]
+    n_blocks = -(-S // block_size)
+    scale = 1.0 / math.sqrt(D)
+    delta = jnp.sum(d_out * out, axis=-1)  # rowsum(dP * P) = rowsum(dO * O)
+
+    def step(dq, block):
+        kj, vj, start = block
+        s = jnp.einsum("...td,...sd->...ts", q, kj) * scale
+        allowed = _block_allowed(start, T, S, block_size, is_causal)
+        p = jnp.where(allowed, jnp.exp(jnp.where(allowed, s - lse[..., None], 0.0)), 0.0)
+        dv = jnp.einsum("...ts,...tv->...sv", p, d_out)
+        dp = jnp.einsum("...tv,...sv->...ts", d_out, vj)
+        ds = p * (dp - delta[..., None])
+        dq = dq + jnp.einsum("...ts,...sd->...td", ds, kj) * scale
+        dk = jnp.einsum("...ts,...td->...sd", ds, q) * scale
+        return dq, (dk, dv)
+
+    starts = jnp.arange(n_blocks) * block_size
+    dq, (dk, dv) = jax.lax.scan(
+        step, jnp.zeros_like(q),
+        (_blocks(k, block_size, n_blocks), _blocks(v, block_size, n_blocks), starts))
+
+    def unblock(x):
+        x = jnp.moveaxis(x, 0, -3)
+        return x.reshape(*x.shape[:-3], -1, x.shape[-1])[..., :S, :]
+
+    return dq, unblock(dk), unblock(dv)
+
+
+_flash.defvjp(_flash_fwd, _flash_bwd)
+
+
+def flash_attention(query, key, value, *, is_causal=False, block_size=128):
+    r"""Scaled dot-product attention computed block by block over the keys, without ever
+    forming the ``T x S`` score matrix.
+
+    The keys and values are split into blocks of ``block_size``. For each query the kernel
+    keeps a running maximum $m$, a running sum $\ell = \sum e^{S_{ts} - m}$ over the keys
+    seen so far and an accumulator $a = \sum e^{S_{ts} - m} v_s$; a new block with scores
+    $x$ updates $m' = \max(m, \max x)$, $\ell' = \ell e^{m - m'} + \sum e^{x - m'}$,
+    $a' = a e^{m - m'} + \sum e^{x - m'} v$, and after the last block $o_t = a / \ell$,
+    equal to :func:`scaled_dot_product_attention` (the streaming softmax, proven in the
+    chapter). Memory per step is ``O(T * block_size)``; the backward pass (a
+    ``jax.custom_vjp``) recomputes each block's weights from the stored
+    $\log \ell + m$ instead of storing them, with $dV = P^T dO$, $dP = dO\, V^T$,
+    $dS = P \odot (dP - \mathrm{rowsum}(dO \odot O))$, $dQ = dS\, K / \sqrt{D}$,
+    $dK = dS^T Q / \sqrt{D}$.
+
+    Args:
+        query: floating ``(*B, T, D)``.
+        key: floating ``(*B, S, D)``.
+        value: floating ``(*B, S, Dv)``.
+        is_causal: query ``t`` attends only keys ``s <= t``.
+        block_size: keys per block, an int ``>= 1`` (``S`` need not be a multiple: the last
+            block is padded with masked keys; a block larger than ``S`` is cut to ``S``).
+
+    Returns:
+        ``(*B, T, Dv)`` in the promoted dtype of the inputs (computed in at least float32).
+
+    Raises:
+        TypeError: non-floating inputs; ``is_causal`` not a bool; ``block_size`` not an int.
+        ValueError: as :func:`scaled_dot_product_attention`; ``block_size < 1``.
+
+    Derived in ``notebooks/08_attention.ipynb``.
+    """
+    who = "flash_attention"
+    _check_flag(who, "is_causal", is_causal)
+    _checks.count(who, "block_size", block_size, low=1)
+    batch, T, S, D, Dv = _check_qkv(who, query, key, value)
+    out_dtype, ct = _compute_dtype(query, key, value)
+    if S == 0 or T == 0:
+        return jnp.zeros((*batch, T, Dv), out_dtype)
+    q, k, v = (jnp.asarray(x, ct) for x in (query, key, value))
+    return _flash(q, k, v, bool(is_causal), int(min(block_size, S))).astype(out_dtype)
+
+
+# ---------------------------------------------------------------- multi-head attention
+
+
+def _check_params(who: str, params, E: int, num_heads):
+    if not isinstance(params, dict) or set(params) != set(PARAM_NAMES):
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise ValueError(
+            f"{who}: params must be a dict with exactly the keys {list(PARAM_NAMES)} "
+            f"(PyTorch's nn.MultiheadAttention state_dict, dots as underscores); got {got}. "
+            "Build them with init_multi_head_attention(key, E, num_heads)."
+        )
+    dtype = _checks.float_dtype_of_tree(who, "params", params)
+    expected = {"in_proj_weight": (3 * E, E), "in_proj_bias": (3 * E,),
+                "out_proj_weight": (E, E), "out_proj_bias": (E,)}
+    for name, shape in expected.items():
+        got = _checks.shape_of(params[name])
+        if got != shape:
+            legend = {"in_proj_weight": "(3E, E)", "in_proj_bias": "(3E,)",
+                      "out_proj_weight": "(E, E)", "out_proj_bias": "(E,)"}[name]
+            raise ValueError(
+                f"{who}: params['{name}'] must have shape {legend} = {_checks.fmt(shape)} for "
+                f"inputs of embedding size E = {E}; got {_checks.fmt(got)}."
+            )
+    _checks.count(who, "num_heads", num_heads, low=1)
+    if E % num_heads:
+        raise ValueError(
+            f"{who}: the embedding size E = {E} must be divisible by num_heads = {num_heads} "
+            f"(each head gets E / num_heads features); choose num_heads among "
+            f"{[h for h in range(1, E + 1) if E % h == 0]}."
+        )
+    return dtype
+
+
+def init_multi_head_attention(key, embed_dim: int, *, dtype=jnp.float32):
+    r"""Parameters for :func:`multi_head_attention`, initialised as PyTorch does.
+
+    ``in_proj_weight`` and ``out_proj_weight`` are Glorot (Xavier) uniform,
+    $U(-a, a)$ with $a = \sqrt{6 / (\text{fan-in} + \text{fan-out})}$; the biases are 0.
+
+    Args:
+        key: a ``jax.random`` key.
+        embed_dim: $E \ge 1$.
+        dtype: a floating dtype.
+
+    Returns:
+        ``{"in_proj_weight": (3E, E), "in_proj_bias": (3E,), "out_proj_weight": (E, E),
+        "out_proj_bias": (E,)}``.
+
+    Raises:
+        TypeError, ValueError: ``embed_dim`` not an int ``>= 1``.
+    """
+    who = "init_multi_head_attention"
+    _checks.count(who, "embed_dim", embed_dim, low=1)
+    E = embed_dim
+    k_in, k_out = jax.random.split(key)
+    a_in, a_out = math.sqrt(6.0 / (E + 3 * E)), math.sqrt(6.0 / (2 * E))
+    return {
+        "in_proj_weight": jax.random.uniform(k_in, (3 * E, E), dtype, -a_in, a_in),
+        "in_proj_bias": jnp.zeros((3 * E,), dtype),
+        "out_proj_weight": jax.random.uniform(k_out, (E, E), dtype, -a_out, a_out),
+        "out_proj_bias": jnp.zeros((E,), dtype),
+    }
+
+
+def multi_head_attention(params, query, key, value, num_heads, mask=None, *, is_causal=False):
+    r"""Multi-head attention with PyTorch's ``nn.MultiheadAttention`` parameters.
+
+    With $W_q, W_k, W_v$ the three $(E, E)$ row blocks of ``in_proj_weight`` (and $b_q,
+    b_k, b_v$ of ``in_proj_bias``): $Q = X_q W_q^T + b_q$, $K = X_k W_k^T + b_k$,
+    $V = X_v W_v^T + b_v$; each is split along its features into $H$ heads of
+    $E / H$; head $h$ is $O_h = \mathrm{softmax}(Q_h K_h^T / \sqrt{E/H}) V_h$
+    (:func:`scaled_dot_product_attention`); the heads are concatenated and
+    $Y = [O_1, \dots, O_H] W_o^T + b_o$ with ``out_proj_weight`` and ``out_proj_bias``.
+
+    Args:
+        params: ``{"in_proj_weight": (3E, E), "in_proj_bias": (3E,), "out_proj_weight":
+            (E, E), "out_proj_bias": (E,)}`` (PyTorch's state_dict keys, dots as
+            underscores), floating, of one dtype.
+        query: floating ``(*B, T, E)``.
+        key: floating ``(*B, S, E)``.
+        value: floating ``(*B, S, E)``.
+        num_heads: $H$, an int that divides ``E``.
+        mask: boolean, broadcastable to ``(*B, T, S)``, shared by the heads; ``True`` =
+            may attend (PyTorch's ``nn.MultiheadAttention`` uses the opposite convention
+            for a boolean ``attn_mask``).
+        is_causal: query ``t`` attends only keys ``s <= t``.
+
+    Returns:
+        ``(*B, T, E)`` in the parameters' dtype (floating inputs of another dtype are cast
+        to it, the package's rule for functions with parameters).
+
+    Raises:
+        TypeError: non-floating inputs or parameters, parameters of mixed float dtypes; a
+        non-boolean mask; ``num_heads`` not an int.
+        ValueError: wrong parameter names or shapes; ``E`` not divisible by ``num_heads``;
+        inputs of another embedding size than the parameters; key and value of different
+        lengths; different batch axes; a mask that does not broadcast to ``(*B, T, S)``.
+
+    Derived in ``notebooks/08_attention.ipynb``.
+    """
+    who = "multi_head_attention"
+    _check_flag(who, "is_causal", is_causal)
+    batch, T, S, E, Ev = _check_qkv(who, query, key, value)
+    if Ev != E:
+        raise ValueError(
+            f"{who}: value must have the embedding size E of query and key, query (*B, T, E), "
+            f"key and value (*B, S, E); got query {_checks.fmt(_checks.shape_of(query))}, "
+            f"value {_checks.fmt(_checks.shape_of(value))}."
+        )
+    dtype = _check_params(who, params, E, num_heads)
+    mask = _check_mask(who, mask, (*batch, T, S))
+    xq, xk, xv = _checks.cast_floats(dtype, query, key, value)
+    w_q, w_k, w_v = jnp.split(params["in_proj_weight"], 3, axis=0)
+    b_q, b_k, b_v = jnp.split(params["in_proj_bias"], 3)
+    H = num_heads
+
+    def heads(x, w, b):  # (*B, L, E) -> (*B, H, L, E/H)
+        y = x @ w.T + b
+        return jnp.moveaxis(y.reshape(*y.shape[:-1], H, E // H), -2, -3)
+
+    q, k, v = heads(xq, w_q, b_q), heads(xk, w_k, b_k), heads(xv, w_v, b_v)
+    if mask is not None:
+        mask = jnp.expand_dims(jnp.broadcast_to(mask, (*batch, T, S)), -3)
+    o = scaled_dot_product_attention(q, k, v, mask, is_causal=is_causal)
+    o = jnp.moveaxis(o, -3, -2).reshape(*batch, T, E)
+    return o @ params["out_proj_weight"].T + params["out_proj_bias"]
+
+
+# ---------------------------------------------------------------- positions
+
+
+def sinusoidal_positions(length: int, dim: int, *, base: float = 10000.0):
+    r"""The sinusoidal position encodings of "Attention is all you need".
+
+    Row $t$, columns $2i$ and $2i + 1$: $\sin(t \omega_i)$ and $\cos(t \omega_i)$ with
+    $\omega_i = \text{base}^{-2i/\text{dim}}$. Shifting $t$ by $k$ rotates each pair by the
+    angle $k \omega_i$, a fixed linear map of the row (shown in the chapter).
+
+    Args:
+        length: $T \ge 0$ positions $t = 0, \dots, T - 1$.
+        dim: an even int ``>= 2``.
+        base: a real number ``> 1``.
+
+    Returns:
+        float32 ``(T, dim)``.
+
+    Raises:
+        TypeError, ValueError: ``length`` or ``dim`` not an int in range, ``dim`` odd,
+        ``base <= 1``.
+    """
+    who = "sinusoidal_positions"
+    _checks.count(who, "length", length)
+    _checks.count(who, "dim", dim, low=2)
+    if dim % 2:
+        raise ValueError(f"{who}: dim must be even (sine and cosine pairs); got {dim}.")
+    _checks.hyperparameter(who, "base", base, low=1.0, low_open=True)
+    omega = float(base) ** (-jnp.arange(0, dim, 2, dtype=jnp.float32) / dim)
+    angles = jnp.arange(length, dtype=jnp.float32)[:, None] * omega[None, :]
+    return jnp.stack([jnp.sin(angles), jnp.cos(angles)], axis=-1).reshape(length, dim)
