@@ -38,8 +38,7 @@ def _to64(x):
 def finite_difference_grad(f: Callable, x, *, eps: float = 1e-6):
     r"""Gradient of a scalar function by float64 central differences.
 
-    $$\frac{\partial f}{\partial x_k} \approx
-    \frac{f(x + \epsilon e_k) - f(x - \epsilon e_k)}{2\epsilon}$$
+    $$\frac{f(x + \epsilon e_{k}) - f(x - \epsilon e_{k})}{2 \epsilon}$$
 
     The truncation error is $O(\epsilon^2)$ and the rounding error $O(u/\epsilon)$ with
     $u \approx 10^{-16}$, so $\epsilon = 10^{-6}$ gives about 10 correct digits.

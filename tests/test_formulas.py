@@ -1,12 +1,15 @@
 """The formulas in the docstrings are the formulas the book derives, and the code computes
 them.
 
-* Text: for every ``"module.function"`` in :data:`dlmath.formulas.DOCUMENTED`, the
-  docstring's ``$$...$$`` blocks equal ``sympy.latex`` of the registered formulas, in order
-  (this walks every topic module, so formulas registered later are covered automatically).
-* Presence: every public name in the ``__all__`` of each dlmath module has a docstring.
-* Numbers: the registered regression, mse and softmax formulas, lambdified, agree with the
-  implementation in float64.
+* Text, both ways: every formula registered in :data:`dlmath.formulas.DOCUMENTED` is quoted
+  (``sympy.latex``, whitespace joined) in its object's docstring, in order, and every
+  ``$$`` block in the own docstring of any public object of dlmath (functions, classes and
+  their public methods and properties, in every module with an ``__all__``) is one of the
+  formulas registered for that object. ``python -m dlmath.formulas.sync`` has nothing to do.
+* Presence: every public function and class has a docstring of its own (written in its
+  body: the one ``dataclass``/``NamedTuple`` generate does not count).
+* Numbers: the registered regression, mse, softmax and central-difference formulas,
+  lambdified, agree with the implementation in float64.
 """
 
 from __future__ import annotations
@@ -20,16 +23,21 @@ import numpy as np
 import pytest
 
 from dlmath import formulas as F
+from dlmath.formulas import sync
 from dlmath.symbolic import docstring_math
 
-MODULES = ["losses", "activations", "linear_regression", "data", "testing", "bench",
-           "symbolic", "layers", "optim", "exercises",
-           "plot", "widgets", "information", "logistic_regression"]
+
+def _resolve(key: str):
+    """The object of a registry key (``"layers.dense"``, ``"optim.Optimizer.update"``)."""
+    module_name, qualname = sync._locate(key)
+    obj = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
-def _resolve(dotted: str):
-    module, _, name = dotted.rpartition(".")
-    return getattr(importlib.import_module(f"dlmath.{module}"), name)
+def _quoted(formulas) -> list[str]:
+    return [" ".join(f.latex.split()) for f in formulas]
 
 
 def test_documented_is_not_empty():
@@ -37,30 +45,107 @@ def test_documented_is_not_empty():
     assert "linear_regression.mse_gradient" in F.DOCUMENTED
 
 
-@pytest.mark.parametrize("dotted", sorted(F.DOCUMENTED))
-def test_docstring_math_is_the_registered_formula(dotted):
-    fn = _resolve(dotted)
-    expected = [" ".join(f.latex.split()) for f in F.DOCUMENTED[dotted]]
-    assert expected, f"{dotted}: DOCUMENTED lists no formula"
-    assert docstring_math(fn) == expected, (
-        f"{dotted}: the docstring's $$...$$ blocks differ from sympy.latex of the registered "
-        "formulas; paste the output of sympy.latex(formula.expr) into the docstring"
+def test_docstring_math_is_the_registered_formula_both_ways():
+    public = sync.public_docstrings()
+    # the walk sees the registered objects, and more than them (the reverse direction)
+    assert "losses.mse" in public and "formulas._formula.Formula.reference" in public
+    assert len(public) > len(F.DOCUMENTED)
+    problems = []
+    # registered -> docstring: each formula quoted, in order, nothing else
+    for key, formulas in sorted(F.DOCUMENTED.items()):
+        expected = _quoted(formulas)
+        if not expected:
+            problems.append(f"{key}: DOCUMENTED lists no formula")
+        obj = _resolve(key)
+        if docstring_math(obj) != expected:
+            problems.append(f"{key}: docstring {docstring_math(obj)} != registered {expected}")
+        if key in public and sync.math_blocks(public[key]) != expected:
+            problems.append(f"{key}: own docstring {sync.math_blocks(public[key])} != "
+                            f"registered {expected}")
+    # docstring -> registered: a $$ block in a public docstring belongs to its object's
+    # registered formulas
+    for key, doc in sorted(public.items()):
+        blocks = sync.math_blocks(doc)
+        if blocks and key not in F.DOCUMENTED:
+            problems.append(f"{key}: $$ blocks {blocks} but no formula is registered for it")
+    # and the sync command agrees that there is nothing to write
+    problems += sync.out_of_sync()
+    assert not problems, (
+        "docstrings and dlmath.formulas disagree; fix the Formula or its registration and "
+        "run python -m dlmath.formulas.sync:\n" + "\n".join(problems)
     )
 
 
-PUBLIC = [
-    (m, name)
-    for m in MODULES
-    for name in importlib.import_module(f"dlmath.{m}").__all__
-]
+@pytest.mark.parametrize("key", sorted(F.DOCUMENTED))
+def test_sync_wraps_each_formula_so_it_reads_back_identically(key):
+    for formula in F.DOCUMENTED[key]:
+        want = " ".join(formula.latex.split())
+        for indent in ("    ", "        "):
+            text = sync.format_block(want, len(indent), indent)
+            lines = text.split("\n")
+            fits = [len(indent) + 2 + len(lines[0]) + 2 <= sync.WIDTH] + [
+                len(line) + 2 <= sync.WIDTH for line in lines[1:]]
+            # a line may only overflow when it is one word that cannot be broken
+            assert all(ok or " " not in line.strip() for ok, line in
+                       zip(fits, lines, strict=True)), text
+            assert not any(line.strip()[:1] in "+-" for line in lines[1:]), text
+
+            def f():
+                pass
+
+            f.__doc__ = f"Summary.\n\n{indent}$${text}$$\n\n{indent}More text.\n"
+            assert docstring_math(f) == [want]
+            assert sync.math_blocks(f.__doc__) == [want]
+
+
+def test_math_blocks_skip_inline_literals():
+    doc = "Quote ``$$...$$`` in code.\n\n$$a +\n   b$$ and $$c$$"
+    assert sync.math_blocks(doc) == ["a + b", "c"]
+    assert docstring_math(type("T", (), {"__doc__": doc})) == ["...", "a + b", "c"]
+
+
+def _public_functions_and_classes():
+    out = []
+    for module_name in sync._dlmath_modules():
+        module = importlib.import_module(module_name)
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            target = inspect.unwrap(obj) if callable(obj) else obj
+            if inspect.isclass(target) or inspect.isfunction(target):
+                out.append((module_name, name))
+    return out
+
+
+PUBLIC = _public_functions_and_classes()
 
 
 @pytest.mark.parametrize("module, name", PUBLIC, ids=[f"{m}.{n}" for m, n in PUBLIC])
-def test_every_public_name_has_a_docstring(module, name):
-    obj = getattr(importlib.import_module(f"dlmath.{module}"), name)
-    if callable(obj):
-        doc = inspect.getdoc(obj)
-        assert doc and doc.strip(), f"dlmath.{module}.{name} has no docstring"
+def test_every_public_function_and_class_has_its_own_docstring(module, name):
+    obj = getattr(importlib.import_module(module), name)
+    doc = sync.own_docstring(obj)
+    assert doc and doc.strip(), (
+        f"{module}.{name} has no docstring of its own (a dataclass's or NamedTuple's "
+        "generated signature does not count): write one in its body"
+    )
+
+
+def test_own_docstring_ignores_generated_and_inherited_ones(tmp_path, monkeypatch):
+    (tmp_path / "own_doc_example.py").write_text(
+        "from dataclasses import dataclass\n"
+        "from typing import NamedTuple\n\n"
+        "@dataclass\nclass Bare:\n    a: int\n\n"
+        "class Pair(NamedTuple):\n    a: int\n\n"
+        "class Child(Pair):\n    pass\n\n"
+        "@dataclass\nclass Documented:\n    \"\"\"Written in the body.\"\"\"\n\n    a: int\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    m = importlib.import_module("own_doc_example")
+    assert m.Bare.__doc__ and m.Pair.__doc__ and inspect.getdoc(m.Child)  # what getdoc sees
+    assert sync.own_docstring(m.Bare) is None
+    assert sync.own_docstring(m.Pair) is None
+    assert sync.own_docstring(m.Child) is None
+    assert sync.own_docstring(m.Documented) == "Written in the body."
+    assert sync.own_docstring(F.Formula).startswith("A named SymPy expression")
 
 
 # ---------------------------------------------------------------- numbers
@@ -122,3 +207,17 @@ def test_softmax_formulas_equal_the_code_for_each_k(x64, K):
         assert float(F.SOFTMAX.reference(x, k, K)) == pytest.approx(soft[k], rel=1e-13)
         assert float(F.LOG_SOFTMAX.reference(x, k, K)) == pytest.approx(
             log_soft[k], rel=1e-13, abs=1e-15)
+
+
+def test_central_difference_formula_equals_the_code(x64):
+    from dlmath import testing
+    from dlmath.formulas import numerics
+
+    f = lambda v: jnp.sum(jnp.sin(v) * v**2)
+    x = jnp.asarray(_rng(3).normal(size=4))
+    eps = 1e-4
+    got = testing.finite_difference_grad(f, x, eps=eps)
+    for k in range(4):
+        e_k = jnp.zeros(4).at[k].set(1.0)
+        ref = numerics.CENTRAL_DIFFERENCE.reference(f(x + eps * e_k), f(x - eps * e_k), eps)
+        assert float(ref) == pytest.approx(float(got[k]), rel=1e-12, abs=1e-14)

@@ -8,13 +8,16 @@ an implementation therefore cannot drift apart.
 
 One submodule per topic; each has a ``DOCUMENTED`` dict mapping ``"module.function"`` to
 the formulas its docstring quotes as ``$$...$$``, in order. :data:`DOCUMENTED` here is
-their union, which the tests walk. Importing this package imports SymPy; ``import dlmath``
+their union, which the tests walk. Shared sizes and indices (``N``, ``K``, ``n_in``, ``i``,
+...) come from :mod:`dlmath.formulas.symbols`, so one name is one SymPy symbol everywhere.
+``python -m dlmath.formulas.sync`` writes the registered formulas into the docstrings
+(:mod:`dlmath.formulas.sync`). Importing this package imports SymPy; ``import dlmath``
 does not.
 """
 
 from __future__ import annotations
 
-from dlmath.formulas import activations, backprop, cross_entropy, optim, regression
+from dlmath.formulas import activations, backprop, cross_entropy, numerics, optim, regression
 from dlmath.formulas._formula import Formula
 from dlmath.formulas.activations import LOG_SOFTMAX, SOFTMAX
 from dlmath.formulas.regression import (
@@ -34,4 +37,5 @@ DOCUMENTED: dict[str, tuple[Formula, ...]] = {
     **cross_entropy.DOCUMENTED,
     **backprop.DOCUMENTED,
     **optim.DOCUMENTED,
+    **numerics.DOCUMENTED,
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from dlmath.formulas._formula import Formula
+from dlmath.formulas.symbols import K, j, k
 
 __all__ = ["SOFTMAX", "LOG_SOFTMAX", "K", "j", "k",
            "x", "alpha", "GELU_TANH_COEFFICIENT",
@@ -19,8 +20,6 @@ __all__ = ["SOFTMAX", "LOG_SOFTMAX", "K", "j", "k",
            "SOFTPLUS", "SOFTPLUS_DERIVATIVE", "GELU", "GELU_DERIVATIVE", "GELU_TANH",
            "SILU"]
 
-K = sp.Symbol("K", integer=True, positive=True)
-j, k = sp.symbols("j k", integer=True, nonnegative=True)
 _x = sp.IndexedBase("x", real=True)
 
 SOFTMAX = Formula(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import sympy as sp
 
 from dlmath.formulas._formula import Formula
+from dlmath.formulas.symbols import L, N, l, n_in, n_out
 
 __all__ = [
     "DENSE", "BACKWARD_DELTA", "BACKWARD_GRAD_W", "BACKWARD_GRAD_B",
@@ -29,7 +30,6 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------- batched row form (code)
-N, n_in, n_out = sp.symbols("N n_in n_out", integer=True, positive=True)
 _X = sp.MatrixSymbol("X", N, n_in)          # inputs of the layer, one example per row
 _W = sp.MatrixSymbol("W", n_in, n_out)      # the code's kernel (D_in, D_out)
 _b = sp.MatrixSymbol("b", n_out, 1)         # the bias as a column
@@ -44,15 +44,13 @@ BACKWARD_GRAD_W = Formula("layers.backward (dW)", _A.T * _Delta, (_A, _Delta))
 BACKWARD_GRAD_B = Formula("layers.backward (db)", _Delta.T * sp.OneMatrix(N, 1), (_Delta, N))
 
 # ---------------------------------------------------------------- initialisation variances
-_fan_in, _fan_out = sp.symbols("n_in n_out", positive=True)
-LECUN_VARIANCE = Formula("layers.init_variance (lecun)", 1 / _fan_in, (_fan_in, _fan_out))
-HE_VARIANCE = Formula("layers.init_variance (he)", 2 / _fan_in, (_fan_in, _fan_out))
-XAVIER_VARIANCE = Formula("layers.init_variance (xavier)", 2 / (_fan_in + _fan_out),
-                          (_fan_in, _fan_out))
+# The fan-in and fan-out are the layer sizes n_in, n_out of the row form above (one symbol
+# each, integer and positive).
+LECUN_VARIANCE = Formula("layers.init_variance (lecun)", 1 / n_in, (n_in, n_out))
+HE_VARIANCE = Formula("layers.init_variance (he)", 2 / n_in, (n_in, n_out))
+XAVIER_VARIANCE = Formula("layers.init_variance (xavier)", 2 / (n_in + n_out), (n_in, n_out))
 
 # ---------------------------------------------------------------- vanishing gradients
-L = sp.Symbol("L", integer=True, positive=True)
-l = sp.Symbol("l", integer=True, positive=True)
 s = sp.IndexedBase("s", positive=True)      # s_l = ||W^(l)||_2, the spectral norms
 # The bound (1/4)^L prod_l s_l, in logarithms: a product of 50 factors of 1/4 underflows
 # nothing in log form, and the plots of the chapter are on a log scale anyway.

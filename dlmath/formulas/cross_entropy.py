@@ -11,6 +11,8 @@ from __future__ import annotations
 import sympy as sp
 
 from dlmath.formulas._formula import Formula
+from dlmath.formulas.symbols import D, K, N, c, i, j, k
+from dlmath.formulas.symbols import lam as _lam
 
 __all__ = [
     "BCE_DEFINITION", "BCE_WITH_LOGITS", "SOFTMAX_CROSS_ENTROPY",
@@ -19,17 +21,11 @@ __all__ = [
     "K", "N", "D", "i", "j", "k", "c",
 ]
 
-K = sp.Symbol("K", integer=True, positive=True)
-N, D = sp.symbols("N D", integer=True, positive=True)
-i, j, k = sp.symbols("i j k", integer=True, nonnegative=True)
-c = sp.Symbol("c", integer=True, nonnegative=True)
-
 _z, _y = sp.symbols("z y", real=True)
 _zs = sp.IndexedBase("z", real=True)
 _ys = sp.IndexedBase("y", real=True)
 _p = sp.IndexedBase("p", real=True)
 _q = sp.IndexedBase("q", real=True)
-_lam = sp.Symbol("lambda", nonnegative=True)
 
 
 def _sigmoid(t):

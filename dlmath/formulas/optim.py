@@ -16,6 +16,7 @@ from __future__ import annotations
 import sympy as sp
 
 from dlmath.formulas._formula import Formula
+from dlmath.formulas.symbols import lam, t
 
 __all__ = [
     "SGD_STEP", "MOMENTUM_TRACE", "HEAVY_BALL_STEP", "NESTEROV_STEP",
@@ -32,8 +33,6 @@ beta_1 = sp.Symbol("beta_1", positive=True)
 beta_2 = sp.Symbol("beta_2", positive=True)
 epsilon = sp.Symbol("epsilon", nonnegative=True)
 epsilon_bar = sp.Symbol("epsilonbar", nonnegative=True)
-lam = sp.Symbol("lambda", nonnegative=True)
-t = sp.Symbol("t", integer=True, positive=True)
 
 g = sp.Symbol("g_t", real=True)
 m_prev = sp.Symbol("m_{t-1}", real=True)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import sympy as sp
 
 from dlmath.formulas._formula import Formula
+from dlmath.formulas.symbols import D, N, i
 
 __all__ = ["MSE", "LINEAR_GRADIENT", "LINEAR_HESSIAN", "NORMAL_EQUATIONS",
            "GD_STEP_BOUND", "N", "D", "i"]
-
-N, D = sp.symbols("N D", integer=True, positive=True)
-i = sp.Symbol("i", integer=True, nonnegative=True)
 
 
 def _mse() -> Formula:
