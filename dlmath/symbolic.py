@@ -207,6 +207,7 @@ class Proof:
 
     @property
     def domain(self) -> str:
+        """The free symbols and the values their assumptions allow, in plain text."""
         return _domain([self.lhs, self.rhs])[0]
 
     def _scope_text(self) -> str:
@@ -229,11 +230,13 @@ class Proof:
 
     @property
     def text(self) -> str:
+        """The plain-text display: ``<scope>: lhs relation rhs``."""
         rel = _TEXT_RELATION[self.relation]
         return f"{self._scope_text()}: {sp.sstr(self.lhs)} {rel} {sp.sstr(self.rhs)}"
 
     @property
     def latex(self) -> str:
+        """The LaTeX display (without ``$``): the scope, then ``lhs relation rhs``."""
         rel = _LATEX_RELATION[self.relation]
         return (f"{self._scope_latex()}:\\quad \\displaystyle {sp.latex(self.lhs)} {rel} "
                 f"{sp.latex(self.rhs)}")

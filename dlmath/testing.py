@@ -36,7 +36,8 @@ def _to64(x):
 
 
 def finite_difference_grad(f: Callable, x, *, eps: float = 1e-6):
-    r"""Gradient of a scalar function by float64 central differences.
+    r"""Gradient of a scalar function by float64 central differences: entry $k$ of the
+    result approximates $\partial f / \partial x_k$ by
 
     $$\frac{f(x + \epsilon e_{k}) - f(x - \epsilon e_{k})}{2 \epsilon}$$
 
