@@ -259,7 +259,7 @@ def function_and_derivative(fn, *, ax=None, x_range=(-5.0, 5.0), resolution=401,
     xs = jnp.linspace(float(x_range[0]), float(x_range[1]), resolution, dtype=jnp.float32)
     (line,) = ax.plot(np.asarray(xs), np.asarray(fn(xs)), color=color, lw=1.6, label=label)
     if derivative:
-        ax.plot(np.asarray(xs), np.asarray(jax.vmap(jax.grad(fn))(xs)), "--",
+        ax.plot(np.asarray(xs), np.asarray(jax.jit(jax.vmap(jax.grad(fn)))(xs)), "--",
                 color=line.get_color(), lw=1.2, label=None if label is None else f"{label}'")
     ax.axhline(0.0, color="0.75", lw=0.6, zorder=0)
     ax.axvline(0.0, color="0.75", lw=0.6, zorder=0)
