@@ -5,27 +5,40 @@ Each factory (:func:`sgd`, :func:`rmsprop`, :func:`adam`, :func:`adamw`) returns
 whose ``update(grads, state, params=None)`` returns ``(updates, new_state)``; the updates
 already carry the minus sign and the learning rate, so a step is
 ``params = apply_updates(params, updates)``, i.e. $\theta_{t+1} = \theta_t + u_t$. Both
-functions are pure and jit-able (``jax.jit(opt.update)``); the hyper-parameters are Python
-numbers fixed when the optimizer is built.
+functions are pure and jit-able (``jax.jit(opt.update)``). The hyper-parameters are fixed
+when the optimizer is built; they may be Python numbers or traced scalars (build the
+optimizer inside a jitted function to make them arguments: :func:`trajectory` does).
 
 Argument names, defaults and the arithmetic follow optax 0.2 (checked against its source);
 the tests compare 100 steps of every optimizer and option with optax. Where libraries
 differ (the place of $\epsilon$ in RMSProp, Adam's $\epsilon$ vs $\bar\epsilon$, AdamW's
 decay times the learning rate), each docstring says so. Not supported (use optax for
-them): learning-rate and weight-decay *schedules* (callables), ``accumulator_dtype`` and
-``mu_dtype`` (the state has the dtype of the parameters).
+them): learning-rate and weight-decay *schedules* (callables).
+
+Dtypes (the package's rule, :mod:`dlmath._checks`): the state is built in the dtype of the
+parameters (one float dtype per tree), and keeps its dtype at every step. Gradients of
+another float dtype are cast, leaf by leaf, to the dtype of the state buffer they enter
+(the parameters' dtype; for :func:`sgd` without momentum, the dtype of ``params`` when
+they are passed). Float16 parameters and Adam or RMSProp: $\epsilon = 10^{-8}$ rounds to 0
+in float16 and so do the squares of small gradients, so the division gives NaN or
+infinity. Pass ``state_dtype=jnp.float32``: the moving averages, and the arithmetic of
+the update, are then float32, and :func:`apply_updates` casts the update back to the
+parameters' float16. (optax's ``mu_dtype``, also accepted by :func:`adam` and
+:func:`adamw`, sets the dtype of the first moment only, as in optax; it does not prevent
+the float16 failure.)
 
 Derived and verified in ``notebooks/05_optimizers.ipynb``.
 """
 
 from __future__ import annotations
 
-import math
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dlmath import _checks
 
@@ -83,87 +96,66 @@ class AdamState(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- checks
+# The generic checks live in dlmath._checks; what is here composes them for optimizers.
+
+_FLOAT_HINT = ("Optimizers act on floating-point parameters; convert with jnp.asarray(x, "
+               "jnp.float32).")
+_LIKE_HINT = "Pass the gradients of the same params that init() received."
 
 
-def _number(who: str, name: str, value, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if callable(value):
+def _unit_interval(who: str, name: str, value, hint: str = "") -> None:
+    """A decay or momentum: a real scalar in ``[0, 1)`` (checked when concrete)."""
+    _checks.hyperparameter(who, name, value, low=0.0, high=1.0, high_open=True, hint=hint)
+
+
+def _non_negative(who: str, name: str, value) -> None:
+    _checks.hyperparameter(who, name, value, low=0.0)
+
+
+def _option(who: str, name: str, value) -> None:
+    """A static switch (``nesterov``, ``centered``, ...): a Python bool, never traced."""
+    if not isinstance(value, (bool, np.bool_)):
         raise TypeError(
-            f"{who}: {name} must be a number; got a callable. Schedules are not supported by "
-            "dlmath.optim; use optax (optax.adam(optax.cosine_decay_schedule(...))) for them."
-        )
-    if isinstance(value, bool) or not isinstance(value, (int, float, jax.Array)) and not (
-        hasattr(value, "dtype") and hasattr(value, "shape")
-    ):
-        raise TypeError(f"{who}: {name} must be a real number; got {type(value).__name__}.")
-    if _checks.shape_of(value) != ():
-        raise ValueError(
-            f"{who}: {name} must be a scalar; got shape {_checks.fmt(_checks.shape_of(value))}."
+            f"{who}: {name} must be a Python bool (it changes the computation, so it cannot "
+            f"be traced); got {type(value).__name__} {value!r}."
         )
 
 
-def _concrete(value) -> float | None:
-    """The float value, or ``None`` when ``value`` is traced (then no range check)."""
-    if isinstance(value, jax.core.Tracer):
+def _state_dtype(who: str, name: str, dtype):
+    """``None`` or a floating dtype, as a NumPy dtype."""
+    if dtype is None:
         return None
-    return float(value)
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"{who}: {name} must be None or a floating dtype such as jnp.float32; "
+                        f"got {dtype!r}.") from err
+    if not jnp.issubdtype(dt, jnp.floating):
+        raise TypeError(f"{who}: {name} must be None or a floating dtype such as jnp.float32; "
+                        f"got {dt}.")
+    return dt
 
 
-def _check_learning_rate(who: str, learning_rate) -> None:
-    _number(who, "learning_rate", learning_rate)
-    lr = _concrete(learning_rate)
-    if lr is not None and not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(
-            f"{who}: learning_rate must be a finite number > 0; got {learning_rate!r}. The "
-            "update already carries the minus sign (u = -learning_rate * ...): do not negate it."
-        )
+def _init_checks(who: str, params) -> None:
+    _checks.float_dtype_of_tree(who, "params", params)
 
 
-def _check_range(who: str, name: str, value, lo: float, hi: float | None, hint: str = ""):
-    """``lo <= value < hi`` (``hi=None``: no upper bound, but finite)."""
-    _number(who, name, value)
-    x = _concrete(value)
-    if x is None:
-        return
-    ok = math.isfinite(x) and x >= lo and (hi is None or x < hi)
-    if not ok:
-        interval = f"[{lo}, {hi})" if hi is not None else f"[{lo}, inf)"
-        raise ValueError(f"{who}: {name} must lie in {interval}; got {value!r}." +
-                         (f" {hint}" if hint else ""))
+def _grads_like(who: str, grads, ref, ref_name: str):
+    """The package's rule for gradients: floating leaves with the structure and shapes of
+    ``ref``, each cast to the dtype of its ``ref`` leaf (so a carried state never changes
+    dtype). ``ref=None``: only the float check."""
+    for leaf in jax.tree_util.tree_leaves(grads):
+        _checks.require_floating(who, "every leaf of grads", leaf, _FLOAT_HINT)
+    if ref is None:
+        return grads
+    _checks.require_like(who, "grads", grads, ref_name, ref, _LIKE_HINT)
+    return _tmap(lambda g, r: jnp.asarray(g).astype(jnp.result_type(r)), grads, ref)
 
 
-def _check_params(who: str, name: str, tree) -> None:
-    leaves = jax.tree_util.tree_leaves(tree)
-    for leaf in leaves:
-        _checks.require_floating(
-            who, f"every leaf of {name}", leaf,
-            "Optimizers act on floating-point parameters; convert with jnp.asarray(x, "
-            "jnp.float32).")
-
-
-def _check_like(who: str, name: str, tree, ref_name: str, ref) -> None:
-    """``tree`` must have the structure and leaf shapes of ``ref``."""
-    s, r = jax.tree_util.tree_structure(tree), jax.tree_util.tree_structure(ref)
-    if s != r:
-        raise ValueError(
-            f"{who}: {name} must have the pytree structure of {ref_name}; got {name} {s}, "
-            f"{ref_name} {r}. Pass the gradients of the same params that init() received."
-        )
-    for k, (a, b) in enumerate(zip(jax.tree_util.tree_leaves(tree),
-                                   jax.tree_util.tree_leaves(ref), strict=True)):
-        sa, sb = _checks.shape_of(a), _checks.shape_of(b)
-        if sa != sb:
-            raise ValueError(
-                f"{who}: leaf {k} of {name} must have the shape of leaf {k} of {ref_name} "
-                f"{_checks.fmt(sb)}; got {_checks.fmt(sa)}. Nothing is broadcast here."
-            )
-
-
-def _check_grads(who: str, grads, ref) -> None:
-    _check_params(who, "grads", grads)
-    if ref is not None:
-        _check_like(who, "grads", grads, "the optimizer state (built by init(params))", ref)
+def _keep_dtype(new, old):
+    """The new state, leaf by leaf in the dtype of the old one (a traced float32
+    hyper-parameter must not promote a float16 state)."""
+    return _tmap(lambda a, b: a.astype(b.dtype), new, old)
 
 
 def _increment(count):
@@ -176,13 +168,18 @@ def _tmap(fn, *trees):
     return jax.tree_util.tree_map(fn, *trees)
 
 
-def _zeros(params):
-    return _tmap(jnp.zeros_like, params)
+def _zeros(params, dtype=None):
+    return _tmap(lambda p: jnp.zeros(jnp.shape(p), _dtype_or(dtype, p)), params)
+
+
+def _dtype_or(dtype, p):
+    """``dtype``, or the dtype of ``p`` when it is ``None`` (a NumPy dtype is falsy)."""
+    return jnp.result_type(p) if dtype is None else dtype
 
 
 def _trace(updates, trace, momentum, nesterov):
     """optax.trace: $m_t = u_t + \\mu m_{t-1}$; Nesterov returns $u_t + \\mu m_t$."""
-    new = _tmap(lambda u, m: u + momentum * m, updates, trace)
+    new = _keep_dtype(_tmap(lambda u, m: u + momentum * m, updates, trace), trace)
     out = _tmap(lambda u, m: u + momentum * m, updates, new) if nesterov else new
     return out, new
 
@@ -190,6 +187,11 @@ def _trace(updates, trace, momentum, nesterov):
 def _bias_correction(tree, decay, count):
     corr = 1 - decay**count
     return _tmap(lambda x: x / corr.astype(x.dtype), tree)
+
+
+def _scale(learning_rate, tree, like):
+    """$-\\eta u$, leaf by leaf in the dtype of ``like``."""
+    return _tmap(lambda u, r: (-learning_rate * u).astype(jnp.result_type(r)), tree, like)
 
 
 # --------------------------------------------------------------------------------- SGD
@@ -222,26 +224,33 @@ def sgd(learning_rate, momentum=None, nesterov: bool = False) -> Optimizer:
     look-ahead variable (proven in the notebook), so $g_t$ is taken at the current params.
 
     Args:
-        learning_rate: $\eta > 0$ (a number; schedules are not supported).
+        learning_rate: $\eta > 0$ (a number or a traced scalar; schedules are not
+            supported).
         momentum: $\mu \in [0, 1)$, or ``None`` for plain SGD.
         nesterov: use Nesterov momentum (needs ``momentum``).
 
     Returns:
-        An :class:`Optimizer`; the state is :class:`SgdState`. ``update`` ignores ``params``.
-        Works on any pytree of floating arrays of any shapes ``(*S,)``.
+        An :class:`Optimizer`; the state is :class:`SgdState`. Without momentum the state
+        holds nothing to compare the gradients with: ``update`` then checks them against
+        ``params`` when they are passed (structure, shapes; the gradients are cast to the
+        params' dtype), and otherwise only that they are floating. Works on any pytree of
+        floating arrays of any shapes ``(*S,)``.
 
     Raises:
         ValueError: ``learning_rate <= 0``; ``momentum`` outside $[0, 1)$; ``nesterov``
-            without ``momentum``; grads whose structure or shapes differ from the state's.
-        TypeError: a schedule (callable) or non-number hyper-parameter; non-float leaves.
+            without ``momentum``; grads whose structure or shapes differ from the state's
+            (or from ``params``).
+        TypeError: a schedule (callable) or non-number hyper-parameter; non-float leaves;
+            a state that is not the :class:`SgdState` of ``init``.
 
     Derived in ``notebooks/05_optimizers.ipynb``.
     """
     who = "sgd"
-    _check_learning_rate(who, learning_rate)
+    _checks.learning_rate(who, learning_rate)
+    _option(who, "nesterov", nesterov)
     if momentum is not None:
-        _check_range(who, "momentum", momentum, 0.0, 1.0,
-                     "Use None for plain SGD; mu >= 1 makes the buffer grow without bound.")
+        _unit_interval(who, "momentum", momentum,
+                       "Use None for plain SGD; mu >= 1 makes the buffer grow without bound.")
     elif nesterov:
         raise ValueError(
             "sgd: nesterov=True needs a momentum; got momentum=None. Pass e.g. momentum=0.9 "
@@ -249,17 +258,19 @@ def sgd(learning_rate, momentum=None, nesterov: bool = False) -> Optimizer:
         )
 
     def init(params):
-        _check_params(who, "params", params)
+        _init_checks(who, params)
         return SgdState(trace=None if momentum is None else _zeros(params))
 
     def update(grads, state, params=None):
-        del params
-        _check_grads(who, grads, state.trace)
-        trace = state.trace
-        if momentum is not None:
-            grads, trace = _trace(grads, trace, momentum, nesterov)
-        updates = _tmap(lambda u: -learning_rate * u, grads)
-        return updates, SgdState(trace=trace)
+        _checks.require_state(who, state, SgdState)
+        if momentum is None:
+            if params is not None:
+                _init_checks(who, params)
+            grads = _grads_like(who, grads, params, "params")
+            return _scale(learning_rate, grads, grads), SgdState(trace=None)
+        grads = _grads_like(who, grads, state.trace, "the optimizer state (built by init(params))")
+        direction, trace = _trace(grads, state.trace, momentum, nesterov)
+        return _scale(learning_rate, direction, trace), SgdState(trace=trace)
 
     return Optimizer(init, update)
 
@@ -269,7 +280,7 @@ def sgd(learning_rate, momentum=None, nesterov: bool = False) -> Optimizer:
 
 def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt: bool = True,
             centered: bool = False, momentum=None, nesterov: bool = False,
-            bias_correction: bool = False) -> Optimizer:
+            bias_correction: bool = False, *, state_dtype=None) -> Optimizer:
     r"""RMSProp: divide the gradient by the root of a moving average of its square.
 
     The state keeps $\nu_t$ ($\nu_0$ = ``initial_scale``):
@@ -317,6 +328,9 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt: 
         momentum: $\mu \in [0, 1)$ or ``None``.
         nesterov: Nesterov momentum (needs ``momentum``).
         bias_correction: divide the moving averages by $1 - \rho^t$.
+        state_dtype: ``None`` (the params' dtype) or a float dtype for $\nu_t$, $\bar g_t$,
+            the momentum buffer and the update's arithmetic (keyword-only);
+            ``jnp.float32`` for float16 params (module docstring).
 
     Returns:
         An :class:`Optimizer` with state :class:`RmspropState`; any pytree of float arrays.
@@ -324,36 +338,45 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt: 
     Raises:
         ValueError: ``learning_rate <= 0``, a hyper-parameter out of range, ``nesterov``
             without ``momentum``, grads that do not match the state.
-        TypeError: a schedule or a non-number hyper-parameter; non-float leaves.
+        TypeError: a schedule or a non-number hyper-parameter; a switch that is not a
+            bool; non-float leaves; a state that is not the :class:`RmspropState` of
+            ``init``.
 
     Derived in ``notebooks/05_optimizers.ipynb``.
     """
     who = "rmsprop"
-    _check_learning_rate(who, learning_rate)
-    _check_range(who, "decay", decay, 0.0, 1.0)
-    _check_range(who, "eps", eps, 0.0, None)
-    _check_range(who, "initial_scale", initial_scale, 0.0, None)
+    _checks.learning_rate(who, learning_rate)
+    _unit_interval(who, "decay", decay)
+    _non_negative(who, "eps", eps)
+    _non_negative(who, "initial_scale", initial_scale)
+    for name, flag in [("eps_in_sqrt", eps_in_sqrt), ("centered", centered),
+                       ("nesterov", nesterov), ("bias_correction", bias_correction)]:
+        _option(who, name, flag)
+    dtype = _state_dtype(who, "state_dtype", state_dtype)
     if momentum is not None:
-        _check_range(who, "momentum", momentum, 0.0, 1.0)
+        _unit_interval(who, "momentum", momentum)
     elif nesterov:
         raise ValueError("rmsprop: nesterov=True needs a momentum; got momentum=None. Pass "
                          "e.g. momentum=0.9 (optax would silently ignore nesterov here).")
 
     def init(params):
-        _check_params(who, "params", params)
+        _init_checks(who, params)
         return RmspropState(
             count=jnp.zeros([], jnp.int32),
-            nu=_tmap(lambda p: jnp.full_like(p, initial_scale), params),
-            mu=_zeros(params) if centered else None,
-            trace=_zeros(params) if momentum is not None else None,
+            nu=_tmap(lambda p: jnp.full(jnp.shape(p), initial_scale, _dtype_or(dtype, p)),
+                     params),
+            mu=_zeros(params, dtype) if centered else None,
+            trace=_zeros(params, dtype) if momentum is not None else None,
         )
 
     def update(grads, state, params=None):
         del params
-        _check_grads(who, grads, state.nu)
-        nu = _tmap(lambda g, n: (1 - decay) * g**2 + decay * n, grads, state.nu)
-        mu = _tmap(lambda g, m: (1 - decay) * g + decay * m, grads, state.mu) if centered \
-            else None
+        _checks.require_state(who, state, RmspropState)
+        grads = _grads_like(who, grads, state.nu, "the optimizer state (built by init(params))")
+        nu = _keep_dtype(_tmap(lambda g, n: (1 - decay) * g**2 + decay * n, grads, state.nu),
+                         state.nu)
+        mu = _keep_dtype(_tmap(lambda g, m: (1 - decay) * g + decay * m, grads, state.mu),
+                         state.mu) if centered else None
         count = _increment(state.count) if bias_correction else state.count
         nu_hat, mu_hat = nu, mu
         if bias_correction:
@@ -367,7 +390,7 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt: 
             scale = _tmap(lambda s: jax.lax.rsqrt(s + eps), second)
         else:
             scale = _tmap(lambda s: 1 / (jnp.sqrt(s) + eps), second)
-        updates = _tmap(lambda s, g: -learning_rate * (s * g), scale, grads)
+        updates = _scale(learning_rate, _tmap(lambda s, g: s * g, scale, grads), nu)
         trace = state.trace
         if momentum is not None:
             updates, trace = _trace(updates, trace, momentum, nesterov)
@@ -379,20 +402,30 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt: 
 # -------------------------------------------------------------------------------- Adam
 
 
-def _adam_core(who, learning_rate, b1, b2, eps, eps_root, nesterov):
-    _check_learning_rate(who, learning_rate)
-    _check_range(who, "b1", b1, 0.0, 1.0)
-    _check_range(who, "b2", b2, 0.0, 1.0)
-    _check_range(who, "eps", eps, 0.0, None)
-    _check_range(who, "eps_root", eps_root, 0.0, None)
+def _adam_core(who, learning_rate, b1, b2, eps, eps_root, nesterov, mu_dtype, state_dtype):
+    """The checks, ``init`` and the direction $\\hat m_t / (\\sqrt{\\hat v_t + \\bar\\epsilon}
+    + \\epsilon)$ shared by :func:`adam` and :func:`adamw`."""
+    _checks.learning_rate(who, learning_rate)
+    _unit_interval(who, "b1", b1)
+    _unit_interval(who, "b2", b2)
+    _non_negative(who, "eps", eps)
+    _non_negative(who, "eps_root", eps_root)
+    _option(who, "nesterov", nesterov)
+    state_dtype = _state_dtype(who, "state_dtype", state_dtype)
+    mu_dtype = _state_dtype(who, "mu_dtype", mu_dtype)
+    if mu_dtype is None:
+        mu_dtype = state_dtype
 
     def init(params):
-        _check_params(who, "params", params)
-        return AdamState(count=jnp.zeros([], jnp.int32), mu=_zeros(params), nu=_zeros(params))
+        _init_checks(who, params)
+        return AdamState(count=jnp.zeros([], jnp.int32), mu=_zeros(params, mu_dtype),
+                         nu=_zeros(params, state_dtype))
 
     def direction(grads, state):
         """$\\hat m_t / (\\sqrt{\\hat v_t + \\bar\\epsilon} + \\epsilon)$ and the new state."""
-        _check_grads(who, grads, state.mu)
+        _checks.require_state(who, state, AdamState)
+        grads = _grads_like(who, grads, state.nu, "the optimizer state (built by init(params))")
+        _checks.require_like(who, "state.mu", state.mu, "state.nu", state.nu)
         mu = _tmap(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
         nu = _tmap(lambda g, v: (1 - b2) * g**2 + b2 * v, grads, state.nu)
         count = _increment(state.count)
@@ -404,13 +437,14 @@ def _adam_core(who, learning_rate, b1, b2, eps, eps_root, nesterov):
             mu_hat = _bias_correction(mu, b1, count)
         nu_hat = _bias_correction(nu, b2, count)
         d = _tmap(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
-        return d, AdamState(count=count, mu=mu, nu=nu)
+        return d, AdamState(count=count, mu=_keep_dtype(mu, state.mu),
+                            nu=_keep_dtype(nu, state.nu))
 
     return init, direction
 
 
-def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0,
-         nesterov: bool = False) -> Optimizer:
+def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, mu_dtype=None,
+         nesterov: bool = False, state_dtype=None) -> Optimizer:
     r"""Adam: a bias-corrected moving average of the gradient, divided by the root of a
     bias-corrected moving average of its square.
 
@@ -443,7 +477,12 @@ def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0,
         b1, b2: $\beta_1, \beta_2 \in [0, 1)$.
         eps: $\epsilon \ge 0$ (outside the square root).
         eps_root: $\bar\epsilon \ge 0$ (inside), keyword-only.
+        mu_dtype: as optax: ``None`` or the float dtype of $m_t$ only (keyword-only).
         nesterov: NAdam, keyword-only.
+        state_dtype: ``None`` (the params' dtype) or the float dtype of $m_t$, $v_t$ and of
+            the update's arithmetic (keyword-only; not in optax). ``jnp.float32`` for
+            float16 params, where $\epsilon = 10^{-8}$ rounds to 0 (module docstring).
+            ``mu_dtype``, when given too, overrides it for $m_t$.
 
     Returns:
         An :class:`Optimizer` with state :class:`AdamState`; any pytree of float arrays.
@@ -451,16 +490,19 @@ def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0,
     Raises:
         ValueError: ``learning_rate <= 0``, ``b1``/``b2`` outside $[0, 1)$, negative
             ``eps``/``eps_root``, grads that do not match the state.
-        TypeError: a schedule or a non-number hyper-parameter; non-float leaves.
+        TypeError: a schedule or a non-number hyper-parameter; a non-float dtype; a
+            ``nesterov`` that is not a bool; non-float leaves; a state that is not the
+            :class:`AdamState` of ``init``.
 
     Derived in ``notebooks/05_optimizers.ipynb``.
     """
-    init, direction = _adam_core("adam", learning_rate, b1, b2, eps, eps_root, nesterov)
+    init, direction = _adam_core("adam", learning_rate, b1, b2, eps, eps_root, nesterov,
+                                 mu_dtype, state_dtype)
 
     def update(grads, state, params=None):
         del params
         d, state = direction(grads, state)
-        return _tmap(lambda u: -learning_rate * u, d), state
+        return _scale(learning_rate, d, state.nu), state
 
     return Optimizer(init, update)
 
@@ -477,14 +519,15 @@ def _expand_mask(who: str, mask, params):
             f"{jax.tree_util.tree_structure(tree)}, params {jax.tree_util.tree_structure(params)}."
         ) from err
     for flag in jax.tree_util.tree_leaves(full):
-        if not isinstance(flag, (bool, jnp.bool_)):
+        if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{who}: the leaves of mask must be Python bools; got "
                             f"{type(flag).__name__}.")
     return full
 
 
-def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, weight_decay=1e-4,
-          mask=None, nesterov: bool = False) -> Optimizer:
+def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, mu_dtype=None,
+          weight_decay=1e-4, mask=None, nesterov: bool = False,
+          state_dtype=None) -> Optimizer:
     r"""AdamW: Adam with decoupled weight decay.
 
     $m_t$ and $v_t$ as :func:`adam`,
@@ -508,7 +551,8 @@ def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, weight_dec
 
     Args:
         learning_rate: $\eta > 0$.
-        b1, b2, eps: as :func:`adam`. eps_root, nesterov: as :func:`adam` (keyword-only).
+        b1, b2, eps: as :func:`adam`. eps_root, mu_dtype, nesterov, state_dtype: as
+            :func:`adam` (keyword-only).
         weight_decay: $\lambda \ge 0$ (keyword-only).
         mask: ``None`` (decay every leaf), or a pytree of bools with the structure of
             params (or a prefix of it), or a callable ``params -> such a tree``; ``False``
@@ -526,8 +570,9 @@ def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, weight_dec
     Derived in ``notebooks/05_optimizers.ipynb``.
     """
     who = "adamw"
-    init, direction = _adam_core(who, learning_rate, b1, b2, eps, eps_root, nesterov)
-    _check_range(who, "weight_decay", weight_decay, 0.0, None)
+    init, direction = _adam_core(who, learning_rate, b1, b2, eps, eps_root, nesterov,
+                                 mu_dtype, state_dtype)
+    _non_negative(who, "weight_decay", weight_decay)
 
     def update(grads, state, params=None):
         if params is None:
@@ -537,14 +582,16 @@ def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, weight_dec
                 "opt.update(grads, state, params)."
             )
         d, state = direction(grads, state)
-        _check_params(who, "params", params)
-        _check_like(who, "params", params, "grads", grads)
+        _init_checks(who, params)
+        _checks.require_like(who, "params", params, "grads", grads,
+                             "Pass the params whose gradients these are.")
+        params = _tmap(lambda p, u: jnp.asarray(p).astype(u.dtype), params, d)
         if mask is None:
             d = _tmap(lambda u, p: u + weight_decay * p, d, params)
         else:
             flags = _expand_mask(who, mask, params)
             d = _tmap(lambda u, p, f: u + weight_decay * p if f else u, d, params, flags)
-        return _tmap(lambda u: -learning_rate * u, d), state
+        return _scale(learning_rate, d, state.nu), state
 
     return Optimizer(init, update)
 
@@ -567,52 +614,114 @@ def apply_updates(params, updates):
 
     Used throughout ``notebooks/05_optimizers.ipynb``.
     """
-    _check_like("apply_updates", "updates", updates, "params", params)
+    _checks.require_like("apply_updates", "updates", updates, "params", params,
+                         "Apply the updates that update(grads, state, params) returned.")
     return _tmap(lambda p, u: jnp.asarray(p + u).astype(jnp.asarray(p).dtype), params, updates)
 
 
-def trajectory(optimizer: Optimizer, loss_fn: Callable, params, steps: int):
-    r"""Run ``steps`` updates of ``optimizer`` on ``loss_fn`` from ``params`` (full-batch
-    gradients by ``jax.grad``), as one compiled ``jax.lax.scan``.
+def _is_number(value) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return True
+    return hasattr(value, "dtype") and np.shape(value) == ()
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_path(make_optimizer, loss_fn, steps: int, names: tuple):
+    """One jitted ``(params, numbers) -> (path, losses)`` per factory, loss, step count and
+    hyper-parameter names: the numbers are traced arguments, so new values reuse it."""
+    from dlmath import training
+
+    def run(params, numbers):
+        opt = make_optimizer(**dict(zip(names, numbers, strict=True)))
+        last, history = training.fit(opt, loss_fn, params, steps=steps, keep_path=True)
+        losses = jnp.concatenate([history.loss, jnp.reshape(loss_fn(last), (1,))])
+        return history.path, losses
+
+    return jax.jit(run)
+
+
+def trajectory(optimizer, loss_fn: Callable, params, steps: int, **hyperparameters):
+    r"""The path $\theta_0, \dots, \theta_T$ of ``steps`` full-batch updates on ``loss_fn``,
+    through :func:`dlmath.training.fit` (``keep_path=True``).
+
+    Two ways to name the optimizer:
+
+    * an optimizer object, ``trajectory(optim.sgd(0.1), loss, w0, 50)`` (this module's or
+      optax's): compiled once per object;
+    * a factory and its numeric hyper-parameters,
+      ``trajectory(optim.adam, loss, w0, 50, learning_rate=0.1, b1=0.9)``: the factory is
+      called inside one jitted function with the numbers as *traced* arguments, so calls
+      with other values (an explorer's sliders) reuse the compiled code. The numbers are
+      range-checked here first (the factory skips checks of traced values). Options that
+      change the computation (``nesterov=True``, a mask) go into the factory:
+      ``functools.partial(optim.sgd, nesterov=True)``, built once.
 
     Args:
-        optimizer: an :class:`Optimizer` (from this module or optax).
+        optimizer: an object with ``init``/``update``, or a callable returning one.
         loss_fn: a scalar JAX function of the params pytree.
-        params: the start $\theta_0$.
-        steps: the number of updates $T \ge 0$ (static).
+        params: the start $\theta_0$ (a pytree of floating arrays of one dtype).
+        steps: the number of updates $T \ge 0$.
+        **hyperparameters: real scalars passed to the factory (only with a factory).
 
     Returns:
         ``(path, losses)``: ``path`` is the params pytree with a leading axis of length
         $T + 1$ (``path[0]`` is the start); ``losses`` is ``(T + 1,)``, the loss at each point.
 
     Raises:
-        ValueError: if ``steps`` is not an int >= 0.
-        TypeError: if ``optimizer`` has no ``init``/``update`` or ``loss_fn`` is not callable.
+        ValueError: ``steps < 0``; a hyper-parameter out of its range.
+        TypeError: ``steps`` not an int; an optimizer object given hyper-parameters; a
+            factory that does not return an optimizer; a hyper-parameter that is not a real
+            scalar; ``loss_fn`` not callable; non-floating params.
 
     The explorations of ``notebooks/05_optimizers.ipynb`` (ill-conditioned quadratic,
-    Rosenbrock) are drawn from it.
+    Rosenbrock) and :func:`dlmath.widgets.optimizer_explorer` are drawn from it.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"trajectory: steps must be an int >= 0; got {steps!r}.")
-    if not all(callable(getattr(optimizer, name, None)) for name in ("init", "update")):
+    from dlmath import training
+
+    who = "trajectory"
+    _checks.count(who, "steps", steps)
+    _checks.require_callable(who, "loss_fn", loss_fn, "a callable params -> scalar")
+    is_object = all(callable(getattr(optimizer, f, None)) for f in ("init", "update"))
+    if is_object:
+        if hyperparameters:
+            raise TypeError(
+                f"{who}: hyper-parameters {sorted(hyperparameters)} were given with an "
+                f"optimizer object ({type(optimizer).__name__}); pass its factory instead, "
+                "e.g. trajectory(optim.adam, loss_fn, params, steps, learning_rate=0.1)."
+            )
+        last, history = training.fit(optimizer, loss_fn, params, steps=steps, keep_path=True)
+        losses = jnp.concatenate([history.loss, jnp.reshape(loss_fn(last), (1,))])
+        return history.path, losses
+    if not callable(optimizer):
         raise TypeError(
-            f"trajectory: optimizer must have init and update functions; got "
-            f"{type(optimizer).__name__}. Pass e.g. dlmath.optim.sgd(0.1) or optax.adam(1e-3)."
+            f"{who}: optimizer must have init and update functions, or be a factory that "
+            f"returns such an object; got {type(optimizer).__name__}. Pass e.g. "
+            "dlmath.optim.sgd(0.1), optax.adam(1e-3), or dlmath.optim.adam with "
+            "learning_rate=..."
         )
-    if not callable(loss_fn):
-        raise TypeError(f"trajectory: loss_fn must be a callable params -> scalar; got "
-                        f"{type(loss_fn).__name__}.")
-
-    @jax.jit
-    def run(p0):
-        def step(carry, _):
-            p, s = carry
-            u, s = optimizer.update(jax.grad(loss_fn)(p), s, p)
-            p = apply_updates(p, u)
-            return (p, s), p
-
-        _, ps = jax.lax.scan(step, (p0, optimizer.init(p0)), None, length=steps)
-        path = _tmap(lambda a, b: jnp.concatenate([a[None], b], axis=0), p0, ps)
-        return path, jax.vmap(loss_fn)(path)
-
-    return run(params)
+    for name, value in hyperparameters.items():
+        if not _is_number(value):
+            raise TypeError(
+                f"{who}: hyper-parameter {name} must be a real scalar (it becomes a traced "
+                f"argument); got {type(value).__name__} {value!r}. Put options such as "
+                "nesterov=True into the factory: functools.partial(optim.sgd, nesterov=True)."
+            )
+    try:
+        probe = optimizer(**hyperparameters)  # the range checks, on the concrete values
+    except TypeError as err:
+        raise TypeError(
+            f"{who}: optimizer must have init and update functions, or be a factory that "
+            f"accepts the hyper-parameters {sorted(hyperparameters)}; calling "
+            f"{getattr(optimizer, '__name__', type(optimizer).__name__)} with them raised: "
+            f"{err}"
+        ) from err
+    if not all(callable(getattr(probe, f, None)) for f in ("init", "update")):
+        raise TypeError(f"{who}: optimizer must have init and update functions, or be a "
+                        f"factory that returns such an object; it returned "
+                        f"{type(probe).__name__}.")
+    _checks.float_dtype_of_tree(who, "params", params)
+    names = tuple(sorted(hyperparameters))
+    run = _compiled_path(optimizer, loss_fn, steps, names)
+    return run(params, tuple(hyperparameters[k] for k in names))
