@@ -611,11 +611,20 @@ def apply_updates(params, updates):
 
     Raises:
         ValueError: when the structures or leaf shapes differ.
+        TypeError: a leaf of params or updates that is not floating (integer parameters
+            would truncate the update silently, complex updates lose their imaginary part;
+            optax's ``apply_updates`` casts both silently).
 
     Used throughout ``notebooks/05_optimizers.ipynb``.
     """
-    _checks.require_like("apply_updates", "updates", updates, "params", params,
+    who = "apply_updates"
+    _checks.require_like(who, "updates", updates, "params", params,
                          "Apply the updates that update(grads, state, params) returned.")
+    for p, u in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(updates),
+                    strict=True):
+        _checks.require_floating(who, "every leaf of params", p, _FLOAT_HINT)
+        _checks.require_floating(who, "every leaf of updates", u,
+                                 "Updates are floating; an optimizer's update returns them so.")
     return _tmap(lambda p, u: jnp.asarray(p + u).astype(jnp.asarray(p).dtype), params, updates)
 
 
@@ -683,6 +692,7 @@ def trajectory(optimizer, loss_fn: Callable, params, steps: int, **hyperparamete
     who = "trajectory"
     _checks.count(who, "steps", steps)
     _checks.require_callable(who, "loss_fn", loss_fn, "a callable params -> scalar")
+    _checks.float_dtype_of_tree(who, "params", params)
     is_object = all(callable(getattr(optimizer, f, None)) for f in ("init", "update"))
     if is_object:
         if hyperparameters:
@@ -721,7 +731,6 @@ def trajectory(optimizer, loss_fn: Callable, params, steps: int, **hyperparamete
         raise TypeError(f"{who}: optimizer must have init and update functions, or be a "
                         f"factory that returns such an object; it returned "
                         f"{type(probe).__name__}.")
-    _checks.float_dtype_of_tree(who, "params", params)
     names = tuple(sorted(hyperparameters))
     run = _compiled_path(optimizer, loss_fn, steps, names)
     return run(params, tuple(hyperparameters[k] for k in names))

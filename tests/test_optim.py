@@ -332,6 +332,11 @@ def test_apply_updates_errors():
         optim.apply_updates({"a": jnp.ones(2)}, {"b": jnp.ones(2)})
     with pytest.raises(ValueError, match=r"apply_updates: leaf 0 of updates must have the shape"):
         optim.apply_updates({"a": jnp.ones(2)}, {"a": jnp.ones(3)})
+    with pytest.raises(TypeError, match="apply_updates: every leaf of params must be a floating"):
+        optim.apply_updates({"a": np.zeros(2, np.uint8)}, {"a": jnp.ones(2)})
+    with pytest.raises(TypeError, match="apply_updates: every leaf of updates must be a "
+                                        "floating.*Complex numbers are not supported"):
+        optim.apply_updates({"a": jnp.ones(2)}, {"a": jnp.ones(2, jnp.complex64)})
 
 
 def test_trajectory_is_the_loop_of_updates():
@@ -566,3 +571,7 @@ def test_trajectory_factory_errors():
         optim.trajectory(optim.sgd, loss, w0, 3, rate=0.1)
     with pytest.raises(TypeError, match="trajectory: steps must be an int"):
         optim.trajectory(optim.sgd(0.1), loss, w0, 2.0)
+    for opt in (optim.sgd(0.1), optim.sgd):   # the message names trajectory, not fit
+        with pytest.raises(TypeError, match="trajectory: every leaf of params must be a floating"):
+            optim.trajectory(opt, loss, {"w": np.zeros(2, np.uint8)}, 2, **(
+                {} if opt is not optim.sgd else {"learning_rate": 0.1}))
