@@ -241,6 +241,20 @@ def probability_bars(probabilities, *, ax=None, labels=None, title=None, color="
 
 
 
+def _check_plot_args(who: str, fn, x_range) -> None:
+    """An elementwise function and an interval ``(low, high)`` of finite numbers."""
+    from dlmath import _checks
+
+    _checks.require_callable(who, "fn", fn, "an elementwise JAX function")
+    if not isinstance(x_range, (tuple, list)) or len(x_range) != 2:
+        raise ValueError(f"{who}: x_range must be a pair (low, high); got {x_range!r}.")
+    for end in x_range:
+        _checks.hyperparameter(who, "each end of x_range", end)
+    if not float(x_range[0]) < float(x_range[1]):
+        raise ValueError(f"{who}: x_range must have low < high; got {tuple(x_range)!r}. "
+                         "Swap the ends.")
+
+
 def function_and_derivative(fn, *, ax=None, x_range=(-5.0, 5.0), resolution=401, label=None,
                             derivative=True, color=None):
     """An elementwise function (solid) and its derivative by ``jax.grad`` (dashed, same
@@ -254,7 +268,15 @@ def function_and_derivative(fn, *, ax=None, x_range=(-5.0, 5.0), resolution=401,
 
     Returns:
         The axes.
+
+    Raises:
+        TypeError: if ``fn`` is not callable or ``resolution`` not an int. ValueError: if
+        ``x_range`` is not two finite numbers ``low < high`` or ``resolution < 2``.
     """
+    from dlmath import _checks
+
+    _check_plot_args("function_and_derivative", fn, x_range)
+    _checks.count("function_and_derivative", "resolution", resolution, low=2)
     ax = new_axes(ax)
     xs = jnp.linspace(float(x_range[0]), float(x_range[1]), resolution, dtype=jnp.float32)
     (line,) = ax.plot(np.asarray(xs), np.asarray(fn(xs)), color=color, lw=1.6, label=label)
@@ -282,10 +304,16 @@ def activation_grid(functions, *, x_range=(-5.0, 5.0), ncols=4, panel_size=(3.0,
         The matplotlib figure (end the cell with ``plt.show()``).
 
     Raises:
-        ValueError: if ``functions`` is empty or ``ncols < 1``.
+        ValueError: if ``functions`` is empty, ``ncols < 1`` or ``x_range`` is not an
+        interval. TypeError: if a function is not callable or ``ncols`` not an int.
     """
     import matplotlib.pyplot as plt
 
+    from dlmath import _checks
+
+    _checks.count("activation_grid", "ncols", ncols, low=1)
+    for fn in dict(functions).values():
+        _check_plot_args("activation_grid", fn, x_range)
     if not functions or ncols < 1:
         raise ValueError(
             f"activation_grid: need at least one function and ncols >= 1; got "

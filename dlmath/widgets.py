@@ -303,15 +303,20 @@ def activation_explorer(functions, *, selected=None, x_range=(-5.0, 5.0), limit:
         A :func:`figure_explorer` widget whose first row holds the checkboxes.
 
     Raises:
-        ValueError: if ``functions`` is empty or ``selected`` names an unknown function.
+        ValueError: if ``functions`` is empty, ``selected`` names an unknown function or
+        ``limit <= 0``. TypeError: if a function is not callable.
     """
     import ipywidgets as widgets
 
-    from dlmath import plot
+    from dlmath import _checks, plot
 
     names = list(functions)
     if not names:
         raise ValueError("activation_explorer: functions is empty; give name -> function.")
+    for n in names:
+        _checks.require_callable("activation_explorer", f"functions[{n!r}]", functions[n],
+                                 "an elementwise JAX function")
+    _checks.hyperparameter("activation_explorer", "limit", limit, low=0.0, low_open=True)
     selected = names[:2] if selected is None else list(selected)
     unknown = [s for s in selected if s not in functions]
     if unknown:

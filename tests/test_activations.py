@@ -328,50 +328,6 @@ def test_softmax_axis_errors(fn, axis):
         getattr(act, fn)(jnp.ones((2, 3)), axis)
 
 
-# ---- the chapter's figures and explorer (dlmath.plot, dlmath.widgets) ------------------------
-
-def test_function_and_derivative_draws_the_function_and_its_jax_grad(close_figures):
-    from dlmath import plot
-
-    ax = plot.function_and_derivative(act.sigmoid, x_range=(-4, 4), resolution=81, label="s")
-    solid, dashed = ax.get_lines()[:2]
-    xs = np.asarray(solid.get_xdata(), np.float64)
-    assert xs[0] == -4 and xs[-1] == 4 and xs.size == 81
-    s = 1 / (1 + np.exp(-xs))
-    np.testing.assert_allclose(solid.get_ydata(), s, rtol=1e-6)
-    np.testing.assert_allclose(dashed.get_ydata(), s * (1 - s), rtol=1e-5, atol=1e-7)
-    assert dashed.get_label() == "s'" and dashed.get_linestyle() == "--"
-
-
-def test_activation_grid_has_one_titled_panel_per_function(close_figures):
-    from dlmath import plot
-
-    fig = plot.activation_grid({"relu": act.relu, "tanh": act.tanh, "silu": act.silu}, ncols=2)
-    visible = [ax for ax in fig.axes if ax.axison]
-    assert [ax.get_title() for ax in visible] == ["relu", "tanh", "silu"]
-    assert len(fig.axes) == 4 and not fig.axes[3].axison
-    with pytest.raises(ValueError, match="activation_grid: need at least one function"):
-        plot.activation_grid({})
-
-
-def test_activation_explorer_redraws_and_rejects_unknown_names():
-    from dlmath import widgets
-
-    fns = {"sigmoid": act.sigmoid, "relu": act.relu}
-    ex = widgets.activation_explorer(fns, selected=["sigmoid"])
-    checkboxes = ex.children[0].children
-    assert [c.description for c in checkboxes] == ["sigmoid", "relu"]
-    assert [c.value for c in checkboxes] == [True, False]
-    before = ex.children[-1].value
-    assert before[:8] == b"\x89PNG\r\n\x1a\n"
-    checkboxes[1].value = True  # tick relu: the figure is drawn again, differently
-    assert ex.children[-1].value[:8] == b"\x89PNG\r\n\x1a\n" and ex.children[-1].value != before
-    with pytest.raises(ValueError, match=r"selected names \['gelu'\] are not among"):
-        widgets.activation_explorer(fns, selected=["gelu"])
-    with pytest.raises(ValueError, match="functions is empty"):
-        widgets.activation_explorer({})
-
-
 # ---- bad input: the rules of dlmath._checks (issue 9) ---------------------------------------
 
 ELEMENTWISE = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "gelu", "silu"]

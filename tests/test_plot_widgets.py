@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from dlmath import activations as act
 from dlmath import linear_regression as lr
 from dlmath import plot, widgets
 
@@ -201,3 +202,71 @@ def test_training_curves_draws_loss_and_metrics():
 
     with pytest.raises(ValueError, match="training_curves: history.loss must hold"):
         plot.training_curves(History(jnp.zeros((0,)), None, []))
+
+
+# ---- chapter 02: activations and their derivatives (moved from test_activations.py) -------
+
+def test_function_and_derivative_draws_the_function_and_its_jax_grad():
+    ax = plot.function_and_derivative(act.sigmoid, x_range=(-4, 4), resolution=81, label="s")
+    solid, dashed = ax.get_lines()[:2]
+    xs = np.asarray(solid.get_xdata(), np.float64)
+    assert xs[0] == -4 and xs[-1] == 4 and xs.size == 81
+    s = 1 / (1 + np.exp(-xs))
+    np.testing.assert_allclose(solid.get_ydata(), s, rtol=1e-6)
+    np.testing.assert_allclose(dashed.get_ydata(), s * (1 - s), rtol=1e-5, atol=1e-7)
+    assert dashed.get_label() == "s'" and dashed.get_linestyle() == "--"
+
+
+def test_activation_grid_has_one_titled_panel_per_function():
+    fig = plot.activation_grid({"relu": act.relu, "tanh": act.tanh, "silu": act.silu}, ncols=2)
+    visible = [ax for ax in fig.axes if ax.axison]
+    assert [ax.get_title() for ax in visible] == ["relu", "tanh", "silu"]
+    assert len(fig.axes) == 4 and not fig.axes[3].axison
+    with pytest.raises(ValueError, match="activation_grid: need at least one function"):
+        plot.activation_grid({})
+
+
+def test_activation_explorer_redraws_and_rejects_unknown_names():
+    fns = {"sigmoid": act.sigmoid, "relu": act.relu}
+    ex = widgets.activation_explorer(fns, selected=["sigmoid"])
+    checkboxes = ex.children[0].children
+    assert [c.description for c in checkboxes] == ["sigmoid", "relu"]
+    assert [c.value for c in checkboxes] == [True, False]
+    before = ex.children[-1].value
+    assert before[:8] == b"\x89PNG\r\n\x1a\n"
+    checkboxes[1].value = True  # tick relu: the figure is drawn again, differently
+    assert ex.children[-1].value[:8] == b"\x89PNG\r\n\x1a\n" and ex.children[-1].value != before
+    with pytest.raises(ValueError, match=r"selected names \['gelu'\] are not among"):
+        widgets.activation_explorer(fns, selected=["gelu"])
+    with pytest.raises(ValueError, match="functions is empty"):
+        widgets.activation_explorer({})
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"x_range": (2.0, -2.0)}, ValueError, r"x_range must have low < high"),
+    ({"x_range": (0.0, float("inf"))}, ValueError, r"each end of x_range must be a finite"),
+    ({"x_range": (1.0,)}, ValueError, r"x_range must be a pair"),
+    ({"resolution": 1}, ValueError, r"resolution must be an int >= 2; got 1"),
+    ({"resolution": 10.5}, TypeError, r"resolution must be an int"),
+])
+def test_function_and_derivative_refuses_bad_ranges(kwargs, error, message):
+    with pytest.raises(error, match=rf"^function_and_derivative: {message}"):
+        plot.function_and_derivative(act.relu, **kwargs)
+
+
+def test_function_and_derivative_and_the_grid_refuse_non_functions():
+    with pytest.raises(TypeError, match=r"^function_and_derivative: fn must be an elementwise"):
+        plot.function_and_derivative(3.0)
+    with pytest.raises(TypeError, match=r"^activation_grid: fn must be an elementwise"):
+        plot.activation_grid({"relu": act.relu, "bad": "tanh"})
+    with pytest.raises(TypeError, match=r"^activation_grid: ncols must be an int"):
+        plot.activation_grid({"relu": act.relu}, ncols=2.0)
+    with pytest.raises(ValueError, match=r"^activation_grid: x_range must have low < high"):
+        plot.activation_grid({"relu": act.relu}, x_range=(1, 1))
+
+
+def test_activation_explorer_refuses_non_functions_and_a_bad_limit():
+    with pytest.raises(TypeError, match=r"^activation_explorer: functions\['relu'\] must be"):
+        widgets.activation_explorer({"relu": "relu"})
+    with pytest.raises(ValueError, match=r"^activation_explorer: limit must be a finite"):
+        widgets.activation_explorer({"relu": act.relu}, limit=-1.0)
