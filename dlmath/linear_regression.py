@@ -21,6 +21,8 @@ with :func:`dlmath.optim.sgd` and the hand-written gradient of :func:`mse_gradie
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -296,18 +298,28 @@ def _path_losses(path, X, y):
     return jnp.mean(jnp.square(path @ X.T - y), axis=1)
 
 
-def _descend(who, w0, X, y, learning_rate, steps, batch_size=None, key=None):
+@partial(jax.jit, static_argnames=("steps", "batch_size"))
+def _fit_path(w0, X, y, learning_rate, key, *, steps, batch_size):
+    """SGD on the hand-written gradient through the one training loop, compiled once per
+    shape and ``steps``: the learning rate is traced, so a new rate does not recompile."""
     from dlmath import optim, training
 
-    X, w0, y = _check_xwy(who, X, w0, y)
-    _checks.learning_rate(who, learning_rate)
-    _checks.count(who, "steps", steps)
-    if batch_size is not None:
-        _checks.count(who, "batch_size", batch_size, low=1, high=X.shape[0])
     _, history = training.fit(optim.sgd(learning_rate), loss, w0, (X, y), steps=steps,
                               batch_size=batch_size, key=key,
                               value_and_grad=loss_and_gradient, keep_path=True)
     return history.path, _path_losses(history.path, X, y)
+
+
+def _descend(who, w0, X, y, learning_rate, steps, batch_size=None, key=None):
+    X, w0, y = _check_xwy(who, X, w0, y)
+    _checks.learning_rate(who, learning_rate)
+    _checks.count(who, "steps", steps)
+    if who == "minibatch_gradient_descent":
+        _checks.count(who, "batch_size", batch_size, low=1, high=X.shape[0])
+        if key is None:
+            raise TypeError(f"{who}: key must be a jax.random key (the shuffles are drawn "
+                            "from it); got None. Pass jax.random.key(0).")
+    return _fit_path(w0, X, y, learning_rate, key, steps=steps, batch_size=batch_size)
 
 
 def gradient_descent(w0, X, y, learning_rate, steps: int):

@@ -188,6 +188,28 @@ def test_minibatch_is_reproducible_and_uses_the_key(x64):
     assert float(l1[-1]) < 0.2 * float(l1[0])
 
 
+def test_a_new_learning_rate_does_not_recompile():
+    """The rate is traced through fit: a slider of rates costs one compilation per shape."""
+    X = lr.design_matrix(jnp.linspace(-1.0, 1.0, 7))
+    y = 2.0 * X[:, 1]
+    lr.gradient_descent(jnp.zeros(2), X, y, 0.1, 9)
+    size = lr._fit_path._cache_size()
+    for rate in (0.2, 0.3, 0.4):
+        lr.gradient_descent(jnp.zeros(2), X, y, rate, 9)
+    assert lr._fit_path._cache_size() == size
+
+
+def test_minibatch_needs_a_batch_size_and_a_key():
+    """batch_size=None used to run full batches silently (found by the fuzz test)."""
+    X = lr.design_matrix(jnp.arange(4.0))
+    with pytest.raises(TypeError, match="minibatch_gradient_descent: batch_size must be an "
+                                        "int; got NoneType"):
+        lr.minibatch_gradient_descent(KEY, jnp.zeros(2), X, jnp.arange(4.0), 0.1, None, 2)
+    with pytest.raises(TypeError, match="minibatch_gradient_descent: key must be a jax.random "
+                                        "key"):
+        lr.minibatch_gradient_descent(None, jnp.zeros(2), X, jnp.arange(4.0), 0.1, 2, 2)
+
+
 def test_minibatch_steps_use_the_batches_of_fit(x64):
     """Each step is an SGD step on B rows of one epoch's shuffle (fit's rule): replaying
     the update by hand on those rows gives the path."""
