@@ -111,13 +111,14 @@ def require_ndim(who: str, name: str, x, ndim: int, legend: str, hint: str = "")
         )
 
 
-def require_nonempty(who: str, name: str, x, axis: int, legend: str, what: str) -> None:
+def require_nonempty(who: str, name: str, x, axis: int, legend: str, what: str,
+                     hint: str = "") -> None:
     """``x.shape[axis] >= 1``: the axis is reduced over (a mean of ``what``)."""
     s = shape_of(x)
     if len(s) > (axis if axis >= 0 else -axis - 1) and s[axis] == 0:
         raise ValueError(
             f"{who}: {name} {legend} has no {what} (shape {fmt(s)}); the result is a "
-            f"reduction over them and is undefined for none."
+            f"reduction over them and is undefined for none." + (f" {hint}" if hint else "")
         )
 
 

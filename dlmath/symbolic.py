@@ -213,7 +213,7 @@ class Proof:
     def _scope_text(self) -> str:
         dom = self.domain
         if self.scope == PROVEN:
-            return f"proven for every {dom}" if dom else "proven"
+            return f"proven for every {dom}" if dom else "proven (no free symbols)"
         if self.scope == CHECKED:
             rest = f", every {dom}" if dom else ""
             return f"checked at {self.at}{rest}"
@@ -222,7 +222,8 @@ class Proof:
     def _scope_latex(self) -> str:
         dom = _domain([self.lhs, self.rhs])[1]
         if self.scope == PROVEN:
-            return (r"\textsf{proven for every } " + dom) if dom else r"\textsf{proven}"
+            return (r"\textsf{proven for every } " + dom) if dom else \
+                r"\textsf{proven (no free symbols)}"
         if self.scope == CHECKED:
             rest = (r",\ \textsf{every } " + dom) if dom else ""
             return r"\textsf{checked at } " + self.at_latex + rest

@@ -318,3 +318,9 @@ def test_latex_errors_finds_what_mathjax_rejects():
     assert symbolic.latex_errors(r"x $ y") != []
     assert symbolic.latex_errors(r"\text{a \_ b}\ \frac{x}{y} \left( x \right)") == []
     assert symbolic.latex_errors("$" + sp.latex(sp.Sum(x, (y, 0, 3))) + "$") == []
+
+
+def test_a_proof_without_free_symbols_says_so():
+    proof = prove_equal(sp.Subs(x - sp.log(x) - 1, x, 1), 0)
+    assert repr(proof) == "proven (no free symbols): Subs(x - log(x) - 1, x, 1) = 0"
+    assert symbolic.latex_errors(proof._repr_latex_()) == []
