@@ -187,17 +187,23 @@ def softmax_temperature_explorer(z, *, t_min: float = 0.05, t_max: float = 20.0,
         A :func:`figure_explorer` widget.
 
     Raises:
-        ValueError: if ``z`` is not ``(K,)``, or the range is not positive and increasing,
-            or ``t0`` lies outside it.
+        TypeError: if ``z`` is not a real array (lists, complex numbers) or a temperature
+            is not a real number.
+        ValueError: if ``z`` is not ``(K,)``, or the range is not positive, finite and
+            increasing, or ``t0`` lies outside it.
 
     Derived in ``notebooks/03_cross_entropy.ipynb`` (softmax temperature).
     """
     import ipywidgets as widgets
 
-    from dlmath import plot
+    from dlmath import _checks, plot
     from dlmath.activations import softmax
     from dlmath.information import entropy
 
+    who = "softmax_temperature_explorer"
+    _checks.require_real(who, "z", z)
+    for name, value in (("t_min", t_min), ("t_max", t_max), ("t0", t0)):
+        _checks.hyperparameter(who, name, value, low=0.0, low_open=True)
     z = jnp.asarray(z, jnp.float32)
     if z.ndim != 1 or z.shape[0] == 0:
         raise ValueError(

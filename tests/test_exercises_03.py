@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from exercise_harness import checkers, namespace
 
 from dlmath.exercises import judge
-from exercise_harness import checkers, namespace
 
 CHAPTER = "03_cross_entropy"
 

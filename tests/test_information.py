@@ -181,3 +181,9 @@ def test_chapter_figures_refuse_bad_input(close_figures):
         widgets.softmax_temperature_explorer(jnp.zeros(3), t0=50.0)
     with pytest.raises(ValueError, match=r"z must have shape \(K,\) with K >= 1; got \(0,\)"):
         widgets.softmax_temperature_explorer(jnp.zeros(0))
+    with pytest.raises(TypeError, match="softmax_temperature_explorer: z must be an array"):
+        widgets.softmax_temperature_explorer([1.0, 2.0])
+    with pytest.raises(TypeError, match="softmax_temperature_explorer: z must hold real numbers"):
+        widgets.softmax_temperature_explorer(jnp.zeros(3, jnp.complex64))
+    with pytest.raises(ValueError, match=r"softmax_temperature_explorer: t_max must be a finite"):
+        widgets.softmax_temperature_explorer(jnp.zeros(3), t_max=float("inf"))
