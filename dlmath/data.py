@@ -24,6 +24,8 @@ def _true_weights(who: str, w):
         w = np.asarray(w)
     _checks.require_floating(who, "w", w, "The true weights are floats: write [1.0, 2.0], not "
                                            "[1, 2], or convert with jnp.asarray(w, jnp.float32).")
+    if _checks.shape_of(w) == ():
+        w = jnp.reshape(w, (1,))  # a 0-d array is a scalar: one feature
     _checks.require_ndim(who, "w", w, 1, "(F,)", "One weight per feature; a scalar for one.")
     if not _checks.is_traced(w) and not np.all(np.isfinite(np.asarray(w, np.float64))):
         raise ValueError(f"{who}: w must be finite; got {np.asarray(w)}.")
@@ -38,8 +40,9 @@ def linear(key, n: int, w, b: float, *, noise: float = 1.0, low: float = -3.0,
     Args:
         key: a ``jax.random`` key.
         n: number of samples $N \ge 1$, a Python int.
-        w: the true weights: a real number (one feature), or a floating array or list of
-            floats ``(F,)``. Integer, bool and complex arrays are refused.
+        w: the true weights: a real number or a 0-d floating array (one feature), or a
+            floating array or list of floats ``(F,)``. Integer, bool and complex arrays are
+            refused.
         b: the true intercept, a finite real number.
         noise: $\sigma \ge 0$, finite.
         low, high: the range of every feature, finite, ``low < high``.

@@ -53,17 +53,17 @@ def _check_X(who: str, X, *, nonempty: bool = True) -> None:
         _checks.require_nonempty(who, "X", X, 0, "(N, D)", "examples (rows, N = 0)")
 
 
-def _check_xwy(who: str, X, w=None, y=None, *, nonempty: bool = True):
+def _check_xwy(who: str, X, w=None, y=None, *, nonempty: bool = True, w_name: str = "w"):
     """Check ``X (N, D)``, ``w (D,)``, ``y (N,)`` and apply the dtype rule: ``X`` and ``y``
     in the dtype of ``w`` when ``w`` is given. Returns ``(X, w, y)`` as arrays."""
     _check_X(who, X, nonempty=nonempty)
     n, d = _checks.shape_of(X)
     if w is not None:
-        _checks.require_floating(who, "w", w)
+        _checks.require_floating(who, w_name, w)
         if _checks.shape_of(w) != (d,):
             raise ValueError(
-                f"{who}: w must have shape (D,) = ({d},) to match X (N, D) = ({n}, {d}); "
-                f"got w {_checks.fmt(_checks.shape_of(w))}."
+                f"{who}: {w_name} must have shape (D,) = ({d},) to match X (N, D) = ({n}, "
+                f"{d}); got {w_name} {_checks.fmt(_checks.shape_of(w))}."
             )
     if y is not None:
         _checks.require_real(who, "y", y)
@@ -311,7 +311,7 @@ def _fit_path(w0, X, y, learning_rate, key, *, steps, batch_size):
 
 
 def _descend(who, w0, X, y, learning_rate, steps, batch_size=None, key=None):
-    X, w0, y = _check_xwy(who, X, w0, y)
+    X, w0, y = _check_xwy(who, X, w0, y, w_name="w0")
     _checks.learning_rate(who, learning_rate)
     _checks.count(who, "steps", steps)
     if who == "minibatch_gradient_descent":

@@ -114,9 +114,12 @@ def test_linear_accepts_traced_hyperparameters():
     assert np.asarray(g(0.0, 1.0)[0]).max() < 1.0
 
 
-def test_linear_accepts_python_integers_as_numbers():
+def test_linear_accepts_python_integers_and_0d_arrays_as_numbers():
     x, y = data.linear(jax.random.key(0), 5, 2, 1, noise=0)
     np.testing.assert_allclose(np.asarray(y), 2 * np.asarray(x[:, 0]) + 1, rtol=1e-6)
+    x0, y0 = data.linear(jax.random.key(0), 5, np.float32(2.0) * np.ones(()), 1, noise=0)
+    assert x0.shape == (5, 1)
+    np.testing.assert_array_equal(np.asarray(y0), np.asarray(y))
 
 
 # ---------------------------------------------------------------- digits
