@@ -31,6 +31,18 @@ def new_axes(ax=None, figsize=(5, 4)):
     return ax
 
 
+def _require_points(who: str, name: str, x, legend: str, ncols: int | None) -> None:
+    """A real array of shape ``legend`` (``(T,)`` or ``(T, 2)``) with ``T >= 1``."""
+    from dlmath import _checks
+
+    _checks.require_real(who, name, x)
+    _checks.require_ndim(who, name, x, 1 if ncols is None else 2, legend)
+    shape = _checks.shape_of(x)
+    if (ncols is not None and shape[1] != ncols) or shape[0] == 0:
+        raise ValueError(f"{who}: {name} must have shape {legend} with T >= 1; got "
+                         f"{_checks.fmt(shape)}.")
+
+
 def loss_surface(loss_fn, center, span, *, ax=None, levels=25, resolution=121,
                  labels=("$w_0$", "$w_1$")):
     """Filled contours of a loss of two parameters around ``center``.
@@ -38,16 +50,37 @@ def loss_surface(loss_fn, center, span, *, ax=None, levels=25, resolution=121,
     Args:
         loss_fn: JAX function of a ``(2,)`` parameter vector returning a scalar.
         center: ``(2,)`` the middle of the view (e.g. the minimiser).
-        span: half-width of the view, a float or ``(2,)``.
-        levels: number of contour levels (spaced on a log scale above the minimum).
-        resolution: grid points per axis.
+        span: half-width of the view, a float or ``(2,)``, positive and finite.
+        levels: number of contour levels (spaced on a log scale above the minimum), >= 2.
+        resolution: grid points per axis, >= 2.
 
     Returns:
         The axes.
+
+    Raises:
+        TypeError: ``loss_fn`` not callable; non-real ``center`` or ``span``; non-int
+            ``levels`` or ``resolution``. ValueError: wrong shapes, a non-finite centre, a
+            span that is not positive and finite, ``levels`` or ``resolution`` below 2.
     """
-    ax = new_axes(ax)
+    from dlmath import _checks
+
+    who = "loss_surface"
+    _checks.require_callable(who, "loss_fn", loss_fn, "a function of a (2,) vector")
+    _checks.count(who, "levels", levels, low=2)
+    _checks.count(who, "resolution", resolution, low=2)
+    for name, value in (("center", center), ("span", span)):
+        if not isinstance(value, (int, float)):
+            _checks.require_real(who, name, np.asarray(value) if isinstance(
+                value, (list, tuple)) else value)
     center = np.asarray(center, np.float64)
-    span = np.broadcast_to(np.asarray(span, np.float64), (2,))
+    span = np.asarray(span, np.float64)
+    if center.shape != (2,) or not np.all(np.isfinite(center)):
+        raise ValueError(f"{who}: center must be 2 finite numbers (2,); got {center!r}.")
+    if span.shape not in ((), (2,)) or not np.all(np.isfinite(span)) or not np.all(span > 0):
+        raise ValueError(f"{who}: span must be a positive finite number or (2,) of them; got "
+                         f"{span!r}.")
+    ax = new_axes(ax)
+    span = np.broadcast_to(span, (2,))
     a = np.linspace(center[0] - span[0], center[0] + span[0], resolution)
     b = np.linspace(center[1] - span[1], center[1] + span[1], resolution)
     A, B = np.meshgrid(a, b)
@@ -69,7 +102,12 @@ def path(points, *, ax=None, color="tab:red", label=None, marker="o", markersize
 
     On axes that already show something (e.g. :func:`loss_surface`), the view is kept: a
     diverging path leaves the picture instead of zooming it out.
+
+    Raises:
+        TypeError: non-real ``points``. ValueError: ``points`` not of shape ``(T, 2)``,
+            ``T >= 1``.
     """
+    _require_points("path", "points", points, "(T, 2)", 2)
     ax = new_axes(ax)
     keep = ax.has_data()
     limits = ax.get_xlim(), ax.get_ylim()
@@ -84,7 +122,13 @@ def path(points, *, ax=None, color="tab:red", label=None, marker="o", markersize
 
 
 def loss_curve(losses, *, ax=None, label=None, log=True, color=None):
-    """Loss against step, on a log scale by default (linear convergence is a straight line)."""
+    """Loss against step, on a log scale by default (linear convergence is a straight line).
+
+    Raises:
+        TypeError: non-real ``losses``. ValueError: ``losses`` not of shape ``(T,)``,
+            ``T >= 1``.
+    """
+    _require_points("loss_curve", "losses", losses, "(T,)", None)
     ax = new_axes(ax)
     ax.plot(np.arange(len(losses)), np.asarray(losses), label=label, color=color)
     if log:

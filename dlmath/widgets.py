@@ -79,18 +79,23 @@ def gradient_descent_explorer(X, y, w0, *, steps: int = 40, key=None):
         A :func:`figure_explorer` widget (display it, or let it be a cell's value).
 
     Raises:
-        ValueError: if ``X`` does not have two columns.
+        ValueError: if ``X`` does not have two columns, ``y`` or ``w0`` do not match it, or
+            ``steps < 1``. TypeError: non-floating ``X`` or ``w0``, a non-int ``steps``.
     """
     import ipywidgets as widgets
     import jax
 
+    from dlmath import _checks, plot
     from dlmath import linear_regression as lr
-    from dlmath import plot
 
-    if X.ndim != 2 or X.shape[1] != 2:
+    who = "gradient_descent_explorer"
+    _checks.require_floating(who, "X", X)
+    if len(_checks.shape_of(X)) != 2 or _checks.shape_of(X)[1] != 2:
         raise ValueError(
-            f"gradient_descent_explorer: X must have shape (N, 2) to be drawn; got {X.shape}."
+            f"{who}: X must have shape (N, 2) to be drawn; got {_checks.fmt(_checks.shape_of(X))}."
         )
+    _checks.count(who, "steps", steps, low=1)
+    lr._check_xwy(who, X, w0, y, w_name="w0")  # w0 (2,), y (N,), N >= 1
     key = jax.random.key(0) if key is None else key
     n = X.shape[0]
     w_star = lr.normal_equations(X, y)

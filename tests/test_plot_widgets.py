@@ -78,6 +78,34 @@ def test_path_keeps_the_view_of_a_drawn_surface():
     assert ax2.get_xlim()[1] >= 50.0 and ax2.get_ylim()[1] >= 40.0
 
 
+@pytest.mark.parametrize("call, exc, pattern", [
+    (lambda: plot.loss_surface("f", [0.0, 0.0], 1.0), TypeError, "loss_surface: loss_fn must be"),
+    (lambda: plot.loss_surface(_quadratic, [0.0, 0.0, 0.0], 1.0), ValueError,
+     r"loss_surface: center must be 2 finite numbers"),
+    (lambda: plot.loss_surface(_quadratic, [0.0, np.nan], 1.0), ValueError,
+     r"loss_surface: center must be 2 finite"),
+    (lambda: plot.loss_surface(_quadratic, [0.0, 0.0], 0.0), ValueError,
+     r"loss_surface: span must be a positive finite number"),
+    (lambda: plot.loss_surface(_quadratic, [0.0, 0.0], np.inf), ValueError, r"loss_surface: span"),
+    (lambda: plot.loss_surface(_quadratic, [0.0, 0.0], np.array([1 + 1j, 1.0])), TypeError,
+     r"loss_surface: span must hold real numbers"),
+    (lambda: plot.loss_surface(_quadratic, [0.0, 0.0], 1.0, levels=1), ValueError,
+     r"loss_surface: levels must be an int"),
+    (lambda: plot.loss_surface(_quadratic, [0.0, 0.0], 1.0, resolution=2.5), TypeError,
+     r"loss_surface: resolution must be an int"),
+    (lambda: plot.path(np.zeros((4, 3))), ValueError, r"path: points must have shape \(T, 2\)"),
+    (lambda: plot.path(np.zeros((0, 2))), ValueError, r"path: points .*T >= 1; got \(0, 2\)"),
+    (lambda: plot.path(np.zeros(4)), ValueError, r"path: points must have shape \(T, 2\)"),
+    (lambda: plot.path(np.zeros((3, 2), np.complex64)), TypeError, r"path: points must hold real"),
+    (lambda: plot.loss_curve(np.zeros((3, 2))), ValueError, r"loss_curve: losses must have shape"),
+    (lambda: plot.loss_curve(np.zeros(0)), ValueError, r"loss_curve: losses .*T >= 1"),
+    (lambda: plot.loss_curve([1.0, 0.5]), TypeError, r"loss_curve: losses must be an array"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_loss_surface_path_and_loss_curve_refuse_bad_input(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
 # ---------------------------------------------------------------- widgets
 
 
@@ -168,6 +196,19 @@ def test_explorer_refuses_three_columns(problem):
     with pytest.raises(ValueError, match=r"gradient_descent_explorer: X must have shape \(N, 2\)"
                        r".*\(12, 3\)"):
         widgets.gradient_descent_explorer(X3, y, jnp.zeros(3))
+
+
+def test_explorer_checks_its_other_arguments(problem):
+    X, y, w0 = problem
+    who = "gradient_descent_explorer"
+    with pytest.raises(ValueError, match=rf"{who}: w0 must have shape \(D,\) = \(2,\)"):
+        widgets.gradient_descent_explorer(X, y, jnp.zeros(3))
+    with pytest.raises(ValueError, match=rf"{who}: y must have shape \(N,\) = \(12,\)"):
+        widgets.gradient_descent_explorer(X, y[:5], w0)
+    with pytest.raises(TypeError, match=rf"{who}: X must be a floating-point array"):
+        widgets.gradient_descent_explorer(X.astype(jnp.int32), y, w0)
+    with pytest.raises(ValueError, match=rf"{who}: steps must be an int >= 1; got 0"):
+        widgets.gradient_descent_explorer(X, y, w0, steps=0)
 
 
 # ------------------------------------------------------------------ training (chapter 04)
