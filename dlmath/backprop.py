@@ -67,15 +67,15 @@ def _mse_and_grad(predictions, targets):
     return jnp.mean(r * r), 2.0 * r / r.size
 
 
-def _check_ce(who: str, logits, labels):
+def _check_ce(who: str, logits, labels, name: str = "labels"):
     _checks.require_floating(who, "logits", logits)
     _checks.require_ndim(who, "logits", logits, 2, "(N, K)")
     n, k = _checks.shape_of(logits)
     if k == 0:
         raise ValueError(f"{who}: logits must have K >= 1 classes; got shape (N, K) = "
                          f"{_checks.fmt((n, k))}.")
-    ids = _checks.labels(who, "labels", labels, k, (n,), "(N,)",
-                         "labels are the class ids of the rows of logits (N, K).")
+    ids = _checks.labels(who, name, labels, k, (n,), "(N,)",
+                         f"{name} are the class ids of the rows of the logits (N, K).")
     if n == 0:
         raise ValueError(f"{who}: logits (N, K) = {_checks.fmt((n, k))} holds no example; the "
                          "cross-entropy is a mean over them and is undefined for none.")
@@ -159,7 +159,7 @@ def loss_and_grad(params, x, targets, *, loss: str = "cross_entropy", activation
     out_act = activation_named(who, "output_activation", output_activation)
     out_shape = (_checks.shape_of(x)[0], dims[-1][1])
     if loss == "cross_entropy":
-        targets = _check_ce(who, jax.ShapeDtypeStruct(out_shape, dtype), targets)
+        targets = _check_ce(who, jax.ShapeDtypeStruct(out_shape, dtype), targets, "targets")
     else:
         _check_mse(who, jax.ShapeDtypeStruct(out_shape, dtype), targets)
         (targets,) = _checks.cast_floats(dtype, targets)

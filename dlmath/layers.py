@@ -279,9 +279,13 @@ def init_mlp(key, sizes, *, scheme: str = "he", distribution: str = "normal",
     if scheme not in _SCHEMES:
         raise ValueError(f"{who}: scheme must be one of {_SCHEMES}; got {scheme!r}.")
     _checks.hyperparameter(who, "gain", gain, low=0.0)
-    if not jnp.issubdtype(dtype, jnp.floating):
+    try:
+        floating = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
+    except TypeError:
+        floating = False
+    if not floating:
         raise TypeError(f"{who}: dtype must be a real floating type (float16, bfloat16, "
-                        f"float32, float64); got {jnp.dtype(dtype)}.")
+                        f"float32, float64); got {dtype!r}.")
     params = []
     for k, (n_in, n_out) in zip(jax.random.split(key, len(sizes) - 1),
                                 zip(sizes[:-1], sizes[1:], strict=True), strict=True):
@@ -336,9 +340,13 @@ def forward(params, x, *, activation="relu", output_activation="identity"):
         TypeError, ValueError: for malformed ``params`` (integer, complex or mixed dtypes
             included), a non-floating or mis-shaped ``x``, or an unknown activation.
     """
-    _, _, x = _check_x("forward", params, x)
-    act = activation_named("forward", "activation", activation)
-    out = activation_named("forward", "output_activation", output_activation)
+    return _checked_forward("forward", params, x, activation, output_activation)
+
+
+def _checked_forward(who, params, x, activation, output_activation):
+    _, _, x = _check_x(who, params, x)
+    act = activation_named(who, "activation", activation)
+    out = activation_named(who, "output_activation", output_activation)
     return _forward(list(params), x, act, out)
 
 
@@ -356,10 +364,9 @@ def mlp(params, x, *, activation="relu", output_activation="identity"):
         ``(N, D_L)``, the last layer's activations (logits with the identity).
 
     Raises:
-        TypeError, ValueError: what :func:`forward` raises.
+        TypeError, ValueError: what :func:`forward` raises (naming ``mlp``).
     """
-    return forward(params, x, activation=activation,
-                   output_activation=output_activation).activations[-1]
+    return _checked_forward("mlp", params, x, activation, output_activation).activations[-1]
 
 
 @functools.partial(jax.jit, static_argnames=("activation", "output_activation"))
@@ -456,11 +463,13 @@ def log_sigmoid_jacobian_bound(params):
         params: list of layers (biases do not enter the bound).
 
     Returns:
-        A scalar.
+        A scalar in the dtype of ``params`` (float16 and bfloat16 kernels are reduced in
+        float32, which the singular values need).
 
     Raises:
         TypeError, ValueError: for malformed ``params``.
     """
-    _check_params("log_sigmoid_jacobian_bound", params)
-    norms = jnp.stack([jnp.linalg.norm(layer["w"], 2) for layer in params])
-    return -len(params) * jnp.log(4.0) + jnp.sum(jnp.log(norms))
+    _, dtype = _check_params("log_sigmoid_jacobian_bound", params)
+    work = jnp.promote_types(dtype, jnp.float32)
+    norms = jnp.stack([jnp.linalg.norm(layer["w"].astype(work), 2) for layer in params])
+    return (-len(params) * jnp.log(jnp.asarray(4.0, work)) + jnp.sum(jnp.log(norms))).astype(dtype)

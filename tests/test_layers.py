@@ -284,6 +284,14 @@ def test_mixed_float_dtypes_follow_the_parameters():
     assert trained[0]["w"].dtype == jnp.float16 and np.all(np.isfinite(hist.loss))
 
 
+def test_sigmoid_jacobian_bound_in_float16_is_reduced_in_float32():
+    p16 = layers.init_mlp(KEY, (6, 6, 6), dtype=jnp.float16)
+    p32 = [{k: v.astype(jnp.float32) for k, v in layer.items()} for layer in p16]
+    b16 = layers.log_sigmoid_jacobian_bound(p16)
+    assert b16.dtype == jnp.float16
+    assert float(b16) == pytest.approx(float(layers.log_sigmoid_jacobian_bound(p32)), abs=1e-2)
+
+
 def test_init_mlp_takes_a_traced_gain():
     f = jax.jit(lambda g: layers.init_mlp(KEY, (3, 4), gain=g)[0]["w"])
     assert np.allclose(np.asarray(f(2.0)), 2 * np.asarray(layers.init_mlp(KEY, (3, 4))[0]["w"]),
@@ -342,7 +350,7 @@ def test_errors_on_bad_input():
         layers.mlp([{"kernel": 1}], x)
     for bad in (jnp.complex64, jnp.int32):
         weird = [{"w": p["w"].astype(bad), "b": p["b"].astype(bad)} for p in params]
-        with pytest.raises(TypeError, match="mlp|forward: every leaf of params must be a float"):
+        with pytest.raises(TypeError, match="mlp: every leaf of params must be a float"):
             layers.mlp(weird, x)
     mixed = [dict(params[0], w=params[0]["w"].astype(jnp.float16))] + params[1:]
     with pytest.raises(TypeError, match="forward: every leaf of params must have one float"):
@@ -378,5 +386,9 @@ def test_errors_on_bad_input():
         layers.init_mlp(KEY, (3, 2), dtype=jnp.int32)
     with pytest.raises(TypeError, match="init_mlp: dtype must be a real floating"):
         layers.init_mlp(KEY, (3, 2), dtype=jnp.complex64)
+    with pytest.raises(TypeError, match="init_mlp: dtype must be a real floating"):
+        layers.init_mlp(KEY, (3, 2), dtype="nope")
+    with pytest.raises(ValueError, match="mlp: output_activation must be one of"):
+        layers.mlp(params, x, output_activation="softmax")
     with pytest.raises(TypeError, match="non-empty list"):
         layers.log_sigmoid_jacobian_bound({"w": x})

@@ -5,13 +5,16 @@ Two forms of the same equations live here.
 * The **column form** of the derivation (one example as a column vector,
   $z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}$ with $W^{(l)}$ of shape $(n_l, n_{l-1})$):
   ``DELTA_OUTPUT_COLUMN``, ``DELTA_COLUMN``, ``GRAD_W_COLUMN``, ``GRAD_B_COLUMN``. The
-  notebook proves them against the brute-force derivative of a small network by
-  substituting explicit matrices into these very objects (:func:`substitute`).
+  notebook proves, for every width, that their entries are the chain rule's sums of local
+  derivatives (the multivariable chain rule itself argued), and checks them against the
+  brute-force derivative of a small network by substituting explicit matrices into these
+  very objects (:func:`substitute`).
 * The **batched row form** of the code (:mod:`dlmath.layers`: examples are the rows of
   ``x: (N, D_in)``, the kernel is ``W: (D_in, D_out)`` as in flax's ``Dense``, so the
   code's array is the transpose of the math's $W^{(l)}$): ``DENSE``, ``BACKWARD_DELTA``,
-  ``BACKWARD_GRAD_W``, ``BACKWARD_GRAD_B``. These are the formulas the docstrings quote and
-  the tests evaluate against the code.
+  ``BACKWARD_GRAD_W``, ``BACKWARD_GRAD_B``. The notebook derives them from the column
+  form (stacking the examples, transposing, entry by entry for every size); the docstrings
+  quote them and the tests evaluate them against the code.
 """
 
 from __future__ import annotations
