@@ -155,10 +155,13 @@ def _allowed(mask, is_causal, batch, T, S):
 def attention_weights(query, key, mask=None, *, is_causal=False):
     r"""The attention weights $P = \mathrm{softmax}(Q K^T / \sqrt{D})$, row by row.
 
-    Entry $(t, s)$ is $P_{ts} = e^{S_{ts}} / \sum_{s'} e^{S_{ts'}}$ with the scores
-    $S_{ts} = q_t \cdot k_s / \sqrt{D}$, the sum over the keys the mask allows; masked
-    entries are 0. Computed in the stable form (the row maximum is subtracted first), so
-    scores of $\pm 10^4$ give no overflow.
+    $$\frac{e^{\frac{\sum_{a=0}^{D - 1} {k}_{j,a} {q}_{i,a}}{\sqrt{D}}}}{\sum_{r=0}^{S -
+    1} e^{\frac{\sum_{a=0}^{D - 1} {k}_{r,a} {q}_{i,a}}{\sqrt{D}}}}$$
+
+    Entry $(i, j)$ is the weight of key $j$ for query $i$, from the scores
+    $q_i \cdot k_j / \sqrt{D}$ (a sum over the features $a$); the normaliser sums over
+    the keys $r$ that the mask allows, and masked entries are 0. Computed in the stable
+    form (the row maximum is subtracted first), so scores of $\pm 10^4$ give no overflow.
 
     Args:
         query: floating ``(*B, T, D)``.
@@ -189,9 +192,13 @@ def attention_weights(query, key, mask=None, *, is_causal=False):
 def scaled_dot_product_attention(query, key, value, mask=None, *, is_causal=False):
     r"""Scaled dot-product attention, $\mathrm{softmax}(Q K^T / \sqrt{D})\, V$.
 
-    Output row $t$ is $o_t = \sum_s P_{ts} v_s$ with
-    $P_{ts} = e^{S_{ts}} / \sum_{s'} e^{S_{ts'}}$ and $S_{ts} = q_t \cdot k_s / \sqrt{D}$,
-    the sums over the keys the mask allows (:func:`attention_weights`). The scale
+    $$\frac{\sum_{j=0}^{S - 1} \left(e^{\frac{\sum_{a=0}^{D -
+    1} {k}_{j,a} {q}_{i,a}}{\sqrt{D}}}\right) {v}_{j}}{\sum_{r=0}^{S -
+    1} e^{\frac{\sum_{a=0}^{D - 1} {k}_{r,a} {q}_{i,a}}{\sqrt{D}}}}$$
+
+    is output $o_i$ of query $i$, for one feature of the values (each is treated alike):
+    the values $v_j$ weighted by the softmax of the scores $q_i \cdot k_j / \sqrt{D}$
+    (:func:`attention_weights`), the sums over the keys that the mask allows. The scale
     $1/\sqrt{D}$ keeps the scores of unit variance when the entries of $q$ and $k$ are
     independent with variance 1 (the variance of $q \cdot k$ is $D$). The softmax is the
     stable one (row maximum subtracted), computed in at least float32, so scores of
@@ -337,8 +344,11 @@ def flash_attention(query, key, value, *, is_causal=False, block_size=128):
     The keys and values are split into blocks of ``block_size``. For each query the kernel
     keeps a running maximum $m$, a running sum $\ell = \sum e^{S_{ts} - m}$ over the keys
     seen so far and an accumulator $a = \sum e^{S_{ts} - m} v_s$; a new block with scores
-    $x$ updates $m' = \max(m, \max x)$, $\ell' = \ell e^{m - m'} + \sum e^{x - m'}$,
-    $a' = a e^{m - m'} + \sum e^{x - m'} v$, and after the last block $o_t = a / \ell$,
+    $x_0, \dots, x_{n-1}$ updates $m' = \max(m, \max_j x_j)$ and the sum to $\ell'$ =
+
+    $$\ell e^{m - m'} + \sum_{j=0}^{n - 1} e^{- m' + {x}_{j}}$$
+
+    $a' = a e^{m - m'} + \sum_j e^{x_j - m'} v_j$, and after the last block $o_t = a / \ell$,
     equal to :func:`scaled_dot_product_attention` (the streaming softmax, proven in the
     chapter). Memory per step is ``O(T * block_size)``; the backward pass (a
     ``jax.custom_vjp``) recomputes each block's weights from the stored
@@ -423,10 +433,18 @@ def init_multi_head_attention(key, embed_dim: int, *, dtype=jnp.float32):
         "out_proj_bias": (E,)}``.
 
     Raises:
-        TypeError, ValueError: ``embed_dim`` not an int ``>= 1``.
+        TypeError: ``embed_dim`` not an int; ``dtype`` not floating.
+        ValueError: ``embed_dim < 1``.
     """
     who = "init_multi_head_attention"
     _checks.count(who, "embed_dim", embed_dim, low=1)
+    try:
+        floating = jnp.issubdtype(dtype, jnp.floating)
+    except TypeError:
+        floating = False
+    if not floating:
+        raise TypeError(f"{who}: dtype must be a floating dtype (float16, bfloat16, float32 or "
+                        f"float64); got {dtype!r}. Parameters are floating-point.")
     E = embed_dim
     k_in, k_out = jax.random.split(key)
     a_in, a_out = math.sqrt(6.0 / (E + 3 * E)), math.sqrt(6.0 / (2 * E))
@@ -515,7 +533,7 @@ def sinusoidal_positions(length: int, dim: int, *, base: float = 10000.0):
     Args:
         length: $T \ge 0$ positions $t = 0, \dots, T - 1$.
         dim: an even int ``>= 2``.
-        base: a real number ``> 1``.
+        base: a real number ``> 1`` (may be traced under ``jit``; then unchecked).
 
     Returns:
         float32 ``(T, dim)``.
@@ -530,6 +548,6 @@ def sinusoidal_positions(length: int, dim: int, *, base: float = 10000.0):
     if dim % 2:
         raise ValueError(f"{who}: dim must be even (sine and cosine pairs); got {dim}.")
     _checks.hyperparameter(who, "base", base, low=1.0, low_open=True)
-    omega = float(base) ** (-jnp.arange(0, dim, 2, dtype=jnp.float32) / dim)
+    omega = jnp.asarray(base, jnp.float32) ** (-jnp.arange(0, dim, 2, dtype=jnp.float32) / dim)
     angles = jnp.arange(length, dtype=jnp.float32)[:, None] * omega[None, :]
     return jnp.stack([jnp.sin(angles), jnp.cos(angles)], axis=-1).reshape(length, dim)

@@ -295,3 +295,39 @@ def test_positions_and_init_errors():
         A.sinusoidal_positions(4, 4, base=1.0)
     with pytest.raises(ValueError, match=r"init_multi_head_attention: embed_dim must be an int"):
         A.init_multi_head_attention(jax.random.key(0), 0)
+    for dtype in (jnp.int32, jnp.complex64, jnp.bool_):
+        with pytest.raises(TypeError, match=r"init_multi_head_attention: dtype must be a floating"):
+            A.init_multi_head_attention(jax.random.key(0), 4, dtype=dtype)
+    traced = jax.jit(lambda b: A.sinusoidal_positions(3, 4, base=b))(10000.0)
+    np.testing.assert_allclose(traced, A.sinusoidal_positions(3, 4), atol=1e-6)
+
+
+# ---------------------------------------------------------------- the documented formulas
+
+
+def test_documented_formulas_equal_the_code():
+    """The $$ formulas of the docstrings (dlmath.formulas.attention), evaluated at S = 3,
+    D = 2 with numbers for every entry, against the code."""
+    import sympy as sp
+
+    from dlmath.formulas import attention as FA
+
+    q, k, v = _qkv(batch=(), T=2, S=3, D=2, Dv=1)
+    numbers = {FA.q[r, c]: float(q[r, c]) for r in range(2) for c in range(2)}
+    numbers |= {FA.k[r, c]: float(k[r, c]) for r in range(3) for c in range(2)}
+    numbers |= {FA.v[r]: float(v[r, 0]) for r in range(3)}
+    sizes = {FA.S: 3, FA.D: 2}
+    weights = A.attention_weights(q, k)
+    out = A.scaled_dot_product_attention(q, k, v)
+    for row in range(2):
+        for col in range(3):
+            w = FA.ATTENTION_WEIGHT.expr.subs(sizes).subs({FA.i: row, FA.j: col}).doit()
+            assert abs(float(w.subs(numbers)) - float(weights[row, col])) < 1e-6
+        o = FA.ATTENTION_OUTPUT.expr.subs(sizes).subs({FA.i: row}).doit()
+        assert abs(float(o.subs(numbers)) - float(out[row, 0])) < 1e-6
+    # the streaming sum of one block, against the plain sum it keeps track of
+    x = [0.3, -1.2, 2.5]
+    m_old, ell_old = 1.0, 0.7
+    new = FA.STREAMING_SUM.expr.subs(FA.n, 3).doit().subs(
+        {FA.x[c]: x[c] for c in range(3)} | {FA.m: m_old, FA.m_new: 2.5, FA.ell: ell_old})
+    assert abs(float(sp.exp(2.5) * new) - (ell_old * np.exp(m_old) + np.exp(x).sum())) < 1e-9

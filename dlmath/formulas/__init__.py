@@ -17,7 +17,15 @@ does not.
 
 from __future__ import annotations
 
-from dlmath.formulas import activations, backprop, cross_entropy, numerics, optim, regression
+from dlmath.formulas import (
+    activations,
+    attention,
+    backprop,
+    cross_entropy,
+    numerics,
+    optim,
+    regression,
+)
 from dlmath.formulas._formula import Formula
 from dlmath.formulas.activations import LOG_SOFTMAX, SOFTMAX
 from dlmath.formulas.regression import (
@@ -38,4 +46,5 @@ DOCUMENTED: dict[str, tuple[Formula, ...]] = {
     **backprop.DOCUMENTED,
     **optim.DOCUMENTED,
     **numerics.DOCUMENTED,
+    **attention.DOCUMENTED,
 }
