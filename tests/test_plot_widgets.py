@@ -10,7 +10,7 @@ import pytest
 
 from dlmath import activations as act
 from dlmath import linear_regression as lr
-from dlmath import plot, widgets
+from dlmath import optim, plot, widgets
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 
@@ -311,3 +311,29 @@ def test_activation_explorer_refuses_non_functions_and_a_bad_limit():
         widgets.activation_explorer({"relu": "relu"})
     with pytest.raises(ValueError, match=r"^activation_explorer: limit must be a finite"):
         widgets.activation_explorer({"relu": act.relu}, limit=-1.0)
+
+
+# ------------------------------------------------------------------ chapter 05
+
+
+def test_trajectories_plot_and_optimizer_explorer(close_figures):
+    loss = lambda w: jnp.sum(jnp.asarray([1.0, 10.0]) * w**2) / 2
+    paths = {"a": np.zeros((3, 2)), "b": np.ones((4, 2))}
+    ax = plot.trajectories(loss, paths, np.zeros(2), 2.0, minimum=np.zeros(2))
+    assert {line.get_label() for line in ax.get_lines()} >= {"a", "b"}
+    with pytest.raises(ValueError, match=r"trajectories: paths\['c'\] must have shape \(T, 2\)"):
+        plot.trajectories(loss, {"c": np.zeros((3, 3))}, np.zeros(2), 2.0)
+    explorer = widgets.optimizer_explorer(loss, [1.0, 1.0], np.zeros(2), 2.0, steps=5)
+    image = explorer.children[-1]
+    first = image.value
+    assert first[:4] == b"\x89PNG"
+    explorer.children[0].value = -1.0  # the learning-rate slider redraws the figure
+    assert image.value != first
+    explorer.children[1].value = 0.5    # and beta1: still one compilation per optimizer
+    for factory, names in [(optim.sgd, ("learning_rate",)),
+                           (optim.sgd, ("learning_rate", "momentum")),
+                           (optim.rmsprop, ("decay", "learning_rate")),
+                           (optim.adam, ("b1", "b2", "learning_rate"))]:
+        assert optim._compiled_path(factory, loss, 5, names)._cache_size() == 1
+    with pytest.raises(ValueError, match=r"optimizer_explorer: start must have shape \(2,\)"):
+        widgets.optimizer_explorer(loss, [1.0, 1.0, 1.0], np.zeros(2), 2.0)
