@@ -103,7 +103,7 @@ def test_float64_gradients_against_jax_grad_and_finite_differences(is_causal):
             verify(lambda q, k, v: jnp.sum(w * A.scaled_dot_product_attention(
                 q, k, v, is_causal=is_causal)), [q, k, v], argnum=argnum,
                 reference=lambda q, k, v: jnp.sum(w * _naive(q, k, v, allowed)),
-                check_grads_order=2 if argnum == 0 else None)
+                check_grads_order=1 if argnum == 0 else None)
             verify(lambda q, k, v: jnp.sum(w * A.flash_attention(
                 q, k, v, is_causal=is_causal, block_size=3)), [q, k, v], argnum=argnum,
                 check_grads_order=None)
