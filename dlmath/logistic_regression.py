@@ -72,6 +72,11 @@ def _check_params(who, params, X, multiclass: bool):
                 f"{who}: params must be (W, b) with W (D, K) and b (K,), D = {d} to match X "
                 f"(N, D) = ({n}, {d}); got W {_checks.fmt(ws)}, b {_checks.fmt(bs)}."
             )
+        if ws[1] == 0:
+            raise ValueError(
+                f"{who}: W (D, K) has no classes (K = 0, shape {_checks.fmt(ws)}); the softmax "
+                "over the K classes is undefined for none. Softmax regression needs K >= 1."
+            )
     elif ws != (d,) or bs != ():
         raise ValueError(
             f"{who}: params must be (w, b) with w (D,) = ({d},) to match X (N, D) = ({n}, {d}) "
@@ -150,15 +155,23 @@ def _softmax_grad(params, X, labels, l2):
     return (X.T @ R / n + l2 * W, jnp.sum(R, axis=0) / n)
 
 
-@functools.cache
-def _value_and_grad(objective, gradient, l2: float):
+def _value_and_grad(objective, gradient, l2):
     """``(params, *batch) -> (loss, hand-written grads)`` for :func:`dlmath.training.fit`;
-    cached per ``l2``, so a second training run reuses the compiled loop."""
+    for a concrete ``l2`` cached per value, so a second training run reuses the compiled
+    loop (a traced ``l2``, under ``jit``, is closed over instead)."""
+    if _checks.is_traced(l2):
+        return _closure(objective, gradient, l2)
+    return _cached_value_and_grad(objective, gradient, float(l2))
 
+
+def _closure(objective, gradient, l2):
     def value_and_grad(params, X, y):
         return objective(params, X, y, l2), gradient(params, X, y, l2)
 
     return value_and_grad
+
+
+_cached_value_and_grad = functools.cache(_closure)
 
 
 # ------------------------------------------------------------------ binary
@@ -238,7 +251,7 @@ def train_logistic(params, X, y, learning_rate, steps: int, l2=0.0):
     Args:
         params: ``(w, b)`` start. X: ``(N, D)``, $N \ge 1$. y: ``(N,)``.
         learning_rate: $\eta > 0$ (checked by :func:`dlmath.optim.sgd`).
-        steps: number of updates $T \ge 0$. l2: $\lambda \ge 0$, a number.
+        steps: number of updates $T \ge 0$. l2: $\lambda \ge 0$ (may be traced).
 
     Returns:
         ``(params, history)`` of :func:`dlmath.training.fit`: the final ``(w, b)`` and a
@@ -258,7 +271,7 @@ def train_logistic(params, X, y, learning_rate, steps: int, l2=0.0):
     _examples(who, X)
     y = _targets(who, y, n, dtype)
     _l2(who, l2)
-    vg = _value_and_grad(_logistic_objective, _logistic_grad, float(l2))
+    vg = _value_and_grad(_logistic_objective, _logistic_grad, l2)
     return training.fit(optim.sgd(learning_rate), lambda p, X_, y_: vg(p, X_, y_)[0],
                         tuple(params), (X, y), steps=steps, value_and_grad=vg)
 
@@ -340,7 +353,7 @@ def train_softmax(params, X, labels, learning_rate, steps: int, l2=0.0):
     Args:
         params: ``(W, b)`` start. X: ``(N, D)``, $N \ge 1$. labels: ``(N,)`` ints.
         learning_rate: $\eta > 0$ (checked by :func:`dlmath.optim.sgd`).
-        steps: number of updates $T \ge 0$. l2: $\lambda \ge 0$, a number.
+        steps: number of updates $T \ge 0$. l2: $\lambda \ge 0$ (may be traced).
 
     Returns:
         ``(params, history)`` of :func:`dlmath.training.fit`, as :func:`train_logistic`.
@@ -358,6 +371,6 @@ def train_softmax(params, X, labels, learning_rate, steps: int, l2=0.0):
     _examples(who, X)
     ids = _labels(who, labels, n, _checks.shape_of(params[0])[1])
     _l2(who, l2)
-    vg = _value_and_grad(_softmax_objective, _softmax_grad, float(l2))
+    vg = _value_and_grad(_softmax_objective, _softmax_grad, l2)
     return training.fit(optim.sgd(learning_rate), lambda p, X_, c_: vg(p, X_, c_)[0],
                         tuple(params), (X, ids), steps=steps, value_and_grad=vg)

@@ -114,7 +114,10 @@ def binary_cross_entropy_with_logits(logits, targets):
             concrete; under ``jit`` such an element's loss is NaN, the package's rule for
             class ids).
     """
-    who = "binary_cross_entropy_with_logits"
+    return _checked_bce("binary_cross_entropy_with_logits", logits, targets)
+
+
+def _checked_bce(who, logits, targets):
     _checks.require_floating(who, "logits", logits)
     t_dtype = _checks.dtype_of(targets, who, "targets")
     if t_dtype != jnp.bool_:
@@ -134,8 +137,21 @@ def binary_cross_entropy_with_logits(logits, targets):
     return _bce_with_logits(logits, y)
 
 
-sigmoid_binary_cross_entropy = binary_cross_entropy_with_logits
-"""optax's name for :func:`binary_cross_entropy_with_logits` (the same function)."""
+def sigmoid_binary_cross_entropy(logits, targets):
+    r"""optax's name for :func:`binary_cross_entropy_with_logits`: the same loss, values,
+    gradient (the custom JVP $\sigma(z) - y$), checks and rules, with this name in its
+    error messages. Same as ``optax.sigmoid_binary_cross_entropy(logits, labels)``.
+
+    Args:
+        logits: floating array ``(*B,)``. targets: ``(*B,)``, probabilities or 0/1 labels.
+
+    Returns:
+        ``(*B,)``: one loss per element (not reduced).
+
+    Raises:
+        TypeError / ValueError: as :func:`binary_cross_entropy_with_logits`.
+    """
+    return _checked_bce("sigmoid_binary_cross_entropy", logits, targets)
 
 
 @jax.jit

@@ -185,6 +185,16 @@ def test_no_examples_is_an_error_not_a_silent_nan():
     assert lr.softmax_predict((W, b), X[:0]).shape == (0, K)
 
 
+def test_no_classes_is_an_error_and_traced_hyperparameters_train():
+    X, W, b, labels = _problem(11)
+    with pytest.raises(ValueError, match=r"softmax_predict: W \(D, K\) has no classes \(K = 0"):
+        lr.softmax_predict((W[:, :0], b[:0]), X)
+    # learning rate and l2 as jit arguments: value checks skipped, same result
+    want, _ = lr.train_softmax((W, b), X, labels, 0.2, 3, 0.1)
+    got = jax.jit(lambda eta, l2: lr.train_softmax((W, b), X, labels, eta, 3, l2)[0])(0.2, 0.1)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
+
+
 def test_l2_and_steps_are_checked():
     X, W, b, labels = _problem(10)
     with pytest.raises(ValueError, match=r"softmax_loss: l2 must be a finite number in \[0, inf\)"):

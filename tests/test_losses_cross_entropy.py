@@ -160,11 +160,19 @@ def test_bce_integer_targets_are_0_1_labels():
 
 
 def test_sigmoid_binary_cross_entropy_is_optaxs_name_for_the_same_function():
-    assert losses.sigmoid_binary_cross_entropy is BCE
     assert "sigmoid_binary_cross_entropy" in losses.__all__
     z, y = _random(11, (5,))
-    np.testing.assert_allclose(losses.sigmoid_binary_cross_entropy(z, y),
-                               optax.sigmoid_binary_cross_entropy(z, y), rtol=1e-6)
+    z = z.at[0].set(0.0)
+    sbce = losses.sigmoid_binary_cross_entropy
+    np.testing.assert_array_equal(sbce(z, y), BCE(z, y))
+    np.testing.assert_allclose(sbce(z, y), optax.sigmoid_binary_cross_entropy(z, y), rtol=1e-6)
+    g = jax.grad(lambda a: jnp.sum(sbce(a, y)))(z)
+    np.testing.assert_allclose(g, jax.nn.sigmoid(z) - y, rtol=1e-6, atol=1e-7)  # exact at 0
+    with pytest.raises(TypeError, match="sigmoid_binary_cross_entropy: logits must be a floating"):
+        sbce(jnp.array([1, 2]), jnp.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"sigmoid_binary_cross_entropy: class ids.*got "
+                                         r"targets\[0\] = 3"):
+        sbce(jnp.zeros(2), jnp.array([3, 1]))
 
 
 def test_empty_batch_passes_through_as_in_optax():
