@@ -147,13 +147,17 @@ def _free(objs) -> list:
     for obj in objs:
         if not isinstance(obj, (sp.Basic, sp.MatrixBase)):
             continue
-        for s in obj.free_symbols:
-            if isinstance(s, sp.Indexed):
-                found.setdefault(str(s.base), s.base)
-            elif isinstance(s, (sp.Symbol, sp.MatrixSymbol)) and not isinstance(s, sp.Dummy):
+        # indexed entries first: Indexed.free_symbols holds both y[i] and the label y, and
+        # set order (the hash seed) must not decide which of the two is shown
+        bases = {ix.base for ix in obj.atoms(sp.Indexed)}
+        labels = {b.label for b in bases}
+        for b in sorted(bases, key=str):
+            found.setdefault(str(b), b)
+        for s in sorted(obj.free_symbols, key=str):
+            if isinstance(s, sp.Indexed) or s in labels:
+                continue
+            if isinstance(s, (sp.Symbol, sp.MatrixSymbol)) and not isinstance(s, sp.Dummy):
                 found.setdefault(str(s), s)
-        for ix in obj.atoms(sp.Indexed):
-            found.setdefault(str(ix.base), ix.base)
     return [found[k] for k in sorted(found)]
 
 

@@ -324,3 +324,18 @@ def test_a_proof_without_free_symbols_says_so():
     proof = prove_equal(sp.Subs(x - sp.log(x) - 1, x, 1), 0)
     assert repr(proof) == "proven (no free symbols): Subs(x - log(x) - 1, x, 1) = 0"
     assert symbolic.latex_errors(proof._repr_latex_()) == []
+
+
+def test_indexed_symbols_show_as_their_base_whatever_the_hash_seed():
+    import subprocess
+    import sys
+
+    code = ("import sympy as sp; from dlmath.symbolic import prove_equal; "
+            "i = sp.Symbol('i', integer=True, nonnegative=True); "
+            "y = sp.IndexedBase('y', real=True); W = sp.IndexedBase('W', real=True); "
+            "print(prove_equal(y[i] * W[i, i], W[i, i] * y[i]).latex)")
+    seen = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={"PYTHONHASHSEED": str(seed), "JAX_PLATFORMS": "cpu"},
+                           check=True).stdout for seed in range(6)}
+    assert len(seen) == 1, seen
+    assert r"W_{\bullet}, y_{\bullet} \in \mathbb{R}" in seen.pop()
