@@ -17,7 +17,9 @@ The rules, for every function:
   dropped silently). A function *with parameters* (layers, optimizers, regressions, the
   training loop) computes in the dtype of its parameters: data, targets and gradients of
   another float dtype are cast to it (:func:`cast_floats`), so a float16 model trains on
-  float32 data and a carried state never changes type. A function without parameters
+  float32 data and a carried state never changes type (one opt-in exception: an optimizer
+  built with ``state_dtype`` keeps its state, and casts gradients, in that dtype, so a float16
+  model can have a float32 Adam state). A function without parameters
   (losses, activations) follows JAX's type promotion.
 * **Class ids.** Labels are integers of any width (uint8 ... int64), compared and indexed
   in at least 32 bits (so uint8 ids and ``K >= 256`` classes never overflow). Concrete ids
