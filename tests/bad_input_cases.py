@@ -86,6 +86,7 @@ class A:
     classes: str | None = None  # for class ids: the letter of the number of classes
     ranks: tuple | None = None  # ranks valid on their own (elementwise arguments)
     positive: bool = False     # values must stay > 0 (probabilities q)
+    lists_ok: bool = False     # a list of numbers is documented as accepted
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ NUMERIC_MODULES = ("losses", "activations", "information", "metrics", "regulariz
                    "training", "optim", "layers", "linear_regression", "logistic_regression",
                    "data")
 #: modules that are not numeric functions of arrays (not fuzzed here)
-NOT_NUMERIC = ("book", "bench", "plot", "widgets", "symbolic", "testing", "exercises",
+NOT_NUMERIC = ("book", "bench", "plot", "widgets", "symbolic", "proofs", "testing", "exercises",
                "formulas", "_checks")
 #: public names that are not functions of numbers (types, tables)
 NOT_FUNCTIONS = {"History", "Optimizer", "SgdState", "RmspropState", "AdamState", "Cache",
@@ -576,6 +577,28 @@ def _mha_params(s, rng):
             "out_proj_weight": normal(rng, (e, e), 0.5), "out_proj_bias": normal(rng, (e,), 0.1)}
 
 
+_BLOCK = {"self_attn_in_proj_weight": ("E", "E"), "self_attn_in_proj_bias": ("E",),
+          "self_attn_out_proj_weight": ("E", "E"), "self_attn_out_proj_bias": ("E",),
+          "linear1_weight": ("H", "E"), "linear1_bias": ("H",), "linear2_weight": ("E", "H"),
+          "linear2_bias": ("E",), "norm1_weight": ("E",), "norm1_bias": ("E",),
+          "norm2_weight": ("E",), "norm2_bias": ("E",)}
+
+
+def _block_params(s, rng):
+    e, f = s["E"], s["H"]
+    size = {"E": e, "H": f}
+    out = {}
+    for name, legend in _BLOCK.items():
+        shape = tuple(size[x] for x in legend)
+        if name == "self_attn_in_proj_weight":
+            shape = (3 * e, e)
+        elif name == "self_attn_in_proj_bias":
+            shape = (3 * e,)
+        out[name] = normal(rng, shape, 0.5) if "norm" not in name else \
+            (np.ones(shape, np.float32) if name.endswith("weight") else np.zeros(shape, np.float32))
+    return out
+
+
 def _attention_specs():
     qk = {k: v for k, v in QKV.items() if k != ("value",)}
     mha = {("params", "in_proj_weight"): A(("E", "E"), param=True),
@@ -589,11 +612,11 @@ def _attention_specs():
         Spec("attention.attention_weights",
              lambda s, rng: {**_qkv(s, rng, False), "is_causal": False}, qk, causal,
              empty={"N": "pass", "T": "pass", "D": "raise"}, out_dtype="promote",
-             stable=True, grad_of=(("query",),), ref=_np_attention),
+             stable=True, grad_of=(("query",),), ref=_np_attention, examples=1),
         Spec("attention.scaled_dot_product_attention",
              lambda s, rng: {**_qkv(s, rng), "is_causal": False}, QKV, causal,
              empty={"N": "pass", "T": "pass", "V": "pass", "D": "raise"}, out_dtype="promote",
-             stable=True, grad_of=(("query",),), ref=_np_attention),
+             stable=True, grad_of=(("query",),), ref=_np_attention, examples=1),
         Spec("attention.scaled_dot_product_attention",
              lambda s, rng: {**_qkv(s, rng), "is_causal": False,
                              "mask": rng.random((s["N"], s["T"], s["S"])) > 0.3},
@@ -604,7 +627,7 @@ def _attention_specs():
              lambda s, rng: {**_qkv(s, rng), "is_causal": False, "block_size": 2}, QKV,
              {**causal, "block_size": H(count=True, low=1, static=True)},
              empty={"N": "pass", "T": "pass", "V": "pass", "D": "raise"}, out_dtype="promote",
-             stable=True, grad_of=(("query",),), ref=_np_attention),
+             stable=True, grad_of=(("query",),), ref=_np_attention, examples=1),
         Spec("attention.multi_head_attention",
              lambda s, rng: {"params": _mha_params(s, rng),
                              "query": normal(rng, (s["N"], s["T"], s["E"])),
@@ -612,7 +635,22 @@ def _attention_specs():
                              "value": normal(rng, (s["N"], s["S"], s["E"])), "num_heads": 2},
              mha, {"num_heads": H(count=True, low=1, static=True,
                                   pred=lambda v: 4 % int(v) == 0)},
-             empty={"N": "pass", "T": "pass"}, out_dtype="params"),
+             empty={"N": "pass", "T": "pass"}, out_dtype="params", examples=1),
+        Spec("attention.transformer_block",
+             lambda s, rng: {"params": _block_params(s, rng),
+                             "x": normal(rng, (s["N"], s["T"], s["E"])), "num_heads": 2,
+                             "is_causal": False, "eps": 1e-5},
+             {**{("params", k): A(v, param=True) for k, v in _BLOCK.items()},
+              ("x",): A(("N", "T", "E"))},
+             {"num_heads": H(count=True, low=1, static=True, pred=lambda v: 4 % int(v) == 0),
+              "is_causal": H(boolean=True, static=True), "eps": H(low=0.0, low_open=True)},
+             empty={"N": "pass", "T": "pass"}, out_dtype="params", examples=1),
+        Spec("attention.init_transformer_block",
+             lambda s, rng: {"key": _key(), "embed_dim": 4, "hidden_dim": 3,
+                             "dtype": jnp.float32}, {},
+             {"embed_dim": H(count=True, low=1, static=True),
+              "hidden_dim": H(count=True, low=1, static=True),
+              "dtype": H(dtype=True, static=True, allow_none=True)}),
         Spec("attention.init_multi_head_attention",
              lambda s, rng: {"key": _key(), "embed_dim": 4, "dtype": jnp.float32}, {},
              {"embed_dim": H(count=True, low=1, static=True),
@@ -941,7 +979,7 @@ def _specs() -> list[Spec]:
         Spec("data.linear",
              lambda s, rng: {"n": s["N"], "w": normal(rng, (s["D"],)), "b": 0.5, "noise": 0.1,
                              "low": -3.0, "high": 3.0},
-             {("w",): A(("D",), ranks=(0, 1))},
+             {("w",): A(("D",), ranks=(0, 1), lists_ok=True)},
              {"n": H(count=True, low=1, static=True), "b": H(), "noise": NONNEG,
               "low": H(high=3.0, high_open=True), "high": H(low=-3.0, low_open=True)},
              call=_data_linear_call, out_dtype="float32", who="linear"),

@@ -37,8 +37,8 @@ from hypothesis import strategies as st
 # --------------------------------------------------------------------------- running
 
 #: examples per (function, kind); compiles dominate, so they are few
-BUDGET = {"valid": 1, "dtype": 2, "nonfinite": 2, "labels_range": 2,
-          "labels_width": 1, "mixed": 2}
+BUDGET = {"valid": 1, "dtype": 1, "nonfinite": 1, "labels_range": 1,
+          "labels_width": 1, "mixed": 1}
 HEAVY = {"training.fit", "logistic_regression.train_logistic", "logistic_regression.train_softmax",
          "linear_regression.gradient_descent", "linear_regression.minibatch_gradient_descent",
          "optim.trajectory", "data.digits", "data.linear", "layers.init_mlp",
@@ -58,7 +58,7 @@ class Finding(AssertionError):
 
 
 def fail(spec: Spec, kind: str, call: str, problem: str, rule: str):
-    text = f"{call}: {problem}. The rule: {rule}"
+    text = f"{spec.name}: {problem}. The rule: {rule}\n    call: {call}"
     path = os.environ.get("DLMATH_FUZZ_LOG")
     if path:
         with open(path, "a") as f:
@@ -266,17 +266,23 @@ def num_classes(spec: Spec, a: A, s):
 
 
 def kind_valid(spec: Spec, data):
+    """Valid input in a drawn float dtype: the float64 reference's result, finite; for the
+    stable functions also at inputs of +-1e4 (same shapes and dtypes: no new compile),
+    finite with a finite gradient."""
     kw, s, _ = draw_kwargs(spec, data)
     dt = data.draw(st.sampled_from(FLOATS), label="float dtype")
     kw = cast_paths(spec, kw, [p for p, a in spec.arrays.items() if a.kind in ("float",)], dt)
-    scale = data.draw(st.sampled_from([1.0, 1e4]), label="scale") if spec.stable else 1.0
-    for p in spec.grad_of:
-        x = np.asarray(bic.get(kw, p))
-        kw = bic.put(kw, p, (x.astype(np.float64) * scale).astype(x.dtype))
     kw = as_jax(data, kw, spec)
     call = bic.describe(kw, spec)
     note(call)
     expect_ok(spec, "valid", kw, call, finite=True)
+    if spec.stable:
+        for p in spec.grad_of:
+            x = np.asarray(bic.get(kw, p))
+            kw = bic.put(kw, p, (x.astype(np.float64) * 1e4).astype(x.dtype))
+        call = bic.describe(kw, spec) + " (inputs scaled to +-1e4)"
+        expect_ok(spec, "valid", kw, call, compare=False, finite=True,
+                  rule="finite at +-1e4 (DESIGN §4: stable forms)")
     for p in spec.grad_of:
         x = bic.get(kw, p)
 
@@ -493,7 +499,7 @@ CASES = [(spec, kind) for spec in SPECS for kind in kinds_of(spec)]
 
 @pytest.mark.parametrize("spec,kind", CASES, ids=[f"{s.name}{s.tag}-{k}" for s, k in CASES])
 def test_bad_input(spec, kind):
-    n = BUDGET[kind] + (1 if kind == "valid" and spec.stable else 0)  # at 1 and at 1e4
+    n = BUDGET[kind]
     if spec.name in HEAVY:
         n = max(1, n // 2)
     if spec.examples is not None:
@@ -516,6 +522,18 @@ def test_bad_input(spec, kind):
 
 def table_dtype_refused(spec: Spec):
     for path, a in sorted(spec.arrays.items(), key=str):
+        base = spec.build(spec.sizes_(), np.random.default_rng(0))
+        x = bic.get(base, path)
+        if len(path) == 1 and np.ndim(x) >= 1:  # a list where an array is documented
+            kw = bic.put(base, path, np.asarray(x).tolist())
+            if a.lists_ok:
+                yield kw, lambda kw, call: expect_ok(spec, "dtype", kw, call, compare=False,
+                                                     check_dtype=False)
+            else:
+                yield kw, lambda kw, call, path=path: expect_error(
+                    spec, "dtype", kw, call, [path[0], *spec.names_ok], TypeError,
+                    rule=f"{bic.label(path)} given as a list: TypeError naming the function "
+                         "and the argument, with the hint jnp.asarray (_checks: arrays)")
         for dt in ALL_DTYPES:
             if dt in ACCEPT[a.kind]:
                 continue
@@ -543,6 +561,8 @@ def table_rank(spec: Spec):
         for op in ops:
             new = _rank_change(bic.get(base, path), op)
             kw = bic.put(base, path, new)
+            if a.ranks is not None and new.ndim in a.ranks and op != "add":
+                continue  # valid ranks compile anew: one (rank + 1) is checked
             if a.ranks is not None and new.ndim in a.ranks:
                 # a valid rank compiles anew: compared with a NumPy reference where the row
                 # has one, else only required to work
@@ -910,6 +930,3 @@ def test_attention_is_jax_nn_dot_product_attention_except_fully_masked_rows():
                                atol=1e-6)
     np.testing.assert_array_equal(np.asarray(got)[0, 1], 0.0)
     np.testing.assert_allclose(np.asarray(peer)[0, 1], np.asarray(v[0]).mean(0), rtol=1e-5)
-    np.testing.assert_allclose(attention.flash_attention(q, k, v, is_causal=True, block_size=2),
-                               attention.scaled_dot_product_attention(q, k, v, is_causal=True),
-                               rtol=1e-5, atol=1e-6)
