@@ -226,6 +226,16 @@ def _leaky_relu_check(x, negative_slope=0.01):
         _checks.hyperparameter("leaky_relu", "negative_slope", negative_slope,
                                hint="It is the slope for x < 0, usually a small positive "
                                     "number such as 0.01.")
+    else:
+        xs, ss = _checks.shape_of(x), _checks.shape_of(negative_slope)
+        try:
+            np.broadcast_shapes(xs, ss)
+        except ValueError:
+            raise ValueError(
+                f"leaky_relu: negative_slope must be a scalar or broadcastable to x (*S,); got "
+                f"negative_slope {_checks.fmt(ss)}, x {_checks.fmt(xs)}. One slope per "
+                "channel is an array of the last axis's length."
+            ) from None
 
 
 @_checked(_leaky_relu_check)
@@ -251,7 +261,8 @@ def leaky_relu(x, negative_slope=0.01):
 
     Raises:
         TypeError: if ``x`` is not floating or ``negative_slope`` is complex or not a number.
-        ValueError: if a scalar ``negative_slope`` is NaN or infinite.
+        ValueError: if a scalar ``negative_slope`` is NaN or infinite, or an array one does
+            not broadcast to ``x``.
     """
     return jnp.where(x >= 0, x, negative_slope * x).astype(x.dtype)
 

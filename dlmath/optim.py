@@ -194,9 +194,36 @@ def _scale(learning_rate, tree, like):
     return _tmap(lambda u, r: (-learning_rate * u).astype(jnp.result_type(r)), tree, like)
 
 
+_PLAIN = (int, float, bool, str, type(None), np.dtype, type)
+
+
+def _reuse(factory):
+    """Built with the same Python hyper-parameters, a factory returns the same
+    :class:`Optimizer` object (its functions are pure), so a compiled training loop that
+    takes it as a static argument (:func:`dlmath.training.fit`) is compiled once, not on
+    every call. Arrays or traced values as hyper-parameters bypass the reuse."""
+    cache: dict = {}
+
+    @functools.wraps(factory)
+    def build(*args, **kwargs):
+        items = list(args) + sorted(kwargs.items())
+        flat = [v for item in items for v in (item if isinstance(item, tuple) else (item,))]
+        if not all(isinstance(v, _PLAIN) for v in flat):
+            return factory(*args, **kwargs)
+        key = tuple((type(v), v) for v in flat)
+        if key not in cache:
+            if len(cache) >= 256:
+                cache.clear()
+            cache[key] = factory(*args, **kwargs)
+        return cache[key]
+
+    return build
+
+
 # --------------------------------------------------------------------------------- SGD
 
 
+@_reuse
 def sgd(learning_rate, momentum=None, nesterov: bool = False) -> Optimizer:
     r"""Stochastic gradient descent, optionally with heavy-ball or Nesterov momentum.
 
@@ -278,6 +305,7 @@ def sgd(learning_rate, momentum=None, nesterov: bool = False) -> Optimizer:
 # ----------------------------------------------------------------------------- RMSProp
 
 
+@_reuse
 def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt: bool = True,
             centered: bool = False, momentum=None, nesterov: bool = False,
             bias_correction: bool = False, *, state_dtype=None) -> Optimizer:
@@ -443,6 +471,7 @@ def _adam_core(who, learning_rate, b1, b2, eps, eps_root, nesterov, mu_dtype, st
     return init, direction
 
 
+@_reuse
 def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, mu_dtype=None,
          nesterov: bool = False, state_dtype=None) -> Optimizer:
     r"""Adam: a bias-corrected moving average of the gradient, divided by the root of a
@@ -525,6 +554,7 @@ def _expand_mask(who: str, mask, params):
     return full
 
 
+@_reuse
 def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, mu_dtype=None,
           weight_decay=1e-4, mask=None, nesterov: bool = False,
           state_dtype=None) -> Optimizer:

@@ -425,3 +425,16 @@ def test_activations_can_be_traced_as_a_whole():
         np.testing.assert_allclose(jax.jit(f)(x), f(x), rtol=1e-6, err_msg=name)
     g = jax.jit(jax.grad(lambda v: jnp.sum(act.softmax(v) * jnp.arange(5.0))))(x)
     assert g.shape == (5,) and bool(jnp.all(jnp.isfinite(g)))
+
+
+def test_leaky_relu_slope_that_does_not_broadcast_is_named():
+    import re
+
+    from dlmath import activations
+
+    with pytest.raises(ValueError, match=re.escape(
+            "leaky_relu: negative_slope must be a scalar or broadcastable to x (*S,); got "
+            "negative_slope (3,), x (2, 4)")):
+        activations.leaky_relu(jnp.ones((2, 4)), jnp.full(3, 0.1))
+    out = activations.leaky_relu(-jnp.ones((2, 4)), jnp.full(4, 0.1))
+    assert out.shape == (2, 4)

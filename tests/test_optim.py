@@ -550,3 +550,21 @@ def test_trajectory_factory_errors():
         with pytest.raises(TypeError, match="trajectory: every leaf of params must be a floating"):
             optim.trajectory(opt, loss, {"w": np.zeros(2, np.uint8)}, 2, **(
                 {} if opt is not optim.sgd else {"learning_rate": 0.1}))
+
+
+def test_the_same_hyper_parameters_give_the_same_optimizer_so_fit_compiles_once():
+    from dlmath import training
+
+    assert optim.sgd(0.1, momentum=0.9) is optim.sgd(0.1, momentum=0.9)
+    assert optim.adam(1e-3) is not optim.adam(2e-3)
+    with pytest.raises(TypeError, match="sgd: momentum must be a real number; got the bool"):
+        optim.sgd(0.1, momentum=False)  # never served from the entry of momentum=0
+    traces = []
+
+    def loss(w):
+        traces.append(1)
+        return jnp.sum(w**2)
+
+    for _ in range(3):
+        training.fit(optim.adam(0.05), loss, jnp.ones(2), steps=3)
+    assert len(traces) == 1
