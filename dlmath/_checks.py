@@ -149,6 +149,17 @@ def float_dtype_of_tree(who: str, name: str, tree):
     return dtypes.pop()
 
 
+def require_float_dtype(who: str, name: str, dtype) -> None:
+    """``dtype`` names a floating dtype (a ``dtype=`` argument of an initialiser)."""
+    try:
+        floating = jnp.issubdtype(dtype, jnp.floating)
+    except TypeError:
+        floating = False
+    if not floating:
+        raise TypeError(f"{who}: {name} must be a floating dtype (float16, bfloat16, float32 "
+                        f"or float64); got {dtype!r}. Parameters are floating-point.")
+
+
 def cast_floats(dtype, *arrays):
     """The package's mixed-dtype rule: floating arrays are cast to ``dtype`` (the
     parameters'); integer and bool arrays (class ids, masks) are left as they are."""

@@ -188,16 +188,6 @@ def test_multi_head_casts_inputs_to_the_parameters_dtype():
     assert A.multi_head_attention(params, x, x, x, 2).dtype == jnp.float16
 
 
-def test_sinusoidal_positions():
-    pe = A.sinusoidal_positions(6, 4)
-    assert pe.shape == (6, 4)
-    t = np.arange(6)[:, None]
-    np.testing.assert_allclose(pe[:, 0::2], np.sin(t * 10000.0 ** (-np.arange(0, 4, 2) / 4)),
-                               atol=1e-6)
-    np.testing.assert_allclose(pe[:, 1::2], np.cos(t * 10000.0 ** (-np.arange(0, 4, 2) / 4)),
-                               atol=1e-6)
-
-
 # ---------------------------------------------------------------- bad input
 
 
@@ -288,18 +278,12 @@ def test_multi_head_errors():
         f(params, x, x, x[:, :2], 2)
 
 
-def test_positions_and_init_errors():
-    with pytest.raises(ValueError, match=r"sinusoidal_positions: dim must be even"):
-        A.sinusoidal_positions(4, 3)
-    with pytest.raises(ValueError, match=r"sinusoidal_positions: base must be a finite number"):
-        A.sinusoidal_positions(4, 4, base=1.0)
+def test_init_errors():
     with pytest.raises(ValueError, match=r"init_multi_head_attention: embed_dim must be an int"):
         A.init_multi_head_attention(jax.random.key(0), 0)
     for dtype in (jnp.int32, jnp.complex64, jnp.bool_):
         with pytest.raises(TypeError, match=r"init_multi_head_attention: dtype must be a floating"):
             A.init_multi_head_attention(jax.random.key(0), 4, dtype=dtype)
-    traced = jax.jit(lambda b: A.sinusoidal_positions(3, 4, base=b))(10000.0)
-    np.testing.assert_allclose(traced, A.sinusoidal_positions(3, 4), atol=1e-6)
 
 
 # ---------------------------------------------------------------- the documented formulas
@@ -331,56 +315,3 @@ def test_documented_formulas_equal_the_code():
     new = FA.STREAMING_SUM.expr.subs(FA.n, 3).doit().subs(
         {FA.x[c]: x[c] for c in range(3)} | {FA.m: m_old, FA.m_new: 2.5, FA.ell: ell_old})
     assert abs(float(sp.exp(2.5) * new) - (ell_old * np.exp(m_old) + np.exp(x).sum())) < 1e-9
-
-
-# ---------------------------------------------------------------- the pre-norm block
-
-
-def test_transformer_block_equals_a_numpy_reference_and_counts_its_parameters():
-    E, F, H = 8, 12, 2
-    p = A.init_transformer_block(jax.random.key(4), E, F)
-    assert set(p) == set(A.BLOCK_PARAM_NAMES)
-    assert sum(a.size for a in p.values()) == 4 * E**2 + 2 * E * F + 9 * E + F
-    p["norm1_weight"] = p["norm1_weight"] * 1.5
-    p["norm2_bias"] = p["norm2_bias"] + 0.2
-    x = jax.random.normal(jax.random.key(5), (2, 5, E))
-
-    def ln(z, w, b):
-        z = np.asarray(z, np.float64)
-        mu = z.mean(-1, keepdims=True)
-        return (z - mu) / np.sqrt(((z - mu) ** 2).mean(-1, keepdims=True) + 1e-5) * w + b
-
-    attn = {n: p[f"self_attn_{n}"] for n in A.PARAM_NAMES}
-    z = ln(x, p["norm1_weight"], p["norm1_bias"])
-    h = np.asarray(x) + _per_head_reference(attn, z, z, z, H)
-    z = ln(h, p["norm2_weight"], p["norm2_bias"])
-    hidden = np.maximum(z @ np.asarray(p["linear1_weight"]).T + np.asarray(p["linear1_bias"]), 0)
-    want = h + hidden @ np.asarray(p["linear2_weight"]).T + np.asarray(p["linear2_bias"])
-    np.testing.assert_allclose(A.transformer_block(p, x, H), want, atol=3e-5)
-    causal = A.transformer_block(p, x, H, is_causal=True)
-    later = x.at[:, 3:].set(0.0)  # changing positions >= 3 leaves outputs 0..2 unchanged
-    np.testing.assert_allclose(A.transformer_block(p, later, H, is_causal=True)[:, :3],
-                               causal[:, :3], atol=1e-6)
-
-
-def test_transformer_block_errors():
-    p = A.init_transformer_block(jax.random.key(4), 8, 12)
-    x = jnp.ones((2, 5, 8))
-    f = A.transformer_block
-    with pytest.raises(ValueError, match=r"transformer_block: params must be a dict with exactly"):
-        f({k: v for k, v in p.items() if k != "norm2_bias"}, x, 2)
-    with pytest.raises(ValueError, match=r"transformer_block: params\['linear2_weight'\] must "
-                                         r"have shape \(8, 12\)"):
-        f({**p, "linear2_weight": jnp.ones((8, 11))}, x, 2)
-    with pytest.raises(ValueError, match=r"transformer_block: params\['self_attn_in_proj_weight"
-                                         r"'\] must have shape \(18, 6\)"):
-        f(p, jnp.ones((2, 5, 6)), 2)
-    with pytest.raises(TypeError, match=r"transformer_block: x must be a floating-point array"):
-        f(p, x.astype(jnp.int32), 2)
-    with pytest.raises(ValueError, match=r"transformer_block: eps must be a finite number"):
-        f(p, x, 2, eps=0.0)
-    with pytest.raises(ValueError, match=r"multi_head_attention: the embedding size E = 8 must "
-                                         r"be divisible by num_heads = 3"):
-        f(p, x, 3)
-    with pytest.raises(ValueError, match=r"init_transformer_block: hidden_dim must be an int"):
-        A.init_transformer_block(jax.random.key(0), 8, 0)

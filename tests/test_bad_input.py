@@ -44,7 +44,7 @@ HEAVY = {"training.fit", "logistic_regression.train_logistic", "logistic_regress
          "optim.trajectory", "data.digits", "data.linear", "layers.init_mlp",
          "attention.attention_weights", "attention.scaled_dot_product_attention",
          "attention.flash_attention", "attention.multi_head_attention",
-         "attention.init_multi_head_attention"}
+         "attention.init_multi_head_attention", "transformer.transformer_block"}
 
 
 def _settings(n):
@@ -736,7 +736,9 @@ def test_every_public_function_has_a_row():
 
 
 def _optax():
-    return pytest.importorskip("optax")
+    import optax
+
+    return optax
 
 
 def _raises_clearly(fn, who, names, cls=(ValueError, TypeError)):
@@ -918,7 +920,7 @@ def test_float32_gradients_keep_a_float16_state(name):
 def test_attention_is_jax_nn_dot_product_attention_except_fully_masked_rows():
     """Same numbers as jax.nn.dot_product_attention (layout (B, T, heads, D)); a query whose
     keys are all masked gets 0 in dlmath, where jax.nn averages every value."""
-    attention = pytest.importorskip("dlmath.attention")
+    from dlmath import attention
     rng = np.random.default_rng(0)
     q, k, v = (jnp.asarray(bic.normal(rng, s)) for s in ((2, 3, 4), (2, 5, 4), (2, 5, 4)))
     mask = jnp.asarray(rng.random((2, 3, 5)) > 0.3).at[0, 1].set(False)
