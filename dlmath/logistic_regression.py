@@ -174,6 +174,23 @@ def _closure(objective, gradient, l2):
 _cached_value_and_grad = functools.cache(_closure)
 
 
+def _sgd(learning_rate):
+    """``optim.sgd(learning_rate)``, one object per concrete rate: fit compiles its loop per
+    optimizer object, so a repeated training run with the same rate does not recompile."""
+    from dlmath import optim
+
+    if _checks.is_traced(learning_rate):
+        return optim.sgd(learning_rate)
+    return _cached_sgd(float(learning_rate))
+
+
+@functools.cache
+def _cached_sgd(learning_rate: float):
+    from dlmath import optim
+
+    return optim.sgd(learning_rate)
+
+
 # ------------------------------------------------------------------ binary
 
 
@@ -262,7 +279,7 @@ def train_logistic(params, X, y, learning_rate, steps: int, l2=0.0):
         ValueError / TypeError: as :func:`logistic_loss`; a learning rate that is not a
         finite number $> 0$; ``steps`` not an int $\ge 0$.
     """
-    from dlmath import optim, training
+    from dlmath import training
 
     who = "train_logistic"
     _checks.learning_rate(who, learning_rate)
@@ -272,7 +289,7 @@ def train_logistic(params, X, y, learning_rate, steps: int, l2=0.0):
     y = _targets(who, y, n, dtype)
     _l2(who, l2)
     vg = _value_and_grad(_logistic_objective, _logistic_grad, l2)
-    return training.fit(optim.sgd(learning_rate), lambda p, X_, y_: vg(p, X_, y_)[0],
+    return training.fit(_sgd(learning_rate), lambda p, X_, y_: vg(p, X_, y_)[0],
                         tuple(params), (X, y), steps=steps, value_and_grad=vg)
 
 
@@ -362,7 +379,7 @@ def train_softmax(params, X, labels, learning_rate, steps: int, l2=0.0):
         ValueError / TypeError: as :func:`softmax_loss`; a learning rate that is not a
         finite number $> 0$; ``steps`` not an int $\ge 0$.
     """
-    from dlmath import optim, training
+    from dlmath import training
 
     who = "train_softmax"
     _checks.learning_rate(who, learning_rate)
@@ -372,5 +389,5 @@ def train_softmax(params, X, labels, learning_rate, steps: int, l2=0.0):
     ids = _labels(who, labels, n, _checks.shape_of(params[0])[1])
     _l2(who, l2)
     vg = _value_and_grad(_softmax_objective, _softmax_grad, l2)
-    return training.fit(optim.sgd(learning_rate), lambda p, X_, c_: vg(p, X_, c_)[0],
+    return training.fit(_sgd(learning_rate), lambda p, X_, c_: vg(p, X_, c_)[0],
                         tuple(params), (X, ids), steps=steps, value_and_grad=vg)
