@@ -407,7 +407,7 @@ def trajectories(loss_fn, paths, center, span, *, ax=None, minimum=None, resolut
         if len(shape) != 2 or shape[1] != 2:
             raise ValueError(
                 f"trajectories: paths[{label!r}] must have shape (T, 2), one row per step; got "
-                f"{shape}. Pass the (T + 1, 2) path of dlmath.optim.trajectory for 2-D params."
+                f"{shape}. Pass the (T + 1, 2) path of dlmath.training.trajectory for 2-D params."
             )
     ax = loss_surface(loss_fn, center, span, ax=ax, resolution=resolution)
     colors = ["tab:red", "tab:orange", "white", "tab:cyan", "tab:pink", "black"]

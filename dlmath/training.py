@@ -21,10 +21,11 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dlmath import _checks
 
-__all__ = ["History", "fit"]
+__all__ = ["History", "fit", "trajectory"]
 
 
 class History(NamedTuple):
@@ -195,3 +196,110 @@ def _history(losses, paths, evaluations, keep_path, dtype):
     if keep_path:
         path = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a, axis=0), *paths)
     return History(loss, path, list(evaluations))
+
+
+# ---------------------------------------------------------------- an optimizer's path
+
+
+def _is_number(value) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return True
+    return hasattr(value, "dtype") and np.shape(value) == ()
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_path(make_optimizer, loss_fn, steps: int, names: tuple):
+    """One jitted ``(params, numbers) -> (path, losses)`` per factory, loss, step count and
+    hyper-parameter names: the numbers are traced arguments, so new values reuse it."""
+    def run(params, numbers):
+        opt = make_optimizer(**dict(zip(names, numbers, strict=True)))
+        last, history = fit(opt, loss_fn, params, steps=steps, keep_path=True)
+        losses = jnp.concatenate([history.loss, jnp.reshape(loss_fn(last), (1,))])
+        return history.path, losses
+
+    return jax.jit(run)
+
+
+def trajectory(optimizer, loss_fn: Callable, params, steps: int, **hyperparameters):
+    r"""The path $\theta_0, \dots, \theta_T$ of ``steps`` full-batch updates on ``loss_fn``,
+    through :func:`fit` (``keep_path=True``).
+
+    Two ways to name the optimizer:
+
+    * an optimizer object, ``trajectory(optim.sgd(0.1), loss, w0, 50)`` (this module's or
+      optax's): compiled once per object;
+    * a factory and its numeric hyper-parameters,
+      ``trajectory(optim.adam, loss, w0, 50, learning_rate=0.1, b1=0.9)``: the factory is
+      called inside one jitted function with the numbers as *traced* arguments, so calls
+      with other values (an explorer's sliders) reuse the compiled code. The numbers are
+      range-checked here first (the factory skips checks of traced values). Options that
+      change the computation (``nesterov=True``, a mask) go into the factory:
+      ``functools.partial(optim.sgd, nesterov=True)``, built once.
+
+    Args:
+        optimizer: an object with ``init``/``update``, or a callable returning one.
+        loss_fn: a scalar JAX function of the params pytree.
+        params: the start $\theta_0$ (a pytree of floating arrays of one dtype).
+        steps: the number of updates $T \ge 0$.
+        **hyperparameters: real scalars passed to the factory (only with a factory).
+
+    Returns:
+        ``(path, losses)``: ``path`` is the params pytree with a leading axis of length
+        $T + 1$ (``path[0]`` is the start); ``losses`` is ``(T + 1,)``, the loss at each point.
+
+    Raises:
+        ValueError: ``steps < 0``; a hyper-parameter out of its range.
+        TypeError: ``steps`` not an int; an optimizer object given hyper-parameters; a
+            factory that does not return an optimizer; a hyper-parameter that is not a real
+            scalar; ``loss_fn`` not callable; non-floating params.
+
+    The explorations of ``notebooks/05_optimizers.ipynb`` (ill-conditioned quadratic,
+    Rosenbrock) and :func:`dlmath.widgets.optimizer_explorer` are drawn from it.
+    """
+    who = "trajectory"
+    _checks.count(who, "steps", steps)
+    _checks.require_callable(who, "loss_fn", loss_fn, "a callable params -> scalar")
+    _checks.float_dtype_of_tree(who, "params", params)
+    is_object = all(callable(getattr(optimizer, f, None)) for f in ("init", "update"))
+    if is_object:
+        if hyperparameters:
+            raise TypeError(
+                f"{who}: hyper-parameters {sorted(hyperparameters)} were given with an "
+                f"optimizer object ({type(optimizer).__name__}); pass its factory instead, "
+                "e.g. trajectory(optim.adam, loss_fn, params, steps, learning_rate=0.1)."
+            )
+        last, history = fit(optimizer, loss_fn, params, steps=steps, keep_path=True)
+        losses = jnp.concatenate([history.loss, jnp.reshape(loss_fn(last), (1,))])
+        return history.path, losses
+    if not callable(optimizer):
+        raise TypeError(
+            f"{who}: optimizer must have init and update functions, or be a factory that "
+            f"returns such an object; got {type(optimizer).__name__}. Pass e.g. "
+            "dlmath.optim.sgd(0.1), optax.adam(1e-3), or dlmath.optim.adam with "
+            "learning_rate=..."
+        )
+    for name, value in hyperparameters.items():
+        if not _is_number(value):
+            raise TypeError(
+                f"{who}: hyper-parameter {name} must be a real scalar (it becomes a traced "
+                f"argument); got {type(value).__name__} {value!r}. Put options such as "
+                "nesterov=True into the factory: functools.partial(optim.sgd, nesterov=True)."
+            )
+    try:
+        probe = optimizer(**hyperparameters)  # the range checks, on the concrete values
+    except TypeError as err:
+        raise TypeError(
+            f"{who}: optimizer must have init and update functions, or be a factory that "
+            f"accepts the hyper-parameters {sorted(hyperparameters)}; calling "
+            f"{getattr(optimizer, '__name__', type(optimizer).__name__)} with them raised: "
+            f"{err}"
+        ) from err
+    if not all(callable(getattr(probe, f, None)) for f in ("init", "update")):
+        raise TypeError(f"{who}: optimizer must have init and update functions, or be a "
+                        f"factory that returns such an object; it returned "
+                        f"{type(probe).__name__}.")
+    names = tuple(sorted(hyperparameters))
+    run = _compiled_path(optimizer, loss_fn, steps, names)
+    return run(params, tuple(hyperparameters[k] for k in names))

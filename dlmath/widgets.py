@@ -242,7 +242,7 @@ def optimizer_explorer(loss_fn, start, center, span, *, steps: int = 150, minimu
     ($\mu = \beta_1$), RMSProp (decay $\beta_2$) and Adam ($\beta_1, \beta_2$), all from
     :mod:`dlmath.optim`, on the same loss surface, with their loss curves.
 
-    The paths come from :func:`dlmath.optim.trajectory` with the hyper-parameters as traced
+    The paths come from :func:`dlmath.training.trajectory` with the hyper-parameters as traced
     arguments: each optimizer compiles once, at the first drawing, not at every slider move.
 
     Args:
@@ -260,7 +260,7 @@ def optimizer_explorer(loss_fn, start, center, span, *, steps: int = 150, minimu
     """
     import ipywidgets as widgets
 
-    from dlmath import optim, plot
+    from dlmath import optim, plot, training
 
     start = jnp.asarray(start, jnp.float32)
     if start.shape != (2,):
@@ -278,7 +278,7 @@ def optimizer_explorer(loss_fn, start, center, span, *, steps: int = 150, minimu
         a1, a2 = fig.subplots(1, 2)
         paths = {}
         for name, (factory, hyperparameters) in optimizers.items():
-            path, losses = optim.trajectory(factory, loss_fn, start, steps, **hyperparameters)
+            path, losses = training.trajectory(factory, loss_fn, start, steps, **hyperparameters)
             paths[name] = np.asarray(path)
             shown = np.where(np.isfinite(losses), np.asarray(losses), np.nan)
             plot.loss_curve(np.minimum(shown, 1e12), ax=a2, label=name)

@@ -41,7 +41,7 @@ BUDGET = {"valid": 1, "dtype": 1, "nonfinite": 1, "labels_range": 1,
           "labels_width": 1, "mixed": 1}
 HEAVY = {"training.fit", "logistic_regression.train_logistic", "logistic_regression.train_softmax",
          "linear_regression.gradient_descent", "linear_regression.minibatch_gradient_descent",
-         "optim.trajectory", "data.digits", "data.linear", "layers.init_mlp",
+         "training.trajectory", "data.digits", "data.linear", "layers.init_mlp",
          "attention.attention_weights", "attention.scaled_dot_product_attention",
          "attention.flash_attention", "attention.multi_head_attention",
          "attention.init_multi_head_attention", "transformer.transformer_block"}

@@ -11,7 +11,7 @@ import numpy as np
 import optax
 import pytest
 
-from dlmath import optim
+from dlmath import optim, training
 from dlmath.formulas import optim as F
 from dlmath.symbolic import docstring_math
 
@@ -343,7 +343,7 @@ def test_trajectory_is_the_loop_of_updates():
     loss = lambda w: jnp.sum(jnp.asarray([1.0, 10.0]) * w**2) / 2
     w0 = jnp.asarray([1.0, -2.0])
     opt = optim.sgd(0.05, momentum=0.5)
-    path, losses = optim.trajectory(opt, loss, w0, 30)
+    path, losses = training.trajectory(opt, loss, w0, 30)
     assert path.shape == (31, 2) and losses.shape == (31,)
     w, s = w0, opt.init(w0)
     np.testing.assert_array_equal(path[0], w0)
@@ -353,13 +353,13 @@ def test_trajectory_is_the_loop_of_updates():
         np.testing.assert_allclose(path[k], w, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(losses, jax.vmap(loss)(path), rtol=1e-6)
     with pytest.raises(ValueError, match="trajectory: steps must be an int >= 0"):
-        optim.trajectory(opt, loss, w0, -1)
+        training.trajectory(opt, loss, w0, -1)
     with pytest.raises(TypeError, match="trajectory: optimizer must have init and update"):
-        optim.trajectory(lambda g: g, loss, w0, 3)
+        training.trajectory(lambda g: g, loss, w0, 3)
     with pytest.raises(TypeError, match="trajectory: optimizer must have init and update"):
-        optim.trajectory(1.0, loss, w0, 3)
+        training.trajectory(1.0, loss, w0, 3)
     with pytest.raises(TypeError, match="trajectory: loss_fn must be a callable"):
-        optim.trajectory(opt, 1.0, w0, 3)
+        training.trajectory(opt, 1.0, w0, 3)
 
 
 def test_traced_hyper_parameters_work_under_jit():
@@ -518,14 +518,14 @@ def test_trajectory_with_a_factory_compiles_once():
         return jnp.sum(jnp.asarray([1.0, 10.0]) * w**2) / 2
 
     w0 = jnp.asarray([1.0, -2.0])
-    path, losses = optim.trajectory(optim.adam, loss, w0, 25, learning_rate=0.1, b1=0.9)
+    path, losses = training.trajectory(optim.adam, loss, w0, 25, learning_rate=0.1, b1=0.9)
     first = len(traces)
     assert first > 0
-    path2, _ = optim.trajectory(optim.adam, loss, w0, 25, learning_rate=0.02, b1=0.5)
-    path3, _ = optim.trajectory(optim.adam, loss, w0, 25, learning_rate=0.3, b1=0.0)
+    path2, _ = training.trajectory(optim.adam, loss, w0, 25, learning_rate=0.02, b1=0.5)
+    path3, _ = training.trajectory(optim.adam, loss, w0, 25, learning_rate=0.3, b1=0.0)
     assert len(traces) == first                      # no new trace, so no recompilation
     assert not np.allclose(path, path2)
-    ref, ref_losses = optim.trajectory(optim.adam(0.02, b1=0.5), loss, w0, 25)
+    ref, ref_losses = training.trajectory(optim.adam(0.02, b1=0.5), loss, w0, 25)
     np.testing.assert_allclose(path2, ref, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(losses, jax.vmap(loss)(path), rtol=1e-6)
     assert path3.shape == (26, 2) and ref_losses.shape == (26,)
@@ -535,20 +535,20 @@ def test_trajectory_factory_errors():
     loss = lambda w: jnp.sum(w**2)
     w0 = jnp.ones(2)
     with pytest.raises(ValueError, match="adam: learning_rate must be a finite number"):
-        optim.trajectory(optim.adam, loss, w0, 3, learning_rate=-0.1)  # checked before tracing
+        training.trajectory(optim.adam, loss, w0, 3, learning_rate=-0.1)  # checked before tracing
     with pytest.raises(TypeError, match="trajectory: hyper-parameter nesterov must be a real "
                                         "scalar"):
-        optim.trajectory(optim.sgd, loss, w0, 3, learning_rate=0.1, nesterov=True)
+        training.trajectory(optim.sgd, loss, w0, 3, learning_rate=0.1, nesterov=True)
     with pytest.raises(TypeError, match="trajectory: hyper-parameters .* were given with an "
                                         "optimizer object"):
-        optim.trajectory(optim.sgd(0.1), loss, w0, 3, learning_rate=0.1)
+        training.trajectory(optim.sgd(0.1), loss, w0, 3, learning_rate=0.1)
     with pytest.raises(TypeError, match="trajectory: optimizer must have init and update"):
-        optim.trajectory(optim.sgd, loss, w0, 3, rate=0.1)
+        training.trajectory(optim.sgd, loss, w0, 3, rate=0.1)
     with pytest.raises(TypeError, match="trajectory: steps must be an int"):
-        optim.trajectory(optim.sgd(0.1), loss, w0, 2.0)
+        training.trajectory(optim.sgd(0.1), loss, w0, 2.0)
     for opt in (optim.sgd(0.1), optim.sgd):   # the message names trajectory, not fit
         with pytest.raises(TypeError, match="trajectory: every leaf of params must be a floating"):
-            optim.trajectory(opt, loss, {"w": np.zeros(2, np.uint8)}, 2, **(
+            training.trajectory(opt, loss, {"w": np.zeros(2, np.uint8)}, 2, **(
                 {} if opt is not optim.sgd else {"learning_rate": 0.1}))
 
 

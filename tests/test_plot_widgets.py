@@ -10,7 +10,7 @@ import pytest
 
 from dlmath import activations as act
 from dlmath import linear_regression as lr
-from dlmath import optim, plot, widgets
+from dlmath import optim, plot, training, widgets
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 
@@ -334,6 +334,6 @@ def test_trajectories_plot_and_optimizer_explorer(close_figures):
                            (optim.sgd, ("learning_rate", "momentum")),
                            (optim.rmsprop, ("decay", "learning_rate")),
                            (optim.adam, ("b1", "b2", "learning_rate"))]:
-        assert optim._compiled_path(factory, loss, 5, names)._cache_size() == 1
+        assert training._compiled_path(factory, loss, 5, names)._cache_size() == 1
     with pytest.raises(ValueError, match=r"optimizer_explorer: start must have shape \(2,\)"):
         widgets.optimizer_explorer(loss, [1.0, 1.0, 1.0], np.zeros(2), 2.0)
