@@ -304,6 +304,16 @@ def require_like(who: str, name: str, tree, ref_name: str, ref, hint: str = "") 
             )
 
 
+def require_keys(who: str, name: str, params, keys, what: str, hint: str) -> None:
+    """``params`` is a dict with exactly ``keys`` (a state_dict-like parameter set)."""
+    if not isinstance(params, dict) or set(params) != set(keys):
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise ValueError(
+            f"{who}: {name} must be a dict with exactly the keys {list(keys)} ({what}); got "
+            f"{got}. {hint}"
+        )
+
+
 def require_state(who: str, state, state_type) -> None:
     """An optimizer state of the expected ``NamedTuple`` type (from this optimizer's
     ``init``)."""

@@ -389,13 +389,9 @@ def flash_attention(query, key, value, *, is_causal=False, block_size=128):
 
 
 def _check_params(who: str, params, E: int, num_heads):
-    if not isinstance(params, dict) or set(params) != set(PARAM_NAMES):
-        got = sorted(params) if isinstance(params, dict) else type(params).__name__
-        raise ValueError(
-            f"{who}: params must be a dict with exactly the keys {list(PARAM_NAMES)} "
-            f"(PyTorch's nn.MultiheadAttention state_dict, dots as underscores); got {got}. "
-            "Build them with init_multi_head_attention(key, E, num_heads)."
-        )
+    _checks.require_keys(who, "params", params, PARAM_NAMES,
+                         "PyTorch's nn.MultiheadAttention state_dict, dots as underscores",
+                         "Build them with init_multi_head_attention(key, E).")
     dtype = _checks.float_dtype_of_tree(who, "params", params)
     expected = {"in_proj_weight": (3 * E, E), "in_proj_bias": (3 * E,),
                 "out_proj_weight": (E, E), "out_proj_bias": (E,)}

@@ -14,7 +14,7 @@ __all__ = [
     "loss_curve",
     "training_curves",
     "heatmap",
-    "confusion_matrix",
+    "confusion_heatmap",
     "probability_bars",
     "function_and_derivative",
     "activation_grid",
@@ -221,8 +221,9 @@ def heatmap(values, xs, ys, *, ax=None, xlabel="x", ylabel="y", label=None, cmap
     return ax
 
 
-def confusion_matrix(counts, *, ax=None, class_names=None, title=None):
-    """A confusion matrix ``(K, K)`` (rows: true class, columns: predicted), each cell
+def confusion_heatmap(counts, *, ax=None, class_names=None, title=None):
+    """Draws a confusion matrix ``(K, K)``, the counts of
+    :func:`dlmath.metrics.confusion_matrix` (rows: true class, columns: predicted), each cell
     annotated with its count (zero cells are left blank); the diagonal holds the correct
     predictions. ``class_names``: ``K`` tick labels (default ``0 .. K-1``).
 
@@ -232,11 +233,11 @@ def confusion_matrix(counts, *, ax=None, class_names=None, title=None):
     """
     c = np.asarray(counts)
     if c.ndim != 2 or c.shape[0] != c.shape[1]:
-        raise ValueError(f"confusion_matrix: counts must have shape (K, K); got {c.shape}.")
+        raise ValueError(f"confusion_heatmap: counts must have shape (K, K); got {c.shape}.")
     k = c.shape[0]
     if class_names is not None and len(class_names) != k:
         raise ValueError(
-            f"confusion_matrix: class_names must have K = {k} entries; got {len(class_names)}."
+            f"confusion_heatmap: class_names must have K = {k} entries; got {len(class_names)}."
         )
     ax = new_axes(ax, figsize=(5, 4.5))
     names = [str(n) for n in (class_names if class_names is not None else range(k))]

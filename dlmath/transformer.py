@@ -116,13 +116,9 @@ def transformer_block(params, x, num_heads, mask=None, *, is_causal=False, eps=1
     xs = _checks.shape_of(x)
     if len(xs) < 2:
         raise ValueError(f"{who}: x must have shape (*B, T, E); got {_checks.fmt(xs)}.")
-    if not isinstance(params, dict) or set(params) != set(BLOCK_PARAM_NAMES):
-        got = sorted(params) if isinstance(params, dict) else type(params).__name__
-        raise ValueError(
-            f"{who}: params must be a dict with exactly the keys {list(BLOCK_PARAM_NAMES)} "
-            f"(PyTorch's TransformerEncoderLayer state_dict, dots as underscores); got {got}. "
-            "Build them with init_transformer_block(key, E, F)."
-        )
+    _checks.require_keys(who, "params", params, BLOCK_PARAM_NAMES,
+                         "PyTorch's TransformerEncoderLayer state_dict, dots as underscores",
+                         "Build them with init_transformer_block(key, E, F).")
     E = xs[-1]
     F = _checks.shape_of(params["linear1_weight"])[0] if _checks.shape_of(
         params["linear1_weight"]) else 0

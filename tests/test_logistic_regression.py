@@ -224,22 +224,3 @@ def test_errors_name_the_shapes():
         lr.softmax_loss((W, b), X, labels[:-1])
     with pytest.raises(TypeError, match="logistic_loss: y must hold real numbers"):
         lr.logistic_loss((W[:, 0], b[0]), X, labels.astype(jnp.complex64))
-
-
-def test_confusion_matrix_figure_shows_the_counts(close_figures):
-    from dlmath import plot
-
-    cm = np.array([[5, 1], [0, 3]])
-    ax = plot.confusion_matrix(cm, class_names=["even", "odd"], title="t")
-    assert sorted(t.get_text() for t in ax.texts) == ["1", "3", "5"]  # zero cells unlabelled
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["even", "odd"]
-    np.testing.assert_array_equal(ax.images[0].get_array(), cm)
-
-
-def test_confusion_matrix_figure_refuses_bad_shapes(close_figures):
-    from dlmath import plot
-
-    with pytest.raises(ValueError, match=r"counts must have shape \(K, K\); got \(2, 3\)"):
-        plot.confusion_matrix(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="class_names must have K = 2 entries; got 3"):
-        plot.confusion_matrix(np.eye(2), class_names=["a", "b", "c"])

@@ -337,3 +337,20 @@ def test_trajectories_plot_and_optimizer_explorer(close_figures):
         assert training._compiled_path(factory, loss, 5, names)._cache_size() == 1
     with pytest.raises(ValueError, match=r"optimizer_explorer: start must have shape \(2,\)"):
         widgets.optimizer_explorer(loss, [1.0, 1.0, 1.0], np.zeros(2), 2.0)
+
+
+def test_confusion_matrix_figure_shows_the_counts(close_figures):
+    cm = np.array([[5, 1], [0, 3]])
+    ax = plot.confusion_heatmap(cm, class_names=["even", "odd"], title="t")
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "3", "5"]  # zero cells unlabelled
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["even", "odd"]
+    np.testing.assert_array_equal(ax.images[0].get_array(), cm)
+
+
+def test_confusion_matrix_figure_refuses_bad_shapes(close_figures):
+    with pytest.raises(ValueError,
+                       match=r"confusion_heatmap: counts must have shape \(K, K\); got \(2, 3\)"):
+        plot.confusion_heatmap(np.zeros((2, 3)))
+    with pytest.raises(ValueError,
+                       match="confusion_heatmap: class_names must have K = 2 entries; got 3"):
+        plot.confusion_heatmap(np.eye(2), class_names=["a", "b", "c"])
