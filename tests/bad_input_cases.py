@@ -715,20 +715,15 @@ def _specs() -> list[Spec]:
              grad_of=(("predictions",),),
              ref=lambda kw: np.mean((np.asarray(kw["predictions"], np.float64)
                                      - np.asarray(kw["targets"], np.float64)) ** 2)),
-        Spec("losses.binary_cross_entropy_with_logits",
-             lambda s, rng: {"logits": normal(rng, (s["N"],), 2.0),
-                             "targets": rng.random(s["N"]).astype(np.float32)},
-             {("logits",): A(("N",)), ("targets",): A(("N",), kind="real_or_bool")},
-             empty={"N": "pass"}, out_dtype="promote", stable=True, grad_of=(("logits",),),
-             peer=lambda kw: _optax().sigmoid_binary_cross_entropy(
-                 jnp.asarray(kw["logits"]), jnp.asarray(kw["targets"]))),
-        Spec("losses.sigmoid_binary_cross_entropy",
-             lambda s, rng: {"logits": normal(rng, (s["N"],), 2.0),
-                             "targets": rng.random(s["N"]).astype(np.float32)},
-             {("logits",): A(("N",)), ("targets",): A(("N",), kind="real_or_bool")},
-             empty={"N": "pass"}, out_dtype="promote", stable=True, grad_of=(("logits",),),
-             peer=lambda kw: _optax().sigmoid_binary_cross_entropy(
-                 jnp.asarray(kw["logits"]), jnp.asarray(kw["targets"]))),
+        # the binary cross-entropy under its two names (the second is optax's)
+        *(Spec(f"losses.{name}",
+               lambda s, rng: {"logits": normal(rng, (s["N"],), 2.0),
+                               "targets": rng.random(s["N"]).astype(np.float32)},
+               {("logits",): A(("N",)), ("targets",): A(("N",), kind="real_or_bool")},
+               empty={"N": "pass"}, out_dtype="promote", stable=True, grad_of=(("logits",),),
+               peer=lambda kw: _optax().sigmoid_binary_cross_entropy(
+                   jnp.asarray(kw["logits"]), jnp.asarray(kw["targets"])))
+          for name in ("binary_cross_entropy_with_logits", "sigmoid_binary_cross_entropy")),
         Spec("losses.softmax_cross_entropy",
              lambda s, rng: {"logits": normal(rng, (s["N"], s["K"]), 2.0),
                              "labels": probs(rng, (s["N"], s["K"]))},

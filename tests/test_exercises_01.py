@@ -32,11 +32,6 @@ def test_every_exercise_has_a_checker(verdicts):
     assert sorted(verdicts) == [f"Exercise {k}" for k in range(1, 6)]
 
 
-def test_an_unanswered_exercise_says_so(verdicts):
-    for label, verdict in verdicts.items():
-        v = judge(label, None, verdict)
-        assert v.ok is None and "not answered yet" in v.message
-
 
 def _verdict(verdicts, label, answer):
     return judge(label, answer, verdicts[label])

@@ -26,11 +26,6 @@ def test_every_exercise_has_a_checker(verdicts):
     assert sorted(verdicts) == [f"Exercise {n}" for n in range(1, 6)]
 
 
-def test_unanswered_is_not_answered_yet(verdicts):
-    for label, verdict in verdicts.items():
-        v = judge(label, None, verdict)
-        assert v.ok is None and "not answered yet" in v.message
-
 
 # ---- Exercise 1 (derive): SiLU's derivative --------------------------------------------------
 

@@ -23,10 +23,6 @@ def test_every_exercise_has_a_checker(verdicts):
     assert sorted(verdicts) == [f"Exercise {n}" for n in range(1, 5)]
 
 
-def test_not_answered_yet(verdicts):
-    for label, verdict in verdicts.items():
-        assert judge(label, None, verdict).ok is None
-
 
 def test_exercise_1_max_of_tanh_prime(verdicts):
     v = verdicts["Exercise 1"]
