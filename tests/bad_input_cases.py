@@ -13,8 +13,9 @@ One row (:class:`Spec`) per function. A row says
   passes through, as ``jax.nn`` and optax do);
 * what the result's **dtype** must be (the parameters', JAX's promotion, or fixed).
 
-A new chapter's module joins by adding rows to :data:`SPECS` (and its name to
-:data:`NUMERIC_MODULES`); ``test_every_public_function_has_a_row`` fails until it does.
+A new chapter's module joins with a file of its own, ``tests/bad_input_rows_<module>.py``,
+whose ``specs()`` returns its rows (they join :data:`SPECS`);
+``test_every_public_function_has_a_row`` fails until every public function has one.
 The expectations come from the package's one rule for bad input (the docstring of
 ``dlmath._checks``) and DESIGN.md §3-§4.
 """
@@ -29,6 +30,7 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -1038,7 +1040,17 @@ def _optax():
     return optax
 
 
-SPECS: list[Spec] = _specs()
+def _rows_beside_modules() -> list[Spec]:
+    """Rows kept in their own file, one per module: ``tests/bad_input_rows_<module>.py``
+    defines ``specs() -> list[Spec]`` (importing what it needs from this module). A new
+    chapter's module adds such a file instead of editing this table."""
+    rows = []
+    for path in sorted(Path(__file__).resolve().parent.glob("bad_input_rows_*.py")):
+        rows += importlib.import_module(path.stem).specs()
+    return rows
+
+
+SPECS: list[Spec] = _specs() + _rows_beside_modules()
 BY_NAME = {s.name: s for s in SPECS}
 
 

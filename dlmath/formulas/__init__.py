@@ -6,7 +6,8 @@ test checks it), the formula is evaluated numerically against the code (another 
 and the chapter notebook proves it equal to its derivation. A docstring, a derivation and
 an implementation therefore cannot drift apart.
 
-One submodule per topic; each has a ``DOCUMENTED`` dict mapping ``"module.function"`` to
+One submodule per topic (found by name: a new topic module needs no edit here); each
+has a ``DOCUMENTED`` dict mapping ``"module.function"`` to
 the formulas its docstring quotes as ``$$...$$``, in order. :data:`DOCUMENTED` here is
 their union, which the tests walk. Shared sizes and indices (``N``, ``K``, ``n_in``, ``i``,
 ...) come from :mod:`dlmath.formulas.symbols`, so one name is one SymPy symbol everywhere.
@@ -17,15 +18,9 @@ does not.
 
 from __future__ import annotations
 
-from dlmath.formulas import (
-    activations,
-    attention,
-    backprop,
-    cross_entropy,
-    numerics,
-    optim,
-    regression,
-)
+import importlib
+import pkgutil
+
 from dlmath.formulas._formula import Formula
 from dlmath.formulas.activations import LOG_SOFTMAX, SOFTMAX
 from dlmath.formulas.regression import (
@@ -39,12 +34,16 @@ from dlmath.formulas.regression import (
 __all__ = ["Formula", "DOCUMENTED", "MSE", "LINEAR_GRADIENT", "LINEAR_HESSIAN",
            "NORMAL_EQUATIONS", "GD_STEP_BOUND", "SOFTMAX", "LOG_SOFTMAX"]
 
-DOCUMENTED: dict[str, tuple[Formula, ...]] = {
-    **regression.DOCUMENTED,
-    **activations.DOCUMENTED,
-    **cross_entropy.DOCUMENTED,
-    **backprop.DOCUMENTED,
-    **optim.DOCUMENTED,
-    **numerics.DOCUMENTED,
-    **attention.DOCUMENTED,
-}
+#: the modules that are not topics
+_NOT_TOPICS = ("_formula", "symbols", "sync")
+#: every topic module of this package, found by name (a new topic needs no edit here)
+TOPICS = tuple(importlib.import_module(f"{__name__}.{m.name}")
+               for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)
+               if m.name not in _NOT_TOPICS)
+
+DOCUMENTED: dict[str, tuple[Formula, ...]] = {}
+for _topic in TOPICS:
+    _clash = DOCUMENTED.keys() & _topic.DOCUMENTED.keys()
+    if _clash:
+        raise ValueError(f"{_topic.__name__} documents {sorted(_clash)} again")
+    DOCUMENTED.update(_topic.DOCUMENTED)
