@@ -303,3 +303,82 @@ def trajectory(optimizer, loss_fn: Callable, params, steps: int, **hyperparamete
     names = tuple(sorted(hyperparameters))
     run = _compiled_path(optimizer, loss_fn, steps, names)
     return run(params, tuple(hyperparameters[k] for k in names))
+
+
+# ---------------------------------------------------------------- gradient clipping
+# (chapter 07: exploding gradients through time). Pure functions of a gradient pytree, so
+# they compose with fit through its value_and_grad argument.
+
+__all__ += ["global_norm", "clip_by_global_norm"]
+
+
+def global_norm(tree):
+    r"""The Euclidean norm of all entries of all leaves of a pytree (optax.global_norm).
+
+    $$\sqrt{\sum_{k=0}^{n - 1} {g}_{k}^{2}}$$
+
+    over the $n$ entries $g_k$ of every leaf together.
+
+    Args:
+        tree: a pytree of floating arrays (gradients).
+
+    Returns:
+        A scalar in the leaves' (promoted) dtype.
+
+    Raises:
+        TypeError: a non-floating leaf.
+        ValueError: a tree without leaves.
+
+    Derived in ``notebooks/07_recurrent.ipynb``.
+    """
+    who = "global_norm"
+    leaves = jax.tree_util.tree_leaves(tree)
+    if not leaves:
+        raise ValueError(f"{who}: tree has no arrays (an empty pytree).")
+    for leaf in leaves:
+        _checks.require_floating(who, "every leaf of tree", leaf)
+    return _norm_of(leaves).astype(jnp.result_type(*leaves))
+
+
+def _norm_of(leaves):
+    """The global norm, summed in at least float32 (float16 squares overflow at 256)."""
+    wide = jnp.promote_types(jnp.result_type(*leaves), jnp.float32)
+    return jnp.sqrt(sum(jnp.sum(jnp.square(jnp.asarray(x).astype(wide))) for x in leaves))
+
+
+def clip_by_global_norm(grads, max_norm):
+    r"""Scale a gradient pytree so that its global norm is at most ``max_norm``.
+
+    $${g}_{j} \min\left(1, \frac{c}{\sqrt{\sum_{k=0}^{n - 1} {g}_{k}^{2}}}\right)$$
+
+    is entry $j$ of the result, for the $n$ entries $g_k$ of all leaves and $c$ =
+    ``max_norm``: below the threshold nothing changes, above it every leaf is multiplied by
+    the same factor $c / \|g\|$, so the direction of the step is kept (as
+    ``optax.clip_by_global_norm``). A zero gradient stays zero.
+
+    Args:
+        grads: a pytree of floating arrays.
+        max_norm: $c > 0$, a real scalar (traceable).
+
+    Returns:
+        A pytree of the structure, shapes and dtypes of ``grads``.
+
+    Raises:
+        TypeError: a non-floating leaf; ``max_norm`` not a real number.
+        ValueError: a tree without leaves; ``max_norm <= 0`` or not finite (when concrete).
+
+    Derived in ``notebooks/07_recurrent.ipynb``; use it in :func:`fit` with
+    ``value_and_grad=lambda p, *b: (lambda v, g: (v, clip_by_global_norm(g, c)))(
+    *jax.value_and_grad(loss_fn)(p, *b))``.
+    """
+    who = "clip_by_global_norm"
+    _checks.hyperparameter(who, "max_norm", max_norm, low=0.0, low_open=True)
+    leaves = jax.tree_util.tree_leaves(grads)
+    if not leaves:
+        raise ValueError(f"{who}: grads has no arrays (an empty pytree).")
+    for leaf in leaves:
+        _checks.require_floating(who, "every leaf of grads", leaf)
+    norm = _norm_of(leaves)
+    scale = jnp.minimum(1.0, max_norm / jnp.where(norm > 0, norm, 1.0))
+    return jax.tree_util.tree_map(lambda x: (jnp.asarray(x) * scale).astype(jnp.result_type(x)),
+                                  grads)
