@@ -10,7 +10,8 @@ multi-head attention, ``H`` its number of heads.
   streaming ("online") softmax, never holding the ``T x S`` matrix; its backward pass
   recomputes the blocks instead of storing them.
 * :func:`multi_head_attention` projects, splits into heads, attends and projects back,
-  with the parameters named as PyTorch's ``nn.MultiheadAttention`` state_dict.
+  with the parameters named as PyTorch's ``nn.MultiheadAttention`` state_dict;
+  :func:`to_flax` maps them to flax.linen's ``MultiHeadDotProductAttention``.
 
 The transformer block and position encodings built on it are in :mod:`dlmath.transformer`.
 
@@ -37,6 +38,8 @@ __all__ = [
     "flash_attention",
     "multi_head_attention",
     "init_multi_head_attention",
+    "multi_head_attention_weights",
+    "to_flax",
     "PARAM_NAMES",
 ]
 
@@ -499,17 +502,89 @@ def multi_head_attention(params, query, key, value, num_heads, mask=None, *, is_
     dtype = _check_params(who, params, E, num_heads)
     mask = _check_mask(who, mask, (*batch, T, S))
     xq, xk, xv = _checks.cast_floats(dtype, query, key, value)
-    w_q, w_k, w_v = jnp.split(params["in_proj_weight"], 3, axis=0)
-    b_q, b_k, b_v = jnp.split(params["in_proj_bias"], 3)
-    H = num_heads
-
-    def heads(x, w, b):  # (*B, L, E) -> (*B, H, L, E/H)
-        y = x @ w.T + b
-        return jnp.moveaxis(y.reshape(*y.shape[:-1], H, E // H), -2, -3)
-
-    q, k, v = heads(xq, w_q, b_q), heads(xk, w_k, b_k), heads(xv, w_v, b_v)
-    if mask is not None:
-        mask = jnp.expand_dims(jnp.broadcast_to(mask, (*batch, T, S)), -3)
-    o = scaled_dot_product_attention(q, k, v, mask, is_causal=is_causal)
+    q, k, v = (_heads(params, x, part, num_heads) for part, x in enumerate((xq, xk, xv)))
+    o = scaled_dot_product_attention(q, k, v, _heads_mask(mask, batch, T, S), is_causal=is_causal)
     o = jnp.moveaxis(o, -3, -2).reshape(*batch, T, E)
     return o @ params["out_proj_weight"].T + params["out_proj_bias"]
+
+
+def _heads(params, x, part: int, H: int):
+    """Projection ``part`` (0: query, 1: key, 2: value) of ``x (*B, L, E)``, split into
+    heads: ``(*B, H, L, E/H)``."""
+    E = x.shape[-1]
+    w = params["in_proj_weight"][part * E:(part + 1) * E]
+    y = x @ w.T + params["in_proj_bias"][part * E:(part + 1) * E]
+    return jnp.moveaxis(y.reshape(*y.shape[:-1], H, E // H), -2, -3)
+
+
+def _heads_mask(mask, batch, T: int, S: int):
+    """A mask shared by the heads: ``(*B, 1, T, S)`` (or None)."""
+    return None if mask is None else jnp.expand_dims(jnp.broadcast_to(mask, (*batch, T, S)), -3)
+
+
+def multi_head_attention_weights(params, query, key, num_heads, mask=None, *, is_causal=False):
+    r"""The attention weights of every head of :func:`multi_head_attention`:
+    $P_h = \mathrm{softmax}(Q_h K_h^T / \sqrt{E/H})$ (:func:`attention_weights` of the
+    projected, split query and key), what PyTorch's ``nn.MultiheadAttention`` returns with
+    ``need_weights=True, average_attn_weights=False``.
+
+    Args:
+        params, query, key, num_heads, mask, is_causal: as :func:`multi_head_attention`
+            (the value is not needed).
+
+    Returns:
+        ``(*B, H, T, S)`` in the parameters' dtype: row ``t`` of head ``h`` sums to 1 over
+        the allowed keys (a row whose keys are all masked is 0).
+
+    Raises:
+        As :func:`multi_head_attention`.
+
+    Derived in ``notebooks/08_attention.ipynb``.
+    """
+    who = "multi_head_attention_weights"
+    _check_flag(who, "is_causal", is_causal)
+    batch, T, S, E, _ = _check_qkv(who, query, key, key)
+    dtype = _check_params(who, params, E, num_heads)
+    mask = _check_mask(who, mask, (*batch, T, S))
+    xq, xk = _checks.cast_floats(dtype, query, key)
+    q, k = _heads(params, xq, 0, num_heads), _heads(params, xk, 1, num_heads)
+    return attention_weights(q, k, _heads_mask(mask, batch, T, S), is_causal=is_causal)
+
+
+def to_flax(params, num_heads: int):
+    r"""The same weights as the ``params`` dict of flax.linen's
+    ``MultiHeadDotProductAttention(num_heads=H, qkv_features=E, out_features=E)``.
+
+    flax keeps each projection as a ``DenseGeneral`` with the heads as an axis of their
+    own: ``query``, ``key`` and ``value`` have ``kernel (E, H, E/H)`` (``x @ kernel``, so
+    the transposed row block $W_q^T$ of ``in_proj_weight``, its columns split into heads)
+    and ``bias (H, E/H)``; ``out`` has ``kernel (H, E/H, E)`` ($W_o^T$, its rows split into
+    heads) and ``bias (E,)``. flax scales by $1/\sqrt{E/H}$ and reads a boolean mask as
+    ``True`` = may attend, as :func:`multi_head_attention` does; its mask broadcasts to
+    ``(*B, H, T, S)``, with the heads axis. Use it as
+    ``module.apply({"params": to_flax(params, H)}, query, key, value)``.
+
+    Args:
+        params: as :func:`multi_head_attention`.
+        num_heads: $H$, an int that divides ``E``.
+
+    Returns:
+        ``{"query" | "key" | "value" | "out": {"kernel": ..., "bias": ...}}``.
+
+    Raises:
+        ValueError: the errors of :func:`multi_head_attention` for ``params`` and
+        ``num_heads``.
+        TypeError: non-floating parameters or mixed float dtypes.
+    """
+    who = "to_flax"
+    shape = _checks.shape_of(params.get("in_proj_weight")) if isinstance(params, dict) else ()
+    E = shape[-1] if len(shape) == 2 else 0  # E from in_proj_weight (3E, E); 0: reported below
+    _check_params(who, params, E, num_heads)
+    H = int(num_heads)
+    p = {k: jnp.asarray(params[k]) for k in PARAM_NAMES}
+    w_in, b_in = jnp.split(p["in_proj_weight"], 3), jnp.split(p["in_proj_bias"], 3)
+    out = {name: {"kernel": w.T.reshape(E, H, E // H), "bias": b.reshape(H, E // H)}
+           for name, w, b in zip(("query", "key", "value"), w_in, b_in, strict=True)}
+    out["out"] = {"kernel": p["out_proj_weight"].T.reshape(H, E // H, E),
+                  "bias": p["out_proj_bias"]}
+    return out

@@ -20,10 +20,11 @@ from dlmath.attention import (
     _check_mask,
     init_multi_head_attention,
     multi_head_attention,
+    multi_head_attention_weights,
 )
 
-__all__ = ["transformer_block", "init_transformer_block", "sinusoidal_positions",
-           "BLOCK_PARAM_NAMES"]
+__all__ = ["transformer_block", "block_attention_weights", "init_transformer_block",
+           "sinusoidal_positions", "BLOCK_PARAM_NAMES"]
 
 #: The parameter names of :func:`transformer_block`: PyTorch's
 #: ``nn.TransformerEncoderLayer(norm_first=True)`` state_dict keys, dots as underscores.
@@ -112,6 +113,40 @@ def transformer_block(params, x, num_heads, mask=None, *, is_causal=False, eps=1
         ``E``; as :func:`multi_head_attention`; ``eps <= 0``.
     """
     who = "transformer_block"
+    x, attn, dtype = _check_block(who, params, x, num_heads, mask, is_causal, eps)
+    z = _layer_norm(x, params["norm1_weight"], params["norm1_bias"], eps)
+    h = x + multi_head_attention(attn, z, z, z, num_heads, mask, is_causal=is_causal)
+    z = _layer_norm(h, params["norm2_weight"], params["norm2_bias"], eps)
+    hidden = jax.nn.relu(z @ params["linear1_weight"].T + params["linear1_bias"])
+    return h + hidden @ params["linear2_weight"].T + params["linear2_bias"]
+
+
+def block_attention_weights(params, x, num_heads, mask=None, *, is_causal=False, eps=1e-5):
+    r"""The attention weights inside :func:`transformer_block`: those of
+    :func:`multi_head_attention_weights` on the first layer norm's output,
+    $\mathrm{LN}_1(x)$, as queries and keys.
+
+    Args:
+        params, x, num_heads, mask, is_causal, eps: as :func:`transformer_block`.
+
+    Returns:
+        ``(*B, H, T, T)`` in the parameters' dtype; each row sums to 1 over the allowed
+        positions.
+
+    Raises:
+        As :func:`transformer_block`.
+
+    Used in ``notebooks/08_attention.ipynb``.
+    """
+    who = "block_attention_weights"
+    x, attn, _ = _check_block(who, params, x, num_heads, mask, is_causal, eps)
+    z = _layer_norm(x, params["norm1_weight"], params["norm1_bias"], eps)
+    return multi_head_attention_weights(attn, z, z, num_heads, mask, is_causal=is_causal)
+
+
+def _check_block(who, params, x, num_heads, mask, is_causal, eps):
+    """The checks of :func:`transformer_block`: ``(x cast to the parameters' dtype, the
+    attention's parameters under multi_head_attention's names, the dtype)``."""
     _checks.require_floating(who, "x", x)
     xs = _checks.shape_of(x)
     if len(xs) < 2:
@@ -137,11 +172,7 @@ def transformer_block(params, x, num_heads, mask=None, *, is_causal=False, eps=1
     dtype = _checks.float_dtype_of_tree(who, "params", params)
     (x,) = _checks.cast_floats(dtype, x)
     attn = {name: params[f"self_attn_{name}"] for name in PARAM_NAMES}
-    z = _layer_norm(x, params["norm1_weight"], params["norm1_bias"], eps)
-    h = x + multi_head_attention(attn, z, z, z, num_heads, mask, is_causal=is_causal)
-    z = _layer_norm(h, params["norm2_weight"], params["norm2_bias"], eps)
-    hidden = jax.nn.relu(z @ params["linear1_weight"].T + params["linear1_bias"])
-    return h + hidden @ params["linear2_weight"].T + params["linear2_bias"]
+    return x, attn, dtype
 
 
 # ---------------------------------------------------------------- positions

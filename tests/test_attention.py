@@ -182,6 +182,80 @@ def test_multi_head_equals_per_head_reference_and_jax_nn_per_head():
     assert A.multi_head_attention(params, xq, xk, xv, 8).shape == (2, 5, 8)
 
 
+def test_multi_head_weights_are_each_heads_softmax_and_give_the_output():
+    params = A.init_multi_head_attention(jax.random.key(1), 8)
+    params["in_proj_bias"] = 0.1 * jax.random.normal(jax.random.key(2), (24,))
+    params["out_proj_bias"] = 0.1 * jax.random.normal(jax.random.key(3), (8,))
+    xq, xk, xv = _qkv(T=5, S=6, D=8, Dv=8)
+    mask = jnp.arange(6) < 5
+    weights = A.multi_head_attention_weights(params, xq, xk, 2, mask)
+    assert weights.shape == (2, 2, 5, 6)
+    w_q, w_k, w_v = np.split(np.asarray(params["in_proj_weight"], np.float64), 3)
+    b_q, b_k, b_v = np.split(np.asarray(params["in_proj_bias"], np.float64), 3)
+    q, k, v = (np.asarray(x, np.float64) @ w.T + b for x, w, b in
+               ((xq, w_q, b_q), (xk, w_k, b_k), (xv, w_v, b_v)))
+    heads = []
+    for h in range(2):
+        cols = slice(4 * h, 4 * h + 4)  # the weights: the formula applied to the identity
+        np.testing.assert_allclose(weights[:, h], _naive(q[..., cols], k[..., cols], np.eye(6), mask),
+                                   atol=1e-6)
+        heads.append(np.asarray(weights[:, h], np.float64) @ v[..., cols])
+    out = np.concatenate(heads, -1) @ np.asarray(params["out_proj_weight"]).T \
+        + np.asarray(params["out_proj_bias"])
+    np.testing.assert_allclose(A.multi_head_attention(params, xq, xk, xv, 2, mask), out, atol=2e-5)
+    causal = A.multi_head_attention_weights(params, xq, xq, 4, is_causal=True)
+    assert causal.shape == (2, 4, 5, 5)
+    assert np.all(np.triu(np.asarray(causal), 1) == 0)
+    np.testing.assert_allclose(np.asarray(causal).sum(-1), 1.0, atol=1e-6)
+    with pytest.raises(ValueError, match=r"multi_head_attention_weights: the embedding size E = 8 "
+                                         r"must be divisible by num_heads = 3"):
+        A.multi_head_attention_weights(params, xq, xk, 3)
+
+
+def test_multi_head_equals_flax_multi_head_dot_product_attention():
+    """flax.linen's module with the weights mapped by to_flax: values (padding mask, causal
+    mask, several heads) and the gradients with respect to the inputs."""
+    import flax.linen as nn
+
+    params = A.init_multi_head_attention(jax.random.key(1), 8)
+    params["in_proj_bias"] = 0.1 * jax.random.normal(jax.random.key(2), (24,))
+    params["out_proj_bias"] = 0.1 * jax.random.normal(jax.random.key(3), (8,))
+    xq, xk, xv = _qkv(T=5, S=6, D=8, Dv=8)
+    mask = jnp.arange(6) < 4
+    causal = np.tril(np.ones((5, 5), bool))
+    for heads in (4, 2):
+        module = nn.MultiHeadDotProductAttention(num_heads=heads, qkv_features=8, out_features=8)
+        variables = {"params": A.to_flax(params, heads)}
+        flax_shapes = jax.eval_shape(module.init, jax.random.key(0), xq, xk, xv)
+        assert jax.tree_util.tree_map(jnp.shape, variables) == jax.tree_util.tree_map(
+            jnp.shape, flax_shapes)
+        peer = jax.jit(module.apply)
+        ours = A.multi_head_attention(params, xq, xk, xv, heads, mask)
+        np.testing.assert_allclose(ours, peer(variables, xq, xk, xv, mask=mask), atol=2e-5)
+        np.testing.assert_allclose(A.multi_head_attention(params, xq, xq, xq, heads, is_causal=True),
+                                   peer(variables, xq, xq, xq, mask=causal), atol=2e-5)
+    head = jnp.linspace(-1.0, 1.0, 8)
+    g_ours = jax.jit(jax.grad(lambda q, k: jnp.sum(
+        A.multi_head_attention(params, q, k, k, 2, mask) * head), (0, 1)))(xq, xk)
+    g_flax = jax.jit(jax.grad(lambda q, k: jnp.sum(
+        module.apply(variables, q, k, k, mask=mask) * head), (0, 1)))(xq, xk)
+    for a, b in zip(g_ours, g_flax, strict=True):
+        np.testing.assert_allclose(a, b, atol=2e-5)
+
+
+def test_to_flax_errors():
+    params = A.init_multi_head_attention(jax.random.key(1), 6)
+    with pytest.raises(ValueError, match=r"to_flax: the embedding size E = 6 must be divisible "
+                                         r"by num_heads = 4"):
+        A.to_flax(params, 4)
+    with pytest.raises(ValueError, match=r"to_flax: params must be a dict with exactly the keys"):
+        A.to_flax({k: v for k, v in params.items() if k != "out_proj_bias"}, 2)
+    with pytest.raises(ValueError, match=r"to_flax: params\['out_proj_weight'\] must have shape"):
+        A.to_flax({**params, "out_proj_weight": jnp.ones((6, 5))}, 2)
+    with pytest.raises(TypeError, match=r"to_flax: every leaf of params must have one float dtype"):
+        A.to_flax({**params, "in_proj_bias": params["in_proj_bias"].astype(jnp.float16)}, 2)
+
+
 def test_multi_head_casts_inputs_to_the_parameters_dtype():
     params = A.init_multi_head_attention(jax.random.key(1), 4, dtype=jnp.float16)
     x = jnp.ones((3, 4), jnp.float32)

@@ -50,12 +50,14 @@ def test_transformer_block_equals_a_numpy_reference_and_counts_its_parameters():
         return (z - mu) / np.sqrt(((z - mu) ** 2).mean(-1, keepdims=True) + 1e-5) * w + b
 
     attn = {n: p[f"self_attn_{n}"] for n in A.PARAM_NAMES}
-    z = ln(x, p["norm1_weight"], p["norm1_bias"])
+    z = z1 = ln(x, p["norm1_weight"], p["norm1_bias"])
     h = np.asarray(x) + _per_head_reference(attn, z, z, z, H)
     z = ln(h, p["norm2_weight"], p["norm2_bias"])
     hidden = np.maximum(z @ np.asarray(p["linear1_weight"]).T + np.asarray(p["linear1_bias"]), 0)
     want = h + hidden @ np.asarray(p["linear2_weight"]).T + np.asarray(p["linear2_bias"])
     np.testing.assert_allclose(T.transformer_block(p, x, H), want, atol=3e-5)
+    np.testing.assert_allclose(T.block_attention_weights(p, x, H),  # the weights behind h
+                               A.multi_head_attention_weights(attn, z1, z1, H), atol=1e-6)
     causal = T.transformer_block(p, x, H, is_causal=True)
     later = x.at[:, 3:].set(0.0)  # changing positions >= 3 leaves outputs 0..2 unchanged
     np.testing.assert_allclose(T.transformer_block(p, later, H, is_causal=True)[:, :3],
