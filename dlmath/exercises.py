@@ -89,6 +89,10 @@ def same_expression(answer, expected, *, simplifiers=None) -> tuple[bool, str]:
         return False, (f"the answer must be a SymPy expression built from the cell's symbols; "
                        f"got {type(answer).__name__}.")
     extra = sorted(str(s) for s in answer.free_symbols - sp.sympify(expected).free_symbols)
+    point = _counterexample(answer, expected)
+    if point is not None:
+        where = ", ".join(f"{k} = {v}" for k, v in point.items())
+        return False, f"It differs from the result: at {where} the two have different values."
     try:
         prove_equal(answer, expected, simplifiers=simplifiers)
     except ProofError:
@@ -97,6 +101,61 @@ def same_expression(answer, expected, *, simplifiers=None) -> tuple[bool, str]:
     except (ValueError, TypeError) as e:
         return False, str(e)
     return True, "Proven equal to the result, for every value the symbols allow."
+
+
+def _counterexample(answer, expected, trials: int = 3):
+    """A point where two scalar SymPy expressions differ, or None.
+
+    Every free symbol gets an exact rational (an integer for integer symbols) that its
+    assumptions allow (checked against the symbol's assumptions), and the difference is
+    evaluated to 30 digits; a clearly nonzero, finite, real difference at such a point
+    proves the two different (a counterexample), without asking ``simplify`` to fail.
+    Expressions with other free objects (indexed symbols, undefined functions, matrices)
+    give None, and so does a point where either side is not a finite real number: then the
+    proof decides.
+    """
+    import random
+
+    import sympy as sp
+
+    if isinstance(answer, sp.MatrixBase) or isinstance(expected, sp.MatrixBase):
+        return None
+    try:
+        expected = sp.sympify(expected)
+        residual = answer - expected
+    except (TypeError, ValueError, sp.SympifyError):
+        return None
+    symbols = sorted(residual.free_symbols | expected.free_symbols, key=str)
+    if not all(isinstance(s, sp.Symbol) for s in symbols):
+        return None
+    rng = random.Random(0)
+
+    def value_for(sym):
+        for _ in range(20):
+            if sym.is_integer:
+                v = sp.Integer(rng.randint(0, 6))
+            else:
+                v = sp.Rational(rng.randint(1, 89), rng.randint(7, 41))
+            if sym.is_negative or sym.is_nonpositive or (not sym.is_nonnegative and rng.random() < 0.5):
+                v = -v
+            if all(getattr(v, f"is_{k}") in (w, None) for k, w in sym.assumptions0.items()):
+                return v
+        return None
+
+    for _ in range(trials):
+        point = {sym: value_for(sym) for sym in symbols}
+        if any(v is None for v in point.values()):
+            return None
+        try:
+            got = sp.N(residual.xreplace(point), 30)
+            scale = sp.N(expected.xreplace(point), 30)
+        except (TypeError, ValueError, ZeroDivisionError, ArithmeticError):
+            continue
+        if not (got.is_real and got.is_finite and scale.is_real and scale.is_finite):
+            continue
+        if abs(got) > sp.Float(1e-20) * (1 + abs(scale)):
+            return point
+    return None
 
 
 def same_function(candidate: Callable, reference: Callable, cases: Sequence[tuple],

@@ -24,6 +24,17 @@ def test_judge_unanswered_right_wrong_and_crashing_verdicts():
     assert v.ok is False and "ValueError: shape (3,) is not (2,)" in v.message
 
 
+def test_counterexamples_respect_the_assumptions_and_never_reject_an_identity():
+    p, n = sp.Symbol("p", positive=True), sp.Symbol("n", integer=True, negative=True)
+    for answer, expected in ((sp.sqrt(p**2), p), (sp.Abs(x), sp.sqrt(x**2)), ((-1) ** (2 * n), 1),
+                             (sp.log(p**2), 2 * sp.log(p)), (sp.exp(x) * sp.exp(-x), 1)):
+        assert exercises._counterexample(answer, expected) is None
+        assert exercises.same_expression(answer, expected)[0] is True
+    point = exercises._counterexample(sp.sqrt(p**2) + n, p)
+    assert point[p] > 0 and point[n] < 0 and point[n].is_integer
+    assert exercises.same_expression(sp.sqrt(p**2) + n, p)[0] is False
+
+
 def test_check_prints_the_verdict(capsys):
     assert exercises.check("Exercise 9", 2, lambda a: (True, "fine")) is True
     assert capsys.readouterr().out == "Exercise 9: right. fine\n"
@@ -35,7 +46,13 @@ def test_same_expression_proves_equivalent_forms_and_rejects_others():
     s = 1 / (1 + sp.exp(-x))
     ok, _ = exercises.same_expression(sp.exp(-x) / (1 + sp.exp(-x)) ** 2, sp.diff(s, x))
     assert ok
-    ok, why = exercises.same_expression(-sp.exp(-x) / (1 + sp.exp(-x)) ** 2, sp.diff(s, x))
+    wrong = -sp.exp(-x) / (1 + sp.exp(-x)) ** 2
+    ok, why = exercises.same_expression(wrong, sp.diff(s, x))
+    assert not ok and why.startswith("It differs from the result: at x = ")
+    point = {x: sp.Rational(why.split("at x = ")[1].split(" ")[0])}  # a true counterexample
+    assert (wrong - sp.diff(s, x)).xreplace(point) != 0
+    f = sp.Function("f")  # an undefined function cannot be evaluated: the proof decides
+    ok, why = exercises.same_expression(f(x) + 1, f(x))
     assert not ok and "residual" in why
     ok, why = exercises.same_expression("exp(-x)", sp.diff(s, x))
     assert not ok and "SymPy expression" in why
