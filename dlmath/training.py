@@ -59,10 +59,15 @@ def _batch(data, key, t, n, batch_size):
     return tuple(jnp.take(a, idx, axis=0) for a in data)
 
 
+#: The fold-in constant of the per-step keys (``step_key=True``): no epoch of the shuffles
+#: reaches it, so the two streams of keys never coincide.
+_STEP_STREAM = 2**31 - 1
+
+
 @functools.partial(jax.jit, static_argnames=("optimizer", "value_and_grad", "batch_size",
-                                             "keep_path", "length"))
+                                             "keep_path", "length", "step_key"))
 def _chunk(params, state, key, data, start, *, optimizer, value_and_grad, batch_size,
-           keep_path, length):
+           keep_path, length, step_key=False):
     from dlmath.optim import apply_updates
 
     n = data[0].shape[0] if data else 0
@@ -70,6 +75,8 @@ def _chunk(params, state, key, data, start, *, optimizer, value_and_grad, batch_
     def step(carry, t):
         p, s = carry
         batch = data if batch_size is None else _batch(data, key, t, n, batch_size)
+        if step_key:
+            batch = (*batch, jax.random.fold_in(jax.random.fold_in(key, _STEP_STREAM), t))
         value, grads = value_and_grad(p, *batch)
         updates, s = optimizer.update(grads, s, p)
         p = apply_updates(p, updates)
@@ -83,7 +90,8 @@ def _chunk(params, state, key, data, start, *, optimizer, value_and_grad, batch_
 def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
         batch_size: int | None = None, key=None, value_and_grad: Callable | None = None,
         keep_path: bool = False, log_every: int | None = None,
-        evaluate: Callable | None = None, callback: Callable | None = None):
+        evaluate: Callable | None = None, callback: Callable | None = None,
+        step_key: bool = False):
     r"""Minimise ``loss_fn(params, *data)`` with ``optimizer`` for ``steps`` updates.
 
     Step $t$ computes $\ell_t = L(\theta_t; \text{batch}_t)$ and its gradient $g_t$, asks
@@ -113,6 +121,11 @@ def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
             step 0 and after every chunk.
         callback: ``callback(step, history)`` after every chunk (a progress bar), where
             ``history`` is the :class:`History` so far.
+        step_key: give the loss a fresh random key at every step, as its last argument,
+            ``loss_fn(params, *batch, key_t)`` (and ``value_and_grad`` likewise), for losses
+            that sample (a reparameterised latent, a generator's noise, dropout);
+            ``key_t = fold_in(fold_in(key, 2**31 - 1), t)``, a stream apart from the
+            shuffles'. Needs ``key``.
 
     Returns:
         ``(params, history)``: $\theta_T$ and a :class:`History`.
@@ -122,7 +135,8 @@ def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
             non-floating parameters or parameters of mixed float dtypes; data that is not
             a tuple of arrays.
         ValueError: ``steps < 0``; ``batch_size`` outside ``[1, N]`` or without a ``key``;
-            data whose leading axes differ; ``log_every < 1``.
+            data whose leading axes differ; ``log_every < 1``; ``step_key`` without a
+            ``key``.
 
     Chapters 01, 03, 04 and 05 train through it.
     """
@@ -164,6 +178,11 @@ def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
         if key is None:
             raise ValueError(f"{who}: batch_size needs a key for the shuffles; got key=None. "
                              "Pass key=jax.random.key(0).")
+    if not isinstance(step_key, bool):
+        raise TypeError(f"{who}: step_key must be True or False; got {step_key!r}.")
+    if step_key and key is None:
+        raise ValueError(f"{who}: step_key=True needs a key to draw the steps' keys from; got "
+                         "key=None. Pass key=jax.random.key(0).")
     if log_every is None:
         log_every = max(steps, 1)
     _checks.count(who, "log_every", log_every, low=1)
@@ -178,7 +197,8 @@ def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
         length = min(log_every, steps - done)
         params, state, values, path = _chunk(
             params, state, key, data, jnp.asarray(done), optimizer=optimizer,
-            value_and_grad=vg, batch_size=batch_size, keep_path=keep_path, length=length)
+            value_and_grad=vg, batch_size=batch_size, keep_path=keep_path, length=length,
+            step_key=step_key)
         done += length
         losses.append(values)
         if keep_path:

@@ -146,6 +146,37 @@ def test_integer_labels_are_not_cast():
     assert float(h.loss[-1]) < float(h.loss[0])
 
 
+def test_step_keys_are_fresh_every_step_and_reproducible():
+    """With step_key=True the loss gets key_t = fold_in(fold_in(key, 2**31 - 1), t) as its
+    last argument: the steps written out with those keys give the same parameters."""
+    X, y = _problem()
+
+    def noisy(w, X, y, key):  # a sampled perturbation of the inputs: needs a key per step
+        return jnp.mean((X @ (w + 0.1 * jax.random.normal(key, w.shape)) - y) ** 2)
+
+    key = jax.random.key(7)
+    w, hist = training.fit(optim.sgd(0.05), noisy, jnp.zeros(3), (X, y), steps=6, key=key,
+                           step_key=True, log_every=4)
+    expected, stream = jnp.zeros(3), jax.random.fold_in(key, 2**31 - 1)
+    for t in range(6):
+        value, g = jax.value_and_grad(noisy)(expected, X, y, jax.random.fold_in(stream, t))
+        np.testing.assert_allclose(hist.loss[t], value, rtol=1e-5)
+        expected = expected - 0.05 * g
+    np.testing.assert_allclose(w, expected, rtol=1e-5)
+    assert len({float(v) for v in hist.loss}) == 6
+    again, _ = training.fit(optim.sgd(0.05), noisy, jnp.zeros(3), (X, y), steps=6, key=key,
+                            step_key=True)
+    np.testing.assert_array_equal(w, again)
+    # with mini-batches the key follows the batch: loss_fn(params, X_b, y_b, key_t)
+    wb, _ = training.fit(optim.sgd(0.05), noisy, jnp.zeros(3), (X, y), steps=5, batch_size=8,
+                         key=key, step_key=True)
+    assert wb.shape == (3,) and bool(jnp.all(jnp.isfinite(wb)))
+    with pytest.raises(ValueError, match="fit: step_key=True needs a key"):
+        training.fit(optim.sgd(0.05), noisy, jnp.zeros(3), (X, y), steps=1, step_key=True)
+    with pytest.raises(TypeError, match="fit: step_key must be True or False"):
+        training.fit(optim.sgd(0.05), loss, jnp.zeros(3), (X, y), steps=1, key=key, step_key=1)
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"steps": -1}, ValueError, "steps"),
     ({"steps": 2.5}, TypeError, "steps"),
