@@ -1,0 +1,107 @@
+r"""Formulas of convolution and pooling (chapter 06): the cross-correlation sum, the output
+size, the backward pass and average pooling.
+
+Entries are indexed as the code's arrays (0-based, channels-last): example $n$, output row
+$i$ and column $j$, output channel $o$; kernel row $u = 0 \dots K_H - 1$, kernel column
+$v = 0 \dots K_W - 1$, input channel $c = 0 \dots C - 1$. One stride $s$, dilation $d$ and
+(low) padding $p$ are written for both axes; the code takes one per axis. An input entry
+whose row or column falls in the padding (below 0 or at $H$, $W$ and beyond) is 0.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from dlmath.formulas._formula import Formula
+
+__all__ = ["n", "i", "j", "o", "u", "v", "c", "a", "b_", "s", "d", "p", "P", "H", "W",
+           "K_H", "K_W", "C", "K", "H_out", "W_out", "N_", "O_", "x", "w", "b", "g", "CONV2D",
+           "OUTPUT_SIZE", "SAME_PADDING_TOTAL", "WEIGHT_GRADIENT", "INPUT_GRADIENT",
+           "AVG_POOL", "GLOBAL_AVG_POOL", "input_row"]
+
+#: example, output row and column, output channel, kernel row and column, input channel,
+#: input row and column
+n, i, j, o, u, v, c, a, b_ = sp.symbols("n i j o u v c a b", integer=True, nonnegative=True)
+#: stride and dilation (>= 1), low padding (>= 0) and total padding P = p_low + p_high
+s, d = sp.symbols("s d", integer=True, positive=True)
+p, P = sp.symbols("p P", integer=True, nonnegative=True)
+#: image height and width, kernel height and width, input channels; K a kernel size
+H, W, K_H, K_W, C, K = sp.symbols("H W K_H K_W C K", integer=True, positive=True)
+x, w, b, g = (sp.IndexedBase(name, real=True) for name in ("x", "w", "b", "g"))
+
+
+def input_row(out_index, kernel_index):
+    """$s i + d u - p$: the input row (or column) that kernel row ``u`` of output ``i``
+    reads."""
+    return s * out_index + d * kernel_index - p
+
+
+#: $y_{nijo} = b_o + \sum_{u,v,c} x_{n, si + du - p, sj + dv - p, c}\, w_{uvco}$.
+CONV2D = Formula(
+    "conv.conv2d",
+    b[o] + sp.Sum(x[n, input_row(i, u), input_row(j, v), c] * w[u, v, c, o],
+                  (u, 0, K_H - 1), (v, 0, K_W - 1), (c, 0, C - 1)),
+    (x, w, b, n, i, j, o, s, d, p, K_H, K_W, C),
+)
+
+#: $H' = \lfloor (H + P - d(K - 1) - 1)/s \rfloor + 1$, with $P$ the total padding.
+OUTPUT_SIZE = Formula(
+    "conv.output_size",
+    sp.floor((H + P - d * (K - 1) - 1) / s) + 1,
+    (H, K, s, P, d),
+)
+
+#: "SAME": $P = \max((\lceil H/s \rceil - 1)s + d(K - 1) + 1 - H, 0)$, split
+#: $\lfloor P/2 \rfloor$ low and the rest high.
+SAME_PADDING_TOTAL = Formula(
+    "conv.same_padding",
+    sp.Max((sp.ceiling(H / s) - 1) * s + d * (K - 1) + 1 - H, 0),
+    (H, K, s, d),
+)
+
+#: $\partial L / \partial w_{uvco} = \sum_{n,i,j} x_{n, si + du - p, sj + dv - p, c}\, g_{nijo}$,
+#: with $g = \partial L / \partial y$ of ``H_out x W_out`` rows and columns.
+H_out, W_out, N_ = sp.symbols("H' W' N", integer=True, positive=True)
+WEIGHT_GRADIENT = Formula(
+    "conv.conv2d_backward.weight",
+    sp.Sum(x[n, input_row(i, u), input_row(j, v), c] * g[n, i, j, o],
+           (n, 0, N_ - 1), (i, 0, H_out - 1), (j, 0, W_out - 1)),
+    (x, g, u, v, c, o, s, d, p, N_, H_out, W_out),
+)
+
+#: $\partial L / \partial x_{nabc} = \sum_{i,j,u,v,o} [si + du - p = a][sj + dv - p = b]\,
+#: g_{nijo} w_{uvco}$: every output that read input entry $(a, b)$ sends its gradient back.
+O_ = sp.Symbol("O", integer=True, positive=True)
+INPUT_GRADIENT = Formula(
+    "conv.conv2d_backward.input",
+    sp.Sum(sp.KroneckerDelta(input_row(i, u), a) * sp.KroneckerDelta(input_row(j, v), b_)
+           * g[n, i, j, o] * w[u, v, c, o],
+           (i, 0, H_out - 1), (j, 0, W_out - 1), (u, 0, K_H - 1), (v, 0, K_W - 1),
+           (o, 0, O_ - 1)),
+    (g, w, n, a, b_, c, s, d, p, H_out, W_out, K_H, K_W, O_),
+)
+
+#: $y_{nijc} = \frac{1}{K_H K_W} \sum_{u,v} x_{n, si + u - p, sj + v - p, c}$ (padding counted).
+_pool_row = lambda out_index, kernel_index: s * out_index + kernel_index - p  # noqa: E731
+AVG_POOL = Formula(
+    "conv.avg_pool",
+    sp.Sum(x[n, _pool_row(i, u), _pool_row(j, v), c], (u, 0, K_H - 1), (v, 0, K_W - 1))
+    / (K_H * K_W),
+    (x, n, i, j, c, s, p, K_H, K_W),
+)
+
+#: $y_{nc} = \frac{1}{HW} \sum_{a,b} x_{nabc}$.
+GLOBAL_AVG_POOL = Formula(
+    "conv.global_avg_pool",
+    sp.Sum(x[n, a, b_, c], (a, 0, H - 1), (b_, 0, W - 1)) / (H * W),
+    (x, n, c, H, W),
+)
+
+DOCUMENTED = {
+    "conv.conv2d": (CONV2D,),
+    "conv.conv2d_backward": (WEIGHT_GRADIENT, INPUT_GRADIENT),
+    "conv.output_size": (OUTPUT_SIZE,),
+    "conv.same_padding": (SAME_PADDING_TOTAL,),
+    "conv.avg_pool": (AVG_POOL,),
+    "conv.global_avg_pool": (GLOBAL_AVG_POOL,),
+}
