@@ -40,6 +40,7 @@ biases where only one is added). With $W_q$ the row block of gate $q$:
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import jax
@@ -404,7 +405,8 @@ def _check_cell(who: str, cell) -> None:
 
 def init_params(key, cell: str, input_size: int, hidden_size: int, *, dtype=jnp.float32):
     r"""Parameters of a one-layer ``cell`` (``"rnn"``, ``"lstm"`` or ``"gru"``), drawn as
-    PyTorch does: every entry uniform in $(-1/\sqrt{H}, 1/\sqrt{H})$.
+    PyTorch does: every entry uniform in $(-1/\sqrt{H}, 1/\sqrt{H})$, independently (one
+    draw from ``key`` for all four arrays).
 
     Args:
         key: a ``jax.random`` key.
@@ -430,9 +432,14 @@ def init_params(key, cell: str, input_size: int, hidden_size: int, *, dtype=jnp.
     bound = 1.0 / math.sqrt(H)
     shapes = {"weight_ih": (G * H, D), "weight_hh": (G * H, H), "bias_ih": (G * H,),
               "bias_hh": (G * H,)}
-    keys = jax.random.split(key, len(shapes))
-    return {name: jax.random.uniform(k, shape, dtype, -bound, bound)
-            for k, (name, shape) in zip(keys, shapes.items(), strict=True)}
+    # one draw for all four arrays, of at least 4096 entries (a power of two): each new shape
+    # of a draw compiles the random-bit kernel anew, so small models share one compile
+    sizes = [math.prod(shape) for shape in shapes.values()]
+    flat = jax.random.uniform(key, (max(4096, 1 << (sum(sizes) - 1).bit_length()),), dtype,
+                              -bound, bound)
+    offsets = [0, *itertools.accumulate(sizes)]
+    return {name: flat[lo:lo + size].reshape(shape)
+            for (name, shape), lo, size in zip(shapes.items(), offsets, sizes, strict=False)}
 
 
 def to_flax(params, cell: str):
