@@ -11,7 +11,7 @@ import numpy as np
 
 from dlmath import _checks
 
-__all__ = ["linear", "digits"]
+__all__ = ["linear", "digits", "karate_club"]
 
 
 def _true_weights(who: str, w):
@@ -111,3 +111,30 @@ def digits(key, *, test_fraction: float = 0.25):
     test, train = perm[:n_test], perm[n_test:]
     return (jnp.asarray(x[train]), jnp.asarray(y[train]),
             jnp.asarray(x[test]), jnp.asarray(y[test]))
+
+
+def karate_club():
+    r"""Zachary's karate club (34 members, 78 friendships), shipped with networkx (no
+    download): the graph that ``notebooks/11_graphs.ipynb`` classifies node by node.
+
+    The club split into two factions, around its instructor (member 0, "Mr. Hi") and its
+    administrator (member 33, "Officer"); the labels say which faction each member joined.
+    The edges are unweighted (networkx's interaction counts are left out) and undirected.
+
+    Returns:
+        ``(adjacency, labels)``: ``adjacency`` float32 ``(34, 34)``, symmetric, 0/1, zero
+        diagonal; ``labels`` int32 ``(34,)``, 0 for "Mr. Hi" and 1 for "Officer".
+
+    Raises:
+        ImportError: if networkx is not installed (it is in ``requirements.txt``).
+    """
+    try:
+        import networkx as nx
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("data.karate_club needs networkx: pip install -r requirements.txt") from e
+    graph = nx.karate_club_graph()
+    nodes = sorted(graph.nodes)
+    adjacency = nx.to_numpy_array(graph, nodelist=nodes, weight=None, dtype=np.float32)
+    factions = {"Mr. Hi": 0, "Officer": 1}
+    labels = np.asarray([factions[graph.nodes[v]["club"]] for v in nodes], np.int32)
+    return jnp.asarray(adjacency), jnp.asarray(labels)

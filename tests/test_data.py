@@ -179,3 +179,16 @@ def test_digits_test_fraction():
             data.digits(jax.random.key(0), test_fraction=bad)
     with pytest.raises(TypeError, match="data.digits: test_fraction must be a real number"):
         data.digits(jax.random.key(0), test_fraction="0.2")
+
+
+def test_karate_club_is_zacharys_graph_and_its_two_factions():
+    adjacency, labels = data.karate_club()
+    assert adjacency.shape == (34, 34) and adjacency.dtype == np.float32
+    assert labels.shape == (34,) and labels.dtype == np.int32
+    a = np.asarray(adjacency)
+    assert np.array_equal(a, a.T) and set(np.unique(a)) == {0.0, 1.0}
+    assert np.all(np.diag(a) == 0) and a.sum() == 2 * 78
+    y = np.asarray(labels)
+    assert set(np.unique(y)) == {0, 1} and np.bincount(y).tolist() == [17, 17]
+    assert y[0] == 0 and y[33] == 1  # the instructor and the administrator
+    assert a[0, 33] == 0 and a[0, 1] == 1 and a[32, 33] == 1
