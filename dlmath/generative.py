@@ -1,0 +1,239 @@
+r"""Generative models: the VAE's Gaussian KL term, reparameterised sampling and evidence lower
+bound, and the GAN's losses written on the discriminator's logits.
+
+Legend: ``B`` batch axes (any number), ``Z`` latent coordinates, ``D`` data coordinates.
+A VAE's encoder gives, per example, the mean $\mu$ and the log-variance
+$\ell = \log \sigma^2$ of a diagonal Gaussian $q(z \mid x)$; its decoder gives the logits
+(Bernoulli likelihood) or the means (unit-variance Gaussian likelihood) of $p(x \mid z)$.
+A GAN's discriminator gives logits $D(x) = \sigma(\text{logit})$, so every $\log D$ and
+$\log(1 - D)$ is computed in the stable form of ``losses.binary_cross_entropy_with_logits``
+(chapter 03) and never as the log of a rounded probability.
+
+Functions without parameters: results follow JAX's type promotion (the package's rule).
+Everything is derived in ``notebooks/10_generative.ipynb``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from dlmath import _checks
+from dlmath.losses import _bce_with_logits
+
+__all__ = ["gaussian_kl", "reparameterize", "elbo", "discriminator_loss", "generator_loss",
+           "LIKELIHOODS"]
+
+#: The decoder likelihoods of :func:`elbo`.
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def _check_gaussian(who: str, mean, log_var):
+    _checks.require_floating(who, "mean", mean)
+    _checks.require_floating(who, "log_var", log_var)
+    if len(_checks.shape_of(mean)) < 1:
+        raise ValueError(f"{who}: mean must have shape (*B, Z), with the latent coordinates "
+                         f"on the last axis; got a scalar. Use mean[None] for Z = 1.")
+    _checks.require_same_shape(who, "mean", mean, "log_var", log_var, "(*B, Z)")
+    dtype = jnp.result_type(mean, log_var)
+    return jnp.asarray(mean, dtype), jnp.asarray(log_var, dtype)
+
+
+def gaussian_kl(mean, log_var):
+    r"""$\mathrm{KL}(\mathcal N(\mu, \mathrm{diag}\,\sigma^2) \,\|\, \mathcal N(0, I))$ with
+    $\sigma^2 = e^{\ell}$, summed over the latent coordinates:
+
+    $$\sum_{j=0}^{Z - 1} \left(\frac{e^{{\ell}_{j}}}{2} -
+    \frac{{\ell}_{j}}{2} + \frac{{\mu}_{j}^{2}}{2} - \frac{1}{2}\right)$$
+
+    (the closed form, integrated and proven in the notebook; a diagonal Gaussian's KL is
+    the sum of its coordinates').
+
+    Args:
+        mean: floating ``(*B, Z)``, the means $\mu$.
+        log_var: floating ``(*B, Z)``, the log-variances $\ell = \log\sigma^2$ (any real
+            number: no variance can be negative).
+
+    Returns:
+        ``(*B,)``: one KL per example (not reduced over the batch); 0 for ``Z = 0``.
+
+    Raises:
+        TypeError: non-floating ``mean`` or ``log_var``.
+        ValueError: a scalar ``mean``; shapes that differ (nothing is broadcast).
+
+    Derived in ``notebooks/10_generative.ipynb``.
+    """
+    mean, log_var = _check_gaussian("gaussian_kl", mean, log_var)
+    return 0.5 * jnp.sum(jnp.exp(log_var) + mean**2 - 1.0 - log_var, axis=-1)
+
+
+def reparameterize(key, mean, log_var):
+    r"""A sample of $\mathcal N(\mu, \mathrm{diag}\, e^{\ell})$ as a differentiable
+    function of $\mu$ and $\ell$ (the reparameterisation trick):
+
+    $$e^{\frac{{\ell}_{j}}{2}} {\epsilon}_{j} + {\mu}_{j}$$
+
+    with $\epsilon \sim \mathcal N(0, I)$ drawn from ``key`` (in float32, then cast, so
+    a key gives the same $\epsilon$ in every dtype); gradients flow to ``mean`` and
+    ``log_var``, not through the draw.
+
+    Args:
+        key: a ``jax.random`` key.
+        mean, log_var: as :func:`gaussian_kl`, ``(*B, Z)``.
+
+    Returns:
+        ``(*B, Z)`` in the promoted dtype of ``mean`` and ``log_var``.
+
+    Raises:
+        As :func:`gaussian_kl`.
+
+    Derived in ``notebooks/10_generative.ipynb``.
+    """
+    mean, log_var = _check_gaussian("reparameterize", mean, log_var)
+    noise = jax.random.normal(key, mean.shape, jnp.float32)  # one draw per key, any dtype
+    return mean + jnp.exp(0.5 * log_var) * noise.astype(mean.dtype)
+
+
+def elbo(x, decoder_output, mean, log_var, *, likelihood: str = "bernoulli"):
+    r"""The evidence lower bound of one example per batch entry,
+    $\log p(x \mid z) - \mathrm{KL}(q(z \mid x) \,\|\, \mathcal N(0, I))$, with $z$ the
+    latent that produced ``decoder_output`` (a single-sample estimate of the
+    reconstruction term when $z$ came from :func:`reparameterize`). Bernoulli decoder
+    (``decoder_output`` holds logits $y_a$, ``x`` probabilities in $[0, 1]$):
+
+    $$\sum_{a=0}^{D - 1} \left(\left(1 - {x}_{a}\right) \log{\left(1 - \frac{1}{1 +
+    e^{- {y}_{a}}} \right)} + \log{\left(\frac{1}{1 +
+    e^{- {y}_{a}}} \right)} {x}_{a}\right) - \sum_{j=0}^{Z -
+    1} \left(\frac{e^{{\ell}_{j}}}{2} - \frac{{\ell}_{j}}{2} +
+    \frac{{\mu}_{j}^{2}}{2} - \frac{1}{2}\right)$$
+
+    unit-variance Gaussian decoder (``decoder_output`` holds the means $y_a$):
+
+    $$\sum_{a=0}^{D - 1} \left(- \frac{\left({x}_{a} - {y}_{a}\right)^{2}}{2} -
+    \frac{\log{\left(2 \pi \right)}}{2}\right) - \sum_{j=0}^{Z -
+    1} \left(\frac{e^{{\ell}_{j}}}{2} - \frac{{\ell}_{j}}{2} +
+    \frac{{\mu}_{j}^{2}}{2} - \frac{1}{2}\right)$$
+
+    The Bernoulli log-likelihood is minus ``losses.binary_cross_entropy_with_logits``,
+    evaluated in its stable form.
+
+    Args:
+        x: floating ``(*B, D)``, the data (for ``"bernoulli"``: values in $[0, 1]$; they
+            are not checked, as the cross-entropy's float targets are not).
+        decoder_output: floating ``(*B, D)``.
+        mean, log_var: floating ``(*B, Z)``, the encoder's $q(z \mid x)$.
+        likelihood: ``"bernoulli"`` or ``"gaussian"``.
+
+    Returns:
+        ``(*B,)``: the ELBO of each example, to be *maximised* (train on ``-elbo(...).mean()``).
+
+    Raises:
+        TypeError: non-floating arrays.
+        ValueError: an unknown ``likelihood``; ``x`` and ``decoder_output`` of different
+        shapes; ``mean`` and ``log_var`` of different shapes; batch axes that differ.
+
+    Derived in ``notebooks/10_generative.ipynb``.
+    """
+    who = "elbo"
+    if not isinstance(likelihood, str) or likelihood not in LIKELIHOODS:
+        raise ValueError(f"{who}: likelihood must be one of {list(LIKELIHOODS)}; got "
+                         f"{likelihood!r}.")
+    _checks.require_floating(who, "x", x)
+    _checks.require_floating(who, "decoder_output", decoder_output)
+    _checks.require_same_shape(who, "x", x, "decoder_output", decoder_output, "(*B, D)")
+    mean, log_var = _check_gaussian(who, mean, log_var)
+    sx = _checks.shape_of(x)
+    if len(sx) < 1 or sx[:-1] != mean.shape[:-1]:
+        raise ValueError(
+            f"{who}: x (*B, D) and mean (*B, Z) must share the batch axes *B; got x "
+            f"{_checks.fmt(sx)}, mean {_checks.fmt(mean.shape)}. One latent per example."
+        )
+    dtype = jnp.result_type(x, decoder_output, mean, log_var)
+    x, y = jnp.asarray(x, dtype), jnp.asarray(decoder_output, dtype)
+    if likelihood == "bernoulli":
+        log_likelihood = -jnp.sum(_bce_with_logits(y, x), axis=-1)
+    else:
+        log_likelihood = -0.5 * jnp.sum((x - y) ** 2 + math.log(2 * math.pi), axis=-1)
+    return log_likelihood - gaussian_kl(mean.astype(dtype), log_var.astype(dtype))
+
+
+def _check_logits(who: str, name: str, logits):
+    _checks.require_floating(who, name, logits)
+    if math.prod(_checks.shape_of(logits)) == 0:
+        raise ValueError(f"{who}: {name} has no entries (shape "
+                         f"{_checks.fmt(_checks.shape_of(logits))}); the loss is a mean over "
+                         "them and is undefined for none.")
+
+
+def discriminator_loss(real_logits, fake_logits):
+    r"""The discriminator's loss, the negated batch estimate of the GAN value
+    $V(D, G) = \mathbb E_{x \sim p} \log D(x) + \mathbb E_{z} \log(1 - D(G(z)))$:
+
+    $$- \frac{\sum_{i=0}^{N - 1} \log{\left(\frac{1}{1 +
+    e^{- {r}_{i}}} \right)}}{N} - \frac{\sum_{i=0}^{M - 1} \log{\left(1 - \frac{1}{1 +
+    e^{- {f}_{i}}} \right)}}{M}$$
+
+    with $D = \sigma(\text{logit})$; computed as the mean binary cross-entropy of the real
+    logits against 1 plus that of the generated ones against 0 (optax's
+    ``sigmoid_binary_cross_entropy``), stable for logits of any size.
+
+    Args:
+        real_logits: floating, any shape with $N \ge 1$ entries: $D$'s logits on data.
+        fake_logits: floating, any shape with $M \ge 1$ entries: on generated samples.
+
+    Returns:
+        A scalar (each mean is over its own entries), in the promoted dtype.
+
+    Raises:
+        TypeError: non-floating logits.
+        ValueError: logits without entries.
+
+    Derived in ``notebooks/10_generative.ipynb``.
+    """
+    who = "discriminator_loss"
+    _check_logits(who, "real_logits", real_logits)
+    _check_logits(who, "fake_logits", fake_logits)
+    dtype = jnp.result_type(real_logits, fake_logits)
+    r, f = jnp.asarray(real_logits, dtype), jnp.asarray(fake_logits, dtype)
+    return (jnp.mean(_bce_with_logits(r, jnp.ones_like(r)))
+            + jnp.mean(_bce_with_logits(f, jnp.zeros_like(f))))
+
+
+def generator_loss(fake_logits, *, saturating: bool = False):
+    r"""The generator's loss on the discriminator's logits of generated samples. The
+    non-saturating form (the default), $-\log D(G(z))$:
+
+    $$- \frac{\sum_{i=0}^{M - 1} \log{\left(\frac{1}{1 + e^{- {f}_{i}}} \right)}}{M}$$
+
+    and the saturating form of the original minimax game, $\log(1 - D(G(z)))$:
+
+    $$\frac{\sum_{i=0}^{M - 1} \log{\left(1 - \frac{1}{1 + e^{- {f}_{i}}} \right)}}{M}$$
+
+    Both are minimised by the generator and have the same fixed point, but where the
+    discriminator rejects the samples ($D(G(z)) \to 0$) the saturating form's gradient
+    with respect to the logit vanishes and the non-saturating one's tends to $-1$ (derived
+    in the notebook). Stable for logits of any size.
+
+    Args:
+        fake_logits: floating, any shape with $M \ge 1$ entries.
+        saturating: a bool: use $\log(1 - D)$.
+
+    Returns:
+        A scalar in the logits' dtype.
+
+    Raises:
+        TypeError: non-floating logits; ``saturating`` not a bool.
+        ValueError: logits without entries.
+
+    Derived in ``notebooks/10_generative.ipynb``.
+    """
+    who = "generator_loss"
+    if not isinstance(saturating, bool):
+        raise TypeError(f"{who}: saturating must be True or False; got {saturating!r}.")
+    _check_logits(who, "fake_logits", fake_logits)
+    f = jnp.asarray(fake_logits)
+    if saturating:
+        return -jnp.mean(_bce_with_logits(f, jnp.zeros_like(f)))
+    return jnp.mean(_bce_with_logits(f, jnp.ones_like(f)))

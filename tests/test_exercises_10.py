@@ -1,0 +1,69 @@
+"""The checkers of chapter 10's exercises say right to a reference solution and not right to
+plausible mistakes."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import pytest
+import sympy as sp
+from exercise_harness import checkers
+
+from dlmath.exercises import judge
+
+CHAPTER = "10_generative"
+mu, sigma, s = sp.Symbol("mu", real=True), sp.Symbol("sigma", positive=True), sp.Symbol("s", positive=True)
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    return checkers(CHAPTER)
+
+
+def test_every_exercise_has_a_checker(verdicts):
+    assert sorted(verdicts) == ["Exercise 1", "Exercise 2"]
+
+
+def test_exercise_1_kl_from_a_wide_prior(verdicts):
+    v = verdicts["Exercise 1"]
+    right = sp.log(s / sigma) + (sigma**2 + mu**2) / (2 * s**2) - sp.Rational(1, 2)
+    assert judge("Exercise 1", right, v).ok is True
+    another_form = ((sigma**2 + mu**2) / s**2 - 1 - sp.log(sigma**2 / s**2)) / 2
+    assert judge("Exercise 1", another_form, v).ok is True
+    unit_prior = (sigma**2 + mu**2 - 1 - sp.log(sigma**2)) / 2  # ignored s
+    assert judge("Exercise 1", unit_prior, v).ok is False
+    no_log_s = ((sigma**2 + mu**2) / s**2 - 1 - sp.log(sigma**2)) / 2  # forgot log s^2
+    assert judge("Exercise 1", no_log_s, v).ok is False
+    s_not_squared = ((sigma**2 + mu**2) / s - 1 - sp.log(sigma**2 / s)) / 2  # s for s^2
+    assert judge("Exercise 1", s_not_squared, v).ok is False
+    assert judge("Exercise 1", "log(s/sigma)", v).ok is False
+
+
+def _right(mq, lq, mp, lp):
+    return jnp.sum(0.5 * (lp - lq) + (jnp.exp(lq) + (mq - mp) ** 2) / (2 * jnp.exp(lp)) - 0.5, -1)
+
+
+def _swapped(mq, lq, mp, lp):  # KL(p || q): the arguments' roles exchanged
+    return _right(mp, lp, mq, lq)
+
+
+def _no_half_on_logs(mq, lq, mp, lp):  # log(sigma_p / sigma_q) taken as lp - lq
+    return jnp.sum((lp - lq) + (jnp.exp(lq) + (mq - mp) ** 2) / (2 * jnp.exp(lp)) - 0.5, -1)
+
+
+def _mean_over_z(mq, lq, mp, lp):  # averaged over the coordinates instead of summed
+    return jnp.mean(0.5 * (lp - lq) + (jnp.exp(lq) + (mq - mp) ** 2) / (2 * jnp.exp(lp)) - 0.5, -1)
+
+
+def _unit_prior(mq, lq, mp, lp):  # ignores the second Gaussian
+    return jnp.sum(0.5 * (jnp.exp(lq) + mq**2 - 1 - lq), -1)
+
+
+def _prior_mean_ignored(mq, lq, mp, lp):  # (mu_q)^2 where (mu_q - mu_p)^2 belongs
+    return jnp.sum(0.5 * (lp - lq) + (jnp.exp(lq) + mq**2) / (2 * jnp.exp(lp)) - 0.5, -1)
+
+
+def test_exercise_2_diagonal_gaussian_kl(verdicts):
+    v = verdicts["Exercise 2"]
+    assert judge("Exercise 2", _right, v).ok is True
+    for wrong in (_swapped, _no_half_on_logs, _mean_over_z, _unit_prior, _prior_mean_ignored):
+        assert judge("Exercise 2", wrong, v).ok is False, wrong.__name__
