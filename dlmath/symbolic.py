@@ -87,7 +87,7 @@ def show(lhs, rhs=None, *, relation: str = "=") -> Shown:
     Args:
         lhs: a SymPy expression, matrix or ``Eq``; or, when ``rhs`` is given, the left-hand
             side: a SymPy object, or a string used verbatim as a LaTeX label (a name such
-            as ``r"\nabla_w L"``, never a formula).
+            as ``r"\\nabla_w L"``, never a formula).
         rhs: optional right-hand side, a SymPy object.
         relation: the LaTeX relation between the sides (``"="``, ``"<"``, ``"\\le"``, ...).
 

@@ -1,0 +1,428 @@
+"""The book as readers get it, in a real browser (Playwright driving Debian's chromium).
+
+* The HTML book (``python -m book build``, built once per session into a temporary
+  folder, or the fresh ``_build/html`` reused): every page's internal links and images
+  resolve (read from the files); a handful of pages, loaded from a loopback server, show no
+  console error, fetch nothing from outside, let MathJax typeset every formula (no raw
+  ``$$``, no ``mjx-merror``) and load every image; screenshots of two pages go to the
+  test's temporary folder.
+* JupyterLab (``jupyter lab`` on loopback with a token, on a copy of the chapter): the
+  notebook is not marked modified on opening, Run All gives no error output and no MathJax
+  error, the explorers render as controls (not as their ``VBox(children=...)`` text), and
+  moving a slider redraws the figure beside it.
+
+Without chromium or playwright these tests are skipped with a message that says how to
+enable them; where the environment variable ``CI`` is set, missing is a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import html.parser
+import http.server
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path(os.environ.get("DLMATH_CHROMIUM", "/usr/bin/chromium"))
+#: chromium's flags for a sandboxed, offline, headless run
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+#: the pages checked in the browser: the index, chapters with widgets and many proofs,
+#: the formula index and two API pages
+BOOK_PAGES = ["index.html", "notebooks/01_linear_regression.html",
+              "notebooks/05_optimizers.html", "formulas.html", "api/index.html",
+              "api/dlmath.optim.html", "api/dlmath.linear_regression.html"]
+#: the chapters run in JupyterLab (each about 20 s)
+LAB_CHAPTERS = ["01_linear_regression"]
+HOW_TO_ENABLE = ("to run them: apt-get install chromium (Debian's, at /usr/bin/chromium, or "
+                 "set DLMATH_CHROMIUM) and pip install -r requirements.txt (playwright)")
+
+
+def _require_browser():
+    problems = []
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        problems.append("the playwright package is not installed")
+    if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
+        problems.append(f"no chromium at {CHROMIUM}")
+    if problems:
+        message = "browser tests: " + "; ".join(problems) + "; " + HOW_TO_ENABLE
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI is set: a missing browser is a failure)")
+        pytest.skip(message)
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        # launch() gives chromium a fresh temporary profile (--user-data-dir) of its own
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="session")
+def book_dir(tmp_path_factory):
+    """The built book: ``_build/html`` if it is newer than all its sources, else built."""
+    _require_browser()  # no build where the browser tests will not run
+    sys.path.insert(0, str(ROOT))
+    from book import build
+
+    if build.is_fresh():
+        return build.DEFAULT_OUT
+    out = tmp_path_factory.mktemp("book") / "html"
+    start = time.time()
+    build.build(out)
+    print(f"book built in {time.time() - start:.1f} s")
+    return out
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def book_url(book_dir):
+    """The book served on a free loopback port for the session."""
+    handler = functools.partial(_QuietHandler, directory=str(book_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def page_log(browser):
+    """A fresh page that records console errors, page errors, failed and outside requests."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    log = {"console": [], "failed": [], "outside": []}
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")):
+            r.continue_()
+        else:
+            log["outside"].append(url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: log["console"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: log["console"].append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: log["failed"].append(f"{r.url} ({r.failure})"))
+    page.on("response", lambda r: log["failed"].append(f"{r.url} (HTTP {r.status})")
+            if r.status >= 400 else None)
+    try:
+        yield page, log
+    finally:
+        context.close()
+
+
+# ------------------------------------------------------------------ the HTML book, from files
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.refs, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        for name in ("href", "src"):
+            if a.get(name) and tag in ("a", "img", "link", "script"):
+                self.refs.append((tag, a[name]))
+
+
+@functools.cache
+def _parse(path: Path) -> _Links:
+    p = _Links()
+    p.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return p
+
+
+def test_book_has_a_page_per_chapter_the_index_and_the_api(book_dir):
+    chapters = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert chapters, "no chapter notebooks"
+    for stem in chapters:
+        assert (book_dir / "notebooks" / f"{stem}.html").exists(), stem
+    index = (book_dir / "index.html").read_text(encoding="utf-8")
+    for stem in chapters:
+        assert f"notebooks/{stem}.html" in index, f"the chapter index does not link {stem}"
+    for page in ("formulas.html", "api/index.html", "api/dlmath.losses.html",
+                 "_static/mathjax/tex-chtml.js"):
+        assert (book_dir / page).exists(), page
+
+
+def test_every_internal_link_and_image_of_every_page_resolves(book_dir):
+    # (_static holds the theme's template fragments, not pages)
+    problems = []
+    pages = sorted(p for p in book_dir.rglob("*.html") if "_static" not in p.parts)
+    assert len(pages) > 20
+    for page in pages:
+        for tag, ref in _parse(page).refs:
+            parts = urllib.parse.urlsplit(ref)
+            if parts.scheme in ("http", "https") or parts.netloc:
+                if tag != "a":  # a page may link out; it may not load from outside
+                    problems.append(f"{page.relative_to(book_dir)}: loads {ref} from outside")
+                continue
+            if parts.scheme in ("data", "mailto", "javascript"):
+                continue
+            target = (page.parent / urllib.parse.unquote(parts.path)).resolve() \
+                if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                problems.append(f"{page.relative_to(book_dir)}: {ref} does not exist")
+            elif parts.fragment and target.suffix == ".html" and tag == "a" \
+                    and parts.fragment not in _parse(target).ids:
+                problems.append(f"{page.relative_to(book_dir)}: no #{parts.fragment} in "
+                                f"{target.relative_to(book_dir)}")
+    assert not problems, f"{len(problems)} broken references:\n" + "\n".join(problems[:40])
+
+
+def test_api_links_to_chapters_and_source_and_the_formula_index_links_all_three(book_dir):
+    optim = (book_dir / "api" / "dlmath.optim.html").read_text(encoding="utf-8")
+    assert "../notebooks/05_optimizers.html" in optim  # derived in: one hop to the chapter
+    assert "_modules/dlmath/optim.html" in optim  # [source]: one hop to the code
+    index = (book_dir / "formulas.html").read_text(encoding="utf-8")
+    from dlmath import formulas as F
+
+    n = sum(len(v) for v in F.DOCUMENTED.values())
+    assert index.count('class="rubric"') == n  # every registered formula, once
+    assert 'href="api/dlmath.optim.html#dlmath.optim.adam"' in index
+    assert "notebooks/05_optimizers.html#cell-" in index
+    assert "test_formulas.py" in index and "test_optim.py" in index
+
+
+# ------------------------------------------------------------------ the HTML book, in chromium
+
+_TYPESET = """async () => {
+  if (!document.querySelector('script[src*="mathjax"]')) return null;
+  for (let i = 0; i < 200 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
+    await new Promise(r => setTimeout(r, 50));
+  await MathJax.startup.promise;
+  return true;
+}"""
+
+_AUDIT = """async () => {
+  const imgs = [...document.images];
+  imgs.forEach(i => { i.loading = 'eager'; });
+  await Promise.all(imgs.map(i => i.complete ? null :
+      new Promise(r => { i.onload = r; i.onerror = r; setTimeout(r, 5000); })));
+  const article = document.querySelector('article') || document.body;
+  const clone = article.cloneNode(true);
+  clone.querySelectorAll('pre, code, mjx-container, script').forEach(e => e.remove());
+  const math = [...document.querySelectorAll('span.math, div.math')];
+  return {
+    formulas: document.querySelectorAll('mjx-container').length,
+    merror: [...document.querySelectorAll('mjx-merror')].map(e => e.textContent).slice(0, 5),
+    untypeset: math.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80)).slice(0, 5),
+    rawDollars: clone.innerText.includes('$$'),
+    badImages: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80)),
+    images: imgs.length,
+    overflow: [...document.querySelectorAll('mjx-container[display="true"]')]
+        .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length,
+  };
+}"""
+
+
+@pytest.mark.parametrize("name", BOOK_PAGES)
+def test_book_page_in_chromium(name, book_url, page_log, tmp_path):
+    page, log = page_log
+    page.goto(f"{book_url}/{name}", wait_until="load")
+    has_math = page.evaluate(_TYPESET)
+    audit = page.evaluate(_AUDIT)
+    if name in ("notebooks/01_linear_regression.html", "formulas.html"):
+        page.screenshot(path=tmp_path / (Path(name).stem + ".png"))
+    assert not log["console"], f"{name}: console errors {log['console']}"
+    assert not log["outside"], f"{name}: fetched from outside {log['outside']}"
+    assert not log["failed"], f"{name}: failed requests {log['failed']}"
+    if name != "index.html":
+        assert has_math and audit["formulas"] > 0, f"{name}: no typeset formula"
+    assert not audit["merror"], f"{name}: MathJax errors {audit['merror']}"
+    assert not audit["untypeset"], f"{name}: formulas left as TeX {audit['untypeset']}"
+    assert not audit["rawDollars"], f"{name}: raw $$ left in the text"
+    assert not audit["badImages"], f"{name}: images that did not load {audit['badImages']}"
+    assert audit["overflow"] == 0, f"{name}: {audit['overflow']} formulas run off the page"
+    if name.startswith("notebooks/"):
+        assert audit["images"] > 0, f"{name}: no figure"
+        text = page.inner_text("article")
+        assert "VBox(children=" not in text, f"{name}: an explorer shows as its repr"
+
+
+# ------------------------------------------------------------------ JupyterLab
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """``jupyter lab`` on loopback with a token, serving copies of the chapters."""
+    _require_browser()
+    home = tmp_path_factory.mktemp("lab")
+    (home / "notebooks").mkdir()
+    for stem in LAB_CHAPTERS:
+        shutil.copy(ROOT / "notebooks" / f"{stem}.ipynb", home / "notebooks")
+    # the reader's defaults, except: no news prompt, and every cell rendered (not only those
+    # in view) so that the checks see the whole notebook
+    overrides = {"@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
+                 "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"}}
+    for name, value in overrides.items():
+        f = home / "settings" / f"{name}.jupyterlab-settings"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps(value), encoding="utf-8")
+    token, port = secrets.token_hex(16), _free_port()
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+               JUPYTER_RUNTIME_DIR=str(home / "runtime"))
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+           f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={home}",
+           "--ServerApp.port_retries=0", "--LabApp.news_url=",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(home / "lab.log", "wb"))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail("jupyter lab did not start:\n" +
+                                (home / "lab.log").read_text(errors="replace")[-3000:])
+                time.sleep(0.3)
+        yield {"base": base, "token": token, "home": home}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+_LAB_STATE = """() => {
+  const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+  const cells = nb ? [...nb.querySelectorAll('.jp-CodeCell')] : [];
+  const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '');
+  return {
+    cells: cells.length,
+    running: prompts.filter(p => p.includes('*')).length,
+    unrun: prompts.filter(p => /\\[ \\]/.test(p) || p.trim() === '').length,
+    errors: [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"], .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')]
+        .map(e => e.textContent.slice(0, 300)),
+    merror: [...document.querySelectorAll('mjx-merror')].map(e => e.getAttribute('data-mjx-error') || e.textContent).slice(0, 5),
+    widgets: document.querySelectorAll('.jupyter-widgets').length,
+    sliders: document.querySelectorAll('.widget-slider').length,
+    reprs: [...document.querySelectorAll('.jp-OutputArea-output')].filter(e => e.textContent.includes('VBox(children=')).length,
+    dirty: !!document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty, .lm-TabBar-tab.jp-mod-dirty'),
+  };
+}"""
+
+
+def _wait_idle(page, timeout_s):
+    """The status bar says the kernel is idle (``Python 3 (ipykernel) | Idle``)."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
+        ".some(e => /\\|\\s*Idle\\s*$/.test(e.textContent))", timeout=timeout_s * 1000)
+
+
+@pytest.mark.parametrize("stem", LAB_CHAPTERS)
+def test_chapter_runs_in_jupyterlab(stem, lab, browser, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    outside = []
+
+    def route(r):
+        if r.request.url.startswith((lab["base"], "data:", "blob:", "about:")):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    try:
+        page.goto(f"{lab['base']}/lab/tree/notebooks/{stem}.ipynb?token={lab['token']}")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
+        _wait_idle(page, 60)
+        page.wait_for_timeout(500)
+        opened = page.evaluate(_LAB_STATE)
+        # the notebook as stored is what JupyterLab would save (its kernelspec included)
+        assert not opened["dirty"], f"{stem}: marked modified on opening"
+
+        page.click(".lm-MenuBar-item:has-text('Run')")
+        page.click("li[data-command='runmenu:run-all']")
+        page.wait_for_function(
+            "() => { const c = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];"
+            " return c.length && c.every(p => /\\[\\d+\\]/.test(p.textContent)); }",
+            timeout=90_000, polling=250)
+        _wait_idle(page, 30)
+        page.wait_for_timeout(500)  # the last outputs' MathJax
+        ran = page.evaluate(_LAB_STATE)
+        page.screenshot(path=tmp_path / f"{stem}-lab.png")
+        assert not ran["errors"], f"{stem}: error outputs {ran['errors']}"
+        assert not ran["merror"], f"{stem}: MathJax errors {ran['merror']}"
+        assert ran["widgets"] > 0 and ran["sliders"] > 0, f"{stem}: no widget controls {ran}"
+        assert ran["reprs"] == 0, f"{stem}: an explorer shows as its VBox(children=...) text"
+
+        # moving a slider redraws the figure beside it
+        box = page.locator(".widget-vbox:has(.widget-slider):has(img)").last
+        img = box.locator("img").first
+        before = img.get_attribute("src")
+        handle = box.locator(".widget-slider .noUi-handle").first
+        handle.scroll_into_view_if_needed()
+        handle.focus()
+        for _ in range(3):
+            page.keyboard.press("ArrowRight")
+        page.wait_for_function("([el, src]) => el.getAttribute('src') !== src",
+                               arg=[img.element_handle(), before], timeout=20_000)
+        assert not outside, f"{stem}: fetched from outside {outside}"
+    finally:
+        context.close()
+
+
+def test_lab_fixture_serves_copies_not_the_chapters(lab):
+    """Run All autosaves: it must write to the copies, never to notebooks/."""
+    for stem in LAB_CHAPTERS:
+        copy = json.loads((lab["home"] / "notebooks" / f"{stem}.ipynb").read_text())
+        assert copy["cells"], stem
+        assert (lab["home"] / "notebooks" / f"{stem}.ipynb").resolve() != \
+            (ROOT / "notebooks" / f"{stem}.ipynb").resolve()
