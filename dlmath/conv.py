@@ -21,6 +21,7 @@ entries) with the flipped kernel.
 has ``ceil(H / stride)`` rows; the odd pixel of padding goes to the high side, as in
 ``lax``). Computation is in the parameters' float dtype (an image of another float dtype is
 cast to it, the package's rule). Everything is jit-able; the hyper-parameters are static.
+``notebooks/06_convolution.ipynb`` derives and checks every formula here.
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1):
             ``dilation < 1``, negative or malformed ``padding``.
         TypeError: non-floating arrays, non-integer hyper-parameters.
 
-    Derived in the convolution chapter.
+    Derived in ``notebooks/06_convolution.ipynb``.
     """
     who = "conv2d"
     ks, dtype = _check_kernel(who, w, b)

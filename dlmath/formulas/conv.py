@@ -6,6 +6,7 @@ $i$ and column $j$, output channel $o$; kernel row $u = 0 \dots K_H - 1$, kernel
 $v = 0 \dots K_W - 1$, input channel $c = 0 \dots C - 1$. One stride $s$, dilation $d$ and
 (low) padding $p$ are written for both axes; the code takes one per axis. An input entry
 whose row or column falls in the padding (below 0 or at $H$, $W$ and beyond) is 0.
+``notebooks/06_convolution.ipynb`` derives them and checks them against the code.
 """
 
 from __future__ import annotations
