@@ -1,19 +1,24 @@
-r"""Penalties added to a loss: the L2 penalty (weight decay under plain SGD).
+r"""Regularisation: penalties added to a loss (L2, L1), the L1 proximal step, dropout.
 
-Added to the loss that :func:`dlmath.training.fit` minimises, so there is one way to
-regularise: ``loss(params, ...) + l2_penalty(params, l2, mask=...)``. Under
-:func:`dlmath.optim.sgd` its gradient $\lambda\theta$ is exactly weight decay; under Adam
-it is not (use :func:`dlmath.optim.adamw`; chapter 05 shows the difference).
+Penalties are added to the loss that :func:`dlmath.training.fit` minimises, so there is one
+way to regularise: ``loss(params, ...) + l2_penalty(params, l2, mask=...)``. Under
+:func:`dlmath.optim.sgd` the L2 gradient $\lambda\theta$ is exactly weight decay; under Adam
+it is not (use :func:`dlmath.optim.adamw`; chapter 05 shows the difference). The L2 penalty
+is the negative log of a Gaussian prior on the weights, the L1 penalty that of a Laplace
+prior; :func:`soft_threshold` is the proximal step of the L1 penalty, which sets small
+weights exactly to 0. :func:`dropout` is inverted dropout (scaled at training time, the
+identity at evaluation). ``notebooks/09_normalization.ipynb`` derives them.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dlmath import _checks
 
-__all__ = ["l2_penalty"]
+__all__ = ["l2_penalty", "l1_penalty", "soft_threshold", "dropout"]
 
 
 def l2_penalty(params, l2, *, mask=None):
@@ -35,8 +40,15 @@ def l2_penalty(params, l2, *, mask=None):
         ValueError: ``l2 < 0`` or not finite; a mask that does not fit ``params``.
     """
     who = "l2_penalty"
-    dtype = _checks.float_dtype_of_tree(who, "params", params)
     _checks.hyperparameter(who, "l2", l2, low=0.0)
+    dtype, leaves = _penalised(who, params, mask)
+    total = sum((jnp.sum(jnp.square(p)) for p in leaves), jnp.zeros((), dtype))
+    return (0.5 * l2 * total).astype(dtype)
+
+
+def _penalised(who: str, params, mask):
+    """The parameters' dtype and the leaves that ``mask`` selects."""
+    dtype = _checks.float_dtype_of_tree(who, "params", params)
     leaves = jax.tree_util.tree_leaves(params)
     if mask is not None:
         tree = mask(params) if callable(mask) else mask
@@ -50,5 +62,102 @@ def l2_penalty(params, l2, *, mask=None):
         if not all(isinstance(f, bool) for f in flags):
             raise TypeError(f"{who}: the leaves of mask must be Python bools (True: penalise).")
         leaves = [p for p, f in zip(leaves, flags, strict=True) if f]
-    total = sum((jnp.sum(jnp.square(p)) for p in leaves), jnp.zeros((), dtype))
-    return (0.5 * l2 * total).astype(dtype)
+    return dtype, leaves
+
+
+def l1_penalty(params, l1, *, mask=None):
+    r"""$\lambda \sum_\ell \lVert \theta_\ell \rVert_1$ (the sum of absolute values) over the
+    leaves of ``params`` that ``mask`` selects; the negative log of a Laplace prior
+    $p(\theta) \propto e^{-\lambda|\theta|}$. Its (sub)gradient is $\lambda\,\mathrm{sign}
+    (\theta)$, 0 at $\theta = 0$ (``jnp.abs``'s convention); gradient steps on it
+    oscillate around 0 instead of reaching it, which :func:`soft_threshold` does exactly.
+
+    Args:
+        params, mask: as :func:`l2_penalty`.
+        l1: $\lambda \ge 0$, a real scalar (may be traced).
+
+    Returns:
+        A scalar in the parameters' dtype.
+
+    Raises:
+        TypeError, ValueError: as :func:`l2_penalty` (for ``l1``).
+    """
+    who = "l1_penalty"
+    _checks.hyperparameter(who, "l1", l1, low=0.0)
+    dtype, leaves = _penalised(who, params, mask)
+    total = sum((jnp.sum(jnp.abs(p)) for p in leaves), jnp.zeros((), dtype))
+    return (l1 * total).astype(dtype)
+
+
+def soft_threshold(x, threshold):
+    r"""Soft-thresholding, the proximal step of $\tau|w|$ applied entrywise:
+
+    $$\operatorname{sign}{\left(w \right)} \max\left(0, - \tau + \left|{w}\right|\right)$$
+
+    $\mathrm{prox}_{\tau|\cdot|}(v) = \arg\min_w \tfrac12 (w - v)^2 + \tau |w|$, with
+    $\tau$ = ``threshold``. Every entry with $|v| \le \tau$ becomes exactly 0. The
+    proximal-gradient (ISTA) step for a loss $f$ plus ``l1_penalty(w, l1)`` with learning
+    rate $\eta$ is ``soft_threshold(w - eta * grad_f(w), eta * l1)``.
+
+    Args:
+        x: a floating array, any shape.
+        threshold: $\tau \ge 0$, a real scalar (may be traced).
+
+    Returns:
+        The shape and dtype of ``x``.
+
+    Raises:
+        TypeError: a non-floating ``x``; a non-real ``threshold``.
+        ValueError: ``threshold < 0`` or not finite.
+    """
+    who = "soft_threshold"
+    _checks.require_floating(who, "x", x)
+    _checks.hyperparameter(who, "threshold", threshold, low=0.0)
+    x = jnp.asarray(x)
+    return jnp.sign(x) * jnp.maximum(jnp.abs(x) - jnp.asarray(threshold, x.dtype), 0)
+
+
+def dropout(key, x, rate, *, deterministic=False):
+    r"""Inverted dropout: each entry kept with probability $1 - p$ and scaled by
+    $1/(1 - p)$, or set to 0,
+
+    $$\frac{m x}{1 - p}$$
+
+    with $m \sim \mathrm{Bernoulli}(1 - p)$ drawn independently per entry from ``key`` and
+    $p$ = ``rate``. The expectation over the mask is $x$ and the variance
+    $x^2 p/(1 - p)$, so at evaluation time (``deterministic=True``) dropout is the
+    identity. As flax's ``nn.Dropout(rate)`` (whose mask comes from its ``'dropout'`` rng).
+
+    Args:
+        key: a ``jax.random`` key; the same key gives the same mask.
+        x: a floating array, any shape.
+        rate: $p \in [0, 1)$, the probability of dropping an entry (may be traced).
+            $p = 1$ is refused: nothing would be kept and the scale $1/(1 - p)$ is infinite.
+        deterministic: ``True`` returns ``x`` unchanged (evaluation).
+
+    Returns:
+        The shape and dtype of ``x``.
+
+    Raises:
+        TypeError: a non-floating ``x``; a non-real ``rate``; a ``deterministic`` that is
+            not a bool; a ``key`` that is not a ``jax.random`` key.
+        ValueError: ``rate`` outside ``[0, 1)`` or not finite.
+    """
+    who = "dropout"
+    _checks.require_floating(who, "x", x)
+    _checks.hyperparameter(who, "rate", rate, low=0.0, high=1.0, high_open=True,
+                           hint="rate is the probability of dropping an entry; use "
+                                "deterministic=True (not rate=0 tricks) at evaluation.")
+    if not isinstance(deterministic, (bool, np.bool_)):
+        raise TypeError(f"{who}: deterministic must be a bool; got "
+                        f"{type(deterministic).__name__} {deterministic!r}.")
+    if not (isinstance(key, jax.Array) and (jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+                                            or key.dtype == jnp.uint32)):
+        raise TypeError(f"{who}: key must be a jax.random key; got {type(key).__name__}. "
+                        "Pass jax.random.key(0) (and a fresh key, jax.random.split, per step).")
+    x = jnp.asarray(x)
+    if deterministic:
+        return x
+    keep = 1 - jnp.asarray(rate, jnp.float32)  # one mask for every dtype of x
+    mask = jax.random.bernoulli(key, keep, x.shape)
+    return jnp.where(mask, x / keep.astype(x.dtype), jnp.zeros((), x.dtype))

@@ -22,6 +22,7 @@ from dlmath.attention import (
     multi_head_attention,
     multi_head_attention_weights,
 )
+from dlmath.normalization import layer_norm
 
 __all__ = ["transformer_block", "block_attention_weights", "init_transformer_block",
            "sinusoidal_positions", "BLOCK_PARAM_NAMES"]
@@ -34,12 +35,6 @@ BLOCK_PARAM_NAMES = tuple(f"self_attn_{name}" for name in PARAM_NAMES) + (
 
 
 # ---------------------------------------------------------------- a pre-norm block
-
-
-def _layer_norm(x, weight, bias, eps):
-    mean = jnp.mean(x, axis=-1, keepdims=True)
-    var = jnp.mean((x - mean) ** 2, axis=-1, keepdims=True)
-    return (x - mean) / jnp.sqrt(var + eps) * weight + bias
 
 
 def _block_shapes(E: int, F: int) -> dict:
@@ -114,9 +109,9 @@ def transformer_block(params, x, num_heads, mask=None, *, is_causal=False, eps=1
     """
     who = "transformer_block"
     x, attn, dtype = _check_block(who, params, x, num_heads, mask, is_causal, eps)
-    z = _layer_norm(x, params["norm1_weight"], params["norm1_bias"], eps)
+    z = layer_norm(x, params["norm1_weight"], params["norm1_bias"], eps=eps)
     h = x + multi_head_attention(attn, z, z, z, num_heads, mask, is_causal=is_causal)
-    z = _layer_norm(h, params["norm2_weight"], params["norm2_bias"], eps)
+    z = layer_norm(h, params["norm2_weight"], params["norm2_bias"], eps=eps)
     hidden = jax.nn.relu(z @ params["linear1_weight"].T + params["linear1_bias"])
     return h + hidden @ params["linear2_weight"].T + params["linear2_bias"]
 
@@ -140,7 +135,7 @@ def block_attention_weights(params, x, num_heads, mask=None, *, is_causal=False,
     """
     who = "block_attention_weights"
     x, attn, _ = _check_block(who, params, x, num_heads, mask, is_causal, eps)
-    z = _layer_norm(x, params["norm1_weight"], params["norm1_bias"], eps)
+    z = layer_norm(x, params["norm1_weight"], params["norm1_bias"], eps=eps)
     return multi_head_attention_weights(attn, z, z, num_heads, mask, is_causal=is_causal)
 
 

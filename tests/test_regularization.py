@@ -61,3 +61,74 @@ def test_errors():
         regularization.l2_penalty(p, 1.0, mask={"w": 1, "b": 0})
     with pytest.raises(TypeError, match="l2_penalty: every leaf of params must be a floating"):
         regularization.l2_penalty({"w": jnp.ones(2, jnp.int32)}, 1.0)
+
+
+# ---------------------------------------------------------------- L1, soft-thresholding, dropout
+
+
+def test_l1_penalty_value_gradient_and_mask():
+    p = _params()
+    assert float(regularization.l1_penalty(p, 0.5)) == pytest.approx(0.5 * (6.5 + 5.0))
+    assert float(regularization.l1_penalty(p, 1.0, mask={"w": True, "b": False})) == \
+        pytest.approx(6.5)
+    g = jax.grad(lambda q: regularization.l1_penalty(q, 0.3))(p)
+    np.testing.assert_allclose(g["w"], 0.3 * np.sign(p["w"]))
+    with pytest.raises(ValueError, match=r"l1_penalty: l1 must be a finite number in \[0, inf\)"):
+        regularization.l1_penalty(p, -0.1)
+
+
+def test_soft_threshold_is_its_formula_and_the_argmin():
+    from dlmath.formulas import normalization as F
+
+    v = jnp.linspace(-3.0, 3.0, 61)
+    out = regularization.soft_threshold(v, 0.7)
+    np.testing.assert_allclose(out, F.SOFT_THRESHOLD.reference(v, 0.7), atol=1e-6)
+    assert int(jnp.sum(out == 0)) == int(jnp.sum(jnp.abs(v) <= 0.7))  # exact zeros
+    # the argmin of 1/2 (w - v)^2 + tau |w| over a fine grid of w
+    w = jnp.linspace(-4.0, 4.0, 8001)
+    objective = 0.5 * (w[None] - v[:, None]) ** 2 + 0.7 * jnp.abs(w[None])
+    np.testing.assert_allclose(out, w[jnp.argmin(objective, axis=1)], atol=2e-3)
+
+
+def test_ista_step_finds_a_sparse_lasso_solution():
+    # minimise 1/2 ||w - c||^2 + l1 ||w||_1: one proximal step from anywhere with eta = 1
+    c = jnp.array([2.0, 0.3, -0.1, -1.5])
+    w = jnp.zeros(4)
+    grad = w - c
+    step = regularization.soft_threshold(w - 1.0 * grad, 1.0 * 0.5)
+    np.testing.assert_allclose(step, [1.5, 0.0, 0.0, -1.0])
+
+
+def test_dropout_mean_variance_formula_and_evaluation():
+    from dlmath.formulas import normalization as F
+
+    key = jax.random.key(3)
+    x = jnp.full((200_000,), 2.0)
+    y = jax.jit(regularization.dropout, static_argnames="deterministic")(key, x, 0.25)
+    assert float(y.mean()) == pytest.approx(2.0, rel=0.01)
+    assert float(y.var()) == pytest.approx(4.0 * 0.25 / 0.75, rel=0.03)
+    kept = np.asarray(y != 0)
+    np.testing.assert_allclose(np.asarray(y)[kept], F.DROPOUT.reference(1, 2.0, 0.25), rtol=1e-6)
+    np.testing.assert_array_equal(regularization.dropout(key, x, 0.9, deterministic=True), x)
+    np.testing.assert_array_equal(regularization.dropout(key, x, 0.0), x)
+    again = regularization.dropout(key, x[:10], 0.25)
+    np.testing.assert_array_equal(again, regularization.dropout(key, x[:10], 0.25))
+
+
+def test_dropout_equals_flax_statistics_and_errors():
+    import flax.linen as nn
+
+    x = jnp.ones((1000, 8))
+    ours = regularization.dropout(jax.random.key(0), x, 0.5)
+    theirs = nn.Dropout(0.5).apply({}, x, deterministic=False, rngs={"dropout": jax.random.key(0)})
+    # the same kept value 1/(1 - p), dropped 0, and about half of each
+    assert set(np.unique(np.asarray(ours))) == set(np.unique(np.asarray(theirs))) == {0.0, 2.0}
+    assert abs(float((ours == 0).mean()) - float((theirs == 0).mean())) < 0.03
+    with pytest.raises(ValueError, match=r"dropout: rate must be a finite number in \[0, 1\)"):
+        regularization.dropout(jax.random.key(0), x, 1.0)
+    with pytest.raises(ValueError, match="dropout: rate"):
+        regularization.dropout(jax.random.key(0), x, -0.1)
+    with pytest.raises(TypeError, match="dropout: key must be a jax.random key"):
+        regularization.dropout(0, x, 0.5)
+    with pytest.raises(TypeError, match="dropout: x must be a floating-point array"):
+        regularization.dropout(jax.random.key(0), jnp.ones(3, jnp.int32), 0.5)

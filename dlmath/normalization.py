@@ -1,0 +1,346 @@
+r"""Batch, layer and RMS normalisation, with their backward passes derived by hand.
+
+Legend: ``C`` channels (features) on the last axis; ``*B`` any leading axes. Batch norm
+normalises each channel with the mean and the biased variance over every axis but the last
+(the $N$ values of a channel: the examples, and the pixels of an image ``(N, H, W, C)``),
+as flax's ``BatchNorm`` and PyTorch's ``BatchNorm*d`` in training mode; layer norm and RMS
+norm normalise each example over its last axis, as flax's ``LayerNorm`` and ``RMSNorm``.
+flax calls the parameters ``scale`` and ``bias`` too; PyTorch calls them ``weight`` and
+``bias``.
+
+The ``*_backward`` functions are the compact hand-derived gradients (the formulas that
+``notebooks/09_normalization.ipynb`` proves); the forward functions are plain JAX, so
+``jax.grad`` of them is the reference the backward passes are tested against.
+
+Computation is in the dtype of ``scale``: an ``x`` (and a ``bias``) of another float dtype
+is cast to it (the package's rule for functions with parameters).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from dlmath import _checks
+
+__all__ = ["batch_norm", "batch_norm_backward", "update_running_statistics",
+           "batch_norm_inference", "layer_norm", "layer_norm_backward", "rms_norm",
+           "rms_norm_backward"]
+
+
+def _check(who: str, x, scale, bias=None, *, batch: bool, grad_output=None):
+    """dtype of the parameters; x (and grad_output) checked and cast to it."""
+    _checks.require_floating(who, "x", x)
+    params = {"scale": scale} if bias is None else {"scale": scale, "bias": bias}
+    for name, v in params.items():
+        _checks.require_floating(who, name, v)
+    dtype = jnp.result_type(scale)
+    s = _checks.shape_of(x)
+    if batch and len(s) < 2:
+        raise ValueError(f"{who}: x must have shape (N, ..., C) with a batch axis; got "
+                         f"{_checks.fmt(s)}. A single example (C,) is x[None] (and its batch "
+                         "statistics are then those of one value per channel).")
+    if len(s) < 1:
+        raise ValueError(f"{who}: x must have shape (*B, C); got a scalar, which has no "
+                         "features to normalise.")
+    c = s[-1]
+    for name, v in params.items():
+        if _checks.shape_of(v) != (c,):
+            raise ValueError(
+                f"{who}: {name} must have shape (C,) = ({c},), one entry per channel on the "
+                f"last axis of x {_checks.fmt(s)}; got {name} {_checks.fmt(_checks.shape_of(v))}."
+                " Channels are last (an NCHW image transposes with x.transpose(0, 2, 3, 1)).")
+    if c == 0:
+        raise ValueError(f"{who}: x {_checks.fmt(s)} has no channels (C = 0) to normalise.")
+    if batch and any(d == 0 for d in s[:-1]):
+        raise ValueError(f"{who}: x {_checks.fmt(s)} has no examples (an empty axis before the "
+                         "channels); the batch statistics are a mean over them and are "
+                         "undefined for none.")
+    out = [x]
+    if grad_output is not None:
+        _checks.require_floating(who, "grad_output", grad_output)
+        _checks.require_same_shape(who, "x", x, "grad_output", grad_output, "(*B, C)")
+        out.append(grad_output)
+    return dtype, _checks.cast_floats(dtype, *out, *params.values())
+
+
+def _eps(who: str, eps) -> None:
+    _checks.hyperparameter(who, "eps", eps, low=0.0)
+
+
+def _moments(x, axes):
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
+    return mean, var
+
+
+def batch_norm(x, scale, bias, *, eps=1e-5):
+    r"""Batch normalisation in training mode: each channel $c$ normalised with the mean
+    $\mu$ and biased variance $\sigma^2$ of its $N$ values in the batch,
+
+    $$\beta + \frac{\gamma \left({x}_{j} - \frac{\sum_{i=0}^{N -
+    1} {x}_{i}}{N}\right)}{\sqrt{\epsilon + \frac{\sum_{i=0}^{N -
+    1} \left({x}_{i} - \frac{\sum_{i=0}^{N - 1} {x}_{i}}{N}\right)^{2}}{N}}}$$
+
+    that is $y = \gamma (x - \mu)/\sqrt{\sigma^2 + \epsilon} + \beta$, with
+    $\gamma$ = ``scale[c]`` and $\beta$ = ``bias[c]``. $N$ counts every axis but the last
+    (examples and pixels). Equal to flax's ``nn.BatchNorm(use_running_average=False)`` with
+    ``epsilon=eps`` (its ``scale`` and ``bias``) and to PyTorch's ``BatchNorm*d`` in
+    training mode.
+
+    A batch of one ($N = 1$) is allowed and degenerate: the variance is 0, $\hat x = 0$,
+    so the output is ``bias`` whatever ``x`` is, and the gradient with respect to ``x``
+    is 0 (flax does the same; PyTorch raises). Use :func:`layer_norm`, or running
+    statistics (:func:`batch_norm_inference`), for single examples.
+
+    Args:
+        x: ``(N, ..., C)``, floating, at least 2-D.
+        scale, bias: ``(C,)``, floating, one dtype.
+        eps: $\epsilon \ge 0$, added to the variance.
+
+    Returns:
+        ``(N, ..., C)`` in the dtype of ``scale``.
+
+    Raises:
+        ValueError: ``x`` of rank < 2; ``scale`` or ``bias`` not ``(C,)``; an empty batch
+            axis or no channels; ``eps`` negative or not finite.
+        TypeError: non-floating arrays.
+    """
+    who = "batch_norm"
+    _eps(who, eps)
+    _, (x, scale, bias) = _check(who, x, scale, bias, batch=True)
+    mean, var = _moments(x, tuple(range(x.ndim - 1)))
+    return (x - mean) / jnp.sqrt(var + eps) * scale + bias
+
+
+def batch_norm_backward(x, scale, grad_output, *, eps=1e-5):
+    r"""The hand-derived backward pass of :func:`batch_norm`: for $g$ = ``grad_output``,
+
+    $$\frac{\gamma \left(N {g}_{j} - {\hat{x}}_{j} \sum_{i=0}^{N -
+    1} {\hat{x}}_{i} {g}_{i} - \sum_{i=0}^{N - 1} {g}_{i}\right)}{N \sigma}$$
+
+    that is $\partial L/\partial x = \frac{\gamma}{N\sigma}(N g - \sum g - \hat x \sum g
+    \hat x)$ with $\sigma = \sqrt{\sigma^2 + \epsilon}$ and the sums over the $N$ values of
+    each channel; $\partial L/\partial\gamma = \sum g \hat x$, $\partial L/\partial\beta =
+    \sum g$ (per channel).
+
+    Args:
+        x, scale, eps: as :func:`batch_norm` (the bias does not enter the gradients).
+        grad_output: $g$, the gradient of the loss with respect to the output, the shape
+            of ``x``.
+
+    Returns:
+        ``(grad_x, grad_scale, grad_bias)``: ``(N, ..., C)``, ``(C,)``, ``(C,)`` in the
+        dtype of ``scale``; equal to ``jax.vjp`` of :func:`batch_norm`.
+
+    Raises:
+        ValueError, TypeError: as :func:`batch_norm`; ``grad_output`` not of the shape of
+            ``x`` or not floating.
+    """
+    who = "batch_norm_backward"
+    _eps(who, eps)
+    _, (x, g, scale) = _check(who, x, scale, batch=True, grad_output=grad_output)
+    axes = tuple(range(x.ndim - 1))
+    n = x.size // x.shape[-1]
+    mean, var = _moments(x, axes)
+    sigma = jnp.sqrt(var + eps)
+    x_hat = (x - mean) / sigma
+    sum_g = jnp.sum(g, axis=axes, keepdims=True)
+    sum_gx = jnp.sum(g * x_hat, axis=axes, keepdims=True)
+    grad_x = scale / (n * sigma) * (n * g - sum_g - x_hat * sum_gx)
+    return grad_x, sum_gx.reshape(-1), sum_g.reshape(-1)
+
+
+def update_running_statistics(running_mean, running_var, x, *, momentum=0.99):
+    r"""The running statistics that batch norm uses at inference, updated with one batch:
+    $\mu_r \leftarrow m\,\mu_r + (1 - m)\,\mu$ and $\sigma_r^2 \leftarrow m\,\sigma_r^2 +
+    (1 - m)\,\sigma^2$, with $\mu, \sigma^2$ the batch's (biased) statistics over every
+    axis but the last, as flax's ``BatchNorm`` (``momentum`` 0.99; its ``batch_stats``
+    ``mean`` and ``var``). PyTorch's ``momentum`` is $1 - m$ (0.1), and it keeps the
+    unbiased variance $\frac{N}{N - 1}\sigma^2$ instead.
+
+    Args:
+        running_mean, running_var: ``(C,)``, floating, one dtype (start: zeros and ones).
+        x: the batch ``(N, ..., C)``, floating.
+        momentum: $m \in [0, 1]$; 0 keeps only the last batch.
+
+    Returns:
+        ``(running_mean, running_var)``, ``(C,)`` each, in the dtype of ``running_mean``.
+
+    Raises:
+        ValueError: ``x`` of rank < 2, statistics not ``(C,)``, an empty batch, ``momentum``
+            outside ``[0, 1]``. TypeError: non-floating arrays.
+    """
+    who = "update_running_statistics"
+    _checks.hyperparameter(who, "momentum", momentum, low=0.0, high=1.0)
+    for name, v in (("running_mean", running_mean), ("running_var", running_var)):
+        _checks.require_floating(who, name, v)
+    dtype = jnp.result_type(running_mean)
+    _checks.require_floating(who, "x", x)
+    s = _checks.shape_of(x)
+    if len(s) < 2:
+        raise ValueError(f"{who}: x must have shape (N, ..., C) with a batch axis; got "
+                         f"{_checks.fmt(s)}. A single example (C,) is x[None].")
+    for name, v in (("running_mean", running_mean), ("running_var", running_var)):
+        if _checks.shape_of(v) != (s[-1],):
+            raise ValueError(f"{who}: {name} must have shape (C,) = ({s[-1]},), one entry per "
+                             f"channel of x {_checks.fmt(s)}; got "
+                             f"{_checks.fmt(_checks.shape_of(v))}.")
+    if any(d == 0 for d in s[:-1]):
+        raise ValueError(f"{who}: x {_checks.fmt(s)} has no examples; the batch statistics "
+                         "are a mean over them and are undefined for none.")
+    x, running_mean, running_var = _checks.cast_floats(dtype, x, running_mean, running_var)
+    mean, var = _moments(x, tuple(range(x.ndim - 1)))
+    return (momentum * running_mean + (1 - momentum) * mean.reshape(-1),
+            momentum * running_var + (1 - momentum) * var.reshape(-1))
+
+
+def batch_norm_inference(x, scale, bias, running_mean, running_var, *, eps=1e-5):
+    r"""Batch normalisation at inference: $y = \gamma (x - \mu_r)/\sqrt{\sigma_r^2 +
+    \epsilon} + \beta$ with the running statistics of :func:`update_running_statistics`
+    instead of the batch's, so each example's output depends on that example only (and a
+    batch of one is fine). flax's ``nn.BatchNorm(use_running_average=True)``.
+
+    Args:
+        x: ``(*B, C)``, floating (any batch shape, also none).
+        scale, bias, running_mean, running_var: ``(C,)``, floating, one dtype.
+        eps: $\epsilon \ge 0$.
+
+    Returns:
+        ``(*B, C)`` in the dtype of ``scale``.
+
+    Raises:
+        ValueError: a vector not ``(C,)``; ``x`` a scalar; ``eps`` out of range.
+        TypeError: non-floating arrays.
+    """
+    who = "batch_norm_inference"
+    _eps(who, eps)
+    _checks.require_floating(who, "x", x)
+    vectors = {"scale": scale, "bias": bias, "running_mean": running_mean,
+               "running_var": running_var}
+    for name, v in vectors.items():
+        _checks.require_floating(who, name, v)
+    dtype = jnp.result_type(scale)
+    s = _checks.shape_of(x)
+    if len(s) < 1:
+        raise ValueError(f"{who}: x must have shape (*B, C); got a scalar.")
+    for name, v in vectors.items():
+        if _checks.shape_of(v) != (s[-1],):
+            raise ValueError(f"{who}: {name} must have shape (C,) = ({s[-1]},), one entry per "
+                             f"channel of x {_checks.fmt(s)}; got "
+                             f"{_checks.fmt(_checks.shape_of(v))}.")
+    x, scale, bias, mean, var = _checks.cast_floats(dtype, x, *vectors.values())
+    return (x - mean) / jnp.sqrt(var + eps) * scale + bias
+
+
+def layer_norm(x, scale, bias, *, eps=1e-5):
+    r"""Layer normalisation over the last axis, for each example on its own:
+
+    $${\beta}_{j} + \frac{\left({x}_{j} - \frac{\sum_{a=0}^{D -
+    1} {x}_{a}}{D}\right) {\gamma}_{j}}{\sqrt{\epsilon + \frac{\sum_{a=0}^{D -
+    1} \left({x}_{a} - \frac{\sum_{a=0}^{D - 1} {x}_{a}}{D}\right)^{2}}{D}}}$$
+
+    the mean and biased variance taken over the $D$ = ``C`` features of one example.
+    flax's ``nn.LayerNorm(epsilon=eps)`` (whose default is 1e-6) and PyTorch's
+    ``nn.LayerNorm`` (default 1e-5, its ``weight`` our ``scale``).
+
+    Args:
+        x: ``(*B, C)``, floating.
+        scale, bias: ``(C,)``, floating, one dtype.
+        eps: $\epsilon \ge 0$.
+
+    Returns:
+        ``(*B, C)`` in the dtype of ``scale``; an empty batch gives an empty result.
+
+    Raises:
+        ValueError: ``x`` a scalar; ``scale`` or ``bias`` not ``(C,)``; ``C = 0``; ``eps``
+            out of range. TypeError: non-floating arrays.
+    """
+    who = "layer_norm"
+    _eps(who, eps)
+    _, (x, scale, bias) = _check(who, x, scale, bias, batch=False)
+    mean, var = _moments(x, -1)
+    return (x - mean) / jnp.sqrt(var + eps) * scale + bias
+
+
+def layer_norm_backward(x, scale, grad_output, *, eps=1e-5):
+    r"""The hand-derived backward pass of :func:`layer_norm`. With $h = \gamma \odot g$
+    (the output gradient through the scale), per example, over its $D$ features:
+    $\partial L/\partial x = \frac{1}{D\sigma}(D h - \sum h - \hat x \sum h \hat x)$, batch
+    norm's formula with $g \to h$, $\gamma \to 1$ and the sums over the features;
+    $\partial L/\partial \gamma = \sum_{\text{examples}} g \hat x$, $\partial L/\partial
+    \beta = \sum_{\text{examples}} g$.
+
+    Args:
+        x, scale, eps: as :func:`layer_norm`.
+        grad_output: $g$, the shape of ``x``, floating.
+
+    Returns:
+        ``(grad_x, grad_scale, grad_bias)``: ``(*B, C)``, ``(C,)``, ``(C,)`` in the dtype of
+        ``scale``; equal to ``jax.vjp`` of :func:`layer_norm`.
+
+    Raises:
+        ValueError, TypeError: as :func:`layer_norm`; ``grad_output`` of another shape.
+    """
+    who = "layer_norm_backward"
+    _eps(who, eps)
+    _, (x, g, scale) = _check(who, x, scale, batch=False, grad_output=grad_output)
+    d = x.shape[-1]
+    mean, var = _moments(x, -1)
+    sigma = jnp.sqrt(var + eps)
+    x_hat = (x - mean) / sigma
+    h = g * scale
+    grad_x = (d * h - jnp.sum(h, -1, keepdims=True)
+              - x_hat * jnp.sum(h * x_hat, -1, keepdims=True)) / (d * sigma)
+    batch = tuple(range(x.ndim - 1))
+    return grad_x, jnp.sum(g * x_hat, axis=batch), jnp.sum(g, axis=batch)
+
+
+def rms_norm(x, scale, *, eps=1e-6):
+    r"""RMS normalisation over the last axis (no centring, no bias):
+
+    $$\frac{{\gamma}_{j} {x}_{j}}{\sqrt{\epsilon + \frac{\sum_{a=0}^{D - 1} {x}_{a}^{2}}{D}}}$$
+
+    flax's ``nn.RMSNorm(epsilon=eps)`` (same default 1e-6).
+
+    Args:
+        x: ``(*B, C)``, floating.
+        scale: ``(C,)``, floating.
+        eps: $\epsilon \ge 0$.
+
+    Returns:
+        ``(*B, C)`` in the dtype of ``scale``.
+
+    Raises:
+        ValueError: ``x`` a scalar; ``scale`` not ``(C,)``; ``C = 0``; ``eps`` out of range.
+        TypeError: non-floating arrays.
+    """
+    who = "rms_norm"
+    _eps(who, eps)
+    _, (x, scale) = _check(who, x, scale, batch=False)
+    return x / jnp.sqrt(jnp.mean(jnp.square(x), -1, keepdims=True) + eps) * scale
+
+
+def rms_norm_backward(x, scale, grad_output, *, eps=1e-6):
+    r"""The hand-derived backward pass of :func:`rms_norm`: with $r = \sqrt{\frac{1}{D}
+    \sum x^2 + \epsilon}$ and $h = \gamma \odot g$, per example,
+    $\partial L/\partial x = \frac{1}{r}\left(h - x \frac{\sum h x}{D r^2}\right)$ and
+    $\partial L/\partial \gamma = \sum_{\text{examples}} g\,x/r$.
+
+    Args:
+        x, scale, eps: as :func:`rms_norm`.
+        grad_output: $g$, the shape of ``x``, floating.
+
+    Returns:
+        ``(grad_x, grad_scale)``: ``(*B, C)`` and ``(C,)`` in the dtype of ``scale``; equal
+        to ``jax.vjp`` of :func:`rms_norm`.
+
+    Raises:
+        ValueError, TypeError: as :func:`rms_norm`; ``grad_output`` of another shape.
+    """
+    who = "rms_norm_backward"
+    _eps(who, eps)
+    _, (x, g, scale) = _check(who, x, scale, batch=False, grad_output=grad_output)
+    r = jnp.sqrt(jnp.mean(jnp.square(x), -1, keepdims=True) + eps)
+    h = g * scale
+    grad_x = (h - x * jnp.sum(h * x, -1, keepdims=True) / (x.shape[-1] * r**2)) / r
+    return grad_x, jnp.sum(g * x / r, axis=tuple(range(x.ndim - 1)))

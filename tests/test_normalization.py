@@ -1,0 +1,225 @@
+"""Unit tests of dlmath.normalization: values against the registered formulas, NumPy and
+flax.linen's BatchNorm / LayerNorm / RMSNorm; the hand-derived backward passes against
+jax.vjp and float64 finite differences; running statistics; a batch of one; errors."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dlmath import normalization as norm
+from dlmath.formulas import normalization as F
+from dlmath.testing import finite_difference_grad
+
+
+@pytest.fixture
+def x64():
+    with jax.enable_x64(True):
+        yield
+
+
+def _data(shape, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    c = shape[-1]
+    return (rng.normal(1.0, 2.0, shape).astype(dtype), rng.normal(1.0, 0.3, c).astype(dtype),
+            rng.normal(0.0, 0.3, c).astype(dtype), rng.normal(size=shape).astype(dtype))
+
+
+# ---------------------------------------------------------------- values
+
+
+def test_batch_norm_is_its_formula_and_numpy(x64):
+    x, s, b, _ = _data((5, 3))
+    y = np.asarray(norm.batch_norm(jnp.asarray(x), jnp.asarray(s), jnp.asarray(b), eps=1e-3))
+    for c, j in ((0, 0), (2, 4)):
+        ref = F.BATCH_NORM.reference(jnp.asarray(x[:, c]), j, 5, s[c], b[c], 1e-3)
+        assert float(ref) == pytest.approx(y[j, c], rel=1e-12)
+    mu, var = x.mean(0), x.var(0)
+    np.testing.assert_allclose(y, (x - mu) / np.sqrt(var + 1e-3) * s + b, rtol=1e-12)
+
+
+def test_batch_norm_reduces_over_every_axis_but_the_last(x64):
+    x, s, b, _ = _data((2, 3, 4, 3))
+    y = norm.batch_norm(x, s, b)
+    flat = norm.batch_norm(x.reshape(-1, 3), s, b)
+    np.testing.assert_allclose(np.asarray(y).reshape(-1, 3), flat, rtol=1e-12)
+
+
+def test_layer_and_rms_norm_are_their_formulas(x64):
+    x, s, b, _ = _data((4, 6))
+    y = np.asarray(norm.layer_norm(x, s, b, eps=1e-4))
+    r = np.asarray(norm.rms_norm(x, s, eps=1e-4))
+    for n, j in ((0, 0), (3, 5)):
+        if True:
+            assert float(F.LAYER_NORM.reference(jnp.asarray(x[n]), jnp.asarray(s),
+                                                jnp.asarray(b), j, 6, 1e-4)) == pytest.approx(
+                y[n, j], rel=1e-12)
+            assert float(F.RMS_NORM.reference(jnp.asarray(x[n]), jnp.asarray(s), j, 6, 1e-4)
+                         ) == pytest.approx(r[n, j], rel=1e-12)
+
+
+def test_equal_to_flax():
+    shape = (2, 3, 3, 4)  # images: the statistics over N, H and W
+    x, s, b, _ = _data(shape, dtype=np.float32)
+    bn = nn.BatchNorm(use_running_average=False, epsilon=1e-5)
+    variables = {"params": {"scale": s, "bias": b},
+                 "batch_stats": {"mean": np.zeros(shape[-1], np.float32),
+                                 "var": np.ones(shape[-1], np.float32)}}
+    y_flax, updated = bn.apply(variables, x, mutable=["batch_stats"])
+    np.testing.assert_allclose(norm.batch_norm(x, s, b), y_flax, atol=2e-5)
+    mean, var = norm.update_running_statistics(np.zeros(shape[-1], np.float32),
+                                               np.ones(shape[-1], np.float32), x)
+    np.testing.assert_allclose(mean, updated["batch_stats"]["mean"], atol=1e-6)
+    np.testing.assert_allclose(var, updated["batch_stats"]["var"], atol=1e-5)
+    # inference mode with those statistics
+    bn_eval = nn.BatchNorm(use_running_average=True, epsilon=1e-5)
+    y_eval = bn_eval.apply({"params": {"scale": s, "bias": b},
+                            "batch_stats": updated["batch_stats"]}, x)
+    np.testing.assert_allclose(norm.batch_norm_inference(x, s, b, mean, var), y_eval, atol=2e-5)
+    ln = nn.LayerNorm(epsilon=1e-5).apply({"params": {"scale": s, "bias": b}}, x)
+    np.testing.assert_allclose(norm.layer_norm(x, s, b), ln, atol=2e-5)
+    rms = nn.RMSNorm(epsilon=1e-6).apply({"params": {"scale": s}}, x)
+    np.testing.assert_allclose(norm.rms_norm(x, s), rms, atol=2e-5)
+
+
+def test_running_statistics_converge_to_the_population_ones():
+    batches = 3.0 + 2.0 * jax.random.normal(jax.random.key(1), (100, 64, 2))
+
+    def step(stats, batch):
+        return norm.update_running_statistics(*stats, batch, momentum=0.9), None
+
+    (mean, var), _ = jax.lax.scan(step, (jnp.zeros(2), jnp.ones(2)), batches)
+    batch = batches[-1]
+    np.testing.assert_allclose(mean, 3.0, atol=0.3)
+    np.testing.assert_allclose(var, 4.0, atol=0.8)
+    # momentum 0: the last batch's statistics
+    m0, v0 = norm.update_running_statistics(mean, var, batch, momentum=0.0)
+    np.testing.assert_allclose(m0, batch.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(v0, batch.var(0), rtol=1e-5)
+
+
+def test_a_batch_of_one_gives_the_bias_and_no_gradient(x64):
+    x = jnp.array([[1.5, -2.0, 7.0]])
+    s, b = jnp.array([2.0, 3.0, 4.0]), jnp.array([0.1, 0.2, 0.3])
+    np.testing.assert_array_equal(norm.batch_norm(x, s, b), b[None])
+    dx, ds, db = norm.batch_norm_backward(x, s, jnp.ones_like(x))
+    np.testing.assert_array_equal(dx, jnp.zeros_like(x))
+    np.testing.assert_array_equal(db, jnp.ones(3))
+    # at inference a single example is fine
+    y = norm.batch_norm_inference(x[0], s, b, jnp.zeros(3), jnp.ones(3))
+    np.testing.assert_allclose(y, x[0] / np.sqrt(1 + 1e-5) * s + b, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- backward passes
+
+
+def _bn_eps(x, s, b):
+    return norm.batch_norm(x, s, b, eps=1e-3)
+
+
+def _vjp(f, x, s, b, g):
+    _, vjp = jax.vjp(f, x, s, b)
+    return vjp(g)
+
+
+def test_batch_norm_backward_is_jax_vjp(x64):
+    for shape in ((7, 3), (2, 3, 2, 4), (1, 5, 2)):
+        x, s, b, g = (jnp.asarray(a) for a in _data(shape))
+        ours = jax.jit(norm.batch_norm_backward)(x, s, g, eps=1e-3)
+        auto = jax.jit(_vjp, static_argnums=0)(_bn_eps, x, s, b, g)
+        for a, r in zip(ours, auto, strict=True):
+            np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-12)
+
+
+def test_batch_norm_backward_is_its_formula(x64):
+    x, s, b, g = _data((6, 2))
+    dx = np.asarray(norm.batch_norm_backward(x, s, g, eps=1e-2)[0])
+    for c, j in ((0, 1), (1, 5)):
+        sigma = np.sqrt(x[:, c].var() + 1e-2)
+        xh = (x[:, c] - x[:, c].mean()) / sigma
+        if True:
+            ref = F.BATCH_NORM_BACKWARD.reference(jnp.asarray(g[:, c]), jnp.asarray(xh), j, 6,
+                                                  s[c], sigma)
+            assert float(ref) == pytest.approx(dx[j, c], rel=1e-10)
+
+
+def test_layer_and_rms_norm_backward_are_jax_vjp(x64):
+    for shape in ((2, 3, 6), (5,)):
+        x, s, b, g = (jnp.asarray(a) for a in _data(shape))
+        ours = norm.layer_norm_backward(x, s, g, eps=1e-3)
+        auto = _vjp(lambda x, s, b: norm.layer_norm(x, s, b, eps=1e-3), x, s, b, g)
+        for a, r in zip(ours, auto, strict=True):
+            np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-12)
+        ours = norm.rms_norm_backward(x, s, g, eps=1e-3)
+        _, vjp = jax.vjp(lambda x, s: norm.rms_norm(x, s, eps=1e-3), x, s)
+        for a, r in zip(ours, vjp(g), strict=True):
+            np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-12)
+
+
+def test_backward_passes_match_finite_differences(x64):
+    x, s, b, g = (jnp.asarray(a) for a in _data((4, 3), seed=3))
+    cases = [(norm.batch_norm_backward, lambda x: norm.batch_norm(x, s, b)),
+             (norm.layer_norm_backward, lambda x: norm.layer_norm(x, s, b)),
+             (norm.rms_norm_backward, lambda x: norm.rms_norm(x, s))]
+    for backward, forward in cases:
+        fd = finite_difference_grad(jax.jit(lambda x, f=forward: jnp.sum(g * f(x))), x)
+        np.testing.assert_allclose(backward(x, s, g)[0], fd, rtol=1e-6, atol=1e-8)
+
+
+# ---------------------------------------------------------------- invariances
+
+
+def test_invariances(x64):
+    x, s, b, _ = _data((6, 4))
+    # batch norm: a positive scale of each channel's inputs (eps = 0) changes nothing
+    w = np.array([0.5, 3.0, 7.0, 0.01])
+    np.testing.assert_allclose(norm.batch_norm(x * w, s, b, eps=0.0),
+                               norm.batch_norm(x, s, b, eps=0.0), rtol=1e-10, atol=1e-12)
+    # layer norm: a shift of each example (any eps) and a positive scale (eps = 0)
+    shift = np.arange(6.0)[:, None]
+    np.testing.assert_allclose(norm.layer_norm(x + shift, s, b),
+                               norm.layer_norm(x, s, b), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(norm.layer_norm(4.0 * x, s, b, eps=0.0),
+                               norm.layer_norm(x, s, b, eps=0.0), rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------- dtypes and errors
+
+
+def test_dtype_follows_the_parameters_and_float16_is_finite():
+    x, s, b, g = _data((8, 3), dtype=np.float32)
+    y = norm.layer_norm(x, s.astype(np.float16), b.astype(np.float16))
+    assert y.dtype == jnp.float16 and bool(jnp.isfinite(y).all())
+    y = norm.batch_norm(x.astype(np.float16), s, b)
+    assert y.dtype == jnp.float32
+
+
+def test_empty_batches():
+    s, b = jnp.ones(3), jnp.zeros(3)
+    assert norm.layer_norm(jnp.zeros((0, 3)), s, b).shape == (0, 3)
+    with pytest.raises(ValueError, match="batch_norm: x .* has no examples"):
+        norm.batch_norm(jnp.zeros((0, 3)), s, b)
+
+
+def test_errors():
+    x, s, b, g = _data((4, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"batch_norm: scale must have shape \(C,\) = \(3,\)"):
+        norm.batch_norm(x, s[:2], b)
+    with pytest.raises(ValueError, match=r"layer_norm: bias must have shape \(C,\) = \(3,\)"):
+        norm.layer_norm(x, s, np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match="batch_norm: x must have shape .* with a batch axis"):
+        norm.batch_norm(x[0], s, b)
+    with pytest.raises(ValueError, match="rms_norm: eps"):
+        norm.rms_norm(x, s, eps=-1.0)
+    with pytest.raises(TypeError, match="layer_norm: x must be a floating-point array"):
+        norm.layer_norm(x.astype(np.int32), s, b)
+    assert norm.batch_norm(x, s, b.astype(np.float16)).dtype == jnp.float32
+    with pytest.raises(ValueError, match="layer_norm_backward: grad_output must have the shape"):
+        norm.layer_norm_backward(x, s, g[:2])
+    with pytest.raises(ValueError, match="update_running_statistics: momentum"):
+        norm.update_running_statistics(s, s, x, momentum=1.5)
+    with pytest.raises(ValueError, match="batch_norm_inference: running_var must have shape"):
+        norm.batch_norm_inference(x, s, b, s, s[:1])
