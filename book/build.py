@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import base64
 import html
 import importlib
 import json
@@ -127,8 +126,8 @@ class _WidgetDrawer:
             data = self.buffer(m, "value")
             if not data:
                 return ""
-            fmt = s.get("format", "png")
-            return f'<img alt="{_esc(desc or "figure")}" src="data:image/{_esc(fmt)};base64,{data}">'
+            fmt = _esc(s.get("format", "png"))
+            return f'<img alt="{_esc(desc or "figure")}" src="data:image/{fmt};base64,{data}">'
         if name == "OutputModel":
             parts = []
             for out in s.get("outputs", []):
@@ -136,7 +135,8 @@ class _WidgetDrawer:
                 if "image/png" in d:
                     parts.append(f'<img alt="figure" src="data:image/png;base64,{d["image/png"]}">')
                 elif "text/plain" in d or out.get("text"):
-                    parts.append(f"<pre>{_esc(''.join(d.get('text/plain', out.get('text', ''))))}</pre>")
+                    text = "".join(d.get("text/plain", out.get("text", "")))
+                    parts.append(f"<pre>{_esc(text)}</pre>")
             return "".join(parts)
         return ""
 

@@ -46,8 +46,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 BOOK_PAGES = ["index.html", "notebooks/01_linear_regression.html",
               "notebooks/05_optimizers.html", "formulas.html", "api/index.html",
               "api/dlmath.optim.html", "api/dlmath.linear_regression.html"]
-#: the chapters run in JupyterLab (each about 20 s)
-LAB_CHAPTERS = ["01_linear_regression"]
+#: the chapters run in JupyterLab (each 20-40 s on two cores: CI's budget allows one);
+#: DLMATH_LAB_CHAPTERS="01_linear_regression 05_optimizers" (or "all") runs others
+LAB_CHAPTERS = (sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+                if os.environ.get("DLMATH_LAB_CHAPTERS") == "all"
+                else os.environ.get("DLMATH_LAB_CHAPTERS", "01_linear_regression").split())
 HOW_TO_ENABLE = ("to run them: apt-get install chromium (Debian's, at /usr/bin/chromium, or "
                  "set DLMATH_CHROMIUM) and pip install -r requirements.txt (playwright)")
 
@@ -84,20 +87,52 @@ def browser():
             b.close()
 
 
-@pytest.fixture(scope="session")
-def book_dir(tmp_path_factory):
-    """The built book: ``_build/html`` if it is newer than all its sources, else built."""
-    _require_browser()  # no build where the browser tests will not run
+#: the session's book build, started once (by whichever fixture needs it first)
+_BUILD: dict = {}
+
+
+def _start_book_build(tmp_path_factory) -> None:
+    """Start ``python -m book build`` into a temporary folder, in the background, unless
+    ``_build/html`` is newer than all its sources. JupyterLab's test starts it first, so
+    the build runs while a chapter executes."""
+    if _BUILD:
+        return
     sys.path.insert(0, str(ROOT))
     from book import build
 
     if build.is_fresh():
-        return build.DEFAULT_OUT
+        _BUILD.update(out=build.DEFAULT_OUT, proc=None)
+        return
     out = tmp_path_factory.mktemp("book") / "html"
-    start = time.time()
-    build.build(out)
-    print(f"book built in {time.time() - start:.1f} s")
-    return out
+    log = open(out.parent / "build.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "book", "build", "--out", str(out)],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    _BUILD.update(out=out, proc=proc, log=out.parent / "build.log", start=time.time())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_background_build():
+    """A build still running when the session ends (nothing asked for the book) is ended."""
+    yield
+    proc = _BUILD.get("proc")
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def book_dir(tmp_path_factory):
+    """The built book: ``_build/html`` if it is newer than all its sources, else built."""
+    _require_browser()  # no build where the browser tests will not run
+    _start_book_build(tmp_path_factory)
+    proc = _BUILD["proc"]
+    if proc is not None:
+        if proc.wait(timeout=600) != 0:
+            pytest.fail("python -m book build failed:\n" +
+                        _BUILD["log"].read_text(errors="replace")[-4000:])
+        print(f"book built in {time.time() - _BUILD['start']:.1f} s (in the background)")
+        _BUILD["proc"] = None
+    return _BUILD["out"]
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -144,6 +179,157 @@ def page_log(browser):
         yield page, log
     finally:
         context.close()
+
+
+# ------------------------------------------------------------------ JupyterLab
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """``jupyter lab`` on loopback with a token, serving copies of the chapters."""
+    _require_browser()
+    _start_book_build(tmp_path_factory)
+    home = tmp_path_factory.mktemp("lab")
+    (home / "notebooks").mkdir()
+    for stem in LAB_CHAPTERS:
+        shutil.copy(ROOT / "notebooks" / f"{stem}.ipynb", home / "notebooks")
+    # the reader's defaults, except: no news prompt, and every cell rendered (not only those
+    # in view) so that the checks see the whole notebook
+    overrides = {"@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
+                 "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"}}
+    for name, value in overrides.items():
+        f = home / "settings" / f"{name}.jupyterlab-settings"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps(value), encoding="utf-8")
+    token, port = secrets.token_hex(16), _free_port()
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+               JUPYTER_RUNTIME_DIR=str(home / "runtime"))
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+           f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={home}",
+           "--ServerApp.port_retries=0", "--LabApp.news_url=",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(home / "lab.log", "wb"))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail("jupyter lab did not start:\n" +
+                                (home / "lab.log").read_text(errors="replace")[-3000:])
+                time.sleep(0.3)
+        yield {"base": base, "token": token, "home": home}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+_LAB_STATE = """() => {
+  const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+  const cells = nb ? [...nb.querySelectorAll('.jp-CodeCell')] : [];
+  const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '');
+  return {
+    cells: cells.length,
+    running: prompts.filter(p => p.includes('*')).length,
+    unrun: prompts.filter(p => /\\[ \\]/.test(p) || p.trim() === '').length,
+    errors: [...document.querySelectorAll(
+        '[data-mime-type="application/vnd.jupyter.error"]')].map(e => e.textContent.slice(0, 300)),
+    merror: [...document.querySelectorAll('mjx-merror')]
+        .map(e => e.getAttribute('data-mjx-error') || e.textContent).slice(0, 5),
+    widgets: document.querySelectorAll('.jupyter-widgets').length,
+    sliders: document.querySelectorAll('.widget-slider').length,
+    reprs: [...document.querySelectorAll('.jp-OutputArea-output')]
+        .filter(e => e.textContent.includes('VBox(children=')).length,
+    dirty: !!document.querySelector('.lm-TabBar-tab.jp-mod-dirty'),
+  };
+}"""
+
+
+def _wait_idle(page, timeout_s):
+    """The status bar says the kernel is idle (``Python 3 (ipykernel) | Idle``)."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
+        ".some(e => /\\|\\s*Idle\\s*$/.test(e.textContent))", timeout=timeout_s * 1000)
+
+
+@pytest.mark.parametrize("stem", LAB_CHAPTERS)
+def test_chapter_runs_in_jupyterlab(stem, lab, browser, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    outside = []
+
+    def route(r):
+        if r.request.url.startswith((lab["base"], "data:", "blob:", "about:")):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    try:
+        page.goto(f"{lab['base']}/lab/tree/notebooks/{stem}.ipynb?token={lab['token']}")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
+        _wait_idle(page, 60)
+        page.wait_for_timeout(500)
+        opened = page.evaluate(_LAB_STATE)
+        # the notebook as stored is what JupyterLab would save (its kernelspec included)
+        assert not opened["dirty"], f"{stem}: marked modified on opening"
+
+        page.click(".lm-MenuBar-item:has-text('Run')")
+        page.click("li[data-command='runmenu:run-all']")
+        page.wait_for_function(
+            "() => { const c = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];"
+            " return c.length && c.every(p => /\\[\\d+\\]/.test(p.textContent)); }",
+            timeout=180_000, polling=250)
+        _wait_idle(page, 30)
+        page.wait_for_timeout(500)  # the last outputs' MathJax
+        ran = page.evaluate(_LAB_STATE)
+        page.screenshot(path=tmp_path / f"{stem}-lab.png")
+        assert not ran["errors"], f"{stem}: error outputs {ran['errors']}"
+        assert not ran["merror"], f"{stem}: MathJax errors {ran['merror']}"
+        assert ran["widgets"] > 0 and ran["sliders"] > 0, f"{stem}: no widget controls {ran}"
+        assert ran["reprs"] == 0, f"{stem}: an explorer shows as its VBox(children=...) text"
+
+        # moving a slider redraws the figure beside it
+        box = page.locator(".widget-vbox:has(.widget-slider):has(img)").last
+        img = box.locator("img").first
+        before = img.get_attribute("src")
+        handle = box.locator(".widget-slider .noUi-handle").first
+        handle.scroll_into_view_if_needed()
+        handle.focus()
+        for _ in range(3):
+            page.keyboard.press("ArrowRight")
+        page.wait_for_function("([el, src]) => el.getAttribute('src') !== src",
+                               arg=[img.element_handle(), before], timeout=20_000)
+        assert not outside, f"{stem}: fetched from outside {outside}"
+    finally:
+        context.close()
+
+
+def test_lab_fixture_serves_copies_not_the_chapters(lab):
+    """Run All autosaves: it must write to the copies, never to notebooks/."""
+    for stem in LAB_CHAPTERS:
+        copy = json.loads((lab["home"] / "notebooks" / f"{stem}.ipynb").read_text())
+        assert copy["cells"], stem
+        assert (lab["home"] / "notebooks" / f"{stem}.ipynb").resolve() != \
+            (ROOT / "notebooks" / f"{stem}.ipynb").resolve()
 
 
 # ------------------------------------------------------------------ the HTML book, from files
@@ -228,8 +414,8 @@ def test_api_links_to_chapters_and_source_and_the_formula_index_links_all_three(
 
 _TYPESET = """async () => {
   if (!document.querySelector('script[src*="mathjax"]')) return null;
-  for (let i = 0; i < 200 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
-    await new Promise(r => setTimeout(r, 50));
+  const ready = () => window.MathJax && MathJax.startup && MathJax.startup.promise;
+  for (let i = 0; i < 200 && !ready(); i++) await new Promise(r => setTimeout(r, 50));
   await MathJax.startup.promise;
   return true;
 }"""
@@ -246,12 +432,13 @@ _AUDIT = """async () => {
   return {
     formulas: document.querySelectorAll('mjx-container').length,
     merror: [...document.querySelectorAll('mjx-merror')].map(e => e.textContent).slice(0, 5),
-    untypeset: math.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80)).slice(0, 5),
+    untypeset: math.filter(e => !e.querySelector('mjx-container'))
+        .map(e => e.textContent.slice(0, 80)).slice(0, 5),
     rawDollars: clone.innerText.includes('$$'),
     badImages: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80)),
     images: imgs.length,
-    overflow: [...document.querySelectorAll('mjx-container[display="true"]')]
-        .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length,
+    overflow: [...document.querySelectorAll('mjx-container[display="true"]')].filter(
+        e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length,
   };
 }"""
 
@@ -278,151 +465,3 @@ def test_book_page_in_chromium(name, book_url, page_log, tmp_path):
         assert audit["images"] > 0, f"{name}: no figure"
         text = page.inner_text("article")
         assert "VBox(children=" not in text, f"{name}: an explorer shows as its repr"
-
-
-# ------------------------------------------------------------------ JupyterLab
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """``jupyter lab`` on loopback with a token, serving copies of the chapters."""
-    _require_browser()
-    home = tmp_path_factory.mktemp("lab")
-    (home / "notebooks").mkdir()
-    for stem in LAB_CHAPTERS:
-        shutil.copy(ROOT / "notebooks" / f"{stem}.ipynb", home / "notebooks")
-    # the reader's defaults, except: no news prompt, and every cell rendered (not only those
-    # in view) so that the checks see the whole notebook
-    overrides = {"@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
-                 "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"}}
-    for name, value in overrides.items():
-        f = home / "settings" / f"{name}.jupyterlab-settings"
-        f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_text(json.dumps(value), encoding="utf-8")
-    token, port = secrets.token_hex(16), _free_port()
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
-               JUPYTER_RUNTIME_DIR=str(home / "runtime"))
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-           f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={home}",
-           "--ServerApp.port_retries=0", "--LabApp.news_url=",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-    proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(home / "lab.log", "wb"))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail("jupyter lab did not start:\n" +
-                                (home / "lab.log").read_text(errors="replace")[-3000:])
-                time.sleep(0.3)
-        yield {"base": base, "token": token, "home": home}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-_LAB_STATE = """() => {
-  const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
-  const cells = nb ? [...nb.querySelectorAll('.jp-CodeCell')] : [];
-  const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '');
-  return {
-    cells: cells.length,
-    running: prompts.filter(p => p.includes('*')).length,
-    unrun: prompts.filter(p => /\\[ \\]/.test(p) || p.trim() === '').length,
-    errors: [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"], .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')]
-        .map(e => e.textContent.slice(0, 300)),
-    merror: [...document.querySelectorAll('mjx-merror')].map(e => e.getAttribute('data-mjx-error') || e.textContent).slice(0, 5),
-    widgets: document.querySelectorAll('.jupyter-widgets').length,
-    sliders: document.querySelectorAll('.widget-slider').length,
-    reprs: [...document.querySelectorAll('.jp-OutputArea-output')].filter(e => e.textContent.includes('VBox(children=')).length,
-    dirty: !!document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty, .lm-TabBar-tab.jp-mod-dirty'),
-  };
-}"""
-
-
-def _wait_idle(page, timeout_s):
-    """The status bar says the kernel is idle (``Python 3 (ipykernel) | Idle``)."""
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
-        ".some(e => /\\|\\s*Idle\\s*$/.test(e.textContent))", timeout=timeout_s * 1000)
-
-
-@pytest.mark.parametrize("stem", LAB_CHAPTERS)
-def test_chapter_runs_in_jupyterlab(stem, lab, browser, tmp_path):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    outside = []
-
-    def route(r):
-        if r.request.url.startswith((lab["base"], "data:", "blob:", "about:")):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    try:
-        page.goto(f"{lab['base']}/lab/tree/notebooks/{stem}.ipynb?token={lab['token']}")
-        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
-        _wait_idle(page, 60)
-        page.wait_for_timeout(500)
-        opened = page.evaluate(_LAB_STATE)
-        # the notebook as stored is what JupyterLab would save (its kernelspec included)
-        assert not opened["dirty"], f"{stem}: marked modified on opening"
-
-        page.click(".lm-MenuBar-item:has-text('Run')")
-        page.click("li[data-command='runmenu:run-all']")
-        page.wait_for_function(
-            "() => { const c = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];"
-            " return c.length && c.every(p => /\\[\\d+\\]/.test(p.textContent)); }",
-            timeout=90_000, polling=250)
-        _wait_idle(page, 30)
-        page.wait_for_timeout(500)  # the last outputs' MathJax
-        ran = page.evaluate(_LAB_STATE)
-        page.screenshot(path=tmp_path / f"{stem}-lab.png")
-        assert not ran["errors"], f"{stem}: error outputs {ran['errors']}"
-        assert not ran["merror"], f"{stem}: MathJax errors {ran['merror']}"
-        assert ran["widgets"] > 0 and ran["sliders"] > 0, f"{stem}: no widget controls {ran}"
-        assert ran["reprs"] == 0, f"{stem}: an explorer shows as its VBox(children=...) text"
-
-        # moving a slider redraws the figure beside it
-        box = page.locator(".widget-vbox:has(.widget-slider):has(img)").last
-        img = box.locator("img").first
-        before = img.get_attribute("src")
-        handle = box.locator(".widget-slider .noUi-handle").first
-        handle.scroll_into_view_if_needed()
-        handle.focus()
-        for _ in range(3):
-            page.keyboard.press("ArrowRight")
-        page.wait_for_function("([el, src]) => el.getAttribute('src') !== src",
-                               arg=[img.element_handle(), before], timeout=20_000)
-        assert not outside, f"{stem}: fetched from outside {outside}"
-    finally:
-        context.close()
-
-
-def test_lab_fixture_serves_copies_not_the_chapters(lab):
-    """Run All autosaves: it must write to the copies, never to notebooks/."""
-    for stem in LAB_CHAPTERS:
-        copy = json.loads((lab["home"] / "notebooks" / f"{stem}.ipynb").read_text())
-        assert copy["cells"], stem
-        assert (lab["home"] / "notebooks" / f"{stem}.ipynb").resolve() != \
-            (ROOT / "notebooks" / f"{stem}.ipynb").resolve()
