@@ -465,3 +465,36 @@ def test_book_page_in_chromium(name, book_url, page_log, tmp_path):
         assert audit["images"] > 0, f"{name}: no figure"
         text = page.inner_text("article")
         assert "VBox(children=" not in text, f"{name}: an explorer shows as its repr"
+
+
+# ---------------------------------------------------- the build's own parts (no browser)
+
+
+def test_docstring_math_and_chapter_references_become_rst():
+    sys.path.insert(0, str(ROOT / "book"))
+    from sphinxext import convert, join_literals
+
+    chapters = {"05": "05_optimizers"}
+    doc = ("Adam, $\\hat m_t$ and ``$x$`` stay.\n\n    $$a +\n    b$$\n\n"
+           "Derived in ``notebooks/05_optimizers.ipynb``; see chapter 05, not chapter 99.")
+    out = convert(doc, chapters)
+    assert ":math:`\\hat m_t`" in out and "``$x$``" in out  # literals are left alone
+    assert "    .. math::\n\n       a + b\n" in out  # display math, at its indentation
+    assert ":doc:`notebooks/05_optimizers.ipynb </notebooks/05_optimizers>`" in out
+    assert ":doc:`chapter 05 </notebooks/05_optimizers>`" in out and "chapter 99." in out
+    assert convert("$n$th", {}) == ":math:`n`\\ th"  # RST needs a boundary after a role
+    assert join_literals('``{"a": (1,\n    2)}``') == '``{"a": (1, 2)}``'
+
+
+def test_explorers_are_drawn_from_their_stored_widget_state():
+    sys.path.insert(0, str(ROOT))
+    from book.build import static_widgets
+
+    nb = json.loads((ROOT / "notebooks" / "01_linear_regression.ipynb").read_text())
+    out = static_widgets(nb)
+    assert "widgets" not in out["metadata"]  # no widget manager is asked for
+    shown = [o["data"]["text/html"] for c in out["cells"] for o in c.get("outputs", [])
+             if "text/html" in o.get("data", {}) and "dlmath-widget" in o["data"]["text/html"]]
+    assert shown and all('type="range"' in h and "data:image/png;base64," in h for h in shown)
+    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+                   for c in out["cells"] for o in c.get("outputs", []))
