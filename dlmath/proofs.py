@@ -333,7 +333,8 @@ def prove_inequality(lhs, rhs, relation: str = ">=", *, certificate=None, at=Non
         lhs, rhs: scalar SymPy expressions.
         relation: ``">="``, ``"<="``, ``">"`` or ``"<"``.
         certificate: an expression equal to $d$ whose sign the assumptions decide.
-        at: as :func:`prove_equal` (a dict of values: *checked* there only).
+        at: as :func:`prove_equal`: a dict of values, or a string naming the sizes of
+            explicit matrices the sides were built from (*checked* there only).
         name: a label for the error message only.
 
     Returns:
@@ -352,15 +353,13 @@ def prove_inequality(lhs, rhs, relation: str = ">=", *, certificate=None, at=Non
     rhs = _as_sympy(rhs, "prove_inequality", "rhs")
     shown_lhs, shown_rhs = lhs, rhs
     lhs, rhs, scope, at_text, at_latex = _scope_at("prove_inequality", at, lhs, rhs)
-    if isinstance(at, str):
-        raise TypeError("prove_inequality: at must be a dict of values (or None) here.")
     strict = relation in (">", "<")
     d = lhs - rhs if relation in (">=", ">") else rhs - lhs
     label = f" '{name}'" if name else ""
     rel_text = _TEXT_RELATION[relation]
     if certificate is not None:
         certificate = _as_sympy(certificate, "prove_inequality", "certificate")
-        if scope == CHECKED:
+        if isinstance(at, dict):
             certificate = certificate.subs({k: sp.sympify(v) for k, v in at.items()})
         try:
             prove_equal(d, certificate, name=name)

@@ -300,6 +300,12 @@ def test_inequality_from_a_certificate_and_from_assumptions():
         symbolic.prove_inequality(x**2, 1, "<=")
     with pytest.raises(ValueError, match="prove_equal"):
         symbolic.prove_inequality(x, x, "=")
+    # sides built from explicit matrices of a named size: checked at that size, not proven
+    m = sp.Matrix(sp.symbols("m_0:2", real=True))
+    named = symbolic.prove_inequality((m.T * m)[0], 0, ">=", certificate=m[0] ** 2 + m[1] ** 2,
+                                      at="N = 2")
+    assert named.scope == symbolic.CHECKED and named.at == "N = 2"
+    assert repr(named).startswith("checked at N = 2")
 
 
 def test_argued_claims_are_labelled_as_prose():
