@@ -353,8 +353,15 @@ def formula_index(root: Path, src: Path, chapter_docs: dict[str, str]) -> int:
                 lines += [f".. rubric:: {label}", "", ".. math::", "",
                           f"   {' '.join(sp.latex(formula.expr).split())}", ""]
                 lines.append(f"- implemented by :py:obj:`{module_name}.{qualname}`")
+                cell = _proving_cell(root / "notebooks" / f"{page}.ipynb", names) \
+                    if page else None
+                if cell is None:  # the docstring names no chapter, or it never names it
+                    for num, other in sorted(chapter_docs.items()):
+                        found = _proving_cell(root / "notebooks" / f"{other}.ipynb", names)
+                        if found is not None:
+                            number, page, cell = num, other, found
+                            break
                 if page:
-                    cell = _proving_cell(root / "notebooks" / f"{page}.ipynb", names)
                     where = f"- derived in :doc:`chapter {number} </notebooks/{page}>`"
                     if cell is not None:
                         where += f" (`cell {cell} <notebooks/{page}.html#cell-{cell}>`__)"
