@@ -3,6 +3,7 @@ plausible mistakes."""
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import pytest
 import sympy as sp
@@ -30,6 +31,7 @@ def test_exercise_1_the_l1_strength_of_a_laplace_prior(verdicts):
     assert judge("Exercise 1", "sigma**2/b", v).ok is False
 
 
+@jax.jit
 def _reference(x, scale, g, eps=1e-5):
     n = x.shape[0]
     mean = x.mean(0)
@@ -38,12 +40,14 @@ def _reference(x, scale, g, eps=1e-5):
     return scale / (n * sd) * (n * g - g.sum(0) - xh * (g * xh).sum(0))
 
 
+@jax.jit
 def _no_xhat_term(x, scale, g, eps=1e-5):  # forgets the variance's path
     n = x.shape[0]
     sd = jnp.sqrt(x.var(0) + eps)
     return scale / (n * sd) * (n * g - g.sum(0))
 
 
+@jax.jit
 def _no_mean_term(x, scale, g, eps=1e-5):  # forgets the mean's path
     n = x.shape[0]
     sd = jnp.sqrt(x.var(0) + eps)
@@ -51,6 +55,7 @@ def _no_mean_term(x, scale, g, eps=1e-5):  # forgets the mean's path
     return scale / (n * sd) * (n * g - xh * (g * xh).sum(0))
 
 
+@jax.jit
 def _unbiased(x, scale, g, eps=1e-5):  # N - 1 in the variance (NaN for a batch of one)
     n = x.shape[0]
     sd = jnp.sqrt(x.var(0, ddof=1) + eps)
@@ -58,6 +63,7 @@ def _unbiased(x, scale, g, eps=1e-5):  # N - 1 in the variance (NaN for a batch 
     return scale / (n * sd) * (n * g - g.sum(0) - xh * (g * xh).sum(0))
 
 
+@jax.jit
 def _no_scale(x, scale, g, eps=1e-5):  # drops gamma
     return _reference(x, jnp.ones_like(scale), g, eps)
 
