@@ -266,16 +266,30 @@ def labels(who: str, name: str, ids, num_classes: int, batch_shape: tuple, legen
             f"{who}: {name} must have shape {legend} = {fmt(batch_shape)}; got {fmt(s)}."
             + (f" {hint}" if hint else "")
         )
+    return ids_in_range(who, name, ids, num_classes, what="class", letter="K",
+                        check="K (the last axis of the logits) and the data")
+
+
+def ids_in_range(who: str, name: str, ids, bound: int, *, what: str, letter: str, check: str):
+    """Integer ids (class ids, node ids) in ``[0, bound)``, checked where they are concrete
+    (under ``jit`` the caller documents what an id out of range gives).
+
+    Returns the ids as a JAX array of at least 32 bits (uint8 or int16 ids are widened, so
+    comparisons with ``bound`` and indexing never overflow).
+
+    Raises:
+        ValueError: a concrete id outside ``[0, bound)``, naming the first one.
+    """
     if not is_traced(ids):
         concrete = np.asarray(ids)
-        bad = (concrete < 0) | (concrete >= num_classes)
+        bad = (concrete < 0) | (concrete >= bound)
         if bad.any():
             where = tuple(int(i) for i in np.argwhere(bad)[0])
             pos = where[0] if len(where) == 1 else where
             raise ValueError(
-                f"{who}: class ids must lie in [0, K) = [0, {num_classes}); got "
+                f"{who}: {what} ids must lie in [0, {letter}) = [0, {bound}); got "
                 f"{name}[{pos}] = {int(concrete[where])}. Negative ids are not counted from "
-                "the end; check K (the last axis of the logits) and the data."
+                f"the end; check {check}."
             )
     ids = jnp.asarray(ids)
     if jnp.issubdtype(ids.dtype, jnp.unsignedinteger) or ids.dtype.itemsize < 4:

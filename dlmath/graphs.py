@@ -93,20 +93,8 @@ def _node_ids(who: str, name: str, ids, num_nodes: int, num_edges: int | None):
         raise ValueError(
             f"{who}: {name} must have shape {want}, one node id per edge; got {_checks.fmt(s)}."
         )
-    if not _checks.is_traced(ids):
-        concrete = np.asarray(ids)
-        bad = (concrete < 0) | (concrete >= num_nodes)
-        if bad.any():
-            e = int(np.argwhere(bad)[0][0])
-            raise ValueError(
-                f"{who}: node ids must lie in [0, N) = [0, {num_nodes}); got {name}[{e}] = "
-                f"{int(concrete[e])}. Negative ids are not counted from the end; check "
-                "num_nodes and the edge list."
-            )
-    ids = jnp.asarray(ids)
-    if jnp.issubdtype(ids.dtype, jnp.unsignedinteger) or ids.dtype.itemsize < 4:
-        ids = ids.astype(jnp.int32)
-    return ids
+    return _checks.ids_in_range(who, name, ids, num_nodes, what="node", letter="N",
+                                check="num_nodes and the edge list")
 
 
 def _edge_list(who: str, senders, receivers, num_nodes, edge_weight):

@@ -601,6 +601,19 @@ def _block_params(s, rng):
     return out
 
 
+def _block_spec(name, **kw):
+    """A row of a function of a transformer block's parameters and input x."""
+    return Spec(name,
+                lambda s, rng: {"params": _block_params(s, rng),
+                                "x": normal(rng, (s["N"], s["T"], s["E"])), "num_heads": 2,
+                                "is_causal": False, "eps": 1e-5},
+                {**{("params", k): A(v, param=True) for k, v in _BLOCK.items()},
+                 ("x",): A(("N", "T", "E"))},
+                {"num_heads": H(count=True, low=1, static=True, pred=lambda v: 4 % int(v) == 0),
+                 "is_causal": H(boolean=True, static=True), "eps": H(low=0.0, low_open=True)},
+                empty={"N": "pass", "T": "pass"}, out_dtype="params", examples=1, **kw)
+
+
 def _attention_specs():
     qk = {k: v for k, v in QKV.items() if k != ("value",)}
     mha = {("params", "in_proj_weight"): A(("E", "E"), param=True),
@@ -653,26 +666,10 @@ def _attention_specs():
              {"num_heads": H(count=True, low=1, static=True, pred=lambda v: 4 % int(v) == 0)},
              empty={"E": "either"}, out_dtype="params", examples=1,
              note="E = 0 maps to empty kernels, as flax's module of that size would hold"),
-        Spec("transformer.transformer_block",
-             lambda s, rng: {"params": _block_params(s, rng),
-                             "x": normal(rng, (s["N"], s["T"], s["E"])), "num_heads": 2,
-                             "is_causal": False, "eps": 1e-5},
-             {**{("params", k): A(v, param=True) for k, v in _BLOCK.items()},
-              ("x",): A(("N", "T", "E"))},
-             {"num_heads": H(count=True, low=1, static=True, pred=lambda v: 4 % int(v) == 0),
-              "is_causal": H(boolean=True, static=True), "eps": H(low=0.0, low_open=True)},
-             empty={"N": "pass", "T": "pass"}, out_dtype="params", examples=1),
-        Spec("transformer.block_attention_weights",
-             lambda s, rng: {"params": _block_params(s, rng),
-                             "x": normal(rng, (s["N"], s["T"], s["E"])), "num_heads": 2,
-                             "is_causal": False, "eps": 1e-5},
-             {**{("params", k): A(v, param=True) for k, v in _BLOCK.items()},
-              ("x",): A(("N", "T", "E"))},
-             {"num_heads": H(count=True, low=1, static=True, pred=lambda v: 4 % int(v) == 0),
-              "is_causal": H(boolean=True, static=True), "eps": H(low=0.0, low_open=True)},
-             empty={"N": "pass", "T": "pass"}, out_dtype="params", examples=1,
-             propagates=(("x",), ("params", "norm1_weight"), ("params", "norm1_bias")),
-             note="only the first layer norm and the query/key projections are used"),
+        _block_spec("transformer.transformer_block"),
+        _block_spec("transformer.block_attention_weights",
+                    propagates=(("x",), ("params", "norm1_weight"), ("params", "norm1_bias")),
+                    note="only the first layer norm and the query/key projections are used"),
         Spec("transformer.init_transformer_block",
              lambda s, rng: {"key": _key(), "embed_dim": 4, "hidden_dim": 3,
                              "dtype": jnp.float32}, {},
