@@ -159,11 +159,17 @@ def _per_head_reference(params, x_q, x_k, x_v, H, mask=None):
         + np.asarray(params["out_proj_bias"])
 
 
-def test_multi_head_equals_per_head_reference_and_jax_nn_per_head():
+def _mha_problem():
+    """Multi-head parameters for E = 8 with biases that are not zero, and query, key and
+    value inputs (T = 5, S = 6)."""
     params = A.init_multi_head_attention(jax.random.key(1), 8)
     params["in_proj_bias"] = 0.1 * jax.random.normal(jax.random.key(2), (24,))
     params["out_proj_bias"] = 0.1 * jax.random.normal(jax.random.key(3), (8,))
-    xq, xk, xv = _qkv(T=5, S=6, D=8, Dv=8)
+    return params, _qkv(T=5, S=6, D=8, Dv=8)
+
+
+def test_multi_head_equals_per_head_reference_and_jax_nn_per_head():
+    params, (xq, xk, xv) = _mha_problem()
     mask = jnp.arange(6) < 5
     out = A.multi_head_attention(params, xq, xk, xv, 2, mask)
     np.testing.assert_allclose(out, _per_head_reference(params, xq, xk, xv, 2, mask), atol=2e-5)
@@ -183,10 +189,7 @@ def test_multi_head_equals_per_head_reference_and_jax_nn_per_head():
 
 
 def test_multi_head_weights_are_each_heads_softmax_and_give_the_output():
-    params = A.init_multi_head_attention(jax.random.key(1), 8)
-    params["in_proj_bias"] = 0.1 * jax.random.normal(jax.random.key(2), (24,))
-    params["out_proj_bias"] = 0.1 * jax.random.normal(jax.random.key(3), (8,))
-    xq, xk, xv = _qkv(T=5, S=6, D=8, Dv=8)
+    params, (xq, xk, xv) = _mha_problem()
     mask = jnp.arange(6) < 5
     weights = A.multi_head_attention_weights(params, xq, xk, 2, mask)
     assert weights.shape == (2, 2, 5, 6)
@@ -217,10 +220,7 @@ def test_multi_head_equals_flax_multi_head_dot_product_attention():
     mask, several heads) and the gradients with respect to the inputs."""
     import flax.linen as nn
 
-    params = A.init_multi_head_attention(jax.random.key(1), 8)
-    params["in_proj_bias"] = 0.1 * jax.random.normal(jax.random.key(2), (24,))
-    params["out_proj_bias"] = 0.1 * jax.random.normal(jax.random.key(3), (8,))
-    xq, xk, xv = _qkv(T=5, S=6, D=8, Dv=8)
+    params, (xq, xk, xv) = _mha_problem()
     mask = jnp.arange(6) < 4
     causal = np.tril(np.ones((5, 5), bool))
     for heads in (4, 2):
