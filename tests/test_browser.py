@@ -249,8 +249,17 @@ _LAB_STATE = """() => {
     cells: cells.length,
     running: prompts.filter(p => p.includes('*')).length,
     unrun: prompts.filter(p => /\\[ \\]/.test(p) || p.trim() === '').length,
-    errors: [...document.querySelectorAll(
-        '[data-mime-type="application/vnd.jupyter.error"]')].map(e => e.textContent.slice(0, 300)),
+    // JupyterLab renders an error output as stderr text holding the traceback
+    errors: [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type=' +
+        '"application/vnd.jupyter.error"], .jp-OutputArea-output[data-mime-type=' +
+        '"application/vnd.jupyter.stderr"]')]
+        .filter(e => /Traceback|Error/.test(e.textContent)).map(e => e.textContent.slice(0, 300)),
+    untypeset: [...document.querySelectorAll('.jp-RenderedLatex, .jp-RenderedMarkdown')]
+        .filter(e => e.matches('.jp-RenderedLatex') ? !e.querySelector('mjx-container') : (() => {
+          const c = e.cloneNode(true);
+          c.querySelectorAll('pre, code, mjx-container').forEach(x => x.remove());
+          return c.textContent.includes('$$');
+        })()).map(e => e.textContent.slice(0, 80)).slice(0, 5),
     merror: [...document.querySelectorAll('mjx-merror')]
         .map(e => e.getAttribute('data-mjx-error') || e.textContent).slice(0, 5),
     widgets: document.querySelectorAll('.jupyter-widgets').length,
@@ -309,6 +318,8 @@ def test_chapter_runs_in_jupyterlab(stem, lab, browser, tmp_path):
             problems.append(f"error outputs {ran['errors']}")
         if ran["merror"]:
             problems.append(f"MathJax errors {ran['merror']}")
+        if ran["untypeset"]:
+            problems.append(f"formulas left as TeX {ran['untypeset']}")
         if not (ran["widgets"] > 0 and ran["sliders"] > 0):
             problems.append(f"no widget controls ({ran['widgets']} widgets, "
                             f"{ran['sliders']} sliders)")
