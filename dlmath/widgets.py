@@ -8,6 +8,7 @@ JupyterLab, headless, or under nbval.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 
@@ -35,7 +36,10 @@ def figure_explorer(draw: Callable, *, figsize=(10, 4), dpi: int = 80, **control
 
     Returns:
         An ``ipywidgets.VBox`` of the controls and the figure (an ``Image`` widget); its
-        ``.redraw()`` re-renders with the current values (called once at creation).
+        ``.redraw()`` re-renders with the current values (called once at creation). Its text
+        form, shown where the widget cannot be drawn (a notebook opened before its cells
+        run), names the controls: ``Explorer of rate, steps: run the cell to move the
+        controls.``
 
     Raises:
         ValueError: if no control is given.
@@ -56,10 +60,34 @@ def figure_explorer(draw: Callable, *, figsize=(10, 4), dpi: int = 80, **control
 
     for c in controls.values():
         c.observe(redraw, names="value")
-    box = widgets.VBox([*controls.values(), image])
+    box = _explorer_class()([*controls.values(), image])
     box.redraw = redraw
     redraw()
     return box
+
+
+@functools.cache
+def _explorer_class():
+    """``Explorer``, an ``ipywidgets.VBox`` whose text form says what it is: that is what a
+    notebook shows for it before its cell runs (no kernel, no widget to draw), and what
+    nbval compares."""
+    import ipywidgets as widgets
+
+    def name(control):
+        if isinstance(control, widgets.Box):  # a row of controls, e.g. checkboxes
+            kinds = {type(c).__name__.lower() for c in control.children}
+            if len(kinds) != 1:
+                return "a row of controls"
+            kind = kinds.pop()
+            return f"a row of {kind}{'es' if kind.endswith('x') else 's'}"
+        return getattr(control, "description", "") or type(control).__name__.lower()
+
+    class Explorer(widgets.VBox):
+        def __repr__(self):
+            names = ", ".join(name(c) for c in self.children[:-1])
+            return f"Explorer of {names}: run the cell to move the controls."
+
+    return Explorer
 
 
 def gradient_descent_explorer(X, y, w0, *, steps: int = 40, key=None):

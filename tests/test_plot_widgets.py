@@ -145,6 +145,13 @@ def test_figure_explorer_redraws_when_a_control_changes(drawn):
     np.testing.assert_array_equal(drawn[-1].axes[0].lines[0].get_ydata(), [0, 2.0])
     with pytest.raises(ValueError, match="figure_explorer"):
         widgets.figure_explorer(draw)
+    # the text a notebook shows before its cell runs names the controls, not a VBox repr
+    box2 = widgets.figure_explorer(lambda fig, a, b: draw(fig, a),
+                                   a=ipywidgets.FloatSlider(1.0, description="rate"),
+                                   b=ipywidgets.Checkbox(True))
+    assert isinstance(box2, ipywidgets.VBox)
+    assert repr(box2) == "Explorer of rate, checkbox: run the cell to move the controls."
+    assert box2._repr_mimebundle_()["text/plain"] == repr(box2)
 
 
 @pytest.fixture(scope="module")
