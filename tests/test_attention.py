@@ -99,14 +99,15 @@ def test_float64_gradients_against_jax_grad_and_finite_differences(is_causal):
     with jax.enable_x64(True):
         q, k, v = (x.astype(jnp.float64) for x in _qkv(batch=(), T=3, S=4, D=2, Dv=2))
         w = jnp.linspace(-1.0, 1.0, 6).reshape(3, 2)
+        reference_fn = jax.jit(lambda q, k, v: jnp.sum(w * A.scaled_dot_product_attention(
+            q, k, v, is_causal=is_causal)))
+        flash_fn = jax.jit(lambda q, k, v: jnp.sum(w * A.flash_attention(
+            q, k, v, is_causal=is_causal, block_size=3)))
         for argnum in range(3):
-            verify(lambda q, k, v: jnp.sum(w * A.scaled_dot_product_attention(
-                q, k, v, is_causal=is_causal)), [q, k, v], argnum=argnum,
-                reference=lambda q, k, v: jnp.sum(w * _naive(q, k, v, allowed)),
-                check_grads_order=1 if argnum == 0 else None)
-            verify(lambda q, k, v: jnp.sum(w * A.flash_attention(
-                q, k, v, is_causal=is_causal, block_size=3)), [q, k, v], argnum=argnum,
-                check_grads_order=None)
+            verify(reference_fn, [q, k, v], argnum=argnum,
+                   reference=lambda q, k, v: jnp.sum(w * _naive(q, k, v, allowed)),
+                   check_grads_order=1 if argnum == 0 else None)
+            verify(flash_fn, [q, k, v], argnum=argnum, check_grads_order=None)
 
 
 @pytest.mark.parametrize("is_causal", [False, True])

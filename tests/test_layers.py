@@ -66,7 +66,7 @@ def test_hand_backward_equals_jax_grad_and_finite_differences(activation, loss):
                                             activation=activation, output_activation=out_act)
             return ravel_pytree(grads)[0]
 
-        report = verify(fn, [theta, x], name=f"backprop {activation} {loss}", grad=by_hand,
+        report = verify(jax.jit(fn), [theta, x], name=f"backprop {activation} {loss}", grad=by_hand,
                         check_grads_order=None, rtol=1e-12)
     assert report.passed
     assert [c.reference for c in report.checks] == ["jax.grad", "finite differences"]
