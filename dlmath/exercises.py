@@ -136,7 +136,8 @@ def _counterexample(answer, expected, trials: int = 3):
                 v = sp.Integer(rng.randint(0, 6))
             else:
                 v = sp.Rational(rng.randint(1, 89), rng.randint(7, 41))
-            if sym.is_negative or sym.is_nonpositive or (not sym.is_nonnegative and rng.random() < 0.5):
+            either_sign = not sym.is_nonnegative and rng.random() < 0.5
+            if sym.is_negative or sym.is_nonpositive or either_sign:
                 v = -v
             if all(getattr(v, f"is_{k}") in (w, None) for k, w in sym.assumptions0.items()):
                 return v

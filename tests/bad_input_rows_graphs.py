@@ -51,8 +51,12 @@ def _np_messages(senders, receivers, x, num_nodes, weight=None):
 def _np_edges(senders, receivers, num_nodes, weight=None):
     s = np.concatenate([np.asarray(senders, np.int64), np.arange(num_nodes)])
     r = np.concatenate([np.asarray(receivers, np.int64), np.arange(num_nodes)])
-    w = np.concatenate([np.ones(len(senders)) if weight is None else np.asarray(weight, np.float64),
-                        np.ones(num_nodes)])
+    w = np.concatenate(
+        [
+            np.ones(len(senders)) if weight is None else np.asarray(weight, np.float64),
+            np.ones(num_nodes),
+        ]
+    )
     d = np.zeros(num_nodes)
     np.add.at(d, r, w)
     return s, r, w / np.sqrt(d[s] * d[r])
@@ -66,62 +70,121 @@ def _np_energy(x, a):
 
 
 def _layer_build(s, rng):
-    return {"params": {"w": normal(rng, (s["F"], s["G"]), 0.7), "b": normal(rng, (s["G"],), 0.1)},
-            "adjacency": _np_normalize(_adjacency(rng, s["N"])).astype(np.float32),
-            "x": normal(rng, (s["N"], s["F"]))}
+    return {
+        "params": {"w": normal(rng, (s["F"], s["G"]), 0.7), "b": normal(rng, (s["G"],), 0.1)},
+        "adjacency": _np_normalize(_adjacency(rng, s["N"])).astype(np.float32),
+        "x": normal(rng, (s["N"], s["F"])),
+    }
 
 
 def _mp_build(s, rng):
     senders, receivers = _edges(rng, s)
-    return {"senders": senders, "receivers": receivers, "x": normal(rng, (s["N"], s["F"])),
-            "num_nodes": s["N"], "edge_weight": rng.random(s["E"]).astype(np.float32)}
+    return {
+        "senders": senders,
+        "receivers": receivers,
+        "x": normal(rng, (s["N"], s["F"])),
+        "num_nodes": s["N"],
+        "edge_weight": rng.random(s["E"]).astype(np.float32),
+    }
 
 
 def _edges_build(s, rng):
     senders, receivers = _edges(rng, s)
-    return {"senders": senders, "receivers": receivers, "num_nodes": s["N"],
-            "edge_weight": (rng.random(s["E"]) + 0.1).astype(np.float32)}
+    return {
+        "senders": senders,
+        "receivers": receivers,
+        "num_nodes": s["N"],
+        "edge_weight": (rng.random(s["E"]) + 0.1).astype(np.float32),
+    }
 
 
 def specs():
     ids = A(("E",), kind="labels", classes="N")
     return [
-        Spec("graphs.gcn_normalize", lambda s, rng: {"adjacency": _adjacency(rng, s["N"])},
-             {("adjacency",): ADJ}, sizes=SIZES, empty={"N": "pass"}, out_dtype="promote",
-             free_letters=("N",),
-             ref=lambda kw: _np_normalize(kw["adjacency"]), grad_of=(("adjacency",),),
-             note="a concrete negative or non-finite weight raises, naming adjacency"),
-        Spec("graphs.gcn_layer", _layer_build,
-             {("params", "w"): A(("F", "G"), param=True), ("params", "b"): A(("G",), param=True),
-              ("adjacency",): ADJ, ("x",): FEATURES},
-             sizes=SIZES, empty={"N": "pass"}, out_dtype="params",
-             ref=lambda kw: np.asarray(kw["adjacency"]) @ np.asarray(kw["x"])
-             @ np.asarray(kw["params"]["w"], np.float64) + np.asarray(kw["params"]["b"], np.float64),
-             grad_of=(("x",), ("params", "w"))),
-        Spec("graphs.message_passing", _mp_build,
-             {("senders",): ids, ("receivers",): ids, ("x",): FEATURES,
-              ("edge_weight",): A(("E",))},
-             {"num_nodes": NUM_NODES}, sizes=SIZES, empty={"E": "pass"}, out_dtype="promote",
-             ref=lambda kw: _np_messages(kw["senders"], kw["receivers"], kw["x"], kw["num_nodes"],
-                                         kw["edge_weight"]),
-             grad_of=(("x",), ("edge_weight",)), wide_k=300,
-             names_ok=("num_nodes",),
-             note="under jit an out-of-range sender reads NaN and an out-of-range receiver is "
-                  "dropped (documented), so labels_jit is not set"),
-        Spec("graphs.gcn_normalize_edges", _edges_build,
-             {("senders",): ids, ("receivers",): ids, ("edge_weight",): A(("E",))},
-             {"num_nodes": NUM_NODES_EDGES}, sizes=SIZES, empty={"E": "pass"},
-             out_dtype="arg:edge_weight",
-             ref=lambda kw: _np_edges(kw["senders"], kw["receivers"], kw["num_nodes"],
-                                      kw["edge_weight"]),
-             wide_k=300, names_ok=("num_nodes",),
-             note="a concrete negative or non-finite weight raises, naming edge_weight"),
-        Spec("graphs.dirichlet_energy",
-             lambda s, rng: {"x": normal(rng, (s["N"], s["F"])), "adjacency": _adjacency(rng, s["N"])},
-             {("x",): FEATURES, ("adjacency",): ADJ}, sizes=SIZES, empty={"N": "pass", "F": "pass"},
-             out_dtype="promote", ref=lambda kw: _np_energy(kw["x"], kw["adjacency"]),
-             grad_of=(("x",),)),
+        Spec(
+            "graphs.gcn_normalize",
+            lambda s, rng: {"adjacency": _adjacency(rng, s["N"])},
+            {("adjacency",): ADJ},
+            sizes=SIZES,
+            empty={"N": "pass"},
+            out_dtype="promote",
+            free_letters=("N",),
+            ref=lambda kw: _np_normalize(kw["adjacency"]),
+            grad_of=(("adjacency",),),
+            note="a concrete negative or non-finite weight raises, naming adjacency",
+        ),
+        Spec(
+            "graphs.gcn_layer",
+            _layer_build,
+            {
+                ("params", "w"): A(("F", "G"), param=True),
+                ("params", "b"): A(("G",), param=True),
+                ("adjacency",): ADJ,
+                ("x",): FEATURES,
+            },
+            sizes=SIZES,
+            empty={"N": "pass"},
+            out_dtype="params",
+            ref=lambda kw: (
+                np.asarray(kw["adjacency"])
+                @ np.asarray(kw["x"])
+                @ np.asarray(kw["params"]["w"], np.float64)
+                + np.asarray(kw["params"]["b"], np.float64)
+            ),
+            grad_of=(("x",), ("params", "w")),
+        ),
+        Spec(
+            "graphs.message_passing",
+            _mp_build,
+            {("senders",): ids, ("receivers",): ids, ("x",): FEATURES, ("edge_weight",): A(("E",))},
+            {"num_nodes": NUM_NODES},
+            sizes=SIZES,
+            empty={"E": "pass"},
+            out_dtype="promote",
+            ref=lambda kw: _np_messages(
+                kw["senders"], kw["receivers"], kw["x"], kw["num_nodes"], kw["edge_weight"]
+            ),
+            grad_of=(("x",), ("edge_weight",)),
+            wide_k=300,
+            names_ok=("num_nodes",),
+            note="under jit an out-of-range sender reads NaN and an out-of-range receiver is "
+            "dropped (documented), so labels_jit is not set",
+        ),
+        Spec(
+            "graphs.gcn_normalize_edges",
+            _edges_build,
+            {("senders",): ids, ("receivers",): ids, ("edge_weight",): A(("E",))},
+            {"num_nodes": NUM_NODES_EDGES},
+            sizes=SIZES,
+            empty={"E": "pass"},
+            out_dtype="arg:edge_weight",
+            ref=lambda kw: _np_edges(
+                kw["senders"], kw["receivers"], kw["num_nodes"], kw["edge_weight"]
+            ),
+            wide_k=300,
+            names_ok=("num_nodes",),
+            note="a concrete negative or non-finite weight raises, naming edge_weight",
+        ),
+        Spec(
+            "graphs.dirichlet_energy",
+            lambda s, rng: {
+                "x": normal(rng, (s["N"], s["F"])),
+                "adjacency": _adjacency(rng, s["N"]),
+            },
+            {("x",): FEATURES, ("adjacency",): ADJ},
+            sizes=SIZES,
+            empty={"N": "pass", "F": "pass"},
+            out_dtype="promote",
+            ref=lambda kw: _np_energy(kw["x"], kw["adjacency"]),
+            grad_of=(("x",),),
+        ),
         # the loader of chapter 11's graph lives in dlmath.data; its row is kept here
-        Spec("data.karate_club", lambda s, rng: {}, {}, out_dtype="float32", jittable=False,
-             who="karate_club"),
+        Spec(
+            "data.karate_club",
+            lambda s, rng: {},
+            {},
+            out_dtype="float32",
+            jittable=False,
+            who="karate_club",
+        ),
     ]

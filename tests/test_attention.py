@@ -201,8 +201,8 @@ def test_multi_head_weights_are_each_heads_softmax_and_give_the_output():
     heads = []
     for h in range(2):
         cols = slice(4 * h, 4 * h + 4)  # the weights: the formula applied to the identity
-        np.testing.assert_allclose(weights[:, h], _naive(q[..., cols], k[..., cols], np.eye(6), mask),
-                                   atol=1e-6)
+        want = _naive(q[..., cols], k[..., cols], np.eye(6), mask)
+        np.testing.assert_allclose(weights[:, h], want, atol=1e-6)
         heads.append(np.asarray(weights[:, h], np.float64) @ v[..., cols])
     out = np.concatenate(heads, -1) @ np.asarray(params["out_proj_weight"]).T \
         + np.asarray(params["out_proj_bias"])
@@ -233,8 +233,8 @@ def test_multi_head_equals_flax_multi_head_dot_product_attention():
         peer = jax.jit(module.apply)
         ours = A.multi_head_attention(params, xq, xk, xv, heads, mask)
         np.testing.assert_allclose(ours, peer(variables, xq, xk, xv, mask=mask), atol=2e-5)
-        np.testing.assert_allclose(A.multi_head_attention(params, xq, xq, xq, heads, is_causal=True),
-                                   peer(variables, xq, xq, xq, mask=causal), atol=2e-5)
+        causal_out = A.multi_head_attention(params, xq, xq, xq, heads, is_causal=True)
+        np.testing.assert_allclose(causal_out, peer(variables, xq, xq, xq, mask=causal), atol=2e-5)
     head = jnp.linspace(-1.0, 1.0, 8)
     g_ours = jax.jit(jax.grad(lambda q, k: jnp.sum(
         A.multi_head_attention(params, q, k, k, 2, mask) * head), (0, 1)))(xq, xk)

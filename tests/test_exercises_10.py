@@ -11,7 +11,8 @@ from exercise_harness import checkers
 from dlmath.exercises import judge
 
 CHAPTER = "10_generative"
-mu, sigma, s = sp.Symbol("mu", real=True), sp.Symbol("sigma", positive=True), sp.Symbol("s", positive=True)
+mu = sp.Symbol("mu", real=True)
+sigma, s = sp.Symbol("sigma", positive=True), sp.Symbol("s", positive=True)
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,8 @@ def _swapped(senders, receivers, x, num_nodes):  # messages flow the wrong way
 
 def _unique_neighbours(senders, receivers, x, num_nodes):  # repeated edges counted once
     import numpy as np
-    pairs = sorted(set(zip(np.asarray(senders).tolist(), np.asarray(receivers).tolist())))
+    edges = zip(np.asarray(senders).tolist(), np.asarray(receivers).tolist(), strict=True)
+    pairs = sorted(set(edges))
     s = jnp.array([p[0] for p in pairs])
     r = jnp.array([p[1] for p in pairs])
     return _reference(s, r, x, num_nodes)

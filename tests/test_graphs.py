@@ -44,9 +44,11 @@ def _evaluate(expr, values: dict, sizes: dict):
     """A registered formula at integer indices and sizes, its IndexedBases replaced by arrays."""
     e = expr.subs(sizes).doit()
     while True:  # innermost first: X[s[e], f] needs s[e] before X
-        repl = {idx: values[idx.base][tuple(int(t) for t in idx.indices)]
-                for idx in e.atoms(sp.Indexed)
-                if idx.base in values and all(t.is_number for t in idx.indices)}
+        repl = {
+            idx: values[idx.base][tuple(int(t) for t in idx.indices)]
+            for idx in e.atoms(sp.Indexed)
+            if idx.base in values and all(t.is_number for t in idx.indices)
+        }
         if not repl:
             return float(e.doit())
         e = e.xreplace(repl).doit()
@@ -88,8 +90,12 @@ def test_gcn_layer_is_the_formula_and_numpy():
     got = np.asarray(graphs.gcn_layer(params, jnp.asarray(a_hat, jnp.float32), x))
     want = a_hat @ x.astype(np.float64) @ params["w"] + params["b"]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    values = {FG.A_hat: a_hat, FG.X: x.astype(np.float64), FG.W: params["w"].astype(np.float64),
-              FG.b: params["b"].astype(np.float64)}
+    values = {
+        FG.A_hat: a_hat,
+        FG.X: x.astype(np.float64),
+        FG.W: params["w"].astype(np.float64),
+        FG.b: params["b"].astype(np.float64),
+    }
     for i, f in [(0, 0), (3, 1), (5, 0)]:
         want_if = _evaluate(FG.GCN_LAYER.expr, values, {FG.N: 6, FG.F_in: 3, FG.i: i, FG.f: f})
         assert got[i, f] == pytest.approx(want_if, rel=1e-5, abs=1e-6)
@@ -109,8 +115,7 @@ def test_message_passing_is_the_formula_and_the_dense_product():
     np.testing.assert_allclose(got, a @ x.astype(np.float64), rtol=1e-5, atol=1e-6)
     values = {FG.w: weight, FG.X: x.astype(np.float64), FG.s: senders, FG.r: receivers}
     for i, f in [(0, 0), (4, 2)]:
-        want = _evaluate(FG.MESSAGE_PASSING.expr, values,
-                         {FG.E: len(senders), FG.i: i, FG.f: f})
+        want = _evaluate(FG.MESSAGE_PASSING.expr, values, {FG.E: len(senders), FG.i: i, FG.f: f})
         assert got[i, f] == pytest.approx(want, rel=1e-5, abs=1e-6)
     unweighted = graphs.message_passing(senders, receivers, x, 6)
     np.testing.assert_allclose(unweighted, (a > 0) @ x.astype(np.float64), rtol=1e-5, atol=1e-6)
@@ -139,12 +144,18 @@ def test_gcn_normalize_edges_equals_the_dense_normalisation(weighted):
     d = a.sum(1) + 1
     w_all = np.concatenate([weight if weighted else np.ones(len(senders)), np.ones(7)])
     k = 2
-    want = _evaluate(FG.GCN_EDGE_WEIGHT.expr, {FG.w: w_all, FG.d_tilde: d, FG.s: np.asarray(s2),
-                                               FG.r: np.asarray(r2)}, {FG.e: k})
+    want = _evaluate(
+        FG.GCN_EDGE_WEIGHT.expr,
+        {FG.w: w_all, FG.d_tilde: d, FG.s: np.asarray(s2), FG.r: np.asarray(r2)},
+        {FG.e: k},
+    )
     assert float(w2[k]) == pytest.approx(want, rel=1e-6)
     x = _features(n=7)
-    np.testing.assert_allclose(graphs.message_passing(s2, r2, x, 7, w2),
-                               graphs.gcn_normalize(jnp.asarray(a, jnp.float32)) @ x, atol=1e-6)
+    np.testing.assert_allclose(
+        graphs.message_passing(s2, r2, x, 7, w2),
+        graphs.gcn_normalize(jnp.asarray(a, jnp.float32)) @ x,
+        atol=1e-6,
+    )
 
 
 def test_dirichlet_energy_pairwise_trace_and_formula():
@@ -153,11 +164,14 @@ def test_dirichlet_energy_pairwise_trace_and_formula():
     with jax.enable_x64(True):
         got = float(graphs.dirichlet_energy(jnp.asarray(x), jnp.asarray(a)))
     assert got == pytest.approx(np.trace(x.T @ (np.eye(4) - _np_normalize(a)) @ x), rel=1e-12)
-    want = _evaluate(FG.DIRICHLET_ENERGY.expr,
-                     {FG.A: a, FG.X: x, FG.d_tilde: a.sum(1) + 1}, {FG.N: 4, FG.F: 2})
+    want = _evaluate(
+        FG.DIRICHLET_ENERGY.expr, {FG.A: a, FG.X: x, FG.d_tilde: a.sum(1) + 1}, {FG.N: 4, FG.F: 2}
+    )
     assert got == pytest.approx(want, rel=1e-12)
     smooth = jnp.ones((4, 2)) * np.sqrt(a.sum(1) + 1)[:, None]  # multiples of D^1/2 1
-    assert float(graphs.dirichlet_energy(smooth, jnp.asarray(a, jnp.float32))) == pytest.approx(0, abs=1e-5)
+    assert float(graphs.dirichlet_energy(smooth, jnp.asarray(a, jnp.float32))) == pytest.approx(
+        0, abs=1e-5
+    )
 
 
 def test_over_smoothing_energy_falls_by_rho_squared_per_step():
@@ -189,18 +203,22 @@ def test_gradients_against_finite_differences_and_check_grads():
         fns = {
             "normalize": (lambda m: jnp.sum(jnp.sin(graphs.gcn_normalize(m))), a + 0.3),
             "layer": (lambda v: jnp.sum(jnp.tanh(graphs.gcn_layer(params, a_hat, v))), x),
-            "weights": (lambda w_: jnp.sum(graphs.message_passing(senders, receivers, x, 6, w_) ** 2),
-                        weight),
+            "weights": (
+                lambda w_: jnp.sum(graphs.message_passing(senders, receivers, x, 6, w_) ** 2),
+                weight,
+            ),
         }
         for name, (fn, arg) in fns.items():
             fn = jax.jit(fn)
             g = np.asarray(jax.grad(fn)(arg))
-            np.testing.assert_allclose(g, finite_difference_grad(fn, arg), rtol=1e-6, atol=1e-8,
-                                       err_msg=name)
+            np.testing.assert_allclose(
+                g, finite_difference_grad(fn, arg), rtol=1e-6, atol=1e-8, err_msg=name
+            )
         check_grads(jax.jit(fns["layer"][0]), (x,), order=1, modes=["fwd", "rev"])
         energy = jax.jit(lambda v: graphs.dirichlet_energy(v, a))
-        np.testing.assert_allclose(jax.grad(energy)(x),
-                                   2 * (np.eye(6) - np.asarray(a_hat)) @ np.asarray(x), rtol=1e-10)
+        np.testing.assert_allclose(
+            jax.grad(energy)(x), 2 * (np.eye(6) - np.asarray(a_hat)) @ np.asarray(x), rtol=1e-10
+        )
 
 
 # ------------------------------------------------------------------ equivariance, jit
@@ -211,7 +229,9 @@ def test_permutation_equivariance_dense_and_edge_list():
     perm = np.random.default_rng(0).permutation(8)
     p = np.eye(8)[perm]
     out = graphs.gcn_layer(params, graphs.gcn_normalize(jnp.asarray(a, jnp.float32)), x)
-    out_p = graphs.gcn_layer(params, graphs.gcn_normalize(jnp.asarray(p @ a @ p.T, jnp.float32)), x[perm])
+    out_p = graphs.gcn_layer(
+        params, graphs.gcn_normalize(jnp.asarray(p @ a @ p.T, jnp.float32)), x[perm]
+    )
     np.testing.assert_allclose(out_p, out[perm], atol=1e-5)
     s, r, _ = _edges_of(a)
     inv = np.argsort(perm)
@@ -229,16 +249,19 @@ def test_everything_compiles_under_jit():
     s, r, w = _edges_of(np.asarray(a))
     params = {"w": jnp.ones((3, 2)), "b": jnp.zeros(2)}
     np.testing.assert_allclose(jax.jit(graphs.gcn_normalize)(a), graphs.gcn_normalize(a), atol=1e-7)
-    np.testing.assert_allclose(jax.jit(graphs.gcn_layer)(params, a, x), graphs.gcn_layer(params, a, x),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        jax.jit(graphs.gcn_layer)(params, a, x), graphs.gcn_layer(params, a, x), atol=1e-6
+    )
     mp = jax.jit(graphs.message_passing, static_argnums=3)
-    np.testing.assert_allclose(mp(s, r, x, 6, jnp.asarray(w)), graphs.message_passing(s, r, x, 6, w),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        mp(s, r, x, 6, jnp.asarray(w)), graphs.message_passing(s, r, x, 6, w), atol=1e-6
+    )
     edges = jax.jit(graphs.gcn_normalize_edges, static_argnums=2)(s, r, 6)
     for got, want in zip(edges, graphs.gcn_normalize_edges(s, r, 6), strict=True):
         np.testing.assert_allclose(got, want, atol=1e-7)
-    np.testing.assert_allclose(jax.jit(graphs.dirichlet_energy)(x, a), graphs.dirichlet_energy(x, a),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        jax.jit(graphs.dirichlet_energy)(x, a), graphs.dirichlet_energy(x, a), rtol=1e-6
+    )
 
 
 def test_out_of_range_ids_under_jit_read_nan_or_are_dropped():
@@ -249,50 +272,116 @@ def test_out_of_range_ids_under_jit_read_nan_or_are_dropped():
 
 
 # ------------------------------------------------------------------ errors
-@pytest.mark.parametrize("call, pattern", [
-    (lambda: graphs.gcn_normalize(jnp.ones((3, 4))), r"gcn_normalize: adjacency must be a square"),
-    (lambda: graphs.gcn_normalize(jnp.ones((2, 2, 2))), r"adjacency must be a square matrix \(N, N\)"),
-    (lambda: graphs.gcn_normalize(-jnp.ones((2, 2))), r"finite edge weights >= 0"),
-    (lambda: graphs.gcn_normalize(jnp.full((2, 2), jnp.nan)), r"adjacency\[\(0, 0\)\]"),
-    (lambda: graphs.gcn_layer({"w": jnp.ones((3, 2)), "b": jnp.ones(2)}, jnp.eye(4), jnp.ones((5, 3))),
-     r"gcn_layer: x must have one row per node.*N = 4.*\(5, 3\)"),
-    (lambda: graphs.gcn_layer({"w": jnp.ones((3, 2)), "b": jnp.ones(2)}, jnp.eye(4), jnp.ones((4, 2))),
-     r"gcn_layer: x must have F_in = 3"),
-    (lambda: graphs.gcn_layer({"w": jnp.ones((3, 2)), "b": jnp.ones(3)}, jnp.eye(4), jnp.ones((4, 3))),
-     r"w \(F_in, F_out\) and b \(F_out,\)"),
-    (lambda: graphs.gcn_layer({"w": jnp.ones((3, 2)), "b": jnp.ones(2)}, jnp.ones((4, 3)), jnp.ones((4, 3))),
-     r"gcn_layer: adjacency must be a square"),
-    (lambda: graphs.message_passing(jnp.array([0, 3]), jnp.array([1, 0]), jnp.ones((3, 2)), 3),
-     r"message_passing: node ids must lie in \[0, N\) = \[0, 3\); got senders\[1\] = 3"),
-    (lambda: graphs.message_passing(jnp.array([0, 1]), jnp.array([-1, 0]), jnp.ones((3, 2)), 3),
-     r"got receivers\[0\] = -1"),
-    (lambda: graphs.message_passing(jnp.array([0, 1]), jnp.array([0]), jnp.ones((3, 2)), 3),
-     r"receivers must have shape \(E,\) = \(2,\)"),
-    (lambda: graphs.message_passing(jnp.array([0, 1]), jnp.array([0, 1]), jnp.ones((4, 2)), 3),
-     r"x must have one row per node.*N = 3 \(num_nodes\)"),
-    (lambda: graphs.message_passing(jnp.array([0, 1]), jnp.array([0, 1]), jnp.ones((3, 2)), 3,
-                                    jnp.ones(3)), r"edge_weight must have shape \(E,\) = \(2,\)"),
-    (lambda: graphs.gcn_normalize_edges(jnp.array([0]), jnp.array([1]), 2, -jnp.ones(1)),
-     r"gcn_normalize_edges: edge_weight must hold finite edge weights >= 0"),
-    (lambda: graphs.dirichlet_energy(jnp.ones((3, 2)), jnp.eye(4)), r"dirichlet_energy: x must have one row"),
-])
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (
+            lambda: graphs.gcn_normalize(jnp.ones((3, 4))),
+            r"gcn_normalize: adjacency must be a square",
+        ),
+        (
+            lambda: graphs.gcn_normalize(jnp.ones((2, 2, 2))),
+            r"adjacency must be a square matrix \(N, N\)",
+        ),
+        (lambda: graphs.gcn_normalize(-jnp.ones((2, 2))), r"finite edge weights >= 0"),
+        (lambda: graphs.gcn_normalize(jnp.full((2, 2), jnp.nan)), r"adjacency\[\(0, 0\)\]"),
+        (
+            lambda: graphs.gcn_layer(
+                {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}, jnp.eye(4), jnp.ones((5, 3))
+            ),
+            r"gcn_layer: x must have one row per node.*N = 4.*\(5, 3\)",
+        ),
+        (
+            lambda: graphs.gcn_layer(
+                {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}, jnp.eye(4), jnp.ones((4, 2))
+            ),
+            r"gcn_layer: x must have F_in = 3",
+        ),
+        (
+            lambda: graphs.gcn_layer(
+                {"w": jnp.ones((3, 2)), "b": jnp.ones(3)}, jnp.eye(4), jnp.ones((4, 3))
+            ),
+            r"w \(F_in, F_out\) and b \(F_out,\)",
+        ),
+        (
+            lambda: graphs.gcn_layer(
+                {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}, jnp.ones((4, 3)), jnp.ones((4, 3))
+            ),
+            r"gcn_layer: adjacency must be a square",
+        ),
+        (
+            lambda: graphs.message_passing(
+                jnp.array([0, 3]), jnp.array([1, 0]), jnp.ones((3, 2)), 3
+            ),
+            r"message_passing: node ids must lie in \[0, N\) = \[0, 3\); got senders\[1\] = 3",
+        ),
+        (
+            lambda: graphs.message_passing(
+                jnp.array([0, 1]), jnp.array([-1, 0]), jnp.ones((3, 2)), 3
+            ),
+            r"got receivers\[0\] = -1",
+        ),
+        (
+            lambda: graphs.message_passing(jnp.array([0, 1]), jnp.array([0]), jnp.ones((3, 2)), 3),
+            r"receivers must have shape \(E,\) = \(2,\)",
+        ),
+        (
+            lambda: graphs.message_passing(
+                jnp.array([0, 1]), jnp.array([0, 1]), jnp.ones((4, 2)), 3
+            ),
+            r"x must have one row per node.*N = 3 \(num_nodes\)",
+        ),
+        (
+            lambda: graphs.message_passing(
+                jnp.array([0, 1]), jnp.array([0, 1]), jnp.ones((3, 2)), 3, jnp.ones(3)
+            ),
+            r"edge_weight must have shape \(E,\) = \(2,\)",
+        ),
+        (
+            lambda: graphs.gcn_normalize_edges(jnp.array([0]), jnp.array([1]), 2, -jnp.ones(1)),
+            r"gcn_normalize_edges: edge_weight must hold finite edge weights >= 0",
+        ),
+        (
+            lambda: graphs.dirichlet_energy(jnp.ones((3, 2)), jnp.eye(4)),
+            r"dirichlet_energy: x must have one row",
+        ),
+    ],
+)
 def test_value_errors(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()
 
 
-@pytest.mark.parametrize("call, pattern", [
-    (lambda: graphs.gcn_normalize(jnp.ones((2, 2), jnp.int32)), r"gcn_normalize: adjacency must be a floating"),
-    (lambda: graphs.gcn_normalize([[0.0, 1.0], [1.0, 0.0]]), r"adjacency must be an array"),
-    (lambda: graphs.gcn_layer({"w": jnp.ones((3, 2))}, jnp.eye(4), jnp.ones((4, 3))), r"params must be a dict"),
-    (lambda: graphs.message_passing(jnp.array([0.0]), jnp.array([0]), jnp.ones((3, 2)), 3),
-     r"senders must be integer node ids"),
-    (lambda: graphs.message_passing(jnp.array([True]), jnp.array([0]), jnp.ones((3, 2)), 3),
-     r"senders must be integer node ids"),
-    (lambda: graphs.message_passing(jnp.array([0]), jnp.array([0]), jnp.ones((3, 2)), 3.0),
-     r"num_nodes must be an int"),
-    (lambda: graphs.dirichlet_energy(jnp.ones((3, 2), jnp.int32), jnp.eye(3)), r"x must be a floating"),
-])
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (
+            lambda: graphs.gcn_normalize(jnp.ones((2, 2), jnp.int32)),
+            r"gcn_normalize: adjacency must be a floating",
+        ),
+        (lambda: graphs.gcn_normalize([[0.0, 1.0], [1.0, 0.0]]), r"adjacency must be an array"),
+        (
+            lambda: graphs.gcn_layer({"w": jnp.ones((3, 2))}, jnp.eye(4), jnp.ones((4, 3))),
+            r"params must be a dict",
+        ),
+        (
+            lambda: graphs.message_passing(jnp.array([0.0]), jnp.array([0]), jnp.ones((3, 2)), 3),
+            r"senders must be integer node ids",
+        ),
+        (
+            lambda: graphs.message_passing(jnp.array([True]), jnp.array([0]), jnp.ones((3, 2)), 3),
+            r"senders must be integer node ids",
+        ),
+        (
+            lambda: graphs.message_passing(jnp.array([0]), jnp.array([0]), jnp.ones((3, 2)), 3.0),
+            r"num_nodes must be an int",
+        ),
+        (
+            lambda: graphs.dirichlet_energy(jnp.ones((3, 2), jnp.int32), jnp.eye(3)),
+            r"x must be a floating",
+        ),
+    ],
+)
 def test_type_errors(call, pattern):
     with pytest.raises(TypeError, match=pattern):
         call()
