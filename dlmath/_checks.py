@@ -170,6 +170,18 @@ def cast_floats(dtype, *arrays):
     return tuple(out)
 
 
+def first_bad(name: str, values, bad) -> str | None:
+    """The first entry of ``values`` where the boolean array ``bad`` is ``True``, as an error
+    message names it (``"labels[3] = -1"``, ``"X[1, 2] = nan"``); ``None`` where none is."""
+    bad = np.asarray(bad)
+    if not bad.any():
+        return None
+    where = tuple(int(k) for k in np.argwhere(bad)[0])
+    value = np.asarray(values)[where]
+    value = int(value) if np.issubdtype(value.dtype, np.integer) else float(value)
+    return f"{name}[{', '.join(map(str, where))}] = {value!r}" if where else f"{name} = {value!r}"
+
+
 # ---------------------------------------------------------------- hyper-parameters
 
 
@@ -282,14 +294,11 @@ def ids_in_range(who: str, name: str, ids, bound: int, *, what: str, letter: str
     """
     if not is_traced(ids):
         concrete = np.asarray(ids)
-        bad = (concrete < 0) | (concrete >= bound)
-        if bad.any():
-            where = tuple(int(i) for i in np.argwhere(bad)[0])
-            pos = where[0] if len(where) == 1 else where
+        first = first_bad(name, concrete, (concrete < 0) | (concrete >= bound))
+        if first is not None:
             raise ValueError(
-                f"{who}: {what} ids must lie in [0, {letter}) = [0, {bound}); got "
-                f"{name}[{pos}] = {int(concrete[where])}. Negative ids are not counted from "
-                f"the end; check {check}."
+                f"{who}: {what} ids must lie in [0, {letter}) = [0, {bound}); got {first}. "
+                f"Negative ids are not counted from the end; check {check}."
             )
     ids = jnp.asarray(ids)
     if jnp.issubdtype(ids.dtype, jnp.unsignedinteger) or ids.dtype.itemsize < 4:

@@ -55,13 +55,11 @@ def _edge_weights_ok(who: str, name: str, a) -> None:
     if _checks.is_traced(a):
         return
     v = np.asarray(a, np.float64)
-    bad = ~(np.isfinite(v) & (v >= 0))
-    if bad.any():
-        where = tuple(int(k) for k in np.argwhere(bad)[0])
-        pos = where[0] if len(where) == 1 else where
+    first = _checks.first_bad(name, v, ~(np.isfinite(v) & (v >= 0)))
+    if first is not None:
         raise ValueError(
-            f"{who}: {name} must hold finite edge weights >= 0; got {name}[{pos}] = "
-            f"{v[where]!r}. The degrees 1 + sum_j A_ij must be positive to be normalised."
+            f"{who}: {name} must hold finite edge weights >= 0; got {first}. The degrees "
+            "1 + sum_j A_ij must be positive to be normalised."
         )
 
 
@@ -154,9 +152,9 @@ def gcn_normalize(adjacency):
 
     Raises:
         TypeError: a non-floating ``adjacency`` (convert 0/1 ints with
-            ``jnp.asarray(a, jnp.float32)``). ValueError: a matrix that is not square; a
-            concrete entry that is negative or not finite (under ``jit`` not checked: a
-            degree $\le 0$ then gives NaN or inf).
+            ``jnp.asarray(a, jnp.float32)``).
+        ValueError: a matrix that is not square; a concrete entry that is negative or not finite
+            (under ``jit`` not checked: a degree $\le 0$ then gives NaN or inf).
     """
     who = "gcn_normalize"
     n = _square(who, "adjacency", adjacency)
@@ -192,10 +190,10 @@ def gcn_layer(params: dict, adjacency, x):
         ``x`` are cast to it).
 
     Raises:
-        TypeError: ``params`` not such a dict of one float dtype; a non-floating
-            ``adjacency`` or ``x``. ValueError: a non-square ``adjacency``; ``x`` whose
-            number of rows differs from the graph's $N$; ``x``'s features differing from
-            ``w``'s $F_{in}$.
+        TypeError: ``params`` not such a dict of one float dtype; a non-floating ``adjacency`` or
+            ``x``.
+        ValueError: a non-square ``adjacency``; ``x`` whose number of rows differs from the graph's
+            $N$; ``x``'s features differing from ``w``'s $F_{in}$.
     """
     who = "gcn_layer"
     f_in, _, dtype = _check_params(who, params)
@@ -232,11 +230,11 @@ def message_passing(senders, receivers, x, num_nodes: int, edge_weight=None):
         ``(N, F)``, in the promoted dtype of ``x`` and ``edge_weight``.
 
     Raises:
-        TypeError: non-integer ids; a non-floating ``x`` or ``edge_weight``; a
-            ``num_nodes`` that is not an int. ValueError: ids of another rank or of
-            different lengths; ``x`` without ``num_nodes`` rows; concrete ids outside
-            $[0, N)$ (under ``jit`` not checked: an out-of-range sender reads NaN and an
-            out-of-range receiver is dropped, as ``segment_sum`` drops it).
+        TypeError: non-integer ids; a non-floating ``x`` or ``edge_weight``; a ``num_nodes`` that is
+            not an int.
+        ValueError: ids of another rank or of different lengths; ``x`` without ``num_nodes`` rows;
+            concrete ids outside $[0, N)$ (under ``jit`` not checked: an out-of-range sender reads
+            NaN and an out-of-range receiver is dropped, as ``segment_sum`` drops it).
     """
     who = "message_passing"
     senders, receivers, edge_weight = _edge_list(who, senders, receivers, num_nodes,
@@ -271,8 +269,8 @@ def gcn_normalize_edges(senders, receivers, num_nodes: int, edge_weight=None):
         float32 (or ``edge_weight``'s dtype).
 
     Raises:
-        TypeError, ValueError: as :func:`message_passing`, and for concrete weights that
-            are negative or not finite.
+        TypeError, ValueError: as :func:`message_passing`, and for concrete weights that are
+            negative or not finite.
     """
     who = "gcn_normalize_edges"
     senders, receivers, edge_weight = _edge_list(who, senders, receivers, num_nodes,
@@ -317,9 +315,9 @@ def dirichlet_energy(x, adjacency):
         features, not averaged).
 
     Raises:
-        TypeError: a non-floating ``x`` or ``adjacency``. ValueError: a non-square
-            ``adjacency``; ``x`` with another number of rows; negative or non-finite
-            concrete entries of ``adjacency``.
+        TypeError: a non-floating ``x`` or ``adjacency``.
+        ValueError: a non-square ``adjacency``; ``x`` with another number of rows; negative or
+            non-finite concrete entries of ``adjacency``.
     """
     who = "dirichlet_energy"
     n = _square(who, "adjacency", adjacency)

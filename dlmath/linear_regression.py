@@ -85,12 +85,11 @@ def _require_finite(who: str, name: str, x) -> None:
         return
     a = np.asarray(x, np.float64)
     bad = ~np.isfinite(a)
-    if bad.any():
-        where = tuple(int(k) for k in np.argwhere(bad)[0])
+    first = _checks.first_bad(name, a, bad)
+    if first is not None:
         raise ValueError(
-            f"{who}: {name} must be finite; got {name}[{', '.join(map(str, where))}] = "
-            f"{a[where]} ({int(bad.sum())} non-finite entries). Remove or impute those rows "
-            "first."
+            f"{who}: {name} must be finite; got {first} ({int(bad.sum())} non-finite "
+            "entries). Remove or impute those rows first."
         )
 
 
@@ -104,7 +103,8 @@ def design_matrix(x):
         ``X`` of shape ``(N, F + 1)``: ``[1, x]``, in ``x``'s dtype.
 
     Raises:
-        TypeError: if ``x`` is not floating. ValueError: if ``x`` has more than 2 axes.
+        TypeError: if ``x`` is not floating.
+        ValueError: if ``x`` has more than 2 axes.
     """
     _checks.require_floating("design_matrix", "x", x)
     x = jnp.asarray(x)
@@ -121,7 +121,8 @@ def predict(w, X):
     ``N = 0`` rows give an empty result (nothing is reduced).
 
     Raises:
-        ValueError: for shapes other than ``(D,)``, ``(N, D)``. TypeError: non-floating input.
+        ValueError: for shapes other than ``(D,)``, ``(N, D)``.
+        TypeError: non-floating input.
     """
     X, w, _ = _check_xwy("predict", X, w, nonempty=False)
     return X @ w
@@ -174,7 +175,7 @@ def loss_and_gradient(w, X, y):
     on the hand-written gradient rather than on autodiff.
 
     Raises:
-        As :func:`mse_gradient`.
+        TypeError, ValueError: as :func:`mse_gradient`.
     """
     X, w, y = _check_xwy("loss_and_gradient", X, w, y)
     return mse(X @ w, y), _gradient(w, X, y)
@@ -194,8 +195,8 @@ def hessian(X):
         ``notebooks/01_linear_regression.ipynb``.
 
     Raises:
-        ValueError: if ``X`` is not ``(N, D)`` or ``N = 0``. TypeError: if ``X`` is not
-            floating.
+        ValueError: if ``X`` is not ``(N, D)`` or ``N = 0``.
+        TypeError: if ``X`` is not floating.
     """
     X, _, _ = _check_xwy("hessian", X)
     return (2.0 / X.shape[0]) * (X.T @ X)
@@ -222,12 +223,11 @@ def normal_equations(X, y):
         ``w*`` of shape ``(D,)``, in ``X``'s dtype.
 
     Raises:
-        ValueError: when ``N < D``; when ``X`` or ``y`` (concrete arrays, not tracers under
-            ``jit``) hold NaN or inf; when ``X`` (concrete) does not have full column rank:
-            then $X^T X$ is singular and there are infinitely many minimisers;
-            ``numpy.linalg.lstsq`` or ``pinv`` gives the one of minimum norm. Under ``jit``
-            neither the values nor the rank can be checked, and a singular or non-finite
-            system gives meaningless numbers.
+        ValueError: when ``N < D``; when ``X`` or ``y`` (concrete arrays, not tracers under ``jit``)
+            hold NaN or inf; when ``X`` (concrete) does not have full column rank: then $X^T X$ is
+            singular and there are infinitely many minimisers; ``numpy.linalg.lstsq`` or ``pinv``
+            gives the one of minimum norm. Under ``jit`` neither the values nor the rank can be
+            checked, and a singular or non-finite system gives meaningless numbers.
         TypeError: for non-floating ``X``, complex ``y``.
     """
     who = "normal_equations"
@@ -272,9 +272,9 @@ def max_stable_learning_rate(X):
         computed in float32).
 
     Raises:
-        ValueError: if ``X`` has no rows or no columns; if ``X`` (concrete) holds NaN or
-            inf; if ``X`` (concrete) is all zeros, so $\lambda_{max} = 0$ and every
-            rate is stable. TypeError: for non-floating ``X``.
+        ValueError: if ``X`` has no rows or no columns; if ``X`` (concrete) holds NaN or inf; if
+            ``X`` (concrete) is all zeros, so $\lambda_{max} = 0$ and every rate is stable.
+        TypeError: for non-floating ``X``.
     """
     who = "max_stable_learning_rate"
     X, _, _ = _check_xwy(who, X)
@@ -340,9 +340,9 @@ def gradient_descent(w0, X, y, learning_rate, steps: int):
         ``(T + 1,)``, the loss at each point of the path.
 
     Raises:
-        ValueError: for bad shapes, ``N = 0``, ``steps < 0``, or a learning rate that is not
-            a finite positive scalar. TypeError: for non-floating inputs, a non-int
-            ``steps``, a non-number learning rate.
+        ValueError: for bad shapes, ``N = 0``, ``steps < 0``, or a learning rate that is not a
+            finite positive scalar.
+        TypeError: for non-floating inputs, a non-int ``steps``, a non-number learning rate.
     """
     return _descend("gradient_descent", w0, X, y, learning_rate, steps)
 
@@ -365,9 +365,9 @@ def minibatch_gradient_descent(key, w0, X, y, learning_rate, batch_size: int, st
         ``(path, losses)`` as :func:`gradient_descent`; ``losses`` is the full-data loss.
 
     Raises:
-        ValueError: for bad shapes, ``batch_size`` outside ``[1, N]``, ``steps < 0``, or a
-            learning rate that is not a finite positive scalar. TypeError: non-floating
-            inputs, non-int sizes.
+        ValueError: for bad shapes, ``batch_size`` outside ``[1, N]``, ``steps < 0``, or a learning
+            rate that is not a finite positive scalar.
+        TypeError: non-floating inputs, non-int sizes.
     """
     return _descend("minibatch_gradient_descent", w0, X, y, learning_rate, steps,
                     batch_size=batch_size, key=key)

@@ -115,10 +115,20 @@ def test_labels_out_of_range_raise_where_concrete_and_pass_under_jit():
     with pytest.raises(ValueError, match=r"loss: class ids must lie in \[0, K\) = \[0, 3\); "
                                          r"got labels\[1\] = -1"):
         _checks.labels("loss", "labels", np.array([0, -1]), 3, (2,), "(*B,)")
-    with pytest.raises(ValueError, match=r"labels\[\(1, 0\)\] = 7"):
+    with pytest.raises(ValueError, match=r"labels\[1, 0\] = 7\."):
         _checks.labels("loss", "labels", np.array([[0], [7]]), 3, (2, 1), "(*B,)")
     traced = jax.jit(lambda ids: _checks.labels("loss", "labels", ids, 3, (2,), "(*B,)"))
     np.testing.assert_array_equal(traced(jnp.array([0, 9])), [0, 9])
+
+
+def test_first_bad_names_the_first_offending_entry_in_row_major_order():
+    x = np.array([[1.0, 2.0], [np.nan, np.inf]])
+    assert _checks.first_bad("X", x, ~np.isfinite(x)) == "X[1, 0] = nan"
+    assert _checks.first_bad("X", x, np.isinf(x)) == "X[1, 1] = inf"
+    ids = np.array([3, -1, 9], np.int8)
+    assert _checks.first_bad("ids", ids, ids < 0) == "ids[1] = -1"
+    assert _checks.first_bad("ids", ids, ids > 100) is None
+    assert _checks.first_bad("s", np.float32(2.5), np.bool_(True)) == "s = 2.5"
 
 
 def test_labels_dtype_and_shape_errors():
