@@ -98,9 +98,9 @@ def softmax(x, axis: int = -1):
         An array of the shape of ``x``; an empty batch ``B`` gives an empty result.
 
     Raises:
-        TypeError: if ``x`` is not floating (integer, bool, complex). ValueError: if
-        ``axis`` is out of range or not an int, or ``K = 0`` (a softmax over no classes is
-        undefined; ``jax.nn.softmax`` returns an empty array there, dlmath refuses).
+        TypeError: if ``x`` is not floating (integer, bool, complex).
+        ValueError: if ``axis`` is out of range or not an int, or ``K = 0`` (a softmax over no
+            classes is undefined; ``jax.nn.softmax`` returns an empty array there, dlmath refuses).
     """
     shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
     e = jnp.exp(shifted)
@@ -125,8 +125,8 @@ def log_softmax(x, axis: int = -1):
         empty result.
 
     Raises:
-        TypeError: if ``x`` is not floating. ValueError: if ``axis`` is out of range or not
-        an int, or ``K = 0`` (as :func:`softmax`).
+        TypeError: if ``x`` is not floating.
+        ValueError: if ``axis`` is out of range or not an int, or ``K = 0`` (as :func:`softmax`).
     """
     shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
     return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
@@ -261,8 +261,8 @@ def leaky_relu(x, negative_slope=0.01):
 
     Raises:
         TypeError: if ``x`` is not floating or ``negative_slope`` is complex or not a number.
-        ValueError: if a scalar ``negative_slope`` is NaN or infinite, or an array one does
-            not broadcast to ``x``.
+        ValueError: if a scalar ``negative_slope`` is NaN or infinite, or an array one does not
+            broadcast to ``x``.
     """
     return jnp.where(x >= 0, x, negative_slope * x).astype(x.dtype)
 

@@ -179,8 +179,8 @@ def attention_weights(query, key, mask=None, *, is_causal=False):
 
     Raises:
         TypeError: non-floating query or key; a non-boolean mask; ``is_causal`` not a bool.
-        ValueError: fewer than 2 axes; different ``D`` or batch axes; ``D = 0``; a mask that
-        does not broadcast to ``(*B, T, S)``.
+        ValueError: fewer than 2 axes; different ``D`` or batch axes; ``D = 0``; a mask that does
+            not broadcast to ``(*B, T, S)``.
 
     Derived in ``notebooks/08_attention.ipynb``.
     """
@@ -224,11 +224,11 @@ def scaled_dot_product_attention(query, key, value, mask=None, *, is_causal=Fals
         masked gets 0 (and gradient 0), never NaN.
 
     Raises:
-        TypeError: non-floating inputs (integer, bool, complex); a non-boolean mask;
-        ``is_causal`` not a bool.
-        ValueError: inputs with fewer than 2 axes; query and key of different feature size
-        ``D``; key and value of different length ``S``; different batch axes; ``D = 0``;
-        a mask that does not broadcast to ``(*B, T, S)``.
+        TypeError: non-floating inputs (integer, bool, complex); a non-boolean mask; ``is_causal``
+            not a bool.
+        ValueError: inputs with fewer than 2 axes; query and key of different feature size ``D``;
+            key and value of different length ``S``; different batch axes; ``D = 0``; a mask that
+            does not broadcast to ``(*B, T, S)``.
 
     Derived in ``notebooks/08_attention.ipynb``.
     """
@@ -483,10 +483,10 @@ def multi_head_attention(params, query, key, value, num_heads, mask=None, *, is_
 
     Raises:
         TypeError: non-floating inputs or parameters, parameters of mixed float dtypes; a
-        non-boolean mask; ``num_heads`` not an int.
-        ValueError: wrong parameter names or shapes; ``E`` not divisible by ``num_heads``;
-        inputs of another embedding size than the parameters; key and value of different
-        lengths; different batch axes; a mask that does not broadcast to ``(*B, T, S)``.
+            non-boolean mask; ``num_heads`` not an int.
+        ValueError: wrong parameter names or shapes; ``E`` not divisible by ``num_heads``; inputs of
+            another embedding size than the parameters; key and value of different lengths;
+            different batch axes; a mask that does not broadcast to ``(*B, T, S)``.
 
     Derived in ``notebooks/08_attention.ipynb``.
     """
@@ -537,7 +537,7 @@ def multi_head_attention_weights(params, query, key, num_heads, mask=None, *, is
         the allowed keys (a row whose keys are all masked is 0).
 
     Raises:
-        As :func:`multi_head_attention`.
+        TypeError, ValueError: as :func:`multi_head_attention`.
 
     Derived in ``notebooks/08_attention.ipynb``.
     """
@@ -572,8 +572,7 @@ def to_flax(params, num_heads: int):
         ``{"query" | "key" | "value" | "out": {"kernel": ..., "bias": ...}}``.
 
     Raises:
-        ValueError: the errors of :func:`multi_head_attention` for ``params`` and
-        ``num_heads``.
+        ValueError: the errors of :func:`multi_head_attention` for ``params`` and ``num_heads``.
         TypeError: non-floating parameters or mixed float dtypes.
     """
     who = "to_flax"

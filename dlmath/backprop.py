@@ -54,8 +54,8 @@ def mse_and_grad(predictions, targets):
         promotion of the two dtypes).
 
     Raises:
-        ValueError: if the shapes differ, or there is no element ($M = 0$). TypeError: if
-            ``predictions`` is not floating or ``targets`` is complex.
+        ValueError: if the shapes differ, or there is no element ($M = 0$).
+        TypeError: if ``predictions`` is not floating or ``targets`` is complex.
     """
     _check_mse("mse_and_grad", predictions, targets)
     return _mse_and_grad(predictions, targets)
@@ -98,8 +98,8 @@ def cross_entropy_and_grad(logits, labels):
         out of range makes that row of the gradient and the loss NaN.
 
     Raises:
-        ValueError: mis-shaped arguments; $N = 0$ or $K = 0$; concrete ids outside
-            ``[0, K)``. TypeError: non-floating logits; non-integer labels.
+        ValueError: mis-shaped arguments; $N = 0$ or $K = 0$; concrete ids outside ``[0, K)``.
+        TypeError: non-floating logits; non-integer labels.
     """
     ids = _check_ce("cross_entropy_and_grad", logits, labels)
     return _cross_entropy_and_grad(logits, ids)

@@ -216,10 +216,10 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1):
         $H'$ and $W'$ from :func:`output_size`.
 
     Raises:
-        ValueError: ``x`` not of rank 4 (an NCHW image is named as such when its axis 1 has
-            the kernel's channels), channels of ``x`` and ``w`` that differ, ``b`` not
-            ``(O,)``, a kernel that covers more than the padded image, ``stride`` or
-            ``dilation < 1``, negative or malformed ``padding``.
+        ValueError: ``x`` not of rank 4 (an NCHW image is named as such when its axis 1 has the
+            kernel's channels), channels of ``x`` and ``w`` that differ, ``b`` not ``(O,)``, a
+            kernel that covers more than the padded image, ``stride`` or ``dilation < 1``, negative
+            or malformed ``padding``.
         TypeError: non-floating arrays, non-integer hyper-parameters.
 
     Derived in ``notebooks/06_convolution.ipynb``.
@@ -382,7 +382,8 @@ def same_padding(size, kernel_size, *, stride=1, dilation=1) -> tuple[int, int]:
         ``(low, high)``, Python ints.
 
     Raises:
-        ValueError: sizes out of range. TypeError: non-integer arguments.
+        ValueError: sizes out of range.
+        TypeError: non-integer arguments.
     """
     who = "same_padding"
     args = [_int(who, name, value, 1) for name, value in

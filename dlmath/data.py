@@ -54,10 +54,10 @@ def linear(key, n: int, w, b: float, *, noise: float = 1.0, low: float = -3.0,
         ``(x, y)`` with ``x: (N, F)`` (``(N, 1)`` for a scalar ``w``) and ``y: (N,)``, float32.
 
     Raises:
-        ValueError: for ``n < 1``, ``noise < 0``, ``low >= high``, a non-finite value, or
-            ``w`` of more than one axis.
-        TypeError: a non-int ``n``; a bool, complex or non-number hyper-parameter; an
-            integer, bool or complex ``w`` array.
+        ValueError: for ``n < 1``, ``noise < 0``, ``low >= high``, a non-finite value, or ``w`` of
+            more than one axis.
+        TypeError: a non-int ``n``; a bool, complex or non-number hyper-parameter; an integer, bool
+            or complex ``w`` array.
     """
     who = "data.linear"
     _checks.count(who, "n", n, low=1)

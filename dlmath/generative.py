@@ -87,7 +87,7 @@ def reparameterize(key, mean, log_var):
         ``(*B, Z)`` in the promoted dtype of ``mean`` and ``log_var``.
 
     Raises:
-        As :func:`gaussian_kl`.
+        TypeError, ValueError: as :func:`gaussian_kl`.
 
     Derived in ``notebooks/10_generative.ipynb``.
     """
@@ -131,8 +131,8 @@ def elbo(x, decoder_output, mean, log_var, *, likelihood: str = "bernoulli"):
 
     Raises:
         TypeError: non-floating arrays.
-        ValueError: an unknown ``likelihood``; ``x`` and ``decoder_output`` of different
-        shapes; ``mean`` and ``log_var`` of different shapes; batch axes that differ.
+        ValueError: an unknown ``likelihood``; ``x`` and ``decoder_output`` of different shapes;
+            ``mean`` and ``log_var`` of different shapes; batch axes that differ.
 
     Derived in ``notebooks/10_generative.ipynb``.
     """

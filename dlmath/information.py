@@ -90,7 +90,8 @@ def entropy(p):
         ``(*B,)``: one entropy per distribution.
 
     Raises:
-        TypeError: if ``p`` is not floating. ValueError: if ``p`` has no outcome axis.
+        TypeError: if ``p`` is not floating.
+        ValueError: if ``p`` has no outcome axis.
     """
     _check_dist("entropy", "p", p)
     return _entropy(jnp.asarray(p))
@@ -124,7 +125,8 @@ def kl_divergence(log_predictions, targets):
         ``(*B,)``.
 
     Raises:
-        TypeError: if either is not floating. ValueError: if the shapes differ.
+        TypeError: if either is not floating.
+        ValueError: if the shapes differ.
     """
     _check_pair("kl_divergence", "log_predictions", log_predictions, "targets", targets)
     return _kl(*_promoted(log_predictions, targets))
@@ -148,7 +150,8 @@ def cross_entropy(p, q):
         ``(*B,)``.
 
     Raises:
-        TypeError: if either is not floating. ValueError: if the shapes differ.
+        TypeError: if either is not floating.
+        ValueError: if the shapes differ.
     """
     _check_pair("cross_entropy", "p", p, "q", q)
     return _cross_entropy(*_promoted(p, q))

@@ -111,7 +111,8 @@ def activation_named(who: str, name: str, value) -> Activation:
             ``"identity"``.
 
     Raises:
-        ValueError: an unknown name. TypeError: neither a name nor an ``Activation``.
+        ValueError: an unknown name.
+        TypeError: neither a name nor an ``Activation``.
     """
     if isinstance(value, Activation):
         for field in ("fn", "derivative"):
@@ -192,8 +193,8 @@ def dense(params: dict, x):
         ``(N, D_out)``, the pre-activations $Z$, in the dtype of ``params``.
 
     Raises:
-        TypeError: if ``params`` is not such a dict of one float dtype, or ``x`` is not
-            floating. ValueError: if the shapes do not fit.
+        TypeError: if ``params`` is not such a dict of one float dtype, or ``x`` is not floating.
+        ValueError: if the shapes do not fit.
     """
     _, _, x = _check_x("dense", [params], x)
     return x @ params["w"] + params["b"]
@@ -227,8 +228,8 @@ def init_variance(scheme: str, n_in: int, n_out: int) -> float:
         The variance, a Python float.
 
     Raises:
-        ValueError: for an unknown scheme or a fan below 1. TypeError: a fan that is not
-            an int.
+        ValueError: for an unknown scheme or a fan below 1.
+        TypeError: a fan that is not an int.
     """
     if scheme not in _SCHEMES:
         raise ValueError(f"init_variance: scheme must be one of {_SCHEMES}; got {scheme!r}.")
@@ -261,10 +262,10 @@ def init_mlp(key, sizes, *, scheme: str = "he", distribution: str = "normal",
         ``[{"w": (D_0, D_1), "b": (D_1,)}, ..., {"w": (D_{L-1}, D_L), "b": (D_L,)}]``.
 
     Raises:
-        ValueError: for fewer than two sizes, a size below 1, an unknown scheme or
-            distribution, or a concrete ``gain`` below 0 or not finite.
-        TypeError: a size that is not an int, a ``gain`` that is not a real number, a
-            ``dtype`` that is not a real floating type.
+        ValueError: for fewer than two sizes, a size below 1, an unknown scheme or distribution, or
+            a concrete ``gain`` below 0 or not finite.
+        TypeError: a size that is not an int, a ``gain`` that is not a real number, a ``dtype`` that
+            is not a real floating type.
     """
     who = "init_mlp"
     sizes = tuple(sizes)
@@ -337,8 +338,8 @@ def forward(params, x, *, activation="relu", output_activation="identity"):
         A :class:`Cache` ``(zs, activations)``.
 
     Raises:
-        TypeError, ValueError: for malformed ``params`` (integer, complex or mixed dtypes
-            included), a non-floating or mis-shaped ``x``, or an unknown activation.
+        TypeError, ValueError: for malformed ``params`` (integer, complex or mixed dtypes included),
+            a non-floating or mis-shaped ``x``, or an unknown activation.
     """
     return _checked_forward("forward", params, x, activation, output_activation)
 
@@ -421,9 +422,9 @@ def backward(params, cache: Cache, grad_output, *, activation="relu",
         A list shaped like ``params``: ``[{"w": dL/dw, "b": dL/db}, ...]``.
 
     Raises:
-        ValueError: if ``grad_output`` does not have the output's shape, or the cache does
-            not belong to ``params``; an unknown activation name. TypeError: malformed
-            ``params``; a non-floating ``grad_output``.
+        ValueError: if ``grad_output`` does not have the output's shape, or the cache does not
+            belong to ``params``; an unknown activation name.
+        TypeError: malformed ``params``; a non-floating ``grad_output``.
     """
     who = "backward"
     dims, dtype = _check_params(who, params)

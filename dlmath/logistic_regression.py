@@ -202,7 +202,7 @@ def logistic_predict(params, X):
             ``params``).
 
     Raises:
-        ValueError / TypeError: for shapes or dtypes that do not fit.
+        ValueError, TypeError: for shapes or dtypes that do not fit.
     """
     *_, X = _check_params("logistic_predict", params, X, False)
     return jax.nn.sigmoid(_logits(params, X))
@@ -220,10 +220,10 @@ def logistic_loss(params, X, y, l2=0.0):
             (float), or 0/1 labels (int of any width, or bool). l2: $\lambda \ge 0$.
 
     Raises:
-        TypeError: non-floating ``X`` or parameters, parameters of two float dtypes,
-            non-real targets.
-        ValueError: shapes that do not fit; ``N = 0``; ``l2 < 0``; concrete integer
-            targets other than 0 and 1.
+        TypeError: non-floating ``X`` or parameters, parameters of two float dtypes, non-real
+            targets.
+        ValueError: shapes that do not fit; ``N = 0``; ``l2 < 0``; concrete integer targets other
+            than 0 and 1.
     """
     who = "logistic_loss"
     n, _, dtype, X = _check_params(who, params, X, False)
@@ -251,7 +251,7 @@ def logistic_gradient(params, X, y, l2=0.0):
         ``(grad_w, grad_b)`` with shapes ``(D,)`` and ``()``.
 
     Raises:
-        ValueError / TypeError: as :func:`logistic_loss`.
+        ValueError, TypeError: as :func:`logistic_loss`.
     """
     who = "logistic_gradient"
     n, _, dtype, X = _check_params(who, params, X, False)
@@ -276,8 +276,9 @@ def train_logistic(params, X, y, learning_rate, steps: int, l2=0.0):
         ``t`` (shape ``(T,)``).
 
     Raises:
-        ValueError / TypeError: as :func:`logistic_loss`; a learning rate that is not a
-        finite number $> 0$; ``steps`` not an int $\ge 0$.
+        TypeError: as :func:`logistic_loss`.
+        ValueError: as :func:`logistic_loss`; a learning rate that is not a finite number $> 0$;
+            ``steps`` not an int $\ge 0$.
     """
     from dlmath import training
 
@@ -303,7 +304,7 @@ def softmax_predict(params, X):
         params: ``(W, b)``, ``W: (D, K)``, ``b: (K,)``. X: ``(N, D)``.
 
     Raises:
-        ValueError / TypeError: for shapes or dtypes that do not fit.
+        ValueError, TypeError: for shapes or dtypes that do not fit.
     """
     *_, X = _check_params("softmax_predict", params, X, True)
     return softmax(_logits(params, X), axis=-1)
@@ -322,8 +323,8 @@ def softmax_loss(params, X, labels, l2=0.0):
 
     Raises:
         TypeError: non-floating ``X`` or parameters; non-integer labels.
-        ValueError: shapes that do not fit; ``N = 0``; ``l2 < 0``; concrete ids outside
-            ``[0, K)`` (under ``jit`` the loss is then NaN).
+        ValueError: shapes that do not fit; ``N = 0``; ``l2 < 0``; concrete ids outside ``[0, K)``
+            (under ``jit`` the loss is then NaN).
     """
     who = "softmax_loss"
     n, _, _, X = _check_params(who, params, X, True)
@@ -352,8 +353,8 @@ def softmax_gradient(params, X, labels, l2=0.0):
         ``(grad_W, grad_b)`` with shapes ``(D, K)`` and ``(K,)``.
 
     Raises:
-        ValueError / TypeError: as :func:`softmax_loss` (under ``jit`` an id out of range
-        makes the gradient NaN).
+        ValueError, TypeError: as :func:`softmax_loss` (under ``jit`` an id out of range makes the
+            gradient NaN).
     """
     who = "softmax_gradient"
     n, _, _, X = _check_params(who, params, X, True)
@@ -376,8 +377,9 @@ def train_softmax(params, X, labels, learning_rate, steps: int, l2=0.0):
         ``(params, history)`` of :func:`dlmath.training.fit`, as :func:`train_logistic`.
 
     Raises:
-        ValueError / TypeError: as :func:`softmax_loss`; a learning rate that is not a
-        finite number $> 0$; ``steps`` not an int $\ge 0$.
+        TypeError: as :func:`softmax_loss`.
+        ValueError: as :func:`softmax_loss`; a learning rate that is not a finite number $> 0$;
+            ``steps`` not an int $\ge 0$.
     """
     from dlmath import training
 

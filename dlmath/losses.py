@@ -111,8 +111,8 @@ def binary_cross_entropy_with_logits(logits, targets):
     Raises:
         TypeError: if ``logits`` is not floating or ``targets`` is not real (or bool).
         ValueError: if the shapes differ; integer targets other than 0 and 1 (when they are
-            concrete; under ``jit`` such an element's loss is NaN, the package's rule for
-            class ids).
+            concrete; under ``jit`` such an element's loss is NaN, the package's rule for class
+            ids).
     """
     return _checked_bce("binary_cross_entropy_with_logits", logits, targets)
 
@@ -149,7 +149,7 @@ def sigmoid_binary_cross_entropy(logits, targets):
         ``(*B,)``: one loss per element (not reduced).
 
     Raises:
-        TypeError / ValueError: as :func:`binary_cross_entropy_with_logits`.
+        TypeError, ValueError: as :func:`binary_cross_entropy_with_logits`.
     """
     return _checked_bce("sigmoid_binary_cross_entropy", logits, targets)
 
@@ -209,8 +209,8 @@ def softmax_cross_entropy(logits, labels):
         ``(*B,)``: one loss per example (not reduced).
 
     Raises:
-        TypeError: if ``logits`` is not floating, or ``labels`` is not floating (integer
-            class ids belong to :func:`softmax_cross_entropy_with_integer_labels`).
+        TypeError: if ``logits`` is not floating, or ``labels`` is not floating (integer class ids
+            belong to :func:`softmax_cross_entropy_with_integer_labels`).
         ValueError: if ``logits`` has no class axis or ``labels`` has another shape.
     """
     who = "softmax_cross_entropy"
@@ -277,8 +277,8 @@ def softmax_cross_entropy_with_integer_labels(logits, labels):
     Raises:
         TypeError: if ``logits`` is not floating or ``labels`` is not an integer array
             (probabilities or one-hot rows belong to :func:`softmax_cross_entropy`).
-        ValueError: if ``logits`` has no class axis, ``labels`` is not ``(*B,)``, or a
-            concrete id lies outside ``[0, K)``.
+        ValueError: if ``logits`` has no class axis, ``labels`` is not ``(*B,)``, or a concrete id
+            lies outside ``[0, K)``.
     """
     who = "softmax_cross_entropy_with_integer_labels"
     _checks.require_floating(who, "logits", logits)

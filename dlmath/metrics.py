@@ -30,8 +30,8 @@ def accuracy(logits, labels):
 
     Raises:
         TypeError: non-floating logits; non-integer labels.
-        ValueError: logits without a class axis; labels not ``(*B,)``; no example at all;
-            concrete ids outside ``[0, K)``.
+        ValueError: logits without a class axis; labels not ``(*B,)``; no example at all; concrete
+            ids outside ``[0, K)``.
     """
     who = "accuracy"
     _checks.require_floating(who, "logits", logits)
@@ -92,8 +92,8 @@ def confusion_matrix(labels, predicted, num_classes: int):
     Raises:
         TypeError: ids that are not integers; ``num_classes`` not an int.
         ValueError: shapes other than ``(N,)`` and ``(N,)``; ``num_classes < 1``; concrete ids
-            outside ``[0, K)``. Under ``jit`` the values are unknown: an example with an id
-            out of range is then left out of the counts (never counted in another cell).
+            outside ``[0, K)``. Under ``jit`` the values are unknown: an example with an id out of
+            range is then left out of the counts (never counted in another cell).
     """
     who = "confusion_matrix"
     _checks.count(who, "num_classes", num_classes, low=1)

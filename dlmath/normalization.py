@@ -101,8 +101,8 @@ def batch_norm(x, scale, bias, *, eps=1e-5):
         ``(N, ..., C)`` in the dtype of ``scale``.
 
     Raises:
-        ValueError: ``x`` of rank < 2; ``scale`` or ``bias`` not ``(C,)``; an empty batch
-            axis or no channels; ``eps`` negative or not finite.
+        ValueError: ``x`` of rank < 2; ``scale`` or ``bias`` not ``(C,)``; an empty batch axis or no
+            channels; ``eps`` negative or not finite.
         TypeError: non-floating arrays.
     """
     who = "batch_norm"
@@ -133,8 +133,8 @@ def batch_norm_backward(x, scale, grad_output, *, eps=1e-5):
         dtype of ``scale``; equal to ``jax.vjp`` of :func:`batch_norm`.
 
     Raises:
-        ValueError, TypeError: as :func:`batch_norm`; ``grad_output`` not of the shape of
-            ``x`` or not floating.
+        ValueError, TypeError: as :func:`batch_norm`; ``grad_output`` not of the shape of ``x`` or
+            not floating.
     """
     who = "batch_norm_backward"
     _eps(who, eps)
@@ -167,8 +167,9 @@ def update_running_statistics(running_mean, running_var, x, *, momentum=0.99):
         ``(running_mean, running_var)``, ``(C,)`` each, in the dtype of ``running_mean``.
 
     Raises:
-        ValueError: ``x`` of rank < 2, statistics not ``(C,)``, an empty batch, ``momentum``
-            outside ``[0, 1]``. TypeError: non-floating arrays.
+        ValueError: ``x`` of rank < 2, statistics not ``(C,)``, an empty batch, ``momentum`` outside
+            ``[0, 1]``.
+        TypeError: non-floating arrays.
     """
     who = "update_running_statistics"
     _checks.hyperparameter(who, "momentum", momentum, low=0.0, high=1.0)
@@ -252,8 +253,9 @@ def layer_norm(x, scale, bias, *, eps=1e-5):
         ``(*B, C)`` in the dtype of ``scale``; an empty batch gives an empty result.
 
     Raises:
-        ValueError: ``x`` a scalar; ``scale`` or ``bias`` not ``(C,)``; ``C = 0``; ``eps``
-            out of range. TypeError: non-floating arrays.
+        ValueError: ``x`` a scalar; ``scale`` or ``bias`` not ``(C,)``; ``C = 0``; ``eps`` out of
+            range.
+        TypeError: non-floating arrays.
     """
     who = "layer_norm"
     _eps(who, eps)

@@ -263,11 +263,11 @@ def sgd(learning_rate, momentum=None, nesterov: bool = False) -> Optimizer:
         floating arrays of any shapes ``(*S,)``.
 
     Raises:
-        ValueError: ``learning_rate <= 0``; ``momentum`` outside $[0, 1)$; ``nesterov``
-            without ``momentum``; grads whose structure or shapes differ from the state's
-            (or from ``params``).
-        TypeError: a schedule (callable) or non-number hyper-parameter; non-float leaves;
-            a state that is not the :class:`SgdState` of ``init``.
+        ValueError: ``learning_rate <= 0``; ``momentum`` outside $[0, 1)$; ``nesterov`` without
+            ``momentum``; grads whose structure or shapes differ from the state's (or from
+            ``params``).
+        TypeError: a schedule (callable) or non-number hyper-parameter; non-float leaves; a state
+            that is not the :class:`SgdState` of ``init``.
 
     Derived in ``notebooks/05_optimizers.ipynb``.
     """
@@ -363,11 +363,10 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt: 
         An :class:`Optimizer` with state :class:`RmspropState`; any pytree of float arrays.
 
     Raises:
-        ValueError: ``learning_rate <= 0``, a hyper-parameter out of range, ``nesterov``
-            without ``momentum``, grads that do not match the state.
-        TypeError: a schedule or a non-number hyper-parameter; a switch that is not a
-            bool; non-float leaves; a state that is not the :class:`RmspropState` of
-            ``init``.
+        ValueError: ``learning_rate <= 0``, a hyper-parameter out of range, ``nesterov`` without
+            ``momentum``, grads that do not match the state.
+        TypeError: a schedule or a non-number hyper-parameter; a switch that is not a bool;
+            non-float leaves; a state that is not the :class:`RmspropState` of ``init``.
 
     Derived in ``notebooks/05_optimizers.ipynb``.
     """
@@ -518,9 +517,9 @@ def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, mu_dtype=No
     Raises:
         ValueError: ``learning_rate <= 0``, ``b1``/``b2`` outside $[0, 1)$, negative
             ``eps``/``eps_root``, grads that do not match the state.
-        TypeError: a schedule or a non-number hyper-parameter; a non-float dtype; a
-            ``nesterov`` that is not a bool; non-float leaves; a state that is not the
-            :class:`AdamState` of ``init``.
+        TypeError: a schedule or a non-number hyper-parameter; a non-float dtype; a ``nesterov``
+            that is not a bool; non-float leaves; a state that is not the :class:`AdamState` of
+            ``init``.
 
     Derived in ``notebooks/05_optimizers.ipynb``.
     """
@@ -591,9 +590,9 @@ def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, mu_dtype=N
         An :class:`Optimizer` with state :class:`AdamState`. ``update`` needs ``params``.
 
     Raises:
-        ValueError: as :func:`adam`; ``weight_decay < 0``; ``update`` called without
-            ``params`` (it needs $\theta_t$), or with params that do not match the grads;
-            a mask that does not fit params.
+        ValueError: as :func:`adam`; ``weight_decay < 0``; ``update`` called without ``params`` (it
+            needs $\theta_t$), or with params that do not match the grads; a mask that does not fit
+            params.
         TypeError: as :func:`adam`; mask leaves that are not bools.
 
     Derived in ``notebooks/05_optimizers.ipynb``.
@@ -640,9 +639,9 @@ def apply_updates(params, updates):
 
     Raises:
         ValueError: when the structures or leaf shapes differ.
-        TypeError: a leaf of params or updates that is not floating (integer parameters
-            would truncate the update silently, complex updates lose their imaginary part;
-            optax's ``apply_updates`` casts both silently).
+        TypeError: a leaf of params or updates that is not floating (integer parameters would
+            truncate the update silently, complex updates lose their imaginary part; optax's
+            ``apply_updates`` casts both silently).
 
     Used throughout ``notebooks/05_optimizers.ipynb``.
     """

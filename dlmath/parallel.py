@@ -193,11 +193,11 @@ def data_parallel_step(optimizer, loss_fn: Callable, mesh, *, axis_name: str | N
         parameters) and ``loss`` the batch's mean loss before the update.
 
     Raises:
-        TypeError: an optimizer without ``init``/``update``, a loss that is not callable, a
-            mesh that is not a ``Mesh``; at the step, non-floating parameters or batch
-            arrays that are not real.
-        ValueError: an unknown ``method`` or ``axis_name``; at the step, batch arrays with
-            different $N$, $N = 0$, or $N$ not a multiple of the axis's devices.
+        TypeError: an optimizer without ``init``/``update``, a loss that is not callable, a mesh
+            that is not a ``Mesh``; at the step, non-floating parameters or batch arrays that are
+            not real.
+        ValueError: an unknown ``method`` or ``axis_name``; at the step, batch arrays with different
+            $N$, $N = 0$, or $N$ not a multiple of the axis's devices.
 
     ``notebooks/12_parallel.ipynb`` proves the weighted mean and compares $k$ steps with
     single-device training.
@@ -255,8 +255,8 @@ def column_parallel_matmul(x, w, mesh, *, axis_name: str | None = None):
 
     Raises:
         TypeError: non-floating ``x`` or ``w``; a mesh that is not a ``Mesh``.
-        ValueError: ``x`` not ``(N, D)``, ``w`` not ``(D, K)`` with the same $D$, $K$ not a
-            multiple of the axis's devices, an unknown ``axis_name``.
+        ValueError: ``x`` not ``(N, D)``, ``w`` not ``(D, K)`` with the same $D$, $K$ not a multiple
+            of the axis's devices, an unknown ``axis_name``.
 
     ``notebooks/12_parallel.ipynb`` proves the block identity.
     """
@@ -289,8 +289,8 @@ def row_parallel_matmul(x, w, mesh, *, axis_name: str | None = None):
 
     Raises:
         TypeError: non-floating ``x`` or ``w``; a mesh that is not a ``Mesh``.
-        ValueError: ``x`` not ``(N, D)``, ``w`` not ``(D, K)`` with the same $D$, $D$ not a
-            multiple of the axis's devices, an unknown ``axis_name``.
+        ValueError: ``x`` not ``(N, D)``, ``w`` not ``(D, K)`` with the same $D$, $D$ not a multiple
+            of the axis's devices, an unknown ``axis_name``.
 
     ``notebooks/12_parallel.ipynb`` proves the block identity.
     """
@@ -353,10 +353,10 @@ def tensor_parallel_mlp(params, x, mesh, *, axis_name: str | None = None):
         additions), in the dtype of ``params``, replicated on the mesh.
 
     Raises:
-        TypeError: params that are not two such layers of one float dtype; non-floating
-            ``x``; a mesh that is not a ``Mesh``.
-        ValueError: shapes that do not chain, $H$ not a multiple of the axis's devices, an
-            unknown ``axis_name``.
+        TypeError: params that are not two such layers of one float dtype; non-floating ``x``; a
+            mesh that is not a ``Mesh``.
+        ValueError: shapes that do not chain, $H$ not a multiple of the axis's devices, an unknown
+            ``axis_name``.
 
     ``notebooks/12_parallel.ipynb`` derives the split and counts its collectives.
     """

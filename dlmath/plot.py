@@ -58,9 +58,10 @@ def loss_surface(loss_fn, center, span, *, ax=None, levels=25, resolution=121,
         The axes.
 
     Raises:
-        TypeError: ``loss_fn`` not callable; non-real ``center`` or ``span``; non-int
-            ``levels`` or ``resolution``. ValueError: wrong shapes, a non-finite centre, a
-            span that is not positive and finite, ``levels`` or ``resolution`` below 2.
+        TypeError: ``loss_fn`` not callable; non-real ``center`` or ``span``; non-int ``levels`` or
+            ``resolution``.
+        ValueError: wrong shapes, a non-finite centre, a span that is not positive and finite,
+            ``levels`` or ``resolution`` below 2.
     """
     from dlmath import _checks
 
@@ -104,8 +105,8 @@ def path(points, *, ax=None, color="tab:red", label=None, marker="o", markersize
     diverging path leaves the picture instead of zooming it out.
 
     Raises:
-        TypeError: non-real ``points``. ValueError: ``points`` not of shape ``(T, 2)``,
-            ``T >= 1``.
+        TypeError: non-real ``points``.
+        ValueError: ``points`` not of shape ``(T, 2)``, ``T >= 1``.
     """
     _require_points("path", "points", points, "(T, 2)", 2)
     ax = new_axes(ax)
@@ -125,8 +126,8 @@ def loss_curve(losses, *, ax=None, label=None, log=True, color=None):
     """Loss against step, on a log scale by default (linear convergence is a straight line).
 
     Raises:
-        TypeError: non-real ``losses``. ValueError: ``losses`` not of shape ``(T,)``,
-            ``T >= 1``.
+        TypeError: non-real ``losses``.
+        ValueError: ``losses`` not of shape ``(T,)``, ``T >= 1``.
     """
     _require_points("loss_curve", "losses", losses, "(T,)", None)
     ax = new_axes(ax)
@@ -154,7 +155,8 @@ def training_curves(history, *, axes=None, figsize=(10, 3.5)):
         The two axes.
 
     Raises:
-        TypeError: if ``history`` is not a ``History``. ValueError: if it holds no step.
+        TypeError: if ``history`` is not a ``History``.
+        ValueError: if it holds no step.
     """
     import matplotlib.pyplot as plt
 
@@ -228,8 +230,7 @@ def confusion_heatmap(counts, *, ax=None, class_names=None, title=None):
     predictions. ``class_names``: ``K`` tick labels (default ``0 .. K-1``).
 
     Raises:
-        ValueError: if ``counts`` is not square ``(K, K)`` or ``class_names`` has not ``K``
-            entries.
+        ValueError: if ``counts`` is not square ``(K, K)`` or ``class_names`` has not ``K`` entries.
     """
     c = np.asarray(counts)
     if c.ndim != 2 or c.shape[0] != c.shape[1]:
@@ -315,8 +316,8 @@ def function_and_derivative(fn, *, ax=None, x_range=(-5.0, 5.0), resolution=401,
         The axes.
 
     Raises:
-        TypeError: if ``fn`` is not callable or ``resolution`` not an int. ValueError: if
-        ``x_range`` is not two finite numbers ``low < high`` or ``resolution < 2``.
+        TypeError: if ``fn`` is not callable or ``resolution`` not an int.
+        ValueError: if ``x_range`` is not two finite numbers ``low < high`` or ``resolution < 2``.
     """
     from dlmath import _checks
 
@@ -349,8 +350,8 @@ def activation_grid(functions, *, x_range=(-5.0, 5.0), ncols=4, panel_size=(3.0,
         The matplotlib figure (end the cell with ``plt.show()``).
 
     Raises:
-        ValueError: if ``functions`` is empty, ``ncols < 1`` or ``x_range`` is not an
-        interval. TypeError: if a function is not callable or ``ncols`` not an int.
+        ValueError: if ``functions`` is empty, ``ncols < 1`` or ``x_range`` is not an interval.
+        TypeError: if a function is not callable or ``ncols`` not an int.
     """
     import matplotlib.pyplot as plt
 

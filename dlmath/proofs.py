@@ -276,10 +276,10 @@ def prove_equal(lhs, rhs, *, at=None, simplifiers: Iterable[Callable] | None = N
         A :class:`Proof`, which prints and typesets as ``<scope>: lhs = rhs``.
 
     Raises:
-        ProofError: (an ``AssertionError``) when the residual does not simplify to zero; the
-            message shows the simplified residual, which is the counterexample to study.
-        TypeError: when an argument is not a SymPy object (strings are refused), or ``at``
-            has the wrong type.
+        ProofError: (an ``AssertionError``) when the residual does not simplify to zero; the message
+            shows the simplified residual, which is the counterexample to study.
+        TypeError: when an argument is not a SymPy object (strings are refused), or ``at`` has the
+            wrong type.
         ValueError: when two matrices have different shapes.
     """
     lhs = _as_sympy(lhs, "prove_equal", "lhs")
@@ -342,7 +342,8 @@ def prove_inequality(lhs, rhs, relation: str = ">=", *, certificate=None, at=Non
 
     Raises:
         ProofError: when the certificate is not equal to $d$, or the sign is not decided.
-        ValueError: for an unknown relation. TypeError: for non-SymPy arguments.
+        ValueError: for an unknown relation.
+        TypeError: for non-SymPy arguments.
     """
     if relation not in (">=", "<=", ">", "<"):
         raise ValueError(
@@ -397,7 +398,8 @@ def argued(lhs, rhs, relation: str = "=", *, name: str = "") -> Proof:
         name: a label (not displayed).
 
     Raises:
-        ValueError: for an unknown relation. TypeError: for non-SymPy arguments.
+        ValueError: for an unknown relation.
+        TypeError: for non-SymPy arguments.
     """
     if relation not in _TEXT_RELATION:
         raise ValueError(f"argued: relation must be one of {sorted(_TEXT_RELATION)}; got "

@@ -204,8 +204,8 @@ def rnn_cell(params, x, h):
         ``(B, H)``: the new state, in the parameters' dtype.
 
     Raises:
-        ValueError: a missing or extra parameter; parameter shapes that do not fit
-            together; ``x`` not ``(B, D)`` with the parameters' ``D``; ``h`` not ``(B, H)``.
+        ValueError: a missing or extra parameter; parameter shapes that do not fit together; ``x``
+            not ``(B, D)`` with the parameters' ``D``; ``h`` not ``(B, H)``.
         TypeError: non-floating arrays; parameters of mixed float dtypes.
 
     Derived in ``notebooks/07_recurrent.ipynb``.
@@ -311,8 +311,8 @@ def rnn(params, xs, initial_h):
         ``T = 0``), in the parameters' dtype.
 
     Raises:
-        ValueError: a missing or extra parameter; parameter shapes that do not fit together;
-            ``xs`` not ``(B, T, D)`` with the parameters' ``D``; ``initial_h`` not ``(B, H)``.
+        ValueError: a missing or extra parameter; parameter shapes that do not fit together; ``xs``
+            not ``(B, T, D)`` with the parameters' ``D``; ``initial_h`` not ``(B, H)``.
         TypeError: non-floating arrays; mixed parameter dtypes.
 
     Derived in ``notebooks/07_recurrent.ipynb``.

@@ -139,8 +139,8 @@ def dropout(key, x, rate, *, deterministic=False):
         The shape and dtype of ``x``.
 
     Raises:
-        TypeError: a non-floating ``x``; a non-real ``rate``; a ``deterministic`` that is
-            not a bool; a ``key`` that is not a ``jax.random`` key.
+        TypeError: a non-floating ``x``; a non-real ``rate``; a ``deterministic`` that is not a
+            bool; a ``key`` that is not a ``jax.random`` key.
         ValueError: ``rate`` outside ``[0, 1)`` or not finite.
     """
     who = "dropout"

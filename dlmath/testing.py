@@ -203,8 +203,8 @@ def verify(
         A :class:`Report`; printing it gives the table of checks.
 
     Raises:
-        VerificationError: when a check fails and ``raise_on_failure``; the message holds
-            the full table with the offending errors.
+        VerificationError: when a check fails and ``raise_on_failure``; the message holds the full
+            table with the offending errors.
     """
     from jax.test_util import check_grads
 

@@ -132,11 +132,10 @@ def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
 
     Raises:
         TypeError: an optimizer without ``init``/``update``; a loss that is not callable;
-            non-floating parameters or parameters of mixed float dtypes; data that is not
-            a tuple of arrays.
-        ValueError: ``steps < 0``; ``batch_size`` outside ``[1, N]`` or without a ``key``;
-            data whose leading axes differ; ``log_every < 1``; ``step_key`` without a
-            ``key``.
+            non-floating parameters or parameters of mixed float dtypes; data that is not a tuple of
+            arrays.
+        ValueError: ``steps < 0``; ``batch_size`` outside ``[1, N]`` or without a ``key``; data
+            whose leading axes differ; ``log_every < 1``; ``step_key`` without a ``key``.
 
     Chapters 01, 03, 04 and 05 train through it.
     """
@@ -271,9 +270,9 @@ def trajectory(optimizer, loss_fn: Callable, params, steps: int, **hyperparamete
 
     Raises:
         ValueError: ``steps < 0``; a hyper-parameter out of its range.
-        TypeError: ``steps`` not an int; an optimizer object given hyper-parameters; a
-            factory that does not return an optimizer; a hyper-parameter that is not a real
-            scalar; ``loss_fn`` not callable; non-floating params.
+        TypeError: ``steps`` not an int; an optimizer object given hyper-parameters; a factory that
+            does not return an optimizer; a hyper-parameter that is not a real scalar; ``loss_fn``
+            not callable; non-floating params.
 
     The explorations of ``notebooks/05_optimizers.ipynb`` (ill-conditioned quadratic,
     Rosenbrock) and :func:`dlmath.widgets.optimizer_explorer` are drawn from it.

@@ -60,7 +60,8 @@ def init_transformer_block(key, embed_dim: int, hidden_dim: int, *, dtype=jnp.fl
         A dict with the keys :data:`BLOCK_PARAM_NAMES`.
 
     Raises:
-        TypeError: sizes not ints; ``dtype`` not floating. ValueError: sizes ``< 1``.
+        TypeError: sizes not ints; ``dtype`` not floating.
+        ValueError: sizes ``< 1``.
     """
     who = "init_transformer_block"
     _checks.count(who, "embed_dim", embed_dim, low=1)
@@ -104,8 +105,8 @@ def transformer_block(params, x, num_heads, mask=None, *, is_causal=False, eps=1
 
     Raises:
         TypeError: non-floating input or parameters; mixed parameter dtypes.
-        ValueError: wrong parameter names or shapes; ``x`` of fewer than 2 axes or another
-        ``E``; as :func:`multi_head_attention`; ``eps <= 0``.
+        ValueError: wrong parameter names or shapes; ``x`` of fewer than 2 axes or another ``E``; as
+            :func:`multi_head_attention`; ``eps <= 0``.
     """
     who = "transformer_block"
     x, attn, dtype = _check_block(who, params, x, num_heads, mask, is_causal, eps)
@@ -129,7 +130,7 @@ def block_attention_weights(params, x, num_heads, mask=None, *, is_causal=False,
         positions.
 
     Raises:
-        As :func:`transformer_block`.
+        TypeError, ValueError: as :func:`transformer_block`.
 
     Used in ``notebooks/08_attention.ipynb``.
     """
@@ -190,7 +191,7 @@ def sinusoidal_positions(length: int, dim: int, *, base: float = 10000.0):
 
     Raises:
         TypeError, ValueError: ``length`` or ``dim`` not an int in range, ``dim`` odd,
-        ``base <= 1``.
+            ``base <= 1``.
     """
     who = "sinusoidal_positions"
     _checks.count(who, "length", length)

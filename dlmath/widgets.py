@@ -108,7 +108,8 @@ def gradient_descent_explorer(X, y, w0, *, steps: int = 40, key=None):
 
     Raises:
         ValueError: if ``X`` does not have two columns, ``y`` or ``w0`` do not match it, or
-            ``steps < 1``. TypeError: non-floating ``X`` or ``w0``, a non-int ``steps``.
+            ``steps < 1``.
+        TypeError: non-floating ``X`` or ``w0``, a non-int ``steps``.
     """
     import ipywidgets as widgets
     import jax
@@ -168,7 +169,8 @@ class TrainingProgress:
         description: the bar's label.
 
     Raises:
-        ValueError: if ``total < 1``. TypeError: if ``total`` is not an int.
+        ValueError: if ``total < 1``.
+        TypeError: if ``total`` is not an int.
     """
 
     def __init__(self, total: int, description: str = "step"):
@@ -220,10 +222,10 @@ def softmax_temperature_explorer(z, *, t_min: float = 0.05, t_max: float = 20.0,
         A :func:`figure_explorer` widget.
 
     Raises:
-        TypeError: if ``z`` is not a real array (lists, complex numbers) or a temperature
-            is not a real number.
-        ValueError: if ``z`` is not ``(K,)``, or the range is not positive, finite and
-            increasing, or ``t0`` lies outside it.
+        TypeError: if ``z`` is not a real array (lists, complex numbers) or a temperature is not a
+            real number.
+        ValueError: if ``z`` is not ``(K,)``, or the range is not positive, finite and increasing,
+            or ``t0`` lies outside it.
 
     Derived in ``notebooks/03_cross_entropy.ipynb`` (softmax temperature).
     """
@@ -343,7 +345,8 @@ def activation_explorer(functions, *, selected=None, x_range=(-5.0, 5.0), limit:
 
     Raises:
         ValueError: if ``functions`` is empty, ``selected`` names an unknown function or
-        ``limit <= 0``. TypeError: if a function is not callable.
+            ``limit <= 0``.
+        TypeError: if a function is not callable.
     """
     import ipywidgets as widgets
 

@@ -129,6 +129,32 @@ def test_every_public_function_and_class_has_its_own_docstring(module, name):
     )
 
 
+#: a Raises entry as the API reference renders it: ``:raises TypeError, ValueError: text``
+_RAISES_NAME = r"[A-Z]\w*(?:Error|Exception|Warning)"
+
+
+def test_every_raises_section_renders_one_entry_per_exception():
+    """The API reference (``python -m book build``) turns each Raises section into
+    ``:raises Name: text`` entries with napoleon. A continuation line not indented under its
+    entry, or a second exception inside one entry's text, renders as a bogus entry."""
+    import re
+
+    from sphinx.ext.napoleon import Config
+    from sphinx.ext.napoleon.docstring import GoogleDocstring
+
+    problems = []
+    for module, name in PUBLIC:
+        doc = sync.own_docstring(getattr(importlib.import_module(module), name)) or ""
+        rendered = str(GoogleDocstring(inspect.cleandoc(doc), Config()))
+        for names, text in re.findall(r"^:raises ([^:]*):(.*(?:\n(?!:|\n).*)*)", rendered,
+                                      re.M):
+            if not re.fullmatch(f"{_RAISES_NAME}(?:, {_RAISES_NAME})*", names.strip()):
+                problems.append(f"{module}.{name}: an entry named {names.strip()!r}")
+            elif re.search(rf"\b{_RAISES_NAME}:", text):
+                problems.append(f"{module}.{name}: a second exception inside {text.strip()!r}")
+    assert not problems, "\n".join(problems)
+
+
 def test_own_docstring_ignores_generated_and_inherited_ones(tmp_path, monkeypatch):
     (tmp_path / "own_doc_example.py").write_text(
         "from dataclasses import dataclass\n"
