@@ -60,34 +60,45 @@ def figure_explorer(draw: Callable, *, figsize=(10, 4), dpi: int = 80, **control
 
     for c in controls.values():
         c.observe(redraw, names="value")
-    box = _explorer_class()([*controls.values(), image])
+    children = [*controls.values(), image]
+    box = _described_box(children, lambda: "Explorer of " + ", ".join(
+        _control_name(c) for c in children[:-1]) + ": run the cell to move the controls.")
     box.redraw = redraw
     redraw()
     return box
 
 
-@functools.cache
-def _explorer_class():
-    """``Explorer``, an ``ipywidgets.VBox`` whose text form says what it is: that is what a
-    notebook shows for it before its cell runs (no kernel, no widget to draw), and what
-    nbval compares."""
+def _control_name(control) -> str:
+    """How an explorer's text form names a control: its description, else its kind."""
     import ipywidgets as widgets
 
-    def name(control):
-        if isinstance(control, widgets.Box):  # a row of controls, e.g. checkboxes
-            kinds = {type(c).__name__.lower() for c in control.children}
-            if len(kinds) != 1:
-                return "a row of controls"
-            kind = kinds.pop()
-            return f"a row of {kind}{'es' if kind.endswith('x') else 's'}"
-        return getattr(control, "description", "") or type(control).__name__.lower()
+    if isinstance(control, widgets.Box):  # a row of controls, e.g. checkboxes
+        kinds = {type(c).__name__.lower() for c in control.children}
+        if len(kinds) != 1:
+            return "a row of controls"
+        kind = kinds.pop()
+        return f"a row of {kind}{'es' if kind.endswith('x') else 's'}"
+    return getattr(control, "description", "") or type(control).__name__.lower()
 
-    class Explorer(widgets.VBox):
+
+def _described_box(children, text_form: Callable[[], str]):
+    """An ``ipywidgets.VBox`` of ``children`` whose text form is ``text_form()``: that is
+    what a notebook shows for it before its cell runs (no kernel, no widget to draw), what
+    the book shows where it has no stored widget state, and what nbval compares."""
+    box = _described_box_class()(children)
+    box.text_form = text_form
+    return box
+
+
+@functools.cache
+def _described_box_class():
+    import ipywidgets as widgets
+
+    class DescribedBox(widgets.VBox):
         def __repr__(self):
-            names = ", ".join(name(c) for c in self.children[:-1])
-            return f"Explorer of {names}: run the cell to move the controls."
+            return self.text_form()
 
-    return Explorer
+    return DescribedBox
 
 
 def gradient_descent_explorer(X, y, w0, *, steps: int = 40, key=None):
@@ -158,7 +169,8 @@ def gradient_descent_explorer(X, y, w0, *, steps: int = 40, key=None):
 class TrainingProgress:
     """A progress bar and a one-line status for :func:`dlmath.training.fit` (chapter 04).
 
-    Displayed once (the notebook stores the text form at that moment, with value 0), then
+    Displayed once (the notebook stores the text form at that moment, with value 0:
+    ``Training progress: step 0/1680 (a bar that moves while the cell runs).``), then
     updated in place: pass the object as ``fit``'s ``callback(step, history)``, with
     ``history`` the :class:`dlmath.training.History` so far. The status shows the last
     step's training loss and the last metrics of ``evaluate``. The stored output therefore
@@ -181,7 +193,9 @@ class TrainingProgress:
         _checks.count("TrainingProgress", "total", total, low=1)
         self.bar = widgets.IntProgress(value=0, min=0, max=total, description=description)
         self.status = widgets.HTML(value="")
-        self.box = widgets.VBox([self.bar, self.status])
+        self.box = _described_box([self.bar, self.status], lambda: (
+            f"Training progress: {self.bar.description} {self.bar.value}/{self.bar.max} "
+            "(a bar that moves while the cell runs)."))
 
     def display(self):
         """Show the bar in the current output (once, before training)."""

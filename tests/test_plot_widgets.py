@@ -229,8 +229,12 @@ def _history(steps=40):
 def test_training_progress_updates_in_place():
     bar = widgets.TrainingProgress(40)
     assert repr(bar.bar) == "IntProgress(value=0, description='step', max=40)"
+    # what the notebook stores for it (and shows before the cell runs): not a VBox repr
+    shown = "Training progress: step 0/40 (a bar that moves while the cell runs)."
+    assert bar.box._repr_mimebundle_()["text/plain"] == shown
     bar(40, _history())
     assert bar.bar.value == 40
+    assert repr(bar.box) == shown.replace("0/40", "40/40")
     assert bar.status.value == (f"step 40/40: loss {float(jnp.exp(-3.9)):.4f}, "
                                 "test_accuracy 0.9000")
     with pytest.raises(ValueError, match="TrainingProgress: total must be an int"):
