@@ -6,10 +6,13 @@
   console error, fetch nothing from outside, let MathJax typeset every formula (no raw
   ``$$``, no ``mjx-merror``) and load every image; screenshots of two pages go to the
   test's temporary folder.
-* JupyterLab (``jupyter lab`` on loopback with a token, on a copy of the chapter): the
-  notebook is not marked modified on opening, Run All gives no error output and no MathJax
-  error, the explorers render as controls (not as their ``VBox(children=...)`` text), and
-  moving a slider redraws the figure beside it.
+* JupyterLab (``jupyter lab`` on loopback with a token, on a copy of the chapter): on
+  opening, the notebook is not marked modified, its stored formulas are typeset without a
+  MathJax error and each explorer shows its text form (not its ``VBox(children=...)`` repr,
+  not a widget error); Run All gives no error output and no MathJax error, the explorers
+  render as controls, and moving a slider redraws the figure beside it. Chapter 01 always
+  runs, and every chapter that changed since it last passed here (:func:`lab_chapters`,
+  ``tests/jupyterlab_passed.json``); ``DLMATH_LAB_CHAPTERS=all`` runs them all.
 
 Without chromium or playwright these tests are skipped with a message that says how to
 enable them; where the environment variable ``CI`` is set, missing is a failure.
@@ -18,6 +21,7 @@ enable them; where the environment variable ``CI`` is set, missing is a failure.
 from __future__ import annotations
 
 import functools
+import hashlib
 import html.parser
 import http.server
 import json
@@ -46,11 +50,60 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 BOOK_PAGES = ["index.html", "notebooks/01_linear_regression.html",
               "notebooks/05_optimizers.html", "formulas.html", "api/index.html",
               "api/dlmath.optim.html", "api/dlmath.linear_regression.html"]
-#: the chapters run in JupyterLab (each 20-40 s on two cores: CI's budget allows one);
-#: DLMATH_LAB_CHAPTERS="01_linear_regression 05_optimizers" (or "all") runs others
-LAB_CHAPTERS = (sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-                if os.environ.get("DLMATH_LAB_CHAPTERS") == "all"
-                else os.environ.get("DLMATH_LAB_CHAPTERS", "01_linear_regression").split())
+CHAPTERS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+#: what the last passing JupyterLab run of each chapter saw: {chapter: fingerprint}. The test
+#: writes it; commit it with the chapter (CONTRIBUTING.md), so that CI re-runs a chapter in
+#: JupyterLab only when it changed
+LAB_RECORD = ROOT / "tests" / "jupyterlab_passed.json"
+#: what a chapter's behaviour in JupyterLab depends on besides the notebook itself
+LAB_INPUTS = ["dlmath/widgets.py"]
+LAB_DISTRIBUTIONS = ["jupyterlab", "ipywidgets", "jupyterlab_widgets"]
+
+
+def lab_fingerprint(stem: str, root: Path = ROOT) -> str:
+    """sha256 of the notebook, of :data:`LAB_INPUTS` and of the versions of JupyterLab and
+    the widgets: a chapter whose fingerprint is in :data:`LAB_RECORD` has passed as it is."""
+    from importlib.metadata import version
+
+    h = hashlib.sha256()
+    for path in [f"notebooks/{stem}.ipynb", *LAB_INPUTS]:
+        h.update((root / path).read_bytes())
+    for dist in LAB_DISTRIBUTIONS:
+        h.update(f"{dist}=={version(dist)}\n".encode())
+    return h.hexdigest()
+
+
+def _read_record() -> dict:
+    return json.loads(LAB_RECORD.read_text(encoding="utf-8")) if LAB_RECORD.exists() else {}
+
+
+def _record_pass(stem: str, fingerprint: str) -> None:
+    record = _read_record()
+    record[stem] = fingerprint
+    LAB_RECORD.write_text(json.dumps(dict(sorted(record.items())), indent=1) + "\n",
+                          encoding="utf-8")
+
+
+def lab_chapters(choice: str | None = None, record: dict | None = None) -> list[str]:
+    """The chapters run in JupyterLab (20-90 s each on two cores; CI's budget cannot take
+    them all): chapter 01 and every chapter whose fingerprint differs from the one recorded
+    when it last passed. ``DLMATH_LAB_CHAPTERS="05_optimizers 08_attention"`` (or ``all``)
+    names them instead."""
+    choice = os.environ.get("DLMATH_LAB_CHAPTERS", "") if choice is None else choice
+    if choice.strip() == "all":
+        return list(CHAPTERS)
+    if choice.strip():
+        unknown = sorted(set(choice.split()) - set(CHAPTERS))
+        if unknown:
+            raise ValueError(f"DLMATH_LAB_CHAPTERS names no chapter {unknown}; the chapters "
+                             f"are {CHAPTERS}")
+        return choice.split()
+    record = _read_record() if record is None else record
+    return [s for s in CHAPTERS
+            if s == "01_linear_regression" or record.get(s) != lab_fingerprint(s)]
+
+
+LAB_CHAPTERS = lab_chapters()
 HOW_TO_ENABLE = ("to run them: apt-get install chromium (Debian's, at /usr/bin/chromium, or "
                  "set DLMATH_CHROMIUM) and pip install -r requirements.txt (playwright)")
 
@@ -197,7 +250,9 @@ def lab(tmp_path_factory):
     _start_book_build(tmp_path_factory)
     home = tmp_path_factory.mktemp("lab")
     (home / "notebooks").mkdir()
+    fingerprints = {}
     for stem in LAB_CHAPTERS:
+        fingerprints[stem] = lab_fingerprint(stem)  # of what is copied, before it runs
         shutil.copy(ROOT / "notebooks" / f"{stem}.ipynb", home / "notebooks")
     # the reader's defaults, except: no news prompt, and every cell rendered (not only those
     # in view) so that the checks see the whole notebook
@@ -231,7 +286,7 @@ def lab(tmp_path_factory):
                     pytest.fail("jupyter lab did not start:\n" +
                                 (home / "lab.log").read_text(errors="replace")[-3000:])
                 time.sleep(0.3)
-        yield {"base": base, "token": token, "home": home}
+        yield {"base": base, "token": token, "home": home, "fingerprints": fingerprints}
     finally:
         proc.terminate()
         try:
@@ -239,6 +294,23 @@ def lab(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _lab_reset(lab) -> None:
+    """What one chapter leaves behind, gone before the next opens: its kernel (a JAX process
+    that keeps its memory and threads) and the workspace (which would reopen every notebook
+    opened before)."""
+    def call(method, path):
+        req = urllib.request.Request(f"{lab['base']}{path}?token={lab['token']}",
+                                     method=method)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    for session in call("GET", "/api/sessions"):
+        call("DELETE", f"/api/sessions/{session['id']}")
+    for kernel in call("GET", "/api/kernels"):
+        call("DELETE", f"/api/kernels/{kernel['id']}")
+    shutil.rmtree(lab["home"] / "workspaces", ignore_errors=True)
 
 
 _LAB_STATE = """() => {
@@ -266,6 +338,12 @@ _LAB_STATE = """() => {
     sliders: document.querySelectorAll('.widget-slider').length,
     reprs: [...document.querySelectorAll('.jp-OutputArea-output')]
         .filter(e => e.textContent.includes('VBox(children=')).length,
+    // what an explorer shows before its cell runs (its text form), and widget errors
+    explorerTexts: [...document.querySelectorAll('.jp-OutputArea-output')]
+        .filter(e => e.textContent.includes('run the cell to move the controls')).length,
+    widgetErrors: [...document.querySelectorAll('.jp-OutputArea-output')]
+        .filter(e => /Error displaying widget|model not found/.test(e.textContent))
+        .map(e => e.textContent.slice(0, 120)).slice(0, 3),
     dirty: !!document.querySelector('.lm-TabBar-tab.jp-mod-dirty'),
   };
 }"""
@@ -303,6 +381,15 @@ def test_chapter_runs_in_jupyterlab(stem, lab, browser, tmp_path):
         if opened["dirty"]:
             problems.append("marked modified on opening (kernelspec or metadata differs from "
                             "what JupyterLab writes)")
+        # the stored outputs, as the reader first sees them: typeset, and each explorer as
+        # its text form (not its repr, not a widget error)
+        for what, key in (("MathJax errors", "merror"), ("formulas left as TeX", "untypeset"),
+                          ("widget errors", "widgetErrors")):
+            if opened[key]:
+                problems.append(f"on opening: {what} {opened[key]}")
+        if opened["reprs"] or not opened["explorerTexts"]:
+            problems.append(f"on opening: {opened['reprs']} explorers show their VBox repr, "
+                            f"{opened['explorerTexts']} their text form")
 
         page.click(".lm-MenuBar-item:has-text('Run')")
         page.click("li[data-command='runmenu:run-all']")
@@ -325,6 +412,8 @@ def test_chapter_runs_in_jupyterlab(stem, lab, browser, tmp_path):
                             f"{ran['sliders']} sliders)")
         if ran["reprs"]:
             problems.append("an explorer shows as its VBox(children=...) text")
+        if ran["widgetErrors"]:
+            problems.append(f"widget errors {ran['widgetErrors']}")
         assert not problems, f"{stem} in JupyterLab: " + "; ".join(problems)
 
         # moving a slider redraws the figure beside it
@@ -341,6 +430,8 @@ def test_chapter_runs_in_jupyterlab(stem, lab, browser, tmp_path):
         assert not outside, f"{stem}: fetched from outside {outside}"
     finally:
         context.close()
+        _lab_reset(lab)
+    _record_pass(stem, lab["fingerprints"][stem])
 
 
 def test_lab_fixture_serves_copies_not_the_chapters(lab):
@@ -504,6 +595,32 @@ def test_docstring_math_and_chapter_references_become_rst():
     assert ":doc:`chapter 05 </notebooks/05_optimizers>`" in out and "chapter 99." in out
     assert convert("$n$th", {}) == ":math:`n`\\ th"  # RST needs a boundary after a role
     assert join_literals('``{"a": (1,\n    2)}``') == '``{"a": (1, 2)}``'
+
+
+def test_jupyterlab_runs_chapter_01_and_each_chapter_changed_since_it_last_passed(tmp_path):
+    current = {stem: lab_fingerprint(stem) for stem in CHAPTERS}
+    assert len(set(current.values())) == len(CHAPTERS)  # each chapter its own fingerprint
+    assert lab_chapters("", current) == ["01_linear_regression"]
+    assert lab_chapters("", {}) == CHAPTERS  # nothing recorded: all of them
+    stale = dict(current, **{CHAPTERS[4]: "0" * 64})
+    assert lab_chapters("", stale) == ["01_linear_regression", CHAPTERS[4]]
+    assert lab_chapters("all", current) == CHAPTERS
+    assert lab_chapters(f"{CHAPTERS[2]} {CHAPTERS[1]}", current) == [CHAPTERS[2], CHAPTERS[1]]
+    with pytest.raises(ValueError, match="names no chapter"):
+        lab_chapters("99_nothing", current)
+    # the fingerprint follows the notebook's bytes and the widget code
+    stem = CHAPTERS[0]
+    for path in [f"notebooks/{stem}.ipynb", *LAB_INPUTS]:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / path, tmp_path / path)
+    assert lab_fingerprint(stem, tmp_path) == current[stem]
+    for path in [f"notebooks/{stem}.ipynb", *LAB_INPUTS]:
+        before = (tmp_path / path).read_bytes()
+        (tmp_path / path).write_bytes(before + b" ")
+        assert lab_fingerprint(stem, tmp_path) != current[stem], path
+        (tmp_path / path).write_bytes(before)
+    record = _read_record()
+    assert set(record) <= set(CHAPTERS), "the record names a chapter that does not exist"
 
 
 def test_explorers_are_drawn_from_their_stored_widget_state():
