@@ -60,9 +60,9 @@ def figure_explorer(draw: Callable, *, figsize=(10, 4), dpi: int = 80, **control
 
     for c in controls.values():
         c.observe(redraw, names="value")
-    children = [*controls.values(), image]
-    box = _described_box(children, lambda: "Explorer of " + ", ".join(
-        _control_name(c) for c in children[:-1]) + ": run the cell to move the controls.")
+    # the text form reads the children when shown: a caller may regroup the controls
+    box = _described_box([*controls.values(), image], lambda b: "Explorer of " + ", ".join(
+        _control_name(c) for c in b.children[:-1]) + ": run the cell to move the controls.")
     box.redraw = redraw
     redraw()
     return box
@@ -81,8 +81,8 @@ def _control_name(control) -> str:
     return getattr(control, "description", "") or type(control).__name__.lower()
 
 
-def _described_box(children, text_form: Callable[[], str]):
-    """An ``ipywidgets.VBox`` of ``children`` whose text form is ``text_form()``: that is
+def _described_box(children, text_form: Callable):
+    """An ``ipywidgets.VBox`` of ``children`` whose text form is ``text_form(box)``: that is
     what a notebook shows for it before its cell runs (no kernel, no widget to draw), what
     the book shows where it has no stored widget state, and what nbval compares."""
     box = _described_box_class()(children)
@@ -96,7 +96,7 @@ def _described_box_class():
 
     class DescribedBox(widgets.VBox):
         def __repr__(self):
-            return self.text_form()
+            return self.text_form(self)
 
     return DescribedBox
 
@@ -193,7 +193,7 @@ class TrainingProgress:
         _checks.count("TrainingProgress", "total", total, low=1)
         self.bar = widgets.IntProgress(value=0, min=0, max=total, description=description)
         self.status = widgets.HTML(value="")
-        self.box = _described_box([self.bar, self.status], lambda: (
+        self.box = _described_box([self.bar, self.status], lambda _: (
             f"Training progress: {self.bar.description} {self.bar.value}/{self.bar.max} "
             "(a bar that moves while the cell runs)."))
 

@@ -284,6 +284,10 @@ def test_activation_explorer_redraws_and_rejects_unknown_names():
     checkboxes = ex.children[0].children
     assert [c.description for c in checkboxes] == ["sigmoid", "relu"]
     assert [c.value for c in checkboxes] == [True, False]
+    # its text form names the controls as regrouped (the checkboxes in one row)
+    assert ex._repr_mimebundle_()["text/plain"] == (
+        "Explorer of a row of checkboxes, x range, show derivatives: run the cell to move "
+        "the controls.")
     before = ex.children[-1].value
     assert before[:8] == b"\x89PNG\r\n\x1a\n"
     checkboxes[1].value = True  # tick relu: the figure is drawn again, differently
