@@ -6,6 +6,7 @@ every stored text output."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jupytext
@@ -69,4 +70,12 @@ def test_escape_hatches_only_for_machine_dependent_cells(path):
             assert any(m in src for m in BENCH_MARKERS), (
                 f"{path.name} code cell {k}: NBVAL_IGNORE_OUTPUT is only for timings and "
                 "device information (dlmath.bench); this cell has neither"
+            )
+            shown = "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+                            for o in c["outputs"])
+            verdict = re.search(r"(?<!=)\b(True|False)\b", shown)  # not a label such as jit=True
+            assert verdict is None, (
+                f"{path.name} code cell {k}: a cell whose output is not compared prints a verdict "
+                f"({verdict and verdict.group(0)}); a False there would pass unseen, so move the "
+                "check to a compared cell"
             )
