@@ -1,4 +1,4 @@
-"""The input checks of every public function: one rule across the package (DESIGN.md §4).
+"""The input checks of every public function: one rule across the package.
 
 Each check raises ``ValueError`` (a shape, a size, a value out of range) or ``TypeError``
 (a dtype, a kind of object), and its message names the function (``who``), the argument,

@@ -23,3 +23,6 @@ def setup(*, print_precision: int = 4) -> None:
     jax.config.update("jax_default_matmul_precision", "highest")
     np.set_printoptions(precision=print_precision, suppress=True)
     sympy.init_printing(use_latex="mathjax", num_columns=100)
+    from dlmath.derivation import reset_ledger
+
+    reset_ledger()  # a chapter's "What is verified" table lists its own derivations

@@ -41,7 +41,7 @@ def _as_sympy(obj, who: str, arg: str):
 
 # ---------------------------------------------------------------- claims and their scope
 
-#: The three scopes a claim of the book can have (DESIGN.md section 5).
+#: The three scopes a claim of the book can have.
 PROVEN, CHECKED, ARGUED = "proven", "checked", "argued"
 
 _TEXT_RELATION = {"=": "=", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from dlmath.derivation import Derivation, define, verified_table
 from dlmath.proofs import (
     ARGUED,
     CHECKED,
@@ -35,6 +36,9 @@ from dlmath.proofs import (
 )
 
 __all__ = [
+    "Derivation",
+    "define",
+    "verified_table",
     "ProofError",
     "Proof",
     "PROVEN",

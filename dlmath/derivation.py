@@ -1,0 +1,530 @@
+r"""Derivations that read like a textbook and stay proven.
+
+A :class:`Derivation` is a chain of named steps, ``start = e_1 = e_2 = ...``, written in the
+chapter's own notation: named functions (``sigma(z)``), indexed symbols (``p[i]``) and
+unevaluated derivatives (``sp.Derivative(L(z), z)``) are displayed as they are, while the
+proof of every step substitutes their *definitions* first and then shows that the residual
+simplifies to 0 (:func:`dlmath.proofs.prove_equal`). What the reader sees is one aligned
+multi-line display, each step with its reason and its badge (*proven for every ...*,
+*checked at ...*, *argued*), long right-hand sides broken over lines so that nothing is cut
+off at the column's edge.
+
+A step may also rewrite with an earlier, proven result (``using=``): the result's left-hand
+side becomes a pattern (its free symbols match anything), and every match is replaced by
+its right-hand side before the residual is simplified. That is how a chapter reuses another
+chapter's theorem by name.
+
+:func:`define` states a definition (badge *definition*), and :func:`verified_table` lists
+every derivation made since :func:`dlmath.setup` (claim · scope · where), generated from
+the objects, for a chapter's summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
+
+from dlmath.proofs import (
+    ARGUED,
+    CHECKED,
+    PROVEN,
+    Proof,
+    _as_sympy,
+    _domain,
+    prove_equal,
+    prove_inequality,
+    DEFAULT_SIMPLIFIERS,
+)
+
+__all__ = ["Derivation", "Step", "define", "Definition", "verified_table", "VerifiedTable",
+           "expand_definitions", "reset_ledger"]
+
+#: Every derivation (and definition) made since the last :func:`reset_ledger`, in order.
+_LEDGER: list = []
+
+#: Right-hand sides longer than this (in SymPy's text form, a proxy for their printed
+#: width) are broken over lines at their top-level terms.
+WRAP_AT = 56
+
+_REL_LATEX = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
+_REL_TEXT = {"=": "=", "<=": "≤", ">=": "≥", "<": "<", ">": ">"}
+
+
+def reset_ledger() -> None:
+    """Forget the derivations recorded so far (:func:`dlmath.setup` calls it)."""
+    _LEDGER.clear()
+
+
+def expand_definitions(expr, definitions: dict):
+    """Substitute each defined name by its definition, repeatedly, then evaluate.
+
+    Keys are undefined functions (``sp.Function("sigma")``, value a ``sp.Lambda``), symbols
+    (value an expression) or ``IndexedBase`` objects (value a ``sp.Lambda`` of the indices).
+    Unevaluated derivatives, sums and integrals are evaluated (``doit``) afterwards.
+    """
+    if not definitions:
+        return expr.doit() if hasattr(expr, "doit") else expr
+    for _ in range(8):
+        before = expr
+        for name, meaning in definitions.items():
+            if isinstance(name, sp.IndexedBase):
+                expr = expr.replace(
+                    lambda e, b=name: isinstance(e, sp.Indexed) and e.base == b,
+                    lambda e, f=meaning: f(*e.indices))
+            else:
+                expr = expr.subs(name, meaning)
+        if expr == before:
+            break
+    return expr.doit() if hasattr(expr, "doit") else expr
+
+
+def _wildify(lhs, rhs):
+    """The pattern and replacement of a rewriting rule: free symbols become wildcards."""
+    names = sorted(lhs.free_symbols, key=str)
+    wilds = {s: sp.Wild(f"w_{s}") for s in names}
+    return lhs.xreplace(wilds), rhs.xreplace(wilds)
+
+
+def _rewrite(expr, lemmas):
+    for lemma in lemmas:
+        pattern, replacement = _wildify(*lemma.equation)
+        expr = expr.replace(pattern, replacement)
+    return expr
+
+
+def _scope_of(scopes: Iterable[str]) -> str:
+    scopes = list(scopes)
+    for s in (ARGUED, CHECKED):
+        if s in scopes:
+            return s
+    return PROVEN
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step ``... relation rhs`` of a derivation: its reason and its :class:`Proof`."""
+
+    rhs: object
+    why: str
+    relation: str
+    proof: Proof
+    using: tuple = ()
+    domain: tuple = ("", "")
+    premises: tuple = ()
+
+    @property
+    def scope(self) -> str:
+        return self.proof.scope
+
+    def scope_latex(self) -> str:
+        text, latex = self.domain
+        cond = ""
+        if self.premises:
+            cond = r"\ \textsf{with }" + r",\ ".join(_tex(p) for p in self.premises)
+        if self.scope == PROVEN:
+            return (r"\textsf{proven for every } " + latex + cond) if latex else \
+                r"\textsf{proven}" + cond
+        if self.scope == CHECKED:
+            return r"\textsf{checked at } " + self.proof.at_latex + cond
+        return r"\textsf{argued in the text}"
+
+    def scope_text(self) -> str:
+        text, _ = self.domain
+        cond = (" with " + ", ".join(sp.sstr(p) for p in self.premises)) if self.premises else ""
+        if self.scope == PROVEN:
+            return (f"proven for every {text}" if text else "proven") + cond
+        if self.scope == CHECKED:
+            return f"checked at {self.proof.at}" + cond
+        return "argued in the text"
+
+    def badge_latex(self) -> str:
+        used = "".join(f"; by {u.title}" for u in self.using)
+        return (r"\textsf{" + _tex_text(self.why + used) + r"} \;\cdot\; {\color{gray}"
+                + self.scope_latex() + "}")
+
+    def badge_text(self) -> str:
+        used = "".join(f"; by {u.title}" for u in self.using)
+        return f"{self.why}{used} · {self.scope_text()}"
+
+
+def _domain_of(lhs, rhs, definitions, at) -> tuple[str, str]:
+    """The free symbols a step's claim ranges over: those of its displayed sides with the
+    defined names expanded, less the ones fixed by ``at``."""
+    objs = [expand_definitions(lhs, definitions), expand_definitions(rhs, definitions)]
+    if isinstance(at, dict):
+        objs = [o.subs(at) for o in objs]
+    return _domain(objs)
+
+
+def _implied(cond, premises) -> bool:
+    """Whether an inequality follows from one premise by a difference of known sign."""
+    def slack(rel):  # rel as (d, strict) meaning d >= 0 (or > 0)
+        if isinstance(rel, (sp.GreaterThan, sp.StrictGreaterThan)):
+            return rel.lhs - rel.rhs, isinstance(rel, sp.StrictGreaterThan)
+        if isinstance(rel, (sp.LessThan, sp.StrictLessThan)):
+            return rel.rhs - rel.lhs, isinstance(rel, sp.StrictLessThan)
+        return None, None
+    d, strict = slack(cond)
+    if d is None:
+        return False
+    for p in premises:
+        e, pstrict = slack(p)
+        if e is None:
+            continue
+        gap = sp.expand(d - e)
+        if (gap.is_positive if strict and not pstrict else gap.is_nonnegative):
+            return True
+    return False
+
+
+def _under(simplify: Callable, premises) -> Callable:
+    """A simplifier that first keeps, in each ``Piecewise``, the branch the premises select."""
+    def resolve(e):
+        if isinstance(e, sp.MatrixBase):
+            return e.applyfunc(resolve)
+        def pick(*args):
+            for value, cond in args:
+                if cond == sp.true or _implied(cond, premises):
+                    return value
+            return sp.Piecewise(*args)
+        return e.replace(sp.Piecewise, pick) if e.has(sp.Piecewise) else e
+    return lambda e: resolve(simplify(resolve(e)))
+
+
+def _tex(expr, **kw) -> str:
+    """LaTeX of an expression with its terms and factors in the order they were built
+    (``sp.Add(sigma(z), -y, evaluate=False)`` prints as written); SymPy's usual order for
+    expressions built the usual way."""
+    if not isinstance(expr, sp.Basic):
+        return sp.latex(expr, **kw)
+    built = any(isinstance(a, (sp.Add, sp.Mul)) and a.func(*a.args).args != a.args
+                for a in sp.preorder_traversal(expr))
+    return sp.latex(expr, order="none" if built else None, **kw)
+
+
+def _tex_text(s: str) -> str:
+    out = []
+    for ch in s:
+        out.append({"_": r"\_", "#": r"\#", "%": r"\%", "&": r"\&", "$": r"\$",
+                    "{": r"\{", "}": r"\}", "^": r"\^{}", "\\": r"\backslash{}"}.get(ch, ch))
+    return "".join(out)
+
+
+def _wrapped_latex(expr, first: str) -> list[str]:
+    """``first`` (the relation) and the expression's LaTeX, broken at top-level terms when
+    its text form is longer than :data:`WRAP_AT`; one aligned line per piece."""
+    if not isinstance(expr, sp.Add) or len(sp.sstr(expr)) <= WRAP_AT:
+        return [f"& {first} {_tex(expr)}"]
+    printer = LatexPrinter()
+    terms = printer._as_ordered_terms(expr, order=None)
+    lines, current, width = [], [], 0
+    for term in terms:
+        w = len(sp.sstr(term))
+        if current and width + w > WRAP_AT:
+            lines.append(current)
+            current, width = [], 0
+        current.append(term)
+        width += w
+    lines.append(current)
+    out = []
+    for n, group in enumerate(lines):
+        pieces = []
+        for m, term in enumerate(group):
+            negative = term.could_extract_minus_sign()
+            body = _tex(-term if negative else term)
+            if isinstance(-term if negative else term, sp.Add):
+                body = r"\left(" + body + r"\right)"
+            sign = "-" if negative else ("+" if (n or m) else "")
+            pieces.append(f"{sign} {body}".strip())
+        lead = f"& {first} " if n == 0 else r"& \quad "
+        out.append(lead + " ".join(pieces))
+    return out
+
+
+class Derivation:
+    r"""A chain of proven steps in the chapter's notation, displayed as one aligned block.
+
+    Example::
+
+        sigma = sp.Function("sigma")
+        d = Derivation("the derivative of the sigmoid", sp.Derivative(sigma(z), z),
+                       definitions={sigma: sp.Lambda(x, 1 / (1 + sp.exp(-x)))})
+        d.step(sp.exp(-z) / (1 + sp.exp(-z))**2, "quotient rule")
+        d.step(sigma(z) * (1 - sigma(z)), "factor")
+        d        # displays both lines with their badges
+
+    Args:
+        title: what is derived; it names the result in badges (``using=``) and in
+            :func:`verified_table`.
+        start: the left-hand side, in display form (a SymPy object).
+        definitions: what the displayed names mean, see :func:`expand_definitions`.
+        premises: inequalities every step may assume (``j <= K - 1``: an index in range);
+            they resolve the ``Piecewise`` branches a collapsed sum leaves, and every badge
+            shows them as part of the scope.
+        chapter: the chapter's number, shown where another chapter cites the result.
+
+    Raises:
+        TypeError: when ``start`` is not a SymPy object.
+    """
+
+    def __init__(self, title: str, start, *, definitions: dict | None = None,
+                 premises: Iterable = (), chapter: int | None = None):
+        if not isinstance(title, str) or not title.strip():
+            raise TypeError("Derivation: title must be a non-empty string naming the result.")
+        self.title = title if chapter is None else f"{title} (chapter {chapter:02d})"
+        self.start = _as_sympy(start, "Derivation", "start")
+        self.definitions = dict(definitions or {})
+        self.premises = tuple(_as_sympy(p, "Derivation", "premises") for p in premises)
+        for p in self.premises:
+            if not isinstance(p, sp.core.relational.Relational) or isinstance(p, sp.Ne):
+                raise TypeError(f"Derivation: a premise must be an inequality such as j <= K - 1; "
+                                f"got {p}.")
+        self.steps: list[Step] = []
+        _LEDGER.append(self)
+
+    # ------------------------------------------------------------------ building
+    @property
+    def current(self):
+        """The last right-hand side (the start before any step)."""
+        return self.steps[-1].rhs if self.steps else self.start
+
+    def step(self, rhs, why: str, *, relation: str = "=", at=None, using: Iterable = (),
+             certificate=None, simplifiers: Iterable[Callable] | None = None,
+             argued: bool = False) -> Derivation:
+        """Add ``current relation rhs``, proven unless ``argued``; returns ``self``.
+
+        The proof expands the definitions on both sides (after rewriting with ``using``)
+        and calls :func:`~dlmath.proofs.prove_equal` (``relation="="``) or
+        :func:`~dlmath.proofs.prove_inequality` (with ``certificate``). ``at`` restricts the
+        scope to named values (*checked*), as in those functions.
+
+        Raises:
+            dlmath.proofs.ProofError: when the step does not follow.
+            ValueError: for an unknown relation.
+        """
+        if relation not in _REL_LATEX:
+            raise ValueError(f"Derivation.step: relation must be one of {sorted(_REL_LATEX)}; "
+                             f"got {relation!r}.")
+        rhs = _as_sympy(rhs, "Derivation.step", "rhs")
+        using = tuple(using)
+        for u in using:
+            if not isinstance(u, Derivation) or not u.steps:
+                raise TypeError("Derivation.step: using= takes derivations with at least one "
+                                f"step; got {u!r}.")
+            if u.scope != PROVEN:
+                raise ValueError(f"Derivation.step: '{u.title}' is {u.scope}, not proven; a "
+                                 "proof may only build on proven results.")
+        lhs = self.current
+        if argued:
+            proof = Proof(lhs, rhs, relation, ARGUED, "", "", why)
+        else:
+            a = expand_definitions(_rewrite(lhs, using), self.definitions)
+            b = expand_definitions(_rewrite(rhs, using), self.definitions)
+            name = f"{self.title}: {why}"
+            if self.premises:
+                base = DEFAULT_SIMPLIFIERS if simplifiers is None else tuple(simplifiers)
+                simplifiers = [_under(f, self.premises) for f in base]
+            if relation == "=":
+                p = prove_equal(a, b, at=at, simplifiers=simplifiers, name=name)
+            else:
+                p = prove_inequality(a, b, relation, certificate=certificate, at=at, name=name)
+            proof = Proof(lhs, rhs, relation, p.scope, p.at, p.at_latex, why)
+        domain = _domain_of(lhs, rhs, self.definitions, at)
+        self.steps.append(Step(rhs, why, relation, proof, using, domain, self.premises))
+        return self
+
+    # ------------------------------------------------------------------ what it shows
+    @property
+    def relation(self) -> str:
+        rels = {s.relation for s in self.steps} - {"="}
+        if not rels:
+            return "="
+        if rels <= {"<=", "<"}:
+            return "<" if "<" in rels else "<="
+        if rels <= {">=", ">"}:
+            return ">" if ">" in rels else ">="
+        raise ValueError(f"Derivation '{self.title}': mixed directions {sorted(rels)}.")
+
+    @property
+    def equation(self) -> tuple:
+        """``(start, last rhs)``: the result, usable as a rewriting rule."""
+        return self.start, self.current
+
+    @property
+    def scope(self) -> str:
+        """The weakest scope among the steps: argued, else checked, else proven."""
+        return _scope_of(s.scope for s in self.steps)
+
+    def result(self) -> Proof:
+        """The derivation's result ``start relation end`` as one :class:`Proof`, with the
+        weakest scope of its steps (checked steps name their points)."""
+        at = "; ".join(s.proof.at for s in self.steps if s.scope == CHECKED)
+        at_latex = r";\ ".join(s.proof.at_latex for s in self.steps if s.scope == CHECKED)
+        return Proof(self.start, self.current, self.relation, self.scope, at, at_latex,
+                     self.title)
+
+    @property
+    def latex(self) -> str:
+        rows = []
+        for n, s in enumerate(self.steps):
+            rel = _REL_LATEX[s.relation]
+            lines = _wrapped_latex(s.rhs, rel)
+            if n == 0:
+                lines[0] = _tex(self.start) + " " + lines[0]
+            rows.extend(lines)
+            rows.append(r"& \qquad \scriptsize " + s.badge_latex())
+        return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
+
+    @property
+    def text(self) -> str:
+        out = [f"{self.title}:", "  " + _pretty(self.start)]
+        for s in self.steps:
+            out.append(f"    {_REL_TEXT[s.relation]} {_pretty(s.rhs)}    [{s.badge_text()}]")
+        return "\n".join(out)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return ({"text/plain": self.text, "text/latex": f"$$ {self.latex} $$"},
+                {"text/latex": {"dlmath": "derivation"}})
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class _TextPrinter(StrPrinter):
+    """SymPy's text form, with the book's notation instead of constructor names."""
+
+    printmethod = "_dlmath_text"
+
+    def _print_Derivative(self, expr):
+        d = "d" if len(expr.expr.free_symbols) <= 1 else "∂"
+        var = "".join(f"{d}{self._print(v)}" + (f"^{n}" if n > 1 else "")
+                      for v, n in expr.variable_count)
+        return f"{d}/{var} [{self._print(expr.expr)}]"
+
+    def _print_Sum(self, expr):
+        lims = ", ".join(f"{self._print(a)}={self._print(lo)}..{self._print(hi)}"
+                         for a, lo, hi in expr.limits)
+        return f"Σ_{{{lims}}} [{self._print(expr.function)}]"
+
+    def _print_Product(self, expr):
+        lims = ", ".join(f"{self._print(a)}={self._print(lo)}..{self._print(hi)}"
+                         for a, lo, hi in expr.limits)
+        return f"Π_{{{lims}}} [{self._print(expr.function)}]"
+
+    def _print_Integral(self, expr):
+        lims = ", ".join(self._print(lim[0]) if len(lim) == 1 else
+                         f"{self._print(lim[0])}={self._print(lim[1])}..{self._print(lim[2])}"
+                         for lim in expr.limits)
+        return f"∫_{{{lims}}} [{self._print(expr.function)}]"
+
+    def _print_Indexed(self, expr):
+        return f"{self._print(expr.base.label)}_{''.join(self._print(i) for i in expr.indices)}"
+
+    def _print_KroneckerDelta(self, expr):
+        return f"δ_{''.join(self._print(i) for i in expr.args)}"
+
+    def _print_Piecewise(self, expr):
+        return "{" + "; ".join(f"{self._print(e)} if {self._print(c)}" for e, c in expr.args) + "}"
+
+
+def _pretty(expr) -> str:
+    """A one-line, readable text form (no SymPy constructor names)."""
+    if isinstance(expr, str):
+        return expr
+    return _TextPrinter().doprint(expr)
+
+
+@dataclass
+class Definition:
+    """A definition ``lhs := rhs`` as displayed, with the badge *definition*."""
+
+    lhs: object
+    rhs: object
+    note: str = ""
+    title: str = field(default="")
+
+    @property
+    def scope(self) -> str:
+        return "definition"
+
+    @property
+    def latex(self) -> str:
+        note = f"{_tex_text(self.note)} \\;\\cdot\\; " if self.note else ""
+        lhs = self.lhs if isinstance(self.lhs, str) else _tex(self.lhs)
+        return (f"{lhs} \\;:=\\; {_tex(self.rhs)} \\qquad \\scriptsize "
+                r"{\color{gray}\textsf{" + note + "definition}}")
+
+    @property
+    def text(self) -> str:
+        lhs = self.lhs if isinstance(self.lhs, str) else _pretty(self.lhs)
+        return f"{lhs} := {_pretty(self.rhs)}    [{self.note + ' · ' if self.note else ''}definition]"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return ({"text/plain": self.text, "text/latex": f"$$ {self.latex} $$"},
+                {"text/latex": {"dlmath": "definition"}})
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def define(lhs, rhs, note: str = "") -> Definition:
+    """Display a definition ``lhs := rhs`` (``lhs`` a SymPy object or a LaTeX name such as
+    ``r"\\ell_{BCE}(z, y)"``), rendered from the SymPy object ``rhs``.
+
+    Raises:
+        TypeError: when ``rhs`` is not a SymPy object.
+    """
+    rhs = _as_sympy(rhs, "define", "rhs")
+    if not isinstance(lhs, str):
+        lhs = _as_sympy(lhs, "define", "lhs")
+    d = Definition(lhs, rhs, note, title=note)
+    return d
+
+
+_SCOPE_WORDS = {PROVEN: "proven", CHECKED: "checked", ARGUED: "argued"}
+
+
+@dataclass(frozen=True)
+class VerifiedTable:
+    """The "What is verified" table of a chapter: claim · scope · where."""
+
+    rows: tuple
+
+    def _repr_markdown_(self) -> str:
+        out = ["| claim | scope | where |", "|---|---|---|"]
+        for claim, scope, where in self.rows:
+            out.append(f"| ${claim}$ | {scope} | {where} |")
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{where}: {scope}" for _, scope, where in self.rows)
+
+
+def verified_table(derivations: Iterable[Derivation] | None = None) -> VerifiedTable:
+    """The table of what a chapter verified, generated from its derivations.
+
+    Args:
+        derivations: the derivations to list; by default every one made since
+            :func:`dlmath.setup` (or :func:`reset_ledger`), in order.
+
+    Returns:
+        A :class:`VerifiedTable`: one row per derivation, its result as LaTeX, its scope in
+        words (for *proven*, the domain; for *checked*, the points) and its title.
+    """
+    chosen = list(_LEDGER if derivations is None else derivations)
+    rows = []
+    for d in chosen:
+        if not isinstance(d, Derivation) or not d.steps:
+            continue
+        r = d.result()
+        rel = _REL_LATEX[r.relation]
+        claim = f"{_tex(r.lhs)} {rel} {_tex(r.rhs)}".replace("|", r"\vert ")
+        whole = Step(r.rhs, d.title, r.relation, r, (),
+                     _domain_of(d.start, d.current, d.definitions, None), d.premises)
+        scope = "$" + whole.scope_latex().replace("|", r"\vert ") + "$"
+        rows.append((claim, scope, d.title))
+    return VerifiedTable(tuple(rows))
