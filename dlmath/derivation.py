@@ -124,7 +124,8 @@ class Step:
         text, latex = self.domain
         cond = ""
         if self.premises:
-            cond = r"\ \textsf{with }" + r",\ ".join(_tex(p) for p in self.premises)
+            cond = r"\ \textsf{with }" + r",\ ".join(
+                p if isinstance(p, str) else _tex(p) for p in self.premises)
         if self.scope == PROVEN:
             return (r"\textsf{proven for every } " + latex + cond) if latex else \
                 r"\textsf{proven}" + cond
@@ -134,7 +135,8 @@ class Step:
 
     def scope_text(self) -> str:
         text, _ = self.domain
-        cond = (" with " + ", ".join(sp.sstr(p) for p in self.premises)) if self.premises else ""
+        cond = (" with " + ", ".join(p if isinstance(p, str) else sp.sstr(p)
+                                     for p in self.premises)) if self.premises else ""
         if self.scope == PROVEN:
             return (f"proven for every {text}" if text else "proven") + cond
         if self.scope == CHECKED:
@@ -157,7 +159,8 @@ def _domain_of(lhs, rhs, definitions, at) -> tuple[str, str]:
     objs = [expand_definitions(lhs, definitions), expand_definitions(rhs, definitions)]
     if isinstance(at, dict):
         objs = [o.subs(at) for o in objs]
-    return _domain(objs)
+    text, latex = _domain(objs)  # the book's matrices are real
+    return text.replace(" matrix", " real matrix"), latex.replace(r"\mathbb{C}^{", r"\mathbb{R}^{")
 
 
 def _implied(cond, premises) -> bool:
@@ -264,7 +267,9 @@ class Derivation:
         definitions: what the displayed names mean, see :func:`expand_definitions`.
         premises: inequalities every step may assume (``j <= K - 1``: an index in range);
             they resolve the ``Piecewise`` branches a collapsed sum leaves, and every badge
-            shows them as part of the scope.
+            shows them as part of the scope. A string is a condition the algebra takes for
+            granted and that SymPy cannot state as an inequality (``r"X^\top X
+            \text{ invertible}"``, LaTeX): it is shown in every badge, and not used.
         chapter: the chapter's number, shown where another chapter cites the result.
 
     Raises:
@@ -278,7 +283,11 @@ class Derivation:
         self.title = title if chapter is None else f"{title} (chapter {chapter:02d})"
         self.start = _as_sympy(start, "Derivation", "start")
         self.definitions = dict(definitions or {})
-        self.premises = tuple(_as_sympy(p, "Derivation", "premises") for p in premises)
+        premises = tuple(premises)
+        #: conditions the proof's algebra takes for granted (an inverse exists), as LaTeX
+        self.conditions = tuple(p for p in premises if isinstance(p, str))
+        self.premises = tuple(_as_sympy(p, "Derivation", "premises") for p in premises
+                              if not isinstance(p, str))
         for p in self.premises:
             if not isinstance(p, sp.core.relational.Relational) or isinstance(p, sp.Ne):
                 raise TypeError(f"Derivation: a premise must be an inequality such as j <= K - 1; "
@@ -304,7 +313,8 @@ class Derivation:
 
         Raises:
             dlmath.proofs.ProofError: when the step does not follow.
-            ValueError: for an unknown relation.
+            ValueError: for an unknown relation, or a step whose two displayed sides are
+                the same object (it would read as x = x).
         """
         if relation not in _REL_LATEX:
             raise ValueError(f"Derivation.step: relation must be one of {sorted(_REL_LATEX)}; "
@@ -319,6 +329,11 @@ class Derivation:
                 raise ValueError(f"Derivation.step: '{u.title}' is {u.scope}, not proven; a "
                                  "proof may only build on proven results.")
         lhs = self.current
+        if lhs == rhs:
+            raise ValueError(
+                f"Derivation.step: '{self.title}: {why}' displays {_pretty(lhs)} on both sides, "
+                "which reads as x = x; build the left side unevaluated (sp.Derivative, "
+                "sp.MatMul(..., evaluate=False), a named function) so the step shows what it does.")
         if argued:
             proof = Proof(lhs, rhs, relation, ARGUED, "", "", why)
         else:
@@ -334,7 +349,8 @@ class Derivation:
                 p = prove_inequality(a, b, relation, certificate=certificate, at=at, name=name)
             proof = Proof(lhs, rhs, relation, p.scope, p.at, p.at_latex, why)
         domain = _domain_of(lhs, rhs, self.definitions, at)
-        self.steps.append(Step(rhs, why, relation, proof, using, domain, self.premises))
+        self.steps.append(Step(rhs, why, relation, proof, using, domain,
+                               self.premises + self.conditions))
         return self
 
     # ------------------------------------------------------------------ what it shows
@@ -524,7 +540,8 @@ def verified_table(derivations: Iterable[Derivation] | None = None) -> VerifiedT
         rel = _REL_LATEX[r.relation]
         claim = f"{_tex(r.lhs)} {rel} {_tex(r.rhs)}".replace("|", r"\vert ")
         whole = Step(r.rhs, d.title, r.relation, r, (),
-                     _domain_of(d.start, d.current, d.definitions, None), d.premises)
+                     _domain_of(d.start, d.current, d.definitions, None),
+                     d.premises + d.conditions)
         scope = "$" + whole.scope_latex().replace("|", r"\vert ") + "$"
         rows.append((claim, scope, d.title))
     return VerifiedTable(tuple(rows))

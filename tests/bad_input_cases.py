@@ -17,7 +17,7 @@ A new chapter's module joins with a file of its own, ``tests/bad_input_rows_<mod
 whose ``specs()`` returns its rows (they join :data:`SPECS`);
 ``test_every_public_function_has_a_row`` fails until every public function has one.
 The expectations come from the package's one rule for bad input (the docstring of
-``dlmath._checks``) and DESIGN.md §3-§4.
+``dlmath._checks``).
 """
 
 from __future__ import annotations

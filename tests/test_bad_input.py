@@ -3,7 +3,7 @@ shapes and ranks, every dtype from uint8 to complex64, empty axes, NaN and infin
 and traced hyper-parameters, class ids out of range or of small integer widths, mixed float
 dtypes and misused optimizer states.
 
-The property is the package's one rule (the docstring of ``dlmath._checks``, DESIGN.md §4):
+The property is the package's one rule (the docstring of ``dlmath._checks``):
 a call either raises exactly ``ValueError`` or ``TypeError`` whose message starts with the
 function's name and names the offending argument, or returns the documented result (the
 float64 reference's numbers, in the documented dtype, finite where documented). Never a
@@ -282,7 +282,7 @@ def kind_valid(spec: Spec, data):
             kw = bic.put(kw, p, (x.astype(np.float64) * 1e4).astype(x.dtype))
         call = bic.describe(kw, spec) + " (inputs scaled to +-1e4)"
         expect_ok(spec, "valid", kw, call, compare=False, finite=True,
-                  rule="finite at +-1e4 (DESIGN §4: stable forms)")
+                  rule="finite at +-1e4")
     for p in spec.grad_of:
         x = bic.get(kw, p)
 
@@ -299,7 +299,7 @@ def kind_valid(spec: Spec, data):
         if np.any(np.isnan(g)) or (spec.stable and not np.all(np.isfinite(g))):
             fail(spec, "valid", f"jax.grad of sum({call}) wrt {bic.label(p)}",
                  f"gradient {np.array2string(g.ravel()[:8], precision=3)} has NaN/inf",
-                 "a finite gradient (DESIGN §4: stable forms, logits of +-1e4 included; "
+                 "a finite gradient (stable forms, logits of +-1e4 included; "
                  "0 log 0 = 0 has no NaN derivative)")
 
 
@@ -573,7 +573,7 @@ def table_rank(spec: Spec):
                 yield kw, lambda kw, call, path=path, new=new: expect_error(
                     spec, "rank", kw, call, names_of(spec), ValueError,
                     rule=f"{bic.label(path)} of rank {new.ndim} must raise ValueError naming "
-                         "the function and the argument (DESIGN §4)")
+                         "the function and the argument")
 
 
 def table_shape(spec: Spec):
@@ -588,7 +588,7 @@ def table_shape(spec: Spec):
                     spec, "shape", kw, call, names_of(spec), ValueError,
                     rule=f"{bic.label(path)} with {letter} = {size} (the others {s[letter]}) "
                          "must raise ValueError naming the function and the argument; "
-                         "nothing is broadcast (DESIGN §4)")
+                         "nothing is broadcast")
 
 
 def table_hyper(spec: Spec):
@@ -769,7 +769,7 @@ def test_masked_logit_with_label_zero_is_zero_unlike_optax():
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
 def test_cross_entropies_finite_at_extreme_logits(dtype):
-    """DESIGN §4: logits of +-1e4 (and float16's +-6e4) give a finite loss and gradient."""
+    """Stable forms: logits of +-1e4 (and float16's +-6e4) give a finite loss and gradient."""
     from dlmath import losses
 
     # labels on a small logit (the loss is 2e4, representable), and at float16's 6e4 on the

@@ -1,4 +1,4 @@
-"""The book's claims are checkable (DESIGN.md §5, "What a claim may say"):
+"""The book's claims are checkable:
 
 * every math output a reader sees typesets (no MathJax error box);
 * every proof line shows its scope (proven / checked / argued);
