@@ -21,6 +21,7 @@ the objects, for a chapter's summary.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -46,9 +47,12 @@ __all__ = ["Derivation", "Step", "define", "Definition", "verified_table", "Veri
 #: Every derivation (and definition) made since the last :func:`reset_ledger`, in order.
 _LEDGER: list = []
 
-#: Right-hand sides longer than this (in SymPy's text form, a proxy for their printed
-#: width) are broken over lines at their top-level terms.
-WRAP_AT = 56
+#: Right-hand sides wider than this (:func:`latex_width`, in characters) are broken over
+#: lines at their top-level terms.
+WRAP_AT = 44
+
+#: A badge (reason and scope) longer than this is set on two lines.
+BADGE_WRAP_AT = 72
 
 _REL_LATEX = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
 _REL_TEXT = {"=": "=", "<=": "≤", ">=": "≥", "<": "<", ">": ">"}
@@ -144,9 +148,16 @@ class Step:
         return "argued in the text"
 
     def badge_latex(self) -> str:
+        return r" \;\cdot\; ".join(self.badge_lines())
+
+    def badge_lines(self) -> list[str]:
+        """The reason and the scope: one line, or two when together they are long."""
         used = "".join(f"; by {u.title}" for u in self.using)
-        return (r"\textsf{" + _tex_text(self.why + used) + r"} \;\cdot\; {\color{gray}"
-                + self.scope_latex() + "}")
+        reason = r"\textsf{" + _tex_text(self.why + used) + "}"
+        scope = r"{\color{gray}" + self.scope_latex() + "}"
+        if len(self.why + used) + len(self.scope_text()) > BADGE_WRAP_AT:
+            return [reason, scope]
+        return [reason + r" \;\cdot\; " + scope]
 
     def badge_text(self) -> str:
         used = "".join(f"; by {u.title}" for u in self.using)
@@ -217,16 +228,75 @@ def _tex_text(s: str) -> str:
     return "".join(out)
 
 
+_WIDE_COMMANDS = {"log": 3, "exp": 3, "sin": 3, "cos": 3, "tanh": 4, "max": 3, "min": 3,
+                  "quad": 2, "qquad": 4, "sum": 2, "prod": 2, "int": 1.5}
+
+
+def latex_width(tex: str) -> float:
+    """A rough rendered width of a LaTeX formula, in characters (fractions count their
+    wider part, scripts 0.7, ``\\left(`` one): the measure used to break long lines."""
+    def group(k):  # the {...} starting at k -> (content, end)
+        depth, j = 0, k
+        while j < len(tex):
+            depth += {"{": 1, "}": -1}.get(tex[j], 0)
+            if depth == 0:
+                return tex[k + 1:j], j + 1
+            j += 1
+        return tex[k + 1:], len(tex)
+
+    width, k = 0.0, 0
+    while k < len(tex):
+        ch = tex[k]
+        if ch == "\\":
+            m = re.match(r"\\([a-zA-Z]+|.)", tex[k:])
+            name = m.group(1)
+            k += len(m.group(0))
+            if name in ("frac", "dfrac", "tfrac") and tex[k:k + 1] == "{":
+                a, k = group(k)
+                b, k = group(k) if tex[k:k + 1] == "{" else ("", k)
+                width += max(latex_width(a), latex_width(b)) + 0.5
+            elif name in ("textsf", "text", "mathrm", "operatorname", "textrm", "mathbf") \
+                    and tex[k:k + 1] == "{":
+                a, k = group(k)
+                width += len(a)
+            elif name in ("left", "right", "displaystyle", "scriptsize", "color", "mathbb"):
+                if name == "color" and tex[k:k + 1] == "{":
+                    _, k = group(k)
+            elif name in (",", ";", ":", "!", " "):
+                width += 0.3
+            else:
+                width += _WIDE_COMMANDS.get(name, 1)
+        elif ch in "^_":
+            k += 1
+            if tex[k:k + 1] == "{":
+                a, k = group(k)
+                width += 0.7 * latex_width(a)
+            else:
+                width += 0.7
+                k += 1
+        elif ch in "{}":
+            k += 1
+        elif ch in "+-=<>":
+            width += 2
+            k += 1
+        elif ch.isspace():
+            k += 1
+        else:
+            width += 1
+            k += 1
+    return width
+
+
 def _wrapped_latex(expr, first: str) -> list[str]:
     """``first`` (the relation) and the expression's LaTeX, broken at top-level terms when
     its text form is longer than :data:`WRAP_AT`; one aligned line per piece."""
-    if not isinstance(expr, sp.Add) or len(sp.sstr(expr)) <= WRAP_AT:
+    if not isinstance(expr, sp.Add) or latex_width(_tex(expr)) <= WRAP_AT:
         return [f"& {first} {_tex(expr)}"]
     printer = LatexPrinter()
     terms = printer._as_ordered_terms(expr, order=None)
     lines, current, width = [], [], 0
     for term in terms:
-        w = len(sp.sstr(term))
+        w = latex_width(_tex(term)) + 2
         if current and width + w > WRAP_AT:
             lines.append(current)
             current, width = [], 0
@@ -386,13 +456,18 @@ class Derivation:
     @property
     def latex(self) -> str:
         rows = []
+        # a long left side stands on its own line, the chain starts below it
+        alone = bool(self.steps) and (latex_width(_tex(self.start))
+                                      + latex_width(_tex(self.steps[0].rhs)) > WRAP_AT)
+        if alone:
+            rows.append(_tex(self.start) + " &")
         for n, s in enumerate(self.steps):
             rel = _REL_LATEX[s.relation]
             lines = _wrapped_latex(s.rhs, rel)
-            if n == 0:
+            if n == 0 and not alone:
                 lines[0] = _tex(self.start) + " " + lines[0]
             rows.extend(lines)
-            rows.append(r"& \qquad \scriptsize " + s.badge_latex())
+            rows.extend(r"& \qquad \scriptsize " + b for b in s.badge_lines())
         return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
 
     @property
