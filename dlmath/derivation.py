@@ -153,7 +153,7 @@ class Step:
     def badge_lines(self) -> list[str]:
         """The reason and the scope: one line, or two when together they are long."""
         used = "".join(f"; by {u.title}" for u in self.using)
-        reason = r"\textsf{" + _tex_text(self.why + used) + "}"
+        reason = _reason_latex(self.why + used)
         scope = r"{\color{gray}" + self.scope_latex() + "}"
         if len(self.why + used) + len(self.scope_text()) > BADGE_WRAP_AT:
             return [reason, scope]
@@ -161,7 +161,7 @@ class Step:
 
     def badge_text(self) -> str:
         used = "".join(f"; by {u.title}" for u in self.using)
-        return f"{self.why}{used} · {self.scope_text()}"
+        return f"{self.why.replace('$', '')}{used} · {self.scope_text()}"
 
 
 def _domain_of(lhs, rhs, definitions, at) -> tuple[str, str]:
@@ -218,6 +218,15 @@ def _tex(expr, **kw) -> str:
     built = any(isinstance(a, (sp.Add, sp.Mul)) and a.func(*a.args).args != a.args
                 for a in sp.preorder_traversal(expr))
     return sp.latex(expr, order="none" if built else None, **kw)
+
+
+def _reason_latex(why: str) -> str:
+    """A step's reason as LaTeX: text in sans serif, ``$...$`` pieces as math."""
+    parts = why.split("$")
+    if len(parts) % 2 == 0:
+        raise ValueError(f"Derivation.step: unbalanced '$' in the reason {why!r}.")
+    return " ".join(r"\textsf{" + _tex_text(p) + "}" if n % 2 == 0 else p
+                    for n, p in enumerate(parts) if p)
 
 
 def _tex_text(s: str) -> str:
@@ -376,6 +385,9 @@ class Derivation:
              argued: bool = False) -> Derivation:
         """Add ``current relation rhs``, proven unless ``argued``; returns ``self``.
 
+        ``why`` names the rule (chain rule, quotient rule, "δ collapses the sum"); ``$...$``
+        pieces of it are set as math (``"$\\sigma' = \\sigma(1 - \\sigma)$"``).
+
         The proof expands the definitions on both sides (after rewriting with ``using``)
         and calls :func:`~dlmath.proofs.prove_equal` (``relation="="``) or
         :func:`~dlmath.proofs.prove_inequality` (with ``certificate``). ``at`` restricts the
@@ -390,6 +402,7 @@ class Derivation:
             raise ValueError(f"Derivation.step: relation must be one of {sorted(_REL_LATEX)}; "
                              f"got {relation!r}.")
         rhs = _as_sympy(rhs, "Derivation.step", "rhs")
+        _reason_latex(why)  # a malformed reason fails here, not when displayed
         using = tuple(using)
         for u in using:
             if not isinstance(u, Derivation) or not u.steps:
@@ -459,15 +472,16 @@ class Derivation:
         # a long left side stands on its own line, the chain starts below it
         alone = bool(self.steps) and (latex_width(_tex(self.start))
                                       + latex_width(_tex(self.steps[0].rhs)) > WRAP_AT)
+        indent = r"\quad " if alone else ""
         if alone:
-            rows.append(_tex(self.start) + " &")
+            rows.append("& " + _tex(self.start))
         for n, s in enumerate(self.steps):
             rel = _REL_LATEX[s.relation]
-            lines = _wrapped_latex(s.rhs, rel)
+            lines = [line.replace("& ", "& " + indent, 1) for line in _wrapped_latex(s.rhs, rel)]
             if n == 0 and not alone:
                 lines[0] = _tex(self.start) + " " + lines[0]
             rows.extend(lines)
-            rows.extend(r"& \qquad \scriptsize " + b for b in s.badge_lines())
+            rows.extend(r"& " + indent + r"\qquad \scriptsize " + b for b in s.badge_lines())
         return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
 
     @property
