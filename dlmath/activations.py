@@ -159,8 +159,8 @@ def sigmoid(x):
     Raises:
         TypeError: if ``x`` is not floating.
     """
-    # z = -|x| written with `where`, not `abs`: the gradient of abs at 0 is 0, which would
-    # make the gradient of this branch wrong at x = 0; here dz/dx = -1 there.
+    # z = -|x| written with `where`, so that at x = 0 (owned by the branch x >= 0) dz/dx = -1
+    # by construction, not by a convention for the gradient of abs at 0 (JAX's is 1).
     z = jnp.where(x >= 0, -x, x)
     e = jnp.exp(z)
     return jnp.where(x >= 0, 1 / (1 + e), e / (1 + e))

@@ -32,13 +32,13 @@ from sympy.printing.str import StrPrinter
 from dlmath.proofs import (
     ARGUED,
     CHECKED,
+    DEFAULT_SIMPLIFIERS,
     PROVEN,
     Proof,
     _as_sympy,
     _domain,
     prove_equal,
     prove_inequality,
-    DEFAULT_SIMPLIFIERS,
 )
 
 __all__ = ["Derivation", "Step", "define", "Definition", "verified_table", "VerifiedTable",
@@ -429,6 +429,9 @@ class Derivation:
             if relation == "=":
                 p = prove_equal(a, b, at=at, simplifiers=simplifiers, name=name)
             else:
+                if certificate is not None:
+                    certificate = expand_definitions(_rewrite(_as_sympy(
+                        certificate, "Derivation.step", "certificate"), using), self.definitions)
                 p = prove_inequality(a, b, relation, certificate=certificate, at=at, name=name)
             proof = Proof(lhs, rhs, relation, p.scope, p.at, p.at_latex, why)
         domain = _domain_of(lhs, rhs, self.definitions, at)
@@ -566,7 +569,8 @@ class Definition:
     @property
     def text(self) -> str:
         lhs = self.lhs if isinstance(self.lhs, str) else _pretty(self.lhs)
-        return f"{lhs} := {_pretty(self.rhs)}    [{self.note + ' · ' if self.note else ''}definition]"
+        note = f"{self.note} · " if self.note else ""
+        return f"{lhs} := {_pretty(self.rhs)}    [{note}definition]"
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return ({"text/plain": self.text, "text/latex": f"$$ {self.latex} $$"},

@@ -1,0 +1,178 @@
+"""dlmath.derivation: chains of steps in the book's notation, each proven after its
+definitions are substituted, displayed with its scope, and listed in a chapter's table."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sympy as sp
+
+from dlmath.derivation import (
+    WRAP_AT,
+    Derivation,
+    define,
+    expand_definitions,
+    latex_width,
+    reset_ledger,
+    verified_table,
+)
+from dlmath.proofs import ProofError
+from dlmath.symbolic import latex_errors
+
+z, y, x = sp.symbols("z y x", real=True)
+sigma = sp.Function("sigma")
+SIGMOID = {sigma: sp.Lambda(x, 1 / (1 + sp.exp(-x)))}
+K = sp.Symbol("K", integer=True, positive=True)
+i, j, k = sp.symbols("i j k", integer=True, nonnegative=True)
+zs = sp.IndexedBase("z", real=True)
+p = sp.IndexedBase("p")
+SOFTMAX = {p: sp.Lambda(i, sp.exp(zs[i]) / sp.Sum(sp.exp(zs[k]), (k, 0, K - 1)))}
+PRINTER_TEXT = re.compile(r"\b(Derivative|Sum|Piecewise|KroneckerDelta|Indexed)\(")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_ledger():
+    reset_ledger()
+    yield
+    reset_ledger()
+
+
+def sigmoid_derivative():
+    d = Derivation("the sigmoid's derivative", sp.Derivative(sigma(z), z), definitions=SIGMOID)
+    d.step(sp.exp(-z) / (1 + sp.exp(-z)) ** 2, "quotient rule")
+    return d.step(sigma(z) * (1 - sigma(z)), "factor")
+
+
+def test_each_step_is_proven_with_the_definitions_substituted():
+    d = sigmoid_derivative()
+    assert [s.scope for s in d.steps] == ["proven", "proven"]
+    assert d.equation == (sp.Derivative(sigma(z), z), sigma(z) * (1 - sigma(z)))
+    # the display keeps the named function, the proof expanded it
+    assert r"\sigma" in d.latex and "e^{- z}" in d.latex
+
+
+def test_a_wrong_step_fails():
+    d = Derivation("wrong", sp.Derivative(sigma(z), z), definitions=SIGMOID)
+    with pytest.raises(ProofError):
+        d.step(sigma(z) * (1 + sigma(z)), "a sign slipped")
+    assert d.steps == []
+
+
+def test_a_step_that_reads_x_equals_x_is_refused():
+    d = Derivation("trivial", sigma(z), definitions=SIGMOID)
+    with pytest.raises(ValueError, match="x = x"):
+        d.step(sigma(z), "nothing")
+
+
+def test_premises_resolve_collapsed_sums_for_every_size_and_are_shown():
+    d = Derivation("the softmax Jacobian", sp.Derivative(p[i], zs[j]), definitions=SOFTMAX,
+                   premises=[i <= K - 1, j <= K - 1])
+    d.step(p[i] * (sp.KroneckerDelta(i, j) - p[j]), "quotient rule")
+    assert d.scope == "proven"
+    assert r"j \leq K - 1" in d.latex and "with" in d.text
+    assert "K integer >= 1" in d.text
+    # without the premise the same step is not proven (an index out of range gives 0)
+    bare = Derivation("no premise", sp.Derivative(p[i], zs[j]), definitions=SOFTMAX)
+    with pytest.raises(ProofError):
+        bare.step(p[i] * (sp.KroneckerDelta(i, j) - p[j]), "quotient rule")
+
+
+def test_using_rewrites_with_an_earlier_result_and_names_it():
+    lemma = sigmoid_derivative()
+    loss = -y * sp.log(sigma(z)) - (1 - y) * sp.log(1 - sigma(z))
+    g = Derivation("the BCE gradient", sp.Derivative(loss, z))  # no definitions: only the lemma
+    g.step(-y * sp.Derivative(sigma(z), z) / sigma(z)
+           + (1 - y) * sp.Derivative(sigma(z), z) / (1 - sigma(z)), "chain rule")
+    g.step(-y * (1 - sigma(z)) + (1 - y) * sigma(z), "$\\sigma' = \\sigma(1 - \\sigma)$",
+           using=[lemma])
+    g.step(sigma(z) - y, "expand")
+    assert "by the sigmoid's derivative" in g.text
+    assert r"\sigma' = \sigma(1 - \sigma)" in g.latex  # the reason's math is set as math
+    # without the lemma (and without the definition) the middle step cannot be shown
+    h = Derivation("unsupported", sp.Derivative(loss, z))
+    h.step(-y * sp.Derivative(sigma(z), z) / sigma(z)
+           + (1 - y) * sp.Derivative(sigma(z), z) / (1 - sigma(z)), "chain rule")
+    with pytest.raises(ProofError):
+        h.step(-y * (1 - sigma(z)) + (1 - y) * sigma(z), "no lemma")
+
+
+def test_only_proven_results_may_be_used():
+    weak = Derivation("checked only", sp.Derivative(p[i], zs[j]), definitions=SOFTMAX)
+    weak.step(p[i] * (sp.KroneckerDelta(i, j) - p[j]), "quotient rule", at={K: 3, i: 0, j: 1})
+    assert weak.scope == "checked" and "checked at K = 3" in weak.text
+    d = Derivation("x", sp.Derivative(p[i], zs[j]), definitions=SOFTMAX)
+    with pytest.raises(ValueError, match="not proven"):
+        d.step(p[i] * (sp.KroneckerDelta(i, j) - p[j]), "reuse", using=[weak])
+
+
+def test_argued_and_inequality_steps():
+    d = Derivation("sigma' is at most 1/4", sigma(z) * (1 - sigma(z)), definitions=SIGMOID)
+    d.step(sp.Rational(1, 4), "a square is non-negative", relation="<=",
+           certificate=(sigma(z) - sp.Rational(1, 2)) ** 2)
+    assert d.relation == "<=" and d.scope == "proven" and r"\le" in d.latex
+    a = Derivation("argued", sp.Symbol("a", positive=True))
+    a.step(sp.Integer(0), "a reason in the prose", relation=">", argued=True)
+    assert a.scope == "argued" and "argued in the text" in a.text
+
+
+def test_string_premises_are_conditions_shown_in_the_badge():
+    N, D = sp.symbols("N D", integer=True, positive=True)
+    X, Y = sp.MatrixSymbol("X", N, D), sp.MatrixSymbol("y", N, 1)
+    w = (X.T * X).I * X.T * Y
+    d = Derivation("normal equations", sp.MatMul(X.T, X, w, evaluate=False),
+                   premises=[r"X^\top X \text{ invertible}"])
+    d.step(X.T * Y, "the inverse cancels")
+    assert r"\mathbb{R}^{N \times D}" in d.latex and "invertible" in d.latex
+
+
+def test_the_display_typesets_wraps_and_has_no_printer_text():
+    long = sum(sp.Function(f"f{n}")(z) ** 2 for n in range(12))
+    d = Derivation("a long sum", sp.Derivative(long, z))
+    d.step(sum(2 * sp.Function(f"f{n}")(z) * sp.Derivative(sp.Function(f"f{n}")(z), z)
+               for n in range(12)), "chain rule, term by term")
+    assert not latex_errors(d.latex)
+    body = d.latex.removeprefix(r"\begin{aligned}").removesuffix(r"\end{aligned}")
+    formula_lines = [line for line in body.split(r" \\ ") if r"\scriptsize" not in line]
+    assert len(formula_lines) > 2  # broken over lines
+    assert all(latex_width(line) <= WRAP_AT + 20 for line in formula_lines[1:]), formula_lines
+    assert not PRINTER_TEXT.search(d.text), d.text
+
+
+def test_latex_width_counts_the_wider_part_of_a_fraction():
+    assert latex_width(r"\frac{a}{bcdef}") == pytest.approx(5.5)
+    assert latex_width(r"x^{2}") == pytest.approx(1.7)
+
+
+def test_define_and_expand_definitions():
+    shown = define(r"\sigma(z)", 1 / (1 + sp.exp(-z)), "the logistic sigmoid")
+    assert r"\textsf{" in shown.latex and "definition" in shown.text
+    assert expand_definitions(sp.Derivative(sigma(z), z), SIGMOID) == sp.diff(
+        1 / (1 + sp.exp(-z)), z)
+
+
+def test_the_verified_table_lists_each_derivation_with_its_weakest_scope():
+    sigmoid_derivative()
+    mixed = Derivation("mixed", sp.Derivative(p[i], zs[j]), definitions=SOFTMAX)
+    mixed.step(p[i] * (sp.KroneckerDelta(i, j) - p[j]), "quotient rule", at={K: 2, i: 0, j: 0})
+    table = verified_table()
+    assert [row[2] for row in table.rows] == ["the sigmoid's derivative", "mixed"]
+    assert "proven for every" in table.rows[0][1] and "checked at" in table.rows[1][1]
+    md = table._repr_markdown_()
+    assert md.splitlines()[0] == "| claim | scope | where |" and len(md.splitlines()) == 4
+    reset_ledger()
+    assert verified_table().rows == ()
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError):
+        Derivation("", z)
+    with pytest.raises(TypeError):
+        Derivation("t", "z")
+    with pytest.raises(TypeError):
+        Derivation("t", z, premises=[sp.Ne(z, 0)])
+    d = Derivation("t", sp.Derivative(sigma(z), z), definitions=SIGMOID)
+    with pytest.raises(ValueError):
+        d.step(sigma(z), "r", relation="~")
+    with pytest.raises(ValueError, match="unbalanced"):
+        d.step(sigma(z) * (1 - sigma(z)), "a $ sign")
