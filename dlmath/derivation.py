@@ -40,6 +40,9 @@ from dlmath.proofs import (
     prove_equal,
     prove_inequality,
 )
+from dlmath.proofs import (
+    text_latex as _textsf,
+)
 
 __all__ = ["Derivation", "Step", "define", "Definition", "verified_table", "VerifiedTable",
            "expand_definitions", "reset_ledger"]
@@ -51,8 +54,9 @@ _LEDGER: list = []
 #: lines at their top-level terms.
 WRAP_AT = 44
 
-#: A badge (reason and scope) longer than this is set on two lines.
-BADGE_WRAP_AT = 72
+#: A badge (reason and scope) wider than this (:func:`latex_width` of its small type, less
+#: the left side's column) is set on two lines, and a scope breaks between the domains.
+BADGE_WRAP_AT = 80
 
 _REL_LATEX = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
 _REL_TEXT = {"=": "=", "<=": "≤", ">=": "≥", "<": "<", ">": ">"}
@@ -124,18 +128,24 @@ class Step:
     def scope(self) -> str:
         return self.proof.scope
 
-    def scope_latex(self) -> str:
-        text, latex = self.domain
-        cond = ""
-        if self.premises:
-            cond = r"\ \textsf{with }" + r",\ ".join(
-                p if isinstance(p, str) else _tex(p) for p in self.premises)
+    def scope_pieces(self) -> list[str]:
+        """The scope as LaTeX pieces, each starting with its separator, so that a long scope
+        can break between the symbols' domains."""
+        _, latex = self.domain
+        conds = [p if isinstance(p, str) else _tex(p) for p in self.premises]
+        cond = [(r"\ \textsf{with } " if n == 0 else r",\ ") + c for n, c in enumerate(conds)]
         if self.scope == PROVEN:
-            return (r"\textsf{proven for every } " + latex + cond) if latex else \
-                r"\textsf{proven}" + cond
+            if not latex:
+                return [r"\textsf{proven}"] + cond
+            parts = latex.split(r",\ ")
+            return ([r"\textsf{proven for every } " + parts[0]]
+                    + [r",\ " + q for q in parts[1:]] + cond)
         if self.scope == CHECKED:
-            return r"\textsf{checked at } " + self.proof.at_latex + cond
-        return r"\textsf{argued in the text}"
+            return [r"\textsf{checked at } " + self.proof.at_latex] + cond
+        return [r"\textsf{argued in the text}"]
+
+    def scope_latex(self) -> str:
+        return "".join(self.scope_pieces())
 
     def scope_text(self) -> str:
         text, _ = self.domain
@@ -150,14 +160,25 @@ class Step:
     def badge_latex(self) -> str:
         return r" \;\cdot\; ".join(self.badge_lines())
 
-    def badge_lines(self) -> list[str]:
-        """The reason and the scope: one line, or two when together they are long."""
+    def badge_lines(self, width: float = None) -> list[str]:
+        """The reason and the scope: one line, or more when together they are wider than
+        ``width`` (:func:`latex_width` units of the badge's small type)."""
+        width = BADGE_WRAP_AT if width is None else width
         used = "".join(f"; by {u.title}" for u in self.using)
         reason = _reason_latex(self.why + used)
-        scope = r"{\color{gray}" + self.scope_latex() + "}"
-        if len(self.why + used) + len(self.scope_text()) > BADGE_WRAP_AT:
-            return [reason, scope]
-        return [reason + r" \;\cdot\; " + scope]
+        pieces = self.scope_pieces()
+        whole = "".join(pieces)
+        if latex_width(reason) + latex_width(whole) + 2 <= width:
+            return [reason + r" \;\cdot\; {\color{gray}" + whole + "}"]
+        lines, line = [], ""
+        for piece in pieces:
+            if line and latex_width(line + piece) > width:
+                lines.append(line)
+                line = piece.removeprefix(r",\ ").removeprefix(r"\ ")
+            else:
+                line += piece
+        lines.append(line)
+        return [reason] + [r"{\color{gray}" + q + "}" for q in lines]
 
     def badge_text(self) -> str:
         used = "".join(f"; by {u.title}" for u in self.using)
@@ -225,16 +246,9 @@ def _reason_latex(why: str) -> str:
     parts = why.split("$")
     if len(parts) % 2 == 0:
         raise ValueError(f"Derivation.step: unbalanced '$' in the reason {why!r}.")
-    return " ".join(r"\textsf{" + _tex_text(p) + "}" if n % 2 == 0 else p
-                    for n, p in enumerate(parts) if p)
+    return " ".join(_textsf(p) if n % 2 == 0 else p for n, p in enumerate(parts) if p)
 
 
-def _tex_text(s: str) -> str:
-    out = []
-    for ch in s:
-        out.append({"_": r"\_", "#": r"\#", "%": r"\%", "&": r"\&", "$": r"\$",
-                    "{": r"\{", "}": r"\}", "^": r"\^{}", "\\": r"\backslash{}"}.get(ch, ch))
-    return "".join(out)
 
 
 _WIDE_COMMANDS = {"log": 3, "exp": 3, "sin": 3, "cos": 3, "tanh": 4, "max": 3, "min": 3,
@@ -476,6 +490,9 @@ class Derivation:
         alone = bool(self.steps) and (latex_width(_tex(self.start))
                                       + latex_width(_tex(self.steps[0].rhs)) > WRAP_AT)
         indent = r"\quad " if alone else ""
+        # badges sit right of the left side's column; small type is about 0.6 as wide
+        badge_width = BADGE_WRAP_AT - (0 if alone else latex_width(_tex(self.start)) / 0.6)
+        badge_width = max(badge_width, 36)
         if alone:
             rows.append("& " + _tex(self.start))
         for n, s in enumerate(self.steps):
@@ -484,7 +501,8 @@ class Derivation:
             if n == 0 and not alone:
                 lines[0] = _tex(self.start) + " " + lines[0]
             rows.extend(lines)
-            rows.extend(r"& " + indent + r"\qquad \scriptsize " + b for b in s.badge_lines())
+            rows.extend(r"& " + indent + r"\qquad \scriptsize " + b
+                        for b in s.badge_lines(badge_width))
         return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
 
     @property
@@ -561,10 +579,10 @@ class Definition:
 
     @property
     def latex(self) -> str:
-        note = f"{_tex_text(self.note)} \\;\\cdot\\; " if self.note else ""
+        note = _textsf(self.note) + r" \;\cdot\; " if self.note else ""
         lhs = self.lhs if isinstance(self.lhs, str) else _tex(self.lhs)
         return (f"{lhs} \\;:=\\; {_tex(self.rhs)} \\qquad \\scriptsize "
-                r"{\color{gray}\textsf{" + note + "definition}}")
+                r"{\color{gray}" + note + r"\textsf{definition}}")
 
     @property
     def text(self) -> str:

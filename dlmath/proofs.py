@@ -216,7 +216,7 @@ def _scope_at(who: str, at, lhs, rhs):
     if isinstance(at, str):
         if not at.strip():
             raise ValueError(f"{who}: at must name the sizes or points checked; got ''.")
-        return lhs, rhs, CHECKED, at, r"\text{" + _text_escape(at) + "}"
+        return lhs, rhs, CHECKED, at, text_latex(at, "text")
     if isinstance(at, dict) and at:
         for k in at:
             if not isinstance(k, sp.Basic):
@@ -232,19 +232,24 @@ def _scope_at(who: str, at, lhs, rhs):
     )
 
 
-def _text_escape(s: str) -> str:
-    out = []
+#: TeX's special characters as math-mode commands, which MathJax and LaTeX both know
+_TEXT_SPECIAL = {"_": r"\_", "#": r"\#", "%": r"\%", "&": r"\&", "$": r"\$", "{": r"\{",
+                 "}": r"\}", "^": r"\hat{}", "\\": r"\backslash "}
+
+
+def text_latex(s: str, command: str = "textsf") -> str:
+    r"""``s`` as text (``\textsf{...}`` runs by default) with TeX's special characters set between
+    them as math. (Inside ``\textsf`` MathJax shows ``\_`` or ``\;\cdot\;`` as typed unless
+    its ``textmacros`` package is loaded, as in JupyterLab but not in the book.)"""
+    out, run = [], ""
     for ch in s:
-        if ch in "_#%&$":
-            out.append("\\" + ch)
-        elif ch in "{}":
-            out.append("\\" + ch)
-        elif ch == "^":
-            out.append(r"\^{}")
-        elif ch == "\\":
-            out.append(r"\backslash{}")
+        if ch in _TEXT_SPECIAL:
+            out.append(("\\" + command + "{" + run + "}" if run else "") + _TEXT_SPECIAL[ch])
+            run = ""
         else:
-            out.append(ch)
+            run += ch
+    if run or not out:
+        out.append("\\" + command + "{" + run + "}")
     return "".join(out)
 
 
