@@ -6,6 +6,9 @@
   console error, fetch nothing from outside, let MathJax typeset every formula (no raw
   ``$$``, no ``mjx-merror``) and load every image; screenshots of two pages go to the
   test's temporary folder.
+* The chapters in the template (``TEMPLATE_CHAPTERS`` of ``tests/test_template.py``): no
+  displayed formula is wider than the book's column or scrolls inside its box (long
+  formulas break over lines; the CSS's ``overflow-x: auto`` is only a fallback).
 * JupyterLab (``jupyter lab`` on loopback with a token, on a copy of the chapter): on
   opening, the notebook is not marked modified, its stored formulas are typeset without a
   MathJax error and each explorer shows its text form (not its ``VBox(children=...)`` repr,
@@ -26,6 +29,7 @@ import html.parser
 import http.server
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -38,6 +42,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from test_template import TEMPLATE_CHAPTERS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("DLMATH_CHROMIUM", "/usr/bin/chromium"))
@@ -576,6 +581,109 @@ def test_book_page_in_chromium(name, book_url, page_log, tmp_path):
         assert audit["images"] > 0, f"{name}: no figure"
         text = page.inner_text("article")
         assert "VBox(children=" not in text, f"{name}: an explorer shows as its repr"
+
+
+#: every displayed formula measured against its column: the width of its content (the
+#: container's scrollWidth, or its mjx-math's box) and the content width of the section (or
+#: article) it stands in; collapsed parts are opened first, so that everything is laid out
+_FORMULA_WIDTHS = """async () => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  await document.fonts.ready;
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const items = MathJax.startup.document.getMathItemsWithin(document.body);
+  const source = el => {
+    const item = items.find(m => m.typesetRoot === el);
+    return (item ? item.math : (el.getAttribute('data-latex') || el.textContent)).trim();
+  };
+  return [...document.querySelectorAll('mjx-container[display="true"]')].map(el => {
+    const col = el.parentElement.closest('section, article') || el.parentElement;
+    const style = getComputedStyle(col);
+    const math = el.querySelector('mjx-math');
+    // how far each line of its largest table (an aligned block: a line a row) reaches
+    // from the table's left edge
+    const direct = t => [...t.querySelectorAll('mjx-mtr, mjx-mlabeledtr')]
+        .filter(r => r.closest('mjx-mtable') === t);
+    const table = [...el.querySelectorAll('mjx-mtable')]
+        .sort((a, b) => direct(b).length - direct(a).length)[0];
+    const left = table ? table.getBoundingClientRect().left : 0;
+    const lines = table ? direct(table).map(r => Math.max(0, ...[...r.children]
+        .filter(c => c.tagName === 'MJX-MTD').flatMap(c => [...c.children])
+        .map(x => x.getBoundingClientRect()).filter(x => x.width).map(x => x.right - left)))
+        : [];
+    return {
+      tex: source(el),
+      content: Math.max(el.scrollWidth, math ? math.getBoundingClientRect().width : 0),
+      column: col.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight),
+      client: el.clientWidth,
+      scroll: el.scrollWidth,
+      lines,
+    };
+  });
+}"""
+
+
+def too_wide(formulas: list[dict], slack: float = 2) -> list[dict]:
+    """The formulas wider than their column, or that scroll inside their own box (the CSS
+    fallback ``overflow-x: auto`` keeps them readable, but a long formula must break over
+    lines): ``slack`` pixels of rounding allowed."""
+    return [f for f in formulas
+            if f["content"] > f["column"] + slack or f["scroll"] > f["client"] + slack]
+
+
+def widest_line(formula: dict) -> str:
+    r"""The TeX of the line of an aligned block that reaches furthest right (``lines``, as
+    measured in the browser), or "" when the lines cannot be matched to the TeX's rows."""
+    body = re.search(r"\\begin\{aligned\}(.*)\\end\{aligned\}", formula["tex"], re.S)
+    if not body or not formula.get("lines"):
+        return ""
+    rows, depth, start, k, text = [], 0, 0, 0, body.group(1)
+    while k < len(text):
+        if text.startswith("\\\\", k) and depth == 0:  # a line break
+            rows.append(text[start:k])
+            k = start = k + 2
+        elif text[k] == "\\":  # a command or an escaped character such as \{
+            k += 2
+        else:
+            depth += {"{": 1, "}": -1}.get(text[k], 0)
+            k += 1
+    rows.append(text[start:])
+    rows = [r for r in rows if r.strip()]
+    if len(rows) != len(formula["lines"]):
+        return ""
+    k = max(range(len(rows)), key=lambda n: formula["lines"][n])
+    return f"line {k + 1} of {len(rows)}, {formula['lines'][k]:.0f} px: {rows[k].strip()[:200]}"
+
+
+def test_formula_width_check_finds_wide_and_scrolling_formulas():
+    fits = {"tex": "a", "content": 600, "column": 688, "client": 688, "scroll": 688}
+    wide = dict(fits, tex="b", content=1030.5, scroll=1031)
+    scrolls = dict(fits, tex="c", content=680, client=600, scroll=680)
+    assert [f["tex"] for f in too_wide([fits, wide, scrolls])] == ["b", "c"]
+    assert too_wide([dict(fits, content=689.5, scroll=690, client=688)]) == []  # rounding
+    block = dict(wide, tex=r"\begin{split}\begin{aligned}a & = b \\ & \qquad \textsf{x \{y\}} "
+                 r"\\ & = \frac{c}{d}\end{aligned}\end{split}", lines=[80, 900, 120])
+    assert widest_line(block) == r"line 2 of 3, 900 px: & \qquad \textsf{x \{y\}}"
+    assert widest_line(dict(block, lines=[80, 900])) == ""  # rows not matched: no guess
+
+
+@pytest.mark.parametrize("stem", TEMPLATE_CHAPTERS)
+def test_template_chapter_formulas_fit_the_column(stem, book_url, page_log):
+    """Chapters in the template (tests/test_template.py) break long formulas over lines: no
+    displayed formula is wider than the book's column, none scrolls inside its box."""
+    page, _ = page_log
+    name = f"notebooks/{stem}.html"
+    page.goto(f"{book_url}/{name}", wait_until="load")
+    assert page.evaluate(_TYPESET), f"{name}: no MathJax on the page"
+    formulas = page.evaluate(_FORMULA_WIDTHS)
+    assert formulas, f"{name}: no displayed formula"
+    wide = too_wide(formulas)
+    assert not wide, (
+        f"{stem}: {len(wide)} of {len(formulas)} displayed formulas do not fit the book's "
+        f"column (content width > column width + 2 px, or the formula scrolls in its box); "
+        "break them over lines (a Derivation does; see dlmath.derivation.WRAP_AT):\n" + "\n".join(
+            f"  - {f['content']:.0f} px in a {f['column']:.0f} px column (box {f['client']} px, "
+            f"scrolls {f['scroll']} px): {f['tex'][:300]!r}"
+            + (f"\n    widest: {line}" if (line := widest_line(f)) else "") for f in wide))
 
 
 # ---------------------------------------------------- the build's own parts (no browser)

@@ -123,6 +123,26 @@ def section(nb, prefix: str) -> tuple[int, int] | None:
     return None
 
 
+def section_lines(nb, prefix: str) -> list[str]:
+    """The markdown lines of that section, after its heading, up to the next H2 (which may
+    stand further down in the same cell), fenced code left out."""
+    out, inside = [], False
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        for line in _prose_lines(_source(cell)):
+            if re.match(r"^##\s", line):
+                if inside:
+                    return out
+                inside = line[2:].strip().lower().startswith(prefix.lower())
+                continue
+            if inside:
+                out.append(line)
+        if inside:
+            out.append("")
+    return out
+
+
 def figure_cell(cell) -> bool:
     return cell["cell_type"] == "code" and any(
         mime in o.get("data", {}) for o in cell.get("outputs", []) for mime in FIGURE_MIMES)
@@ -251,8 +271,7 @@ def check_opening(nb, stem: str) -> list[str]:
 
 def check_setup(nb, stem: str) -> list[str]:
     cells = nb["cells"]
-    found = section(nb, "Setup")
-    if found is None or not any(t == "Setup" for _, t in h2s(nb)):
+    if not any(t == "Setup" for _, t in h2s(nb)):
         return ["no '## Setup' heading (one collapsed code cell right after it)"]
     start = next(k for k, t in h2s(nb) if t == "Setup")
     code = []
@@ -261,7 +280,7 @@ def check_setup(nb, stem: str) -> list[str]:
             break
         code.append(k)
     if not code:
-        return [f"'## Setup' ({where(nb, start)}) is not followed by a code cell"]
+        return [f"'## Setup', {where(nb, start)}, is not followed by a code cell"]
     k = code[0]
     problems = []
     # the setup cell, and at most the opening's figure right after it (its caption follows)
@@ -304,11 +323,11 @@ def check_sections(nb, stem: str) -> list[str]:
                         f"before the derivations; the H2s are {titles}")
     else:
         if setup is not None and intuition < setup:
-            problems.append(f"'## {cells and dict(found)[intuition]}' ({where(nb, intuition)}) "
-                            "comes before '## Setup'")
+            problems.append(f"'## {dict(found)[intuition]}', {where(nb, intuition)}, comes "
+                            "before '## Setup'")
         if derivations and derivations[0] < intuition:
             problems.append(f"{where(nb, derivations[0])} builds a Derivation before the "
-                            f"'## Intuition…' section ({where(nb, intuition)})")
+                            f"'## Intuition…' section, {where(nb, intuition)}")
     order = ["Exercises", "Summary", "Engineering appendix"]
     at = {name: first(name) for name in order}
     missing = [name for name in order if at[name] is None]
@@ -356,6 +375,21 @@ def check_derivations_collapsed(nb, stem: str) -> list[str]:
     return problems
 
 
+def check_collapsed_in_jupyterlab(nb, stem: str) -> list[str]:
+    """The book hides a cell tagged hide-input; JupyterLab reads jupyter.source_hidden."""
+    problems = []
+    for k, c in enumerate(nb["cells"]):
+        if c["cell_type"] != "code":
+            continue
+        tagged = "hide-input" in _tags(c)
+        hidden = bool(c.get("metadata", {}).get("jupyter", {}).get("source_hidden"))
+        if tagged != hidden:
+            problems.append(f"{where(nb, k)} is {'' if tagged else 'not '}tagged hide-input but "
+                            f"its source is {'' if hidden else 'not '}collapsed in JupyterLab: "
+                            "run python -m book.collapse on the notebook")
+    return problems
+
+
 # ------------------------------------------------------------------ e. figures
 
 
@@ -376,18 +410,20 @@ def check_figure_captions(nb, stem: str) -> list[str]:
         elif (int(m.group(1)), int(m.group(2))) != (chapter, k_fig):
             problems.append(f"{where(nb, k + 1)} is captioned '{m.group(0).strip()}'; figures "
                             f"are numbered in order, this one is '**{want}**'")
-        captions[want] = k + 1
+        else:
+            captions[want] = k + 1  # (a misnumbered caption is reported once, above)
     for k, c in enumerate(cells):
         if c["cell_type"] == "markdown" and caption.match(_source(c)) and \
                 (k == 0 or not figure_cell(cells[k - 1])):
             problems.append(f"{where(nb, k)} is a caption with no figure right above it")
     for want, k_caption in captions.items():
-        pattern = re.compile(rf"\bFigures?\s+{re.escape(want.split()[1])}(?![\d.]\d)")
+        pattern = re.compile(rf"\bFigures?\s+{re.escape(want.split()[1])}(?!\d|\.\d)")
         referred = [k for k, c in enumerate(cells) if c["cell_type"] == "markdown"
                     and k != k_caption and pattern.search(_source(c))]
         if not referred:
-            problems.append(f"'{want}' ({where(nb, k_caption)}) is not referred to from the "
-                            f"text: say in another markdown cell what '{want}' shows")
+            problems.append(f"'{want}', captioned in {where(nb, k_caption)}, is not referred "
+                            f"to from the text: say in another markdown cell what '{want}' "
+                            "shows")
     return problems
 
 
@@ -441,7 +477,31 @@ def check_no_printer_text(nb, stem: str) -> list[str]:
             elif kind == "text/latex" and (m := LATEX_LEFTOVER.search(text)):
                 problems.append(f"{where(nb, k)} typesets {m.group(0)!r}, SymPy's fallback "
                                 "for an object it cannot print; give it a LaTeX form")
+            elif kind == "text/latex" and (typed := commands_in_text(text)):
+                problems.append(f"{where(nb, k)} typesets {typed[0]}: inside \\text / "
+                                "\\textsf the book's MathJax (no textmacros package) shows TeX "
+                                "commands as typed; set them outside the text (re-execute if "
+                                "the output predates dlmath.derivation's fix)")
     return problems
+
+
+def commands_in_text(latex: str) -> list[str]:
+    r"""The ``\text{...}``-like groups (``\textsf``, ``\textrm`` ...) whose content holds a
+    TeX command other than an escaped brace: MathJax without its ``textmacros`` package
+    shows such a command as typed (``\textsf{a \;\cdot\; b}``, ``\textsf{x\_1}``)."""
+    found = []
+    for m in re.finditer(r"\\text(?:sf|rm|bf|it|tt)?\s*\{", latex):
+        depth, j = 1, m.end()
+        while j < len(latex) and depth:
+            if latex[j] == "\\":
+                j += 2
+                continue
+            depth += {"{": 1, "}": -1}.get(latex[j], 0)
+            j += 1
+        group = latex[m.start():j]
+        if re.search(r"\\(?![{}])", latex[m.end():j - 1]):
+            found.append(group)
+    return found
 
 
 # ------------------------------------------------------------------ g. relations with scope
@@ -524,12 +584,11 @@ def check_summary(nb, stem: str) -> list[str]:
                 "next)"]
     start, end = found
     problems = []
-    lines = [line for k in range(start, end) if cells[k]["cell_type"] == "markdown"
-             for line in list(_prose_lines(_source(cells[k]))) + [""]]
+    lines = section_lines(nb, "Summary")
     key = next((n for n, line in enumerate(lines) if re.match(r"^###\s+Key ideas\b", line)),
                None)
     if key is None:
-        problems.append(f"the summary ({where(nb, start)}) has no '### Key ideas' heading")
+        problems.append(f"the summary, {where(nb, start)}, has no '### Key ideas' heading")
     else:
         body = []
         for line in lines[key + 1:]:
@@ -537,7 +596,7 @@ def check_summary(nb, stem: str) -> list[str]:
                 break
             body.append(line)
         if not any(re.match(r"^ {0,1}([-*+]|\d+[.)])\s+\S", line) for line in body):
-            problems.append(f"the summary's '### Key ideas' ({where(nb, start)}) is not a list "
+            problems.append(f"the summary's '### Key ideas', {where(nb, start)}, is not a list "
                             "(a sentence and a formula per item)")
     tables = [k for k in range(start, end) if cells[k]["cell_type"] == "code"
               and "verified_table(" in _source(cells[k])]
@@ -558,7 +617,7 @@ def check_summary(nb, stem: str) -> list[str]:
                             "'| claim | scope | where |' and at least one row (re-execute; "
                             "does the chapter build its derivations after dlmath.setup()?)")
     if not any(re.match(r"^###\s+What comes next\b", line) for line in lines):
-        problems.append(f"the summary ({where(nb, start)}) has no '### What comes next'")
+        problems.append(f"the summary, {where(nb, start)}, has no '### What comes next'")
     return problems
 
 
@@ -572,8 +631,7 @@ def check_exercises(nb, stem: str) -> list[str]:
     start, end = found
     code = "\n".join(_source(cells[k]) for k in range(start, end)
                      if cells[k]["cell_type"] == "code")
-    prose = "\n".join(_source(cells[k]) for k in range(start, end)
-                      if cells[k]["cell_type"] == "markdown")
+    prose = "\n".join(section_lines(nb, "Exercises"))
     problems = []
     span = f"the exercises (cells {start}-{end - 1})"
     if "same_expression(" not in code:
@@ -595,6 +653,7 @@ CHECKS = {
     "b. setup cell": check_setup,
     "c. sections in order": check_sections,
     "d. derivations collapsed": check_derivations_collapsed,
+    "d. collapsed in JupyterLab": check_collapsed_in_jupyterlab,
     "e. figure captions": check_figure_captions,
     "e. colour bars": check_colour_bars,
     "f. no printer text": check_no_printer_text,
@@ -636,6 +695,12 @@ def test_derivations_collapsed(stem):
 
 
 @pytest.mark.parametrize("stem", TEMPLATE_CHAPTERS)
+def test_collapsed_cells_are_collapsed_in_jupyterlab_too(stem):
+    _assert_none(check_collapsed_in_jupyterlab(load(stem), stem), stem,
+                 "hide-input cells collapsed in JupyterLab")
+
+
+@pytest.mark.parametrize("stem", TEMPLATE_CHAPTERS)
 def test_figures_captioned_in_order_and_referred_to(stem):
     _assert_none(check_figure_captions(load(stem), stem), stem, "the figure captions")
 
@@ -673,8 +738,11 @@ def _md(text: str) -> dict:
 
 
 def _code(src: str, outputs=(), tags=()) -> dict:
-    return {"cell_type": "code", "metadata": {"tags": list(tags)} if tags else {},
-            "source": src, "outputs": list(outputs), "execution_count": None}
+    meta = {"tags": list(tags)} if tags else {}
+    if "hide-input" in tags:
+        meta["jupyter"] = {"source_hidden": True}
+    return {"cell_type": "code", "metadata": meta, "source": src, "outputs": list(outputs),
+            "execution_count": None}
 
 
 def _display(obj) -> dict:
@@ -692,7 +760,8 @@ def _display(obj) -> dict:
 
 def _figure() -> dict:
     return {"output_type": "display_data", "metadata": {},
-            "data": {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure size 600x400 with 1 Axes>"}}
+            "data": {"image/png": "iVBORw0KGgo=",
+                     "text/plain": "<Figure size 600x400 with 1 Axes>"}}
 
 
 def _stream(text: str) -> dict:
@@ -712,7 +781,7 @@ def _good_chapter() -> dict:
     d = Derivation("the derivative of the sigmoid", sp.Derivative(sigma(x), x),
                    definitions={sigma: sp.Lambda(x, 1 / (1 + sp.exp(-x)))})
     d.step(sp.exp(-x) / (1 + sp.exp(-x)) ** 2, "quotient rule")
-    d.step(sigma(x) * (1 - sigma(x)), "factor")
+    d.step(sigma(x) * (1 - sigma(x)), "factor e^{-x} as 1/sigma - 1; x_1 & y")
     table = verified_table()
     cells = [
         _md("# 07 · A demo\n\nWhy does the sigmoid's slope never exceed one quarter? "
@@ -729,9 +798,11 @@ def _good_chapter() -> dict:
         _md("**Figure 7.2** — a heat map."),
         _md("## Derivation"),
         _code("d = Derivation(...)\nd", [_display(d)], tags=["hide-input"]),
-        _code("define(sigma(x), ...)", [_display(define(sigma(x), 1 / (1 + sp.exp(-x))))],
+        _code("define(sigma(x), ...)", [_display(define(sigma(x), 1 / (1 + sp.exp(-x)),
+                                                         "the sigmoid, 100% of x_1"))],
               tags=["hide-input"]),
-        _code("prove_equal(x + x, 2 * x)", [_display(prove_equal(x + x, 2 * x))]),
+        _code("prove_equal((x + 1)**2, ...)",
+              [_display(prove_equal((x + 1) ** 2, x**2 + 2 * x + 1))]),
         _code("show(sp.Sum(...))", [{"output_type": "execute_result", "metadata": {},
                                      "data": {"text/latex": r"$\displaystyle \sum_{i=1}^{N} "
                                               r"x_{i}$", "text/plain": "Σ x_i"}}]),
@@ -741,8 +812,8 @@ def _good_chapter() -> dict:
         _code('check("Exercise 3", f, exercises.same_function(f, g))'),
         _md("## Summary\n\n### Key ideas\n\n- the slope is $\\sigma(1 - \\sigma)$\n"),
         _code("verified_table()", [_display(table)]),
-        _md("### What comes next\n\nChapter 08."),
-        _md("## Engineering appendix\n\n```python\n## not a heading\n```"),
+        _md("### What comes next\n\nChapter 08.\n\n## Engineering appendix\n\n```python\n"
+            "## not a heading\n```"),
         _code("print(inspect.getsource(f))", [_stream("def f(x):\n    return sp.Symbol('x')\n")]),
         _code("# NBVAL_IGNORE_OUTPUT\nbench.timeit(f)", [_stream("1.0 ms\n")]),
     ]
@@ -800,6 +871,13 @@ def test_the_checks_find_printed_sympy_objects():
         "output_type": "execute_result", "metadata": {},
         "data": {"text/latex": r"$\operatorname{Derivative}(f, x)$", "text/plain": "d"}}]))
     _only(_problems(nb), "f. no printer text", "operatorname")
+    for typed in (r"\textsf{the sigmoid \;\cdot\; definition}", r"\textsf{d w\_k}"):
+        nb = _insert(_good_chapter(), "## Exercises", _code("d", [{
+            "output_type": "display_data", "metadata": {"text/latex": {"dlmath": "definition"}},
+            "data": {"text/latex": f"$$ a := b \\qquad {{\\color{{gray}}{typed}}} $$",
+                     "text/plain": "d"}}], tags=["hide-input"]))
+        _only(_problems(nb), "f. no printer text", typed)
+    assert commands_in_text(r"\textsf{a \{b\}} \text{c} \mathrm{\Delta}") == []
 
 
 def test_the_checks_find_a_relation_without_its_scope():
@@ -821,6 +899,8 @@ def test_the_checks_find_a_setup_cell_not_collapsed_and_a_derivation_in_view():
     nb = _good_chapter()
     nb["cells"][2]["source"] = "import jax"
     _only(_problems(nb), "b. setup cell", "dlmath.setup()", "jax.random.key")
+    nb = _insert(_good_chapter(), "plt.plot", _code("x = 1"))  # setup is one cell
+    _only(_problems(nb), "b. setup cell", "followed by 3 code cells", "x = 1")
     nb = _good_chapter()
     nb["cells"][9]["metadata"] = {}
     _only(_problems(nb), "d. derivations collapsed", "cell 9", "derivation")
@@ -832,7 +912,7 @@ def test_the_checks_find_a_setup_cell_not_collapsed_and_a_derivation_in_view():
 def test_the_checks_find_a_broken_opening():
     nb = _good_chapter()
     nb["cells"][0]["source"] = _source(nb["cells"][0]).replace(
-        "| $\\sigma$ |", "| $x$ |").replace("- three\n", "").replace("slope never", "slope")
+        "| $\\sigma$ |", "| $x$ |").replace("- three\n", "").replace("one quarter?", "one quarter.")
     found = _problems(nb)
     _only(found, "a. opening", "more than once", "2 items", "no question")
     nb = _good_chapter()
@@ -854,9 +934,18 @@ def test_the_checks_find_sections_out_of_order():
 def test_the_checks_find_a_summary_and_exercises_missing_their_parts():
     nb = _good_chapter()
     nb["cells"][18]["outputs"] = []
-    nb["cells"][19]["source"] = "### Next"
+    nb["cells"][19]["source"] = _source(nb["cells"][19]).replace("What comes next", "Next")
     _only(_problems(nb), "h. summary", "claim | scope | where", "What comes next")
     nb = _good_chapter()
     nb["cells"][16]["source"] = "check('Exercise 3', f, f)"
     nb["cells"][14]["source"] = "## Exercises\n\n**Exercise 1.** Run it."
     _only(_problems(nb), "i. exercises", "same_function", "Predict")
+
+
+def test_a_tagged_cell_not_collapsed_in_jupyterlab_is_found():
+    nb = _good_chapter()
+    for c in nb["cells"]:
+        if "hide-input" in _tags(c):
+            del c["metadata"]["jupyter"]
+            break
+    assert set(_problems(nb)) == {"d. collapsed in JupyterLab"}
