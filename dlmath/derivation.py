@@ -236,9 +236,13 @@ def _tex(expr, **kw) -> str:
     expressions built the usual way."""
     if not isinstance(expr, sp.Basic):
         return sp.latex(expr, **kw)
-    built = any(isinstance(a, (sp.Add, sp.Mul)) and a.func(*a.args).args != a.args
-                for a in sp.preorder_traversal(expr))
-    return sp.latex(expr, order="none" if built else None, **kw)
+    return sp.latex(expr, order="none" if _built(expr) else None, **kw)
+
+
+def _built(expr) -> bool:
+    """Whether an expression holds a sum or product built unevaluated (its order kept)."""
+    return any(isinstance(a, (sp.Add, sp.Mul)) and a.func(*a.args).args != a.args
+               for a in sp.preorder_traversal(expr))
 
 
 def _reason_latex(why: str) -> str:
@@ -379,8 +383,10 @@ class Derivation:
         premises = tuple(premises)
         #: conditions the proof's algebra takes for granted (an inverse exists), as LaTeX
         self.conditions = tuple(p for p in premises if isinstance(p, str))
+        # a premise the symbols' assumptions already decide (u > 0 for a positive u) is
+        # SymPy's true: the badge's domain states it already
         self.premises = tuple(_as_sympy(p, "Derivation", "premises") for p in premises
-                              if not isinstance(p, str))
+                              if not isinstance(p, str) and p is not sp.true)
         for p in self.premises:
             if not isinstance(p, sp.core.relational.Relational) or isinstance(p, sp.Ne):
                 raise TypeError(f"Derivation: a premise must be an inequality such as j <= K - 1; "
@@ -561,7 +567,7 @@ def _pretty(expr) -> str:
     """A one-line, readable text form (no SymPy constructor names)."""
     if isinstance(expr, str):
         return expr
-    return _TextPrinter().doprint(expr)
+    return _TextPrinter({"order": "none" if _built(expr) else None}).doprint(expr)
 
 
 @dataclass
