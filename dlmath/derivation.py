@@ -83,6 +83,8 @@ def expand_definitions(expr, definitions: dict):
                 expr = expr.replace(
                     lambda e, b=name: isinstance(e, sp.Indexed) and e.base == b,
                     lambda e, f=meaning: f(*e.indices))
+            elif isinstance(name, sp.FunctionClass):
+                expr = expr.replace(name, lambda *args, f=meaning: f(*args))
             else:
                 expr = expr.subs(name, meaning)
         if expr == before:
@@ -189,6 +191,16 @@ def _domain_of(lhs, rhs, definitions, at) -> tuple[str, str]:
     """The free symbols a step's claim ranges over: those of its displayed sides with the
     defined names expanded, less the ones fixed by ``at``."""
     objs = [expand_definitions(lhs, definitions), expand_definitions(rhs, definitions)]
+    # the displayed sides' own symbols too (the expanded sides may cancel them), less the
+    # defined names
+    defined = {getattr(n, "label", n) for n in definitions}
+    shown = set()
+    for side in (lhs, rhs):
+        for s in getattr(side, "free_symbols", ()):
+            base = s.base.label if isinstance(s, sp.Indexed) else s
+            if base not in defined and s not in defined:
+                shown.add(s)
+    objs.append(sp.Tuple(*sorted(shown, key=str)))
     if isinstance(at, dict):
         objs = [o.subs(at) for o in objs]
     text, latex = _domain(objs)  # the book's matrices are real
@@ -236,13 +248,20 @@ def _tex(expr, **kw) -> str:
     expressions built the usual way."""
     if not isinstance(expr, sp.Basic):
         return sp.latex(expr, **kw)
-    return sp.latex(expr, order="none" if _built(expr) else None, **kw)
+    if not _built(expr):
+        return sp.latex(expr, **kw)
+    return sp.latex(expr, order="none", **kw).replace("+ -", "- ")
 
 
 def _built(expr) -> bool:
     """Whether an expression holds a sum or product built unevaluated (its order kept)."""
-    return any(isinstance(a, (sp.Add, sp.Mul)) and a.func(*a.args).args != a.args
-               for a in sp.preorder_traversal(expr))
+    for a in sp.preorder_traversal(expr):
+        if isinstance(a, (sp.Add, sp.Mul)) and a.func(*a.args).args != a.args:
+            return True
+        if isinstance(a, (sp.MatAdd, sp.MatMul)) and \
+                type(a)(*a.args, evaluate=True).args != a.args:
+            return True
+    return False
 
 
 def _reason_latex(why: str) -> str:
