@@ -106,13 +106,35 @@ WEIGHTED_WRONG = {
 }
 
 
+def _weighted_numpy_float64(w, X, y, c):  # an equivalent rewriting: NumPy, float64, a sum
+    X, w, y, c = (np.asarray(t, np.float64) for t in (X, w, y, c))
+    return sum(2 * c[n] * (X[n] @ w - y[n]) * X[n] for n in range(len(y))) / len(y)
+
+
+def _weighted_via_scaled_rows(w, X, y, c):  # another: the MSE gradient of rows scaled by sqrt(c)
+    root = jnp.sqrt(c)
+    return lr.mse_gradient(w, root[:, None] * X, root * y)
+
+
 def test_exercise_3_accepts_the_weighted_gradient(verdicts):
     v = _verdict(verdicts, "Exercise 3", _weighted_right)
     assert v.ok is True, v.message
     assert "5 cases" in v.message
-    # a jitted answer is as good
-    v = _verdict(verdicts, "Exercise 3", jax.jit(_weighted_right))
-    assert v.ok is True, v.message
+    # a jitted answer, a NumPy float64 one and a rewriting are as good
+    for answer in (jax.jit(_weighted_right), _weighted_numpy_float64, _weighted_via_scaled_rows):
+        v = _verdict(verdicts, "Exercise 3", answer)
+        assert v.ok is True, v.message
+
+
+def test_exercise_3_judges_low_precision_by_its_numbers(verdicts):
+    """A bfloat16 answer holds the right numbers to about 3 digits: it is not right (the
+    exercise asks for about 4), and the message says which precision is needed, never that
+    numbers were expected."""
+    v = _verdict(verdicts, "Exercise 3",
+                 lambda w, X, y, c: _weighted_right(w, X, y, c).astype(jnp.bfloat16))
+    assert v.ok is False, v.message
+    assert "expected numbers" not in v.message
+    assert "bfloat16" in v.message and "float32" in v.message
 
 
 @pytest.mark.parametrize("name", WEIGHTED_WRONG)
@@ -173,16 +195,34 @@ def test_exercise_5_accepts_where_gradient_descent_ends(verdicts, duplicated):
     assert v.ok is True, v.message
 
 
+def test_exercise_5_accepts_the_pseudo_inverse_solution(verdicts, duplicated):
+    _, X3, y = duplicated
+    X3_64, y64 = np.asarray(X3, np.float64), np.asarray(y, np.float64)
+    for answer in (np.linalg.pinv(X3_64) @ y64,                        # the pseudo-inverse
+                   np.linalg.lstsq(X3_64, y64, rcond=None)[0],          # lstsq: the same point
+                   jnp.asarray(np.linalg.pinv(X3_64) @ y64, jnp.float32)):
+        v = _verdict(verdicts, "Exercise 5", answer)
+        assert v.ok is True, v.message
+
+
 def test_exercise_5_refuses_other_minimisers_and_wrong_shapes(verdicts, duplicated):
     X, X3, y = duplicated
-    w0, w1 = np.asarray(lr.normal_equations(X, y))
-    for answer in ([w0, w1, 0.0],        # a minimiser, not the one of minimum norm
-                   [w0, 0.0, w1],        # another
-                   [w0, 2 * w1, -w1],    # another
-                   np.zeros(3),          # the start
-                   [w0, w1 / 2]):        # two weights, not three
+    w0, w1 = np.asarray(lr.normal_equations(X, y), np.float64)
+    h = w1 / 2
+    minimisers = ([w0, w1, 0.0],               # a minimiser, not the one of minimum norm
+                  [w0, 0.0, w1],               # another
+                  [w0, 2 * w1, -w1],           # another
+                  [w0, h + 1e-3, h - 1e-3])    # close to it, but off along the flat direction
+    for answer in minimisers:
         v = _verdict(verdicts, "Exercise 5", answer)
         assert v.ok is False, v.message
+        assert "is a minimiser" in v.message and "not the minimum-norm" in v.message, v.message
+    for answer in (np.zeros(3),                # the start
+                   [w0 + 0.1, h, h],           # not a minimiser at all
+                   [w0, w1 / 2]):              # two weights, not three
+        v = _verdict(verdicts, "Exercise 5", answer)
+        assert v.ok is False, v.message
+        assert "is a minimiser" not in v.message
     # all three minimise the loss: the checker tells them apart by their norm only
     for answer in ([w0, w1, 0.0], [w0, 0.0, w1]):
         assert float(lr.loss(jnp.asarray(answer, jnp.float32), X3, y)) == pytest.approx(
