@@ -578,6 +578,9 @@ class _TextPrinter(StrPrinter):
     def _print_KroneckerDelta(self, expr):
         return f"δ_{''.join(self._print(i) for i in expr.args)}"
 
+    def _print_HadamardProduct(self, expr):
+        return " ⊙ ".join(self.parenthesize(a, 50) for a in expr.args)
+
     def _print_Piecewise(self, expr):
         return "{" + "; ".join(f"{self._print(e)} if {self._print(c)}" for e, c in expr.args) + "}"
 

@@ -101,7 +101,10 @@ def _domain(objs) -> tuple[str, str]:
         probe = s.label if isinstance(s, sp.IndexedBase) else s
         if isinstance(s, sp.IndexedBase):
             probe = s[sp.Dummy("i", integer=True)]
-            name_latex = sp.latex(s.label) + r"_{\bullet}"
+            name_latex = sp.latex(s.label)
+            if "_" in name_latex or "^" in name_latex:  # a_{l-1}: brace it before its index
+                name_latex = "{" + name_latex + "}"
+            name_latex += r"_{\bullet}"
         else:
             name_latex = sp.latex(s)
         key = _kind(probe)
