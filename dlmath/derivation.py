@@ -67,14 +67,17 @@ def reset_ledger() -> None:
     _LEDGER.clear()
 
 
-def expand_definitions(expr, definitions: dict):
+def expand_definitions(expr, definitions: dict, *, evaluate: bool = True):
     """Substitute each defined name by its definition, repeatedly, then evaluate.
 
     Keys are undefined functions (``sp.Function("sigma")``, value a ``sp.Lambda``), symbols
     (value an expression) or ``IndexedBase`` objects (value a ``sp.Lambda`` of the indices).
-    Unevaluated derivatives, sums and integrals are evaluated (``doit``) afterwards.
+    Unevaluated derivatives, sums and integrals are evaluated (``doit``) afterwards, unless
+    ``evaluate`` is false (the free symbols are the same either way).
     """
-    if not definitions:
+    if not evaluate:
+        pass
+    elif not definitions:
         return expr.doit() if hasattr(expr, "doit") else expr
     for _ in range(8):
         before = expr
@@ -89,7 +92,7 @@ def expand_definitions(expr, definitions: dict):
                 expr = expr.subs(name, meaning)
         if expr == before:
             break
-    return expr.doit() if hasattr(expr, "doit") else expr
+    return expr.doit() if evaluate and hasattr(expr, "doit") else expr
 
 
 def _wildify(lhs, rhs):
@@ -190,7 +193,8 @@ class Step:
 def _domain_of(lhs, rhs, definitions, at) -> tuple[str, str]:
     """The free symbols a step's claim ranges over: those of its displayed sides with the
     defined names expanded, less the ones fixed by ``at``."""
-    objs = [expand_definitions(lhs, definitions), expand_definitions(rhs, definitions)]
+    objs = [expand_definitions(lhs, definitions, evaluate=False),
+            expand_definitions(rhs, definitions, evaluate=False)]
     # the displayed sides' own symbols too (the expanded sides may cancel them), less the
     # defined names
     defined = {getattr(n, "label", n) for n in definitions}
