@@ -201,8 +201,9 @@ def _domain_of(lhs, rhs, definitions, at) -> tuple[str, str]:
     shown = set()
     for side in (lhs, rhs):
         for s in getattr(side, "free_symbols", ()):
-            base = s.base.label if isinstance(s, sp.Indexed) else s
-            if base not in defined and s not in defined:
+            if isinstance(s, sp.Indexed):  # its indices may be bound by a sum: its name only
+                s = s.base.label
+            if s not in defined:
                 shown.add(s)
     objs.append(sp.Tuple(*sorted(shown, key=str)))
     if isinstance(at, dict):
@@ -577,7 +578,10 @@ class _TextPrinter(StrPrinter):
         return f"∫_{{{lims}}} [{self._print(expr.function)}]"
 
     def _print_Indexed(self, expr):
-        return f"{self._print(expr.base.label)}_{''.join(self._print(i) for i in expr.indices)}"
+        idx = [self._print(i) for i in expr.indices]
+        if len(idx) == 1 and expr.indices[0].is_Atom:
+            return f"{self._print(expr.base.label)}_{idx[0]}"
+        return f"{self._print(expr.base.label)}_{{{', '.join(idx)}}}"
 
     def _print_KroneckerDelta(self, expr):
         return f"δ_{''.join(self._print(i) for i in expr.args)}"

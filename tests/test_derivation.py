@@ -176,3 +176,17 @@ def test_bad_arguments():
         d.step(sigma(z), "r", relation="~")
     with pytest.raises(ValueError, match="unbalanced"):
         d.step(sigma(z) * (1 - sigma(z)), "a $ sign")
+
+
+def test_indices_bound_by_a_sum_are_not_in_the_scope():
+    KH, KW = sp.symbols("K_H K_W", integer=True, positive=True)
+    a, b, u, v = sp.symbols("a b u v", integer=True, nonnegative=True)
+    w, xs, flipped = sp.IndexedBase("w", real=True), sp.IndexedBase("x", real=True), \
+        sp.IndexedBase("w'")
+    d = Derivation("flip", sp.Sum(flipped[u, v] * xs[a + u, b + v], (u, 0, KH - 1), (v, 0, KW - 1)),
+                   definitions={flipped: sp.Lambda((u, v), w[KH - u - 1, KW - v - 1])})
+    d.step(sp.Sum(w[KH - u - 1, KW - v - 1] * xs[a + u, b + v], (u, 0, KH - 1), (v, 0, KW - 1)),
+           "the flipped kernel")
+    scope = d.steps[0].scope_text()
+    assert "a, b integer >= 0" in scope and "u" not in scope.replace("proven", ""), scope
+    assert "x_{a + u, b + v}" in d.text  # several indices, separated
