@@ -97,7 +97,9 @@ def expand_definitions(expr, definitions: dict, *, evaluate: bool = True):
 
 def _wildify(lhs, rhs):
     """The pattern and replacement of a rewriting rule: free symbols become wildcards."""
-    names = sorted(lhs.free_symbols, key=str)
+    # plain symbols only: an indexed entry p[i] matches through its index i
+    labels = {b.label for b in lhs.atoms(sp.IndexedBase)}
+    names = sorted((s for s in lhs.atoms(sp.Symbol) if s not in labels), key=str)
     wilds = {s: sp.Wild(f"w_{s}") for s in names}
     return lhs.xreplace(wilds), rhs.xreplace(wilds)
 
@@ -585,6 +587,11 @@ class _TextPrinter(StrPrinter):
 
     def _print_KroneckerDelta(self, expr):
         return f"δ_{''.join(self._print(i) for i in expr.args)}"
+
+    def _print_Subs(self, expr):
+        at = ", ".join(f"{self._print(v)}={self._print(p)}"
+                       for v, p in zip(expr.variables, expr.point, strict=True))
+        return f"({self._print(expr.expr)})|_{{{at}}}"
 
     def _print_HadamardProduct(self, expr):
         return " ⊙ ".join(self.parenthesize(a, 50) for a in expr.args)

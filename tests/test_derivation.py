@@ -190,3 +190,24 @@ def test_indices_bound_by_a_sum_are_not_in_the_scope():
     scope = d.steps[0].scope_text()
     assert "a, b integer >= 0" in scope and "u" not in scope.replace("proven", ""), scope
     assert "x_{a + u, b + v}" in d.text  # several indices, separated
+
+
+def test_using_an_indexed_result_rewrites_each_entry():
+    jac = Derivation("the softmax Jacobian", sp.Derivative(p[i], zs[j]), definitions=SOFTMAX,
+                     premises=[i <= K - 1, j <= K - 1])
+    jac.step(p[i] * (sp.KroneckerDelta(i, j) - p[j]), "quotient rule")
+    g = sp.IndexedBase("g", real=True)
+    m = sp.Symbol("m", integer=True, nonnegative=True)
+    # no definitions: only the lemma can turn the derivatives into products
+    d = Derivation("a row of the backward pass",
+                   sp.Sum(g[k] * sp.Derivative(p[k], zs[m]), (k, 0, K - 1)))
+    d.step(sp.Sum(g[k] * p[k] * (sp.KroneckerDelta(k, m) - p[m]), (k, 0, K - 1)),
+           "the softmax Jacobian, entry by entry", using=[jac])
+    assert d.scope == "proven" and "by the softmax Jacobian" in d.text
+
+
+def test_the_text_form_writes_a_substitution_without_printer_text():
+    f = sp.Function("f")
+    d = Derivation("subs", sp.Derivative(f(z ** 2), z))
+    d.step(2 * z * sp.Subs(sp.Derivative(f(x), x), x, z ** 2), "chain rule")
+    assert not re.search(r"\bSubs\(", d.text), d.text
