@@ -40,6 +40,17 @@ def test_exercise_1_kl_from_a_wide_prior(verdicts):
 
 
 def _right(mq, lq, mp, lp):
+    per_coordinate = 0.5 * (lp - lq) + (jnp.exp(lq - lp) + (mq - mp) ** 2 * jnp.exp(-lp)) / 2 - 0.5
+    return jnp.sum(per_coordinate, -1)
+
+
+def _in_log_std(mq, lq, mp, lp):  # the same, written with log-standard-deviations
+    sq, sp_ = lq / 2, lp / 2
+    ratio, scaled_gap = jnp.exp(2 * (sq - sp_)), (mq - mp) * jnp.exp(-sp_)
+    return jnp.sum(sp_ - sq + 0.5 * ratio + 0.5 * scaled_gap**2 - 0.5, axis=-1)
+
+
+def _naive(mq, lq, mp, lp):  # right on paper, but e^lq / e^lp is inf / inf = NaN near l = 90
     return jnp.sum(0.5 * (lp - lq) + (jnp.exp(lq) + (mq - mp) ** 2) / (2 * jnp.exp(lp)) - 0.5, -1)
 
 
@@ -48,11 +59,12 @@ def _swapped(mq, lq, mp, lp):  # KL(p || q): the arguments' roles exchanged
 
 
 def _no_half_on_logs(mq, lq, mp, lp):  # log(sigma_p / sigma_q) taken as lp - lq
-    return jnp.sum((lp - lq) + (jnp.exp(lq) + (mq - mp) ** 2) / (2 * jnp.exp(lp)) - 0.5, -1)
+    return jnp.sum((lp - lq) + (jnp.exp(lq - lp) + (mq - mp) ** 2 * jnp.exp(-lp)) / 2 - 0.5, -1)
 
 
 def _mean_over_z(mq, lq, mp, lp):  # averaged over the coordinates instead of summed
-    return jnp.mean(0.5 * (lp - lq) + (jnp.exp(lq) + (mq - mp) ** 2) / (2 * jnp.exp(lp)) - 0.5, -1)
+    per_coordinate = 0.5 * (lp - lq) + (jnp.exp(lq - lp) + (mq - mp) ** 2 * jnp.exp(-lp)) / 2 - 0.5
+    return jnp.mean(per_coordinate, -1)
 
 
 def _unit_prior(mq, lq, mp, lp):  # ignores the second Gaussian
@@ -60,11 +72,13 @@ def _unit_prior(mq, lq, mp, lp):  # ignores the second Gaussian
 
 
 def _prior_mean_ignored(mq, lq, mp, lp):  # (mu_q)^2 where (mu_q - mu_p)^2 belongs
-    return jnp.sum(0.5 * (lp - lq) + (jnp.exp(lq) + mq**2) / (2 * jnp.exp(lp)) - 0.5, -1)
+    return jnp.sum(0.5 * (lp - lq) + (jnp.exp(lq - lp) + mq**2 * jnp.exp(-lp)) / 2 - 0.5, -1)
 
 
 def test_exercise_2_diagonal_gaussian_kl(verdicts):
     v = verdicts["Exercise 2"]
     assert judge("Exercise 2", _right, v).ok is True
-    for wrong in (_swapped, _no_half_on_logs, _mean_over_z, _unit_prior, _prior_mean_ignored):
+    assert judge("Exercise 2", _in_log_std, v).ok is True
+    for wrong in (_naive, _swapped, _no_half_on_logs, _mean_over_z, _unit_prior,
+                  _prior_mean_ignored):
         assert judge("Exercise 2", wrong, v).ok is False, wrong.__name__
