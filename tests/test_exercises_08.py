@@ -11,8 +11,7 @@ from exercise_harness import checkers
 from dlmath.exercises import judge
 
 CHAPTER = "08_attention"
-sigma_q, sigma_k = sp.symbols("sigma_q sigma_k", positive=True)
-d = sp.Symbol("D", integer=True, positive=True)
+L, H, D, b = sp.symbols("L H D b", integer=True, positive=True)
 
 
 @pytest.fixture(scope="module")
@@ -20,15 +19,14 @@ def verdicts():
     return checkers(CHAPTER)
 
 
-def test_exercise_1_the_score_scale(verdicts):
-    v = verdicts["Exercise 1"]
-    assert judge("Exercise 1", 1 / (sigma_q * sigma_k * sp.sqrt(d)), v).ok is True
-    assert judge("Exercise 1", 1 / sp.sqrt(sigma_q**2 * sigma_k**2 * d), v).ok is True  # same
-    assert judge("Exercise 1", 1 / sp.sqrt(d), v).ok is False  # forgot the variances
-    assert judge("Exercise 1", 1 / (sigma_q**2 * sigma_k**2 * d), v).ok is False  # variance, not sd
-    assert judge("Exercise 1", 1 / (sigma_q * sigma_k * d), v).ok is False  # 1/D, not 1/sqrt(D)
-    assert judge("Exercise 1", -1 / (sigma_q * sigma_k * sp.sqrt(d)), v).ok is False  # sign
-    assert judge("Exercise 1", "1/sqrt(D)", v).ok is False
+def test_exercise_2_the_key_value_cache(verdicts):
+    v = verdicts["Exercise 2"]
+    assert judge("Exercise 2", 2 * L * H * D * b, v).ok is True
+    assert judge("Exercise 2", (L * H) * (D * b + D * b), v).ok is True  # same, keys plus values
+    assert judge("Exercise 2", L * H * D * b, v).ok is False  # forgot the values (or the keys)
+    assert judge("Exercise 2", 2 * L * D * b, v).ok is False  # forgot the heads
+    assert judge("Exercise 2", 2 * L * H * D, v).ok is False  # numbers, not bytes
+    assert judge("Exercise 2", 2 * L * H * D**2 * b, v).ok is False  # a D x D matrix per head
 
 
 def _reference(scores, mask):
@@ -59,9 +57,9 @@ def _wrong_axis(scores, mask):  # normalises over the queries
     return jnp.swapaxes(_reference(jnp.swapaxes(scores, 0, 1), jnp.swapaxes(mask, 0, 1)), 0, 1)
 
 
-def test_exercise_2_masked_softmax(verdicts):
-    v = verdicts["Exercise 2"]
-    assert judge("Exercise 2", _reference, v).ok is True
+def test_exercise_3_masked_softmax(verdicts):
+    v = verdicts["Exercise 3"]
+    assert judge("Exercise 3", _reference, v).ok is True
     for mistake in (_naive, _finite_fill, _unmasked, _wrong_axis):
-        assert judge("Exercise 2", mistake, v).ok is False, mistake.__name__
-    assert judge("Exercise 2", lambda s, m: s, v).ok is False
+        assert judge("Exercise 3", mistake, v).ok is False, mistake.__name__
+    assert judge("Exercise 3", lambda s, m: s, v).ok is False
