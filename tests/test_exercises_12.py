@@ -3,10 +3,11 @@ plausible mistakes."""
 
 from __future__ import annotations
 
-import jax.numpy as jnp
+import jax
 import pytest
 import sympy as sp
-from exercise_harness import checkers
+from exercise_harness import checkers, namespace
+from jax.sharding import PartitionSpec as P
 
 from dlmath.exercises import judge
 
@@ -30,32 +31,35 @@ def test_exercise_1_naive_over_ring_traffic(verdicts):
     assert judge("Exercise 1", "n/2", v).ok is False
 
 
-def _reference(means, sizes):
-    w = sizes.astype(means.dtype)
-    return (w[:, None] * means).sum(0) / w.sum()
+def _data_parallel(combine):
+    """An answer to Exercise 2 that combines the per-device gradients with ``combine``."""
+    mesh = namespace(CHAPTER)["mesh"]
+
+    def gradient(loss_fn, params, x, y):
+        def local(p, xs, ys):
+            return jax.tree_util.tree_map(lambda v: combine(v, xs), jax.grad(loss_fn)(p, xs, ys))
+
+        return jax.shard_map(local, mesh=mesh, in_specs=(P(), P("data"), P("data")), out_specs=P(),
+                             check_vma=False)(params, x, y)
+
+    return gradient
 
 
-def _plain_mean(means, sizes):  # ignores the sizes
-    return means.mean(0)
+def test_the_harness_has_eight_devices():
+    assert namespace(CHAPTER)["mesh"].size == 8
 
 
-def _unnormalised(means, sizes):  # weights by the sizes, divides by the number of shards
-    return (sizes[:, None] * means).sum(0) / sizes.shape[0]
-
-
-def _nonempty_mean(means, sizes):  # drops empty shards, but then averages without weights
-    keep = (sizes > 0).astype(means.dtype)
-    return (keep[:, None] * means).sum(0) / keep.sum()
-
-
-def _integer_division(means, sizes):  # fractions of the batch in integer arithmetic: all 0 or 1
-    frac = sizes // sizes.sum()
-    return (frac[:, None] * means).sum(0)
-
-
-def test_exercise_2_combine_shard_means(verdicts):
+def test_exercise_2_data_parallel_gradient(verdicts):
     v = verdicts["Exercise 2"]
-    assert judge("Exercise 2", _reference, v).ok is True
-    for wrong in (_plain_mean, _unnormalised, _nonempty_mean, _integer_division):
-        assert judge("Exercise 2", wrong, v).ok is False, wrong.__name__
-    assert judge("Exercise 2", lambda means, sizes: jnp.zeros(means.shape[1]), v).ok is False
+    size = namespace(CHAPTER)["mesh"].size
+    reference = _data_parallel(lambda v_, xs: jax.lax.psum(v_, "data") / size)
+    assert judge("Exercise 2", reference, v).ok is True
+    rewritten = _data_parallel(lambda v_, xs: jax.lax.pmean(v_, "data"))  # pmean = psum / n
+    assert judge("Exercise 2", rewritten, v).ok is True
+    mistakes = {
+        "psum without dividing": lambda v_, xs: jax.lax.psum(v_, "data"),
+        "no psum: device 0's shard gradient": lambda v_, xs: v_,
+        "psum divided by the shard's size": lambda v_, xs: jax.lax.psum(v_, "data") / xs.shape[0],
+    }
+    for name, combine in mistakes.items():
+        assert judge("Exercise 2", _data_parallel(combine), v).ok is False, name
