@@ -1,5 +1,5 @@
-"""The checkers of chapter 09's exercises say right to a reference solution and not right to
-plausible mistakes."""
+"""The checkers of chapter 09's exercises say right to a reference solution and to an
+equivalent rewriting, and not right to plausible mistakes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from exercise_harness import checkers
 from dlmath.exercises import judge
 
 CHAPTER = "09_normalization"
-sigma, b = sp.symbols("sigma b", positive=True)
+v = sp.Symbol("v", real=True)
+eta, l1, l2 = sp.symbols("eta lambda_1 lambda_2", positive=True)
+tau = eta * l1
 
 
 @pytest.fixture(scope="module")
@@ -20,15 +22,26 @@ def verdicts():
     return checkers(CHAPTER)
 
 
-def test_exercise_1_the_l1_strength_of_a_laplace_prior(verdicts):
-    v = verdicts["Exercise 1"]
-    assert judge("Exercise 1", sigma**2 / b, v).ok is True
-    assert judge("Exercise 1", (sigma / sp.sqrt(b)) ** 2, v).ok is True  # same
-    assert judge("Exercise 1", 1 / b, v).ok is False  # forgot the noise variance
-    assert judge("Exercise 1", sigma**2 / (2 * b), v).ok is False  # a factor 1/2 from L2
-    assert judge("Exercise 1", b / sigma**2, v).ok is False  # upside down
-    assert judge("Exercise 1", sigma**2 / b**2, v).ok is False  # the Gaussian's variance
-    assert judge("Exercise 1", "sigma**2/b", v).ok is False
+def test_exercise_2_the_elastic_net_proximal_step(verdicts):
+    v_ = verdicts["Exercise 2"]
+    d = 1 + eta * l2
+    reference = sp.sign(v) * sp.Max(sp.Abs(v) - tau, 0) / (1 + eta * l2)
+    piecewise = sp.Piecewise(((v - tau) / d, v > tau), ((v + tau) / d, v < -tau), (0, True))
+    via_max = (sp.Max(v - tau, 0) - sp.Max(-v - tau, 0)) / d  # the two one-sided parts
+    assert judge("Exercise 2", reference, v_).ok is True
+    assert judge("Exercise 2", piecewise, v_).ok is True
+    assert judge("Exercise 2", via_max, v_).ok is True
+    # shrink first, then threshold (the order swapped)
+    assert judge("Exercise 2", sp.sign(v) * sp.Max(sp.Abs(v) / d - tau, 0), v_).ok is False
+    # forgot the learning rate on the L2 part
+    assert judge("Exercise 2", sp.sign(v) * sp.Max(sp.Abs(v) - tau, 0) / (1 + l2), v_).ok is False
+    # a gradient step for L2 instead of its proximal step
+    step = sp.sign(v) * sp.Max(sp.Abs(v) - tau, 0) * (1 - eta * l2)
+    assert judge("Exercise 2", step, v_).ok is False
+    # a sign: thresholds towards the wrong side
+    assert judge("Exercise 2", sp.sign(v) * sp.Max(sp.Abs(v) + tau, 0) / d, v_).ok is False
+    text = "sign(v)*Max(Abs(v) - eta*lambda_1, 0)/(1 + eta*lambda_2)"
+    assert judge("Exercise 2", text, v_).ok is False  # a string is not an expression
 
 
 @jax.jit
@@ -38,6 +51,12 @@ def _reference(x, scale, g, eps=1e-5):
     sd = jnp.sqrt(((x - mean) ** 2).mean(0) + eps)
     xh = (x - mean) / sd
     return scale / (n * sd) * (n * g - g.sum(0) - xh * (g * xh).sum(0))
+
+
+@jax.jit
+def _rewritten(x, scale, g, eps=1e-5):  # the same, with the mean of g and of g xh
+    xh = (x - x.mean(0)) / jnp.sqrt(x.var(0) + eps)
+    return scale / jnp.sqrt(x.var(0) + eps) * (g - g.mean(0) - xh * (g * xh).mean(0))
 
 
 @jax.jit
@@ -68,9 +87,10 @@ def _no_scale(x, scale, g, eps=1e-5):  # drops gamma
     return _reference(x, jnp.ones_like(scale), g, eps)
 
 
-def test_exercise_2_batch_norm_input_gradient(verdicts):
-    v = verdicts["Exercise 2"]
-    assert judge("Exercise 2", _reference, v).ok is True
+def test_exercise_3_batch_norm_input_gradient(verdicts):
+    v_ = verdicts["Exercise 3"]
+    assert judge("Exercise 3", _reference, v_).ok is True
+    assert judge("Exercise 3", _rewritten, v_).ok is True
     for mistake in (_no_xhat_term, _no_mean_term, _unbiased, _no_scale):
-        assert judge("Exercise 2", mistake, v).ok is False, mistake.__name__
-    assert judge("Exercise 2", lambda x, s, g: g, v).ok is False
+        assert judge("Exercise 3", mistake, v_).ok is False, mistake.__name__
+    assert judge("Exercise 3", lambda x, s, g: g, v_).ok is False
