@@ -12,8 +12,13 @@ from exercise_harness import checkers
 from dlmath.exercises import judge
 
 CHAPTER = "07_recurrent"
-f, i, g, o, c = sp.symbols("f i g o c", real=True)
-D, H = sp.symbols("D H", integer=True, positive=True)
+f, i, o, c = sp.symbols("f i o c", real=True)
+g = sp.Symbol(r"\tilde{c}", real=True)  # the LSTM's candidate
+h, a_f, a_i, a_g, w_f, w_i, w_g = sp.symbols("h a_f a_i a_g w_f w_i w_g", real=True)
+
+
+def sig(u):
+    return 1 / (1 + sp.exp(-u))
 
 
 @pytest.fixture(scope="module")
@@ -21,25 +26,36 @@ def verdicts():
     return checkers(CHAPTER)
 
 
-def test_exercise_1_the_cell_path_of_the_hidden_state(verdicts):
-    v = verdicts["Exercise 1"]
-    c_new = f * c + i * g
-    assert judge("Exercise 1", o * f * (1 - sp.tanh(c_new) ** 2), v).ok is True
-    assert judge("Exercise 1", o * f / sp.cosh(c_new) ** 2, v).ok is True  # the same, other form
-    assert judge("Exercise 1", o * (1 - sp.tanh(c_new) ** 2), v).ok is False  # forgot f
-    assert judge("Exercise 1", o * f * (1 - c_new ** 2), v).ok is False  # tanh' as 1 - x^2
-    assert judge("Exercise 1", f, v).ok is False  # dc'/dc, not dh'/dc
-    assert judge("Exercise 1", o * f * (1 - sp.tanh(c) ** 2), v).ok is False  # tanh' at c, not c'
-    assert judge("Exercise 1", "o*f*(1 - tanh(f*c + i*g)**2)", v).ok is False
-
-
-def test_exercise_2_the_gru_parameter_count(verdicts):
+def test_exercise_2_the_cell_path_of_the_hidden_state(verdicts):
     v = verdicts["Exercise 2"]
-    assert judge("Exercise 2", 3 * H * (D + H + 2), v).ok is True
-    assert judge("Exercise 2", 3 * H * D + 3 * H**2 + 6 * H, v).ok is True
-    assert judge("Exercise 2", 3 * H * (D + H + 1), v).ok is False  # one bias only
-    assert judge("Exercise 2", 4 * H * (D + H + 2), v).ok is False  # LSTM's four blocks
-    assert judge("Exercise 2", 3 * (H * D + H**2) + 2 * H, v).ok is False  # biases not per gate
+    c_new = f * c + i * g
+    assert judge("Exercise 2", o * f * (1 - sp.tanh(c_new) ** 2), v).ok is True
+    assert judge("Exercise 2", o * f / sp.cosh(c_new) ** 2, v).ok is True  # the same, other form
+    assert judge("Exercise 2", o * (1 - sp.tanh(c_new) ** 2), v).ok is False  # forgot f
+    assert judge("Exercise 2", o * f * (1 - c_new ** 2), v).ok is False  # tanh' as 1 - x^2
+    assert judge("Exercise 2", f, v).ok is False  # dc'/dc, not dh'/dc
+    assert judge("Exercise 2", o * f * (1 - sp.tanh(c) ** 2), v).ok is False  # tanh' at c, not c'
+    assert judge("Exercise 2", "o*f*(1 - tanh(f*c + i*g)**2)", v).ok is False
+
+
+def test_exercise_3_the_gate_path_of_the_cell_state(verdicts):
+    v = verdicts["Exercise 3"]
+    sf, si, tg = sig(a_f + w_f * h), sig(a_i + w_i * h), sp.tanh(a_g + w_g * h)
+    reference = w_f * sf * (1 - sf) * c + w_i * si * (1 - si) * tg + si * w_g * (1 - tg ** 2)
+    assert judge("Exercise 3", reference, v).ok is True
+    # the same, with sigma' = e^{-u}/(1 + e^{-u})^2 and tanh' = 1/cosh^2
+    u_f, u_i = a_f + w_f * h, a_i + w_i * h
+    other = (w_f * sp.exp(-u_f) / (1 + sp.exp(-u_f)) ** 2 * c
+             + w_i * sp.exp(-u_i) / (1 + sp.exp(-u_i)) ** 2 * tg
+             + si * w_g / sp.cosh(a_g + w_g * h) ** 2)
+    assert judge("Exercise 3", other, v).ok is True
+    no_c = w_f * sf * (1 - sf) + w_i * si * (1 - si) * tg + si * w_g * (1 - tg ** 2)  # forgot c
+    assert judge("Exercise 3", no_c, v).ok is False
+    # forgot the inner derivatives (the weights)
+    no_w = sf * (1 - sf) * c + si * (1 - si) * tg + si * (1 - tg ** 2)
+    assert judge("Exercise 3", no_w, v).ok is False
+    only_candidate = si * w_g * (1 - tg ** 2)  # the gates held fixed
+    assert judge("Exercise 3", only_candidate, v).ok is False
 
 
 def _split(params, x, h):
@@ -91,9 +107,20 @@ def _one_bias(params, x, h):  # bias_hh dropped (a framework that adds one bias 
     return (1 - z) * n + z * h
 
 
-def test_exercise_3_gru_step(verdicts):
-    v = verdicts["Exercise 3"]
-    assert judge("Exercise 3", _reference, v).ok is True
+def _reference_rewritten(params, x, h):  # the same step, gate by gate, h + (1 - z)(n - h)
+    hid = params["weight_hh"].shape[1]
+    rows = lambda q: slice(q * hid, (q + 1) * hid)  # noqa: E731
+    pre = lambda q: x @ params["weight_ih"][rows(q)].T + params["bias_ih"][rows(q)]  # noqa: E731
+    rec = lambda q: h @ params["weight_hh"][rows(q)].T + params["bias_hh"][rows(q)]  # noqa: E731
+    r, z = jax.nn.sigmoid(pre(0) + rec(0)), jax.nn.sigmoid(pre(1) + rec(1))
+    n = jnp.tanh(pre(2) + r * rec(2))
+    return h + (1 - z) * (n - h)
+
+
+def test_exercise_4_gru_step(verdicts):
+    v = verdicts["Exercise 4"]
+    assert judge("Exercise 4", _reference, v).ok is True
+    assert judge("Exercise 4", _reference_rewritten, v).ok is True
     for mistake in (_z_swapped, _reset_before_bias, _gates_swapped, _one_bias):
-        assert judge("Exercise 3", mistake, v).ok is False, mistake.__name__
-    assert judge("Exercise 3", lambda params, x, h: h, v).ok is False
+        assert judge("Exercise 4", mistake, v).ok is False, mistake.__name__
+    assert judge("Exercise 4", lambda params, x, h: h, v).ok is False

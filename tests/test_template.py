@@ -37,7 +37,9 @@ NOTEBOOKS = ROOT / "notebooks"
 #: The chapters held to the template. A chapter joins this list when it is rewritten in the
 #: template; a new chapter starts in it.
 TEMPLATE_CHAPTERS = ["01_linear_regression", "02_activations", "03_cross_entropy",
-                     "04_backprop"]
+                     "04_backprop", "05_optimizers", "06_convolution", "07_recurrent",
+                     "08_attention", "09_normalization", "10_generative", "11_graphs",
+                     "12_parallel"]
 
 FIGURE_MIMES = ("image/png", "application/vnd.jupyter.widget-view+json")
 #: what a front end shows of a display output: the first of these that it holds
