@@ -146,6 +146,7 @@ def check(exercise: str, answer, verdict: Callable) -> bool | None:
 
 # ================================================================ same_expression
 
+_QUICK = 12        # points tried before the proof, to refute a wrong answer cheaply
 _TRIALS = 200      # points drawn in the counterexample search
 _ENOUGH = 20       # valid points needed to call an unproven answer right
 _SMALL = 40       # the first points drawn have small values only
@@ -159,6 +160,9 @@ def same_expression(answer, expected, *, simplifiers=None, premises: Iterable = 
     The answer must be a SymPy expression or matrix (a string is never parsed). The checker
     never calls a right answer wrong; in order:
 
+    0. **A quick look.** The first 12 points of the counterexample search (step 2) are
+       tried before any proof: a wrong answer is refuted at once, not after seconds of
+       simplification.
     1. **Proof.** :func:`dlmath.symbolic.prove_equal` with ``simplifiers``, and cheap extra
        simplifiers: ``cancel``, rewriting ``tanh``/``cosh``/... in terms of ``exp``,
        ``expand_log`` (safe form), a ``Piecewise`` folded and proven branch by branch (a
@@ -237,6 +241,12 @@ def same_expression(answer, expected, *, simplifiers=None, premises: Iterable = 
     extra = sorted(str(s) for s in _free_names(answer) - _free_names(expected))
     hint = f" It uses symbols the result does not: {', '.join(extra)}." if extra else ""
 
+    # a few points first: a wrong answer is refuted in milliseconds, not after seconds of
+    # simplification (a difference clearly nonzero at 30 and 50 digits is a disproof)
+    quick = _search(answer, expected, premises, trials=_QUICK)
+    if quick.point is not None:
+        return False, Explanation(f"It differs from the result: {quick.where}.{hint}",
+                                  quick.point, quick.valid)
     proof = _prove(answer, expected, simplifiers, premises)
     if proof == "unconditional":
         tail = (" (without needing the exercise's premises)" if premises else "")
