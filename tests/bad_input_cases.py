@@ -173,8 +173,8 @@ NUMERIC_MODULES = ("losses", "activations", "information", "metrics", "regulariz
                    "training", "optim", "layers", "linear_regression", "logistic_regression",
                    "data")
 #: modules that are not numeric functions of arrays (not fuzzed here)
-NOT_NUMERIC = ("book", "bench", "plot", "widgets", "symbolic", "proofs", "testing", "exercises",
-               "formulas", "_checks")
+NOT_NUMERIC = ("book", "bench", "plot", "widgets", "symbolic", "proofs", "derivation", "testing",
+               "exercises", "formulas", "_checks")
 #: public names that are not functions of numbers (types, tables)
 NOT_FUNCTIONS = {"History", "Optimizer", "SgdState", "RmspropState", "AdamState", "Cache",
                  "ACTIVATIONS"}
