@@ -42,7 +42,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_template import TEMPLATE_CHAPTERS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("DLMATH_CHROMIUM", "/usr/bin/chromium"))
