@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
@@ -75,9 +75,7 @@ def expand_definitions(expr, definitions: dict, *, evaluate: bool = True):
     Unevaluated derivatives, sums and integrals are evaluated (``doit``) afterwards, unless
     ``evaluate`` is false (the free symbols are the same either way).
     """
-    if not evaluate:
-        pass
-    elif not definitions:
+    if evaluate and not definitions:
         return expr.doit() if hasattr(expr, "doit") else expr
     for _ in range(8):
         before = expr
@@ -614,7 +612,6 @@ class Definition:
     lhs: object
     rhs: object
     note: str = ""
-    title: str = field(default="")
 
     @property
     def scope(self) -> str:
@@ -651,11 +648,7 @@ def define(lhs, rhs, note: str = "") -> Definition:
     rhs = _as_sympy(rhs, "define", "rhs")
     if not isinstance(lhs, str):
         lhs = _as_sympy(lhs, "define", "lhs")
-    d = Definition(lhs, rhs, note, title=note)
-    return d
-
-
-_SCOPE_WORDS = {PROVEN: "proven", CHECKED: "checked", ARGUED: "argued"}
+    return Definition(lhs, rhs, note)
 
 
 @dataclass(frozen=True)
