@@ -37,6 +37,7 @@ The rules, for every function:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -351,3 +352,51 @@ def require_state(who: str, state, state_type) -> None:
 def require_callable(who: str, name: str, value, what: str) -> None:
     if not callable(value):
         raise TypeError(f"{who}: {name} must be {what}; got {type(value).__name__}.")
+
+
+def require_flag(who: str, name: str, value, why: str = "") -> None:
+    """A switch argument: a Python ``bool`` (numpy's ``np.bool_`` too). It changes which
+    computation is traced, so an array or a number is refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{who}: {name} must be a Python bool; got {type(value).__name__} "
+                        f"{value!r}." + (f" {why}" if why else ""))
+
+
+def require_optimizer(who: str, optimizer) -> None:
+    """An optimizer as :mod:`dlmath.optim` and optax build them: ``init`` and ``update``."""
+    if not all(callable(getattr(optimizer, f, None)) for f in ("init", "update")):
+        raise TypeError(
+            f"{who}: optimizer must have init(params) and update(grads, state, params), as "
+            f"dlmath.optim's and optax's do; got {type(optimizer).__name__}.")
+
+
+def require_key(who: str, key, what: str = "the random draws") -> None:
+    """A ``jax.random`` key (new-style ``jax.random.key`` or a raw ``PRNGKey`` array); a
+    missing key is a ``TypeError`` everywhere."""
+    dtype = getattr(key, "dtype", None)
+    ok = dtype is not None and (jnp.issubdtype(dtype, jax.dtypes.prng_key)
+                                or (dtype == jnp.uint32 and shape_of(key)[-1:] == (2,)))
+    if not ok:
+        raise TypeError(f"{who}: key must be a jax.random key, for {what}; got "
+                        f"{type(key).__name__}. Pass key=jax.random.key(0).")
+
+
+def checked(check, static_argnames=()):
+    """The one shape of a public numeric function: the decorated function is the pure
+    kernel, compiled with ``jax.jit`` (``static_argnames`` static); the public function
+    runs ``check(*args, **kwargs)`` on the arguments as given (outside ``jit``, so a bad
+    argument gets a message that names the function), then the kernel. The kernel is the
+    public attribute ``.kernel``: a caller that has checked its inputs calls it directly,
+    and ``inspect.getsource(f.kernel)`` shows the computation."""
+    def decorate(body):
+        kernel = jax.jit(body, static_argnames=static_argnames)
+
+        @functools.wraps(body)
+        def public(*args, **kwargs):
+            check(*args, **kwargs)
+            return kernel(*args, **kwargs)
+
+        public.kernel = kernel
+        return public
+
+    return decorate

@@ -56,7 +56,14 @@ WRAP_AT = 44
 
 #: A badge (reason and scope) wider than this (:func:`latex_width` of its small type, less
 #: the left side's column) is set on two lines, and a scope breaks between the domains.
-BADGE_WRAP_AT = 80
+BADGE_WRAP_AT = 76
+
+#: How wide a badge's small type is beside the formula's, per :func:`latex_width` unit.
+_SMALL = 0.7
+
+#: The book's column, in :func:`latex_width` units of a displayed formula: a definition
+#: with its badge that is wider is set on more than one line.
+LINE_AT = 60
 
 _REL_LATEX = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
 _REL_TEXT = {"=": "=", "<=": "≤", ">=": "≥", "<": "<", ">": ">"}
@@ -338,35 +345,149 @@ def latex_width(tex: str) -> float:
     return width
 
 
-def _wrapped_latex(expr, first: str) -> list[str]:
-    """``first`` (the relation) and the expression's LaTeX, broken at top-level terms when
-    its text form is longer than :data:`WRAP_AT`; one aligned line per piece."""
-    if not isinstance(expr, sp.Add) or latex_width(_tex(expr)) <= WRAP_AT:
-        return [f"& {first} {_tex(expr)}"]
-    printer = LatexPrinter()
-    terms = printer._as_ordered_terms(expr, order=None)
-    lines, current, width = [], [], 0
-    for term in terms:
-        w = latex_width(_tex(term)) + 2
-        if current and width + w > WRAP_AT:
-            lines.append(current)
-            current, width = [], 0
-        current.append(term)
-        width += w
-    lines.append(current)
-    out = []
-    for n, group in enumerate(lines):
-        pieces = []
-        for m, term in enumerate(group):
-            negative = term.could_extract_minus_sign()
-            body = _tex(-term if negative else term)
-            if isinstance(-term if negative else term, sp.Add):
-                body = r"\left(" + body + r"\right)"
-            sign = "-" if negative else ("+" if (n or m) else "")
-            pieces.append(f"{sign} {body}".strip())
-        lead = f"& {first} " if n == 0 else r"& \quad "
-        out.append(lead + " ".join(pieces))
-    return out
+#: What stands for a sub-expression while the text around it is printed.
+_HOLE = sp.Symbol("DLMATHHOLE")
+
+_TOKENS = re.compile(r"\\left|\\right|\\[{}]|[{}]")
+
+
+def _around(tex: str) -> tuple[str, str] | None:
+    r"""The text before and after the hole in ``tex``, cut so that each can end or start a
+    line of an aligned display: the grouping braces open across the hole are dropped, and
+    the ``\left ... \right`` pairs around it become ``\bigl ... \bigr`` (which need no
+    partner on their line). None when the hole sits in a fraction, a root or a script."""
+    pre, post = tex.split(_HOLE.name)
+    braces, lefts = [], []
+    for m in _TOKENS.finditer(pre):
+        t = m.group()
+        if t == "{":
+            braces.append(m.start())
+        elif t == "}":
+            braces.pop()
+        elif t == r"\left":
+            lefts.append(m.start())
+        elif t == r"\right":
+            lefts.pop()
+    for k in braces:  # a brace that is part of a fraction, root or script cannot go
+        if pre[k - 1:k] in ("^", "_", "}") or pre[:k].endswith((r"\sqrt", r"\frac")):
+            return None
+    cut = sorted([(k, 1) for k in braces] + [(k, 5) for k in lefts], reverse=True)
+    for k, n in cut:  # back to front, so that the earlier places stay where they are
+        pre = pre[:k] + ("" if n == 1 else r"\bigl") + pre[k + n:]
+    out, depth, opened, k = [], 0, 0, 0
+    while k < len(post):
+        m = _TOKENS.match(post, k)
+        t = m.group() if m else post[k]
+        k += len(t)
+        if t == "{":
+            depth += 1
+        elif t == "}":
+            t, depth = ("", 0) if depth == 0 else (t, depth - 1)  # "": dropped before
+        elif t == r"\left":
+            opened += 1
+        elif t == r"\right":
+            t, opened = (t, opened - 1) if opened else (r"\bigr", 0)
+        out.append(t)
+    return pre.rstrip() + " ", " " + "".join(out).strip()
+
+
+
+def _inside(expr):
+    """The widest part of ``expr`` that a line may break inside, and the text before and
+    after it: a product's widest factor, a function's widest argument, a sum's body, the
+    base of a power. None when there is none (a matrix, a fraction's denominator)."""
+    def width(e):
+        return latex_width(_tex(e))
+    if isinstance(expr, sp.Mul):
+        factors = list(expr.args)
+        part = max(factors, key=width)
+        if isinstance(part, sp.Pow) and part.exp.is_negative:
+            return None
+        rest = sp.Mul(*[f for f in factors if f is not part], evaluate=False) \
+            if len(factors) > 2 else [f for f in factors if f is not part][0]
+        pre = r"\left(" + _tex(rest) + r"\right)" if isinstance(rest, sp.Add) else _tex(rest)
+        pre = "-" if pre == "-1" else pre
+        if isinstance(part, sp.Add):
+            return part, pre + r" \bigl(", r"\bigr)"
+        return part, pre + " ", ""
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 1 \
+            and isinstance(expr.base, sp.Add):
+        return expr.base, r"\bigl(", r"\bigr)^{" + _tex(expr.exp) + "}"
+    if isinstance(expr, sp.Sum):
+        cut = _around(_tex(sp.Sum(_HOLE, *expr.limits)))
+        if cut is None:
+            return None
+        pre, post = cut
+        if isinstance(expr.function, sp.Add):
+            return expr.function, pre + r"\bigl(", r"\bigr)" + post
+        return expr.function, pre, post
+    if isinstance(expr, (sp.Function, sp.Max, sp.Min)) and expr.args and \
+            not isinstance(expr, (sp.exp, sp.Piecewise)):
+        part = max(expr.args, key=width)
+        held = expr.func(*[_HOLE if a is part else a for a in expr.args], evaluate=False)
+        if _HOLE.name not in _tex(held):
+            return None
+        cut = _around(_tex(held))
+        return None if cut is None else (part, *cut)
+    return None
+
+
+def _lines(expr, width: float) -> list[str]:
+    """The LaTeX of ``expr`` as lines each about ``width`` (:func:`latex_width`) wide at
+    most: broken at the top-level terms of a sum, and inside the widest factor, argument or
+    summand of a term that is wider than a line, whose brackets become ``\bigl( \bigr)``.
+    A part that cannot be broken (a matrix, an exponent) stays on one line."""
+    tex = _tex(expr)
+    if latex_width(tex) <= width:
+        return [tex]
+    if isinstance(expr, sp.Add):
+        return _sum_lines(expr, width)
+    found = _inside(expr)
+    if found is None:
+        return [tex]
+    part, pre, post = found
+    lines = _lines(part, width - latex_width(pre))
+    lines[0] = pre + lines[0]
+    lines[-1] = lines[-1] + post
+    return lines
+
+
+def _sum_lines(expr, width: float) -> list[str]:
+    """A sum's terms, as many to a line as fit; a term wider than a line is broken too."""
+    terms = LatexPrinter()._as_ordered_terms(expr, order=None)
+    lines, line = [], ""
+    for n, term in enumerate(terms):
+        negative = term.could_extract_minus_sign()
+        body = -term if negative else term
+        sign = "- " if negative else ("+ " if n else "")
+        tex = _tex(body)
+        if isinstance(body, sp.Add):
+            tex = r"\left(" + tex + r"\right)"
+        if latex_width(tex) + 2 > width:  # a term of its own lines
+            if line:
+                lines.append(line)
+            inner = _lines(body, width - 2)
+            if isinstance(body, sp.Add):
+                inner[0], inner[-1] = r"\bigl(" + inner[0], inner[-1] + r"\bigr)"
+            lines.extend([sign + inner[0], *inner[1:]])
+            line = ""
+            continue
+        piece = sign + tex
+        if line and latex_width(line + piece) > width:
+            lines.append(line)
+            line = piece
+        else:
+            line = (line + " " + piece).strip()
+    if line:
+        lines.append(line)
+    return lines
+
+
+def _wrapped_latex(expr, first: str, width: float = None) -> list[str]:
+    """``first`` (the relation) and the expression's LaTeX, broken over lines when it is
+    wider than ``width`` (default :data:`WRAP_AT`); one aligned row per line."""
+    lines = _lines(expr, WRAP_AT if width is None else width)
+    return [f"& {first} {lines[0]}".replace("&  ", "& ")] + [r"& \quad " + line for line in lines[1:]]
 
 
 class Derivation:
@@ -524,7 +645,7 @@ class Derivation:
         badge_width = BADGE_WRAP_AT - (0 if alone else latex_width(_tex(self.start)) / 0.6)
         badge_width = max(badge_width, 36)
         if alone:
-            rows.append("& " + _tex(self.start))
+            rows.extend(_wrapped_latex(self.start, "", LINE_AT - 4))
         for n, s in enumerate(self.steps):
             rel = _REL_LATEX[s.relation]
             lines = [line.replace("& ", "& " + indent, 1) for line in _wrapped_latex(s.rhs, rel)]
@@ -620,9 +741,19 @@ class Definition:
     @property
     def latex(self) -> str:
         note = _textsf(self.note) + r" \;\cdot\; " if self.note else ""
+        badge = r"\scriptsize {\color{gray}" + note + r"\textsf{definition}}"
         lhs = self.lhs if isinstance(self.lhs, str) else _tex(self.lhs)
-        return (f"{lhs} \\;:=\\; {_tex(self.rhs)} \\qquad \\scriptsize "
-                r"{\color{gray}" + note + r"\textsf{definition}}")
+        rhs = _tex(self.rhs)
+        if latex_width(lhs) + latex_width(rhs) + _SMALL * latex_width(badge) <= LINE_AT:
+            return f"{lhs} \\;:=\\; {rhs} \\qquad {badge}"
+        # too wide for one line: the badge goes below, a long right side breaks over lines
+        alone = latex_width(lhs) > WRAP_AT / 3
+        lines = _wrapped_latex(self.rhs, ":=", LINE_AT - 8 - (0 if alone else latex_width(lhs)))
+        if alone:
+            rows = ["& " + lhs] + [line.replace("& ", r"& \quad ", 1) for line in lines]
+        else:
+            rows = [lhs + " " + lines[0], *lines[1:]]
+        return r"\begin{aligned}" + r" \\ ".join(rows + [r"& \qquad " + badge]) + r"\end{aligned}"
 
     @property
     def text(self) -> str:

@@ -42,6 +42,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from test_template import TEMPLATE_CHAPTERS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("DLMATH_CHROMIUM", "/usr/bin/chromium"))
@@ -672,10 +673,7 @@ def test_formula_width_check_finds_wide_and_scrolling_formulas():
 #: The chapters whose displayed formulas all fit the book's column. Chapters 05-12 still
 #: display some definitions and matrices wider than the column (a define() line does not
 #: break yet); each joins this list when its wide formulas break over lines.
-FITTING_CHAPTERS = ["01_linear_regression", "02_activations", "03_cross_entropy", "04_backprop"]
-
-
-@pytest.mark.parametrize("stem", FITTING_CHAPTERS)
+@pytest.mark.parametrize("stem", TEMPLATE_CHAPTERS)
 def test_template_chapter_formulas_fit_the_column(stem, book_url, page_log):
     """Chapters in the template (tests/test_template.py) break long formulas over lines: no
     displayed formula is wider than the book's column, none scrolls inside its box."""

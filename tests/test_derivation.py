@@ -9,6 +9,7 @@ import pytest
 import sympy as sp
 
 from dlmath.derivation import (
+    LINE_AT,
     WRAP_AT,
     Derivation,
     define,
@@ -211,3 +212,42 @@ def test_the_text_form_writes_a_substitution_without_printer_text():
     d = Derivation("subs", sp.Derivative(f(z ** 2), z))
     d.step(2 * z * sp.Subs(sp.Derivative(f(x), x), x, z ** 2), "chain rule")
     assert not re.search(r"\bSubs\(", d.text), d.text
+
+
+def _rows(latex):
+    return latex.removeprefix(r"\begin{aligned}").removesuffix(r"\end{aligned}").split(r" \\ ")
+
+
+def test_a_wide_definition_breaks_inside_a_function_and_a_sum():
+    x, h, w = (sp.IndexedBase(n, real=True) for n in ("x", "h", "w"))
+    a, b, n = sp.symbols("a b n", integer=True)
+    inner = sum(sp.Sum(w[k, a] * x[a] * h[b] ** k, (a, 0, n - 1)) for k in range(4))
+    shown = define(sp.Symbol("h_t"), sp.tanh(inner + sp.Symbol("c")), "a long step")
+    rows = _rows(shown.latex)
+    assert len(rows) > 2 and not latex_errors(shown.latex)
+    assert r"\tanh\bigl(" in rows[0] and rows[-2].endswith(r"\bigr)")  # the brackets span rows
+    assert all(latex_width(r) <= WRAP_AT + 4 for r in rows[:-1]), rows
+    assert r"\textsf{a long step}" in rows[-1]  # the badge on a row of its own
+    short = define(sp.Symbol("s"), sp.tanh(x[0]), "short")
+    assert r"\begin{aligned}" not in short.latex
+
+
+def test_a_line_is_not_broken_inside_a_fraction_or_an_exponent():
+    z = sp.symbols("z0:30", real=True)
+    wide = sp.exp(sum(z)) / (1 + sp.exp(-sum(z)))
+    shown = define(sp.Symbol("q"), wide)
+    assert not latex_errors(shown.latex)
+    rows = _rows(shown.latex)
+    assert len(rows) == 2  # the formula whole (it cannot break), then the badge
+    assert r"\bigl" not in shown.latex
+
+
+def test_a_wide_left_side_breaks_too():
+    q = sp.symbols("q0:14", real=True)
+    start = sp.Mul(sum(q[:7]), sum(q[7:]), evaluate=False) + sp.Mul(sum(q[7:]), sum(q[:7]), evaluate=False)
+    d = Derivation("a symmetric sum", start)
+    d.step(2 * sp.Mul(sum(q[:7]), sum(q[7:]), evaluate=False), "the two products are equal")
+    rows = _rows(d.latex)
+    assert not latex_errors(d.latex)
+    formula = [r for r in rows if r"\scriptsize" not in r]
+    assert len(formula) >= 3 and all(latex_width(r) <= LINE_AT for r in formula), formula
