@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 
 __all__ = ["Timing", "time_fn", "copy_bandwidth", "read_bandwidth", "matmul_rate", "device_name",
-           "cost", "last_level_cache_bytes", "ceiling_bytes"]
+           "cost", "last_level_cache_bytes", "ceiling_bytes", "Comparison", "compare", "machine"]
 
 _MiB = 1 << 20
 _CACHE_DIR = "/sys/devices/system/cpu/cpu0/cache"
@@ -239,3 +239,80 @@ def device_name() -> str:
     d = jax.devices()[0]
     kind = getattr(d, "device_kind", "")
     return d.platform if kind in ("", d.platform) else f"{d.platform}: {kind}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Interleaved timings of several functions on the same arguments (:func:`compare`):
+    ``seconds[name]`` is the median over ``rounds`` rounds of each round's median."""
+
+    seconds: dict
+    rounds: int
+
+    def ratio(self, peer: str, ours: str) -> float:
+        """peer time / our time: above 1, ``ours`` is faster."""
+        return self.seconds[peer] / self.seconds[ours]
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k}: {_fmt_time(v)}" for k, v in self.seconds.items()) + \
+            f" (median of {self.rounds} interleaved rounds)"
+
+
+def compare(fns: dict, *args, rounds: int = 5, repeats: int = 5, warmup: int = 2) -> Comparison:
+    """Time several functions against each other fairly: each is compiled (``jax.jit``) and
+    warmed up first, then the rounds interleave them (A, B, A, B, ...), so a change of the
+    machine's speed during the run (another process, the clock) falls on all of them alike.
+    Each round takes the median of ``repeats`` calls, blocked until ready; the result is the
+    median over the rounds.
+
+    Args:
+        fns: ``{name: fn}``, each called as ``fn(*args)``; or ``{name: (fn, its_args)}``
+            where the functions take their inputs in different layouts (a peer's own).
+        *args: the arguments (arrays already on the device) of the plain ``fn`` entries.
+        rounds, repeats, warmup: as above; ``warmup`` untimed calls per function.
+
+    Returns:
+        A :class:`Comparison`.
+
+    Raises:
+        ValueError: if ``fns`` is empty, ``rounds`` or ``repeats`` is below 1, or ``warmup``
+            is negative.
+    """
+    if not fns or rounds < 1 or repeats < 1 or warmup < 0:
+        raise ValueError(f"compare: need at least one function, rounds >= 1, repeats >= 1 "
+                         f"and warmup >= 0; got {len(fns)}, {rounds}, {repeats}, {warmup}.")
+    plan = {name: entry if isinstance(entry, tuple) else (entry, args)
+            for name, entry in fns.items()}
+    calls = {name: (jax.jit(fn).lower(*a).compile(), a) for name, (fn, a) in plan.items()}
+    for call, a in calls.values():
+        for _ in range(warmup):
+            _block(call(*a))
+    per_round = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, (call, a) in calls.items():
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                _block(call(*a))
+                times.append(time.perf_counter() - t0)
+            per_round[name].append(statistics.median(times))
+    return Comparison({k: statistics.median(v) for k, v in per_round.items()}, rounds)
+
+
+def machine() -> str:
+    """The machine a timing was taken on: the device, and for a CPU its model and cores."""
+    import os
+    import platform
+
+    name = device_name()
+    if jax.devices()[0].platform != "cpu":
+        return name
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f
+                          if line.startswith("model name")), model)
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"cpu: {model}, {cores} cores"

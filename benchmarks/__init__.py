@@ -1,0 +1,92 @@
+"""The benchmark of dlmath's kernels against their peers: ``python -m benchmarks``.
+
+Each row times a dlmath kernel (or its gradient) and the function a JAX user would pick
+instead (optax, jax.nn, flax.linen, ``lax.conv_general_dilated``) on the same inputs, in
+one process: both compiled, warmed up, then timed in interleaved rounds
+(:func:`dlmath.bench.compare`); the ratio is peer time / dlmath time, so above 1 dlmath is
+faster. The table and a JSON file (``--json``) name the machine. A benchmark is not a test:
+the tests only check that each row compares like with like (the two sides compute the same
+numbers on small inputs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+
+import jax
+
+from benchmarks.cases import Case, all_cases
+from dlmath import bench
+
+__all__ = ["Case", "all_cases", "run", "main"]
+
+
+def run(cases: list[Case], *, rounds: int = 7, repeats: int = 5, size: str = "full",
+        out=sys.stdout) -> dict:
+    """Time every case; print one row as each finishes; return the report (a dict)."""
+    report = {"machine": bench.machine(), "jax": jax.__version__,
+              "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "rounds": rounds,
+              "repeats": repeats, "rows": []}
+    print(f"machine: {report['machine']}  (jax {report['jax']}; ratio = peer time / dlmath "
+          "time: above 1, dlmath is faster)", file=out)
+    header = f"{'kernel':<60} {'shape':<30} {'dlmath':>10} {'peer':>10} {'ratio':>6}  peer"
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for n, case in enumerate(cases):
+        try:
+            ours, peer, ours_args, peer_args = case.build(jax.random.key(n), size)
+            timing = bench.compare({"dlmath": (ours, ours_args), "peer": (peer, peer_args)},
+                                   rounds=rounds, repeats=repeats)
+        except Exception as error:  # one broken row does not stop the table
+            report["rows"].append({"kernel": case.kernel, "error": repr(error)})
+            print(f"{case.kernel:<60} failed: {error!r}"[:200], file=out, flush=True)
+            continue
+        ratio = timing.ratio("peer", "dlmath")
+        row = {"kernel": case.kernel, "shape": case.shape, "peer": case.peer_name,
+               "dlmath_seconds": timing.seconds["dlmath"],
+               "peer_seconds": timing.seconds["peer"], "ratio": ratio}
+        report["rows"].append(row)
+        print(f"{case.kernel:<60} {case.shape:<30} {_ms(row['dlmath_seconds']):>10} "
+              f"{_ms(row['peer_seconds']):>10} {ratio:>6.2f}  {case.peer_name}", file=out,
+              flush=True)
+    behind = [r for r in report["rows"] if r.get("ratio", 1.0) < 0.95]
+    failed = [r for r in report["rows"] if "error" in r]
+    print(f"\n{len(report['rows'])} rows; {len(behind)} below 0.95"
+          + (": " + ", ".join(r["kernel"] for r in behind) if behind else "")
+          + (f"; {len(failed)} failed" if failed else ""), file=out)
+    return report
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3f} ms"
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Time each dlmath kernel against its peer (ratio = peer / dlmath).")
+    parser.add_argument("--only", default="", help="a regular expression: the rows to run "
+                        "(matched against the kernel's name), e.g. 'conv|pool'")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (median)")
+    parser.add_argument("--repeats", type=int, default=5, help="calls per round (median)")
+    parser.add_argument("--json", default="", help="write the report to this file")
+    parser.add_argument("--list", action="store_true", help="list the rows and stop")
+    args = parser.parse_args(argv)
+    cases = [c for c in all_cases() if re.search(args.only, c.kernel)]
+    if not cases:
+        parser.error(f"no row matches --only {args.only!r}; see --list")
+    if args.list:
+        for c in cases:
+            print(f"{c.kernel:<60} {c.shape:<30} {c.peer_name}")
+        return 0
+    report = run(cases, rounds=args.rounds, repeats=args.repeats)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+        print(f"written: {args.json}")
+    return 1 if any("error" in r for r in report["rows"]) else 0

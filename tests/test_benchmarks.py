@@ -1,0 +1,58 @@
+"""The benchmark compares like with like: on small inputs each row's dlmath side and peer
+side compute the same numbers (so a ratio is a ratio of the same work). No time is
+asserted anywhere: ``python -m benchmarks`` prints the times."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from benchmarks import all_cases, main, run
+
+CASES = all_cases()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.kernel for c in CASES])
+def test_each_row_computes_what_its_peer_computes(case):
+    ours, peer, ours_args, peer_args = case.build(jax.random.key(0), "tiny")
+    got, want = jax.jit(ours)(*ours_args), jax.jit(peer)(*peer_args)
+    got_leaves, want_leaves = jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)
+    assert len(got_leaves) == len(want_leaves) and got_leaves
+    for g, w in zip(got_leaves, want_leaves, strict=True):
+        assert np.shape(g) == np.shape(w)
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=2e-4, atol=2e-5)
+
+
+def test_the_runner_prints_a_row_per_case_and_a_report(tmp_path):
+    out = io.StringIO()
+    report = run(CASES[:2], rounds=1, repeats=1, size="tiny", out=out)
+    text = out.getvalue()
+    assert text.startswith("machine: ") and report["machine"] in text
+    assert [r["kernel"] for r in report["rows"]] == [c.kernel for c in CASES[:2]]
+    for row in report["rows"]:
+        assert row["ratio"] == pytest.approx(row["peer_seconds"] / row["dlmath_seconds"])
+        assert row["kernel"] in text
+    json.dumps(report)  # the report is what --json writes
+
+
+def test_the_command_lists_rows_and_refuses_an_empty_selection(capsys):
+    assert main(["--list", "--only", "^conv"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed and all(line.startswith("conv.") for line in listed)
+    with pytest.raises(SystemExit):
+        main(["--only", "no such kernel"])
+
+
+def test_a_row_that_fails_is_reported_and_the_table_goes_on():
+    def broken(key, size):
+        raise RuntimeError("no such kernel")
+    from benchmarks import Case
+    out = io.StringIO()
+    report = run([Case("broken", "-", "peer", broken), CASES[0]], rounds=1, repeats=1,
+                 size="tiny", out=out)
+    assert "error" in report["rows"][0] and "ratio" in report["rows"][1]
+    assert "broken" in out.getvalue() and "1 failed" in out.getvalue()
