@@ -18,7 +18,8 @@ import time
 
 import jax
 
-from benchmarks.cases import Case, all_cases
+from benchmarks.case import Case
+from benchmarks.cases import all_cases
 from dlmath import bench
 
 __all__ = ["Case", "all_cases", "run", "main"]

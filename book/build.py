@@ -6,8 +6,8 @@ index generated from :mod:`dlmath.formulas`, so none of it can go stale. The ste
 
 1. lay out a Sphinx source folder (``_build/src``): each ``notebooks/NN_*.ipynb``, its
    explorers' stored widget state drawn as static HTML (controls and figure; the live
-   widgets need a kernel, i.e. JupyterLab); an index page; one API page per dlmath module;
-   the formula index;
+   widgets need a kernel, i.e. JupyterLab); an index page; one API page per dlmath module
+   (:mod:`book.api`); the formula index (:mod:`book.formula_index`);
 2. run Sphinx with ``book/conf.py`` (sphinx-book-theme, a local MathJax).
 
 Everything comes from installed packages: the build and the pages need no network.
@@ -16,11 +16,8 @@ Everything comes from installed packages: the build and the pages need no networ
 from __future__ import annotations
 
 import argparse
-import ast
 import html
-import importlib
 import json
-import pkgutil
 import re
 import shutil
 import subprocess
@@ -28,12 +25,16 @@ import sys
 import time
 from pathlib import Path
 
+from book.api import api_pages
+from book.formula_index import formula_index
+
 ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / "book"
 DEFAULT_OUT = ROOT / "_build" / "html"
 #: what a build reads: a build newer than all of these is fresh
-SOURCES = ("notebooks/*.ipynb", "dlmath/**/*.py", "book/**/*", "tests/test_*.py")
-_STAMP = ".dlmath-build"
+SOURCES = ("notebooks/*.ipynb", "dlmath/**/*.py", "book/**/*")
+#: the file a complete build writes last, in its output folder
+STAMP = ".dlmath-build"
 
 
 # ------------------------------------------------------------------ chapters
@@ -164,236 +165,6 @@ def static_widgets(nb: dict) -> dict:
     return nb
 
 
-# ------------------------------------------------------------------ API pages
-
-
-def api_modules() -> list[str]:
-    """dlmath's public modules (no leading underscore), the package itself first.
-
-    The topic modules of :mod:`dlmath.formulas` hold SymPy objects, not API: the formula
-    index shows them, rendered.
-    """
-    import dlmath
-    from dlmath import formulas
-
-    topics = {t.__name__ for t in formulas.TOPICS}
-    names = [m.name for m in pkgutil.walk_packages(dlmath.__path__, "dlmath.")
-             if not any(part.startswith("_") for part in m.name.split("."))
-             and m.name not in topics]
-    return ["dlmath"] + sorted(names)
-
-
-def _summary(module_name: str) -> str:
-    try:
-        doc = importlib.import_module(module_name).__doc__ or ""
-    except Exception as exc:  # a module that does not import is reported, not fatal
-        return f"(does not import: {type(exc).__name__})"
-    return doc.strip().splitlines()[0] if doc.strip() else ""
-
-
-def _members(module_name: str) -> tuple[list[str], list[str]]:
-    """(names documented on the module's page, names it re-exports from another dlmath
-    module, which are documented there). Each object is documented once, where it is
-    defined, so its [source] link and the link back from the source agree."""
-    try:
-        module = importlib.import_module(module_name)
-    except Exception:
-        return [], []
-    names = getattr(module, "__all__", None)
-    if names is None:
-        names = [n for n, v in vars(module).items() if not n.startswith("_")
-                 and getattr(v, "__module__", module_name) == module_name
-                 and (callable(v) or isinstance(v, type))]
-    own, elsewhere = [], []
-    for n in names:
-        origin = getattr(getattr(module, n, None), "__module__", None)
-        if isinstance(origin, str) and origin.startswith("dlmath") and origin != module_name \
-                and origin in _PUBLIC:
-            elsewhere.append(f"{origin}.{n}")
-        else:
-            own.append(n)
-    return own, elsewhere
-
-
-_PUBLIC: set[str] = set()
-
-
-def api_pages(src: Path) -> list[str]:
-    (src / "api").mkdir(parents=True, exist_ok=True)
-    mods = api_modules()
-    _PUBLIC.clear()
-    _PUBLIC.update(mods)
-    for name in mods:
-        title = f"``{name}``"
-        own, elsewhere = _members(name)
-        text = f"{title}\n{'=' * len(title)}\n\n.. automodule:: {name}\n"
-        if elsewhere:
-            short = ", ".join(e.rsplit(".", 1)[1] for e in elsewhere)
-            text += f"   :exclude-members: {short}\n"
-        if elsewhere:
-            text += ("\nAlso exported here (documented where they are defined): " +
-                     ", ".join(f":py:obj:`{e}`" for e in elsewhere) + ".\n")
-        (src / "api" / f"{name}.rst").write_text(text, encoding="utf-8")
-    lines = ["API reference", "=============", "",
-             "Every public module of ``dlmath``, from its docstrings: the formula each function",
-             "implements (the one the book derives; a test keeps them equal), its shapes and",
-             "errors, a link to the chapter that derives it and to its source.", "",
-             ".. toctree::", "   :maxdepth: 1", ""]
-    lines += [f"   {name} <{name}>" for name in mods]
-    lines += ["", ".. list-table::", "   :header-rows: 0", ""]
-    for name in mods:
-        lines += [f"   * - :mod:`{name}`", f"     - {_rst_text(_summary(name))}"]
-    (src / "api" / "index.rst").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return mods
-
-
-def _rst_text(text: str) -> str:
-    """One line of a docstring, safe as plain RST text (math left as a role)."""
-    from sphinxext import convert
-
-    return convert(text, {}).replace("\n", " ")
-
-
-# ------------------------------------------------------------------ formula index
-
-
-def _test_functions(root: Path) -> dict[str, list[tuple[str, str]]]:
-    """``"tests/test_x.py" -> [(test name, its source)]`` (top level and in classes)."""
-    out = {}
-    for path in sorted((root / "tests").glob("test_*.py")):
-        text = path.read_text(encoding="utf-8")
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
-        found = []
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
-                found.append((node.name, ast.get_source_segment(text, node) or ""))
-        out[f"tests/{path.name}"] = found
-    return out
-
-
-def _chapter_of(texts, chapter_docs) -> tuple[str | None, str | None]:
-    """(number, page) of the first chapter a docstring names; page None if not built."""
-    for text in texts:
-        m = re.search(r"notebooks/(\d\d)_\w+\.ipynb", text or "") or \
-            re.search(r"\bchapter (\d\d)\b", text or "")
-        if m:
-            return m.group(1), chapter_docs.get(m.group(1))
-    return None, None
-
-
-def _proving_cell(nb_path: Path, names: list[str]) -> int | None:
-    """Index of the code cell that proves a formula: the first that names it and proves
-    something, else the first that names it."""
-    if not names or not nb_path.exists():
-        return None
-    nb = json.loads(nb_path.read_text(encoding="utf-8"))
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
-    first = None
-    for i, cell in enumerate(nb["cells"]):
-        if cell["cell_type"] != "code":
-            continue
-        src = "".join(cell["source"])
-        if pattern.search(src):
-            if "prove" in src:
-                return i
-            first = i if first is None else first
-    return first
-
-
-def formula_index(root: Path, src: Path, chapter_docs: dict[str, str]) -> int:
-    """Write ``formulas.rst``: every registered formula, rendered, with its links.
-
-    Returns the number of formulas written.
-    """
-    import sympy as sp
-
-    from dlmath import formulas as F
-    from dlmath.formulas import sync
-    from dlmath.formulas._formula import Formula
-
-    tests = _test_functions(root)
-    lines = ["Formula index", "=============", "",
-             "Every formula registered in :mod:`dlmath.formulas`, rendered with",
-             "``sympy.latex`` from the SymPy object itself. Each names the function that",
-             "implements it (its docstring quotes exactly this formula:",
-             "``tests/test_formulas.py`` checks that for every entry), the chapter and cell",
-             "that derive it, and the tests that check it. The page is generated when the",
-             "book is built, from the registry, so it lists what the code has.", ""]
-    count = 0
-    for topic in F.TOPICS:
-        heading = (topic.__doc__ or topic.__name__).strip().splitlines()[0].rstrip(".")
-        short = topic.__name__.removeprefix("dlmath.formulas.")
-        title = f"{heading} (``{short}``)"
-        lines += [title, "-" * len(title), ""]
-        constants = {}
-        for attr, val in vars(topic).items():
-            if isinstance(val, Formula) and not attr.startswith("_"):
-                constants.setdefault(id(val), []).append(attr)
-        for key, formulas in topic.DOCUMENTED.items():
-            module_name, qualname = sync._locate(key)
-            try:
-                obj = importlib.import_module(module_name)
-                for part in qualname.split("."):
-                    obj = getattr(obj, part)
-                own = sync.own_docstring(obj)
-            except Exception:
-                own = None
-            module_doc = (sys.modules.get(module_name).__doc__
-                          if module_name in sys.modules else None)
-            number, page = _chapter_of([own, module_doc, topic.__doc__], chapter_docs)
-            fn_short = qualname.split(".")[-1]
-            topic_module = module_name.removeprefix("dlmath.")
-            for formula in formulas:
-                count += 1
-                names = constants.get(id(formula), [])
-                label = f"``{key}``" + (f" (``{short}.{names[0]}``)" if names else "")
-                lines += [f".. rubric:: {label}", "", ".. math::", "",
-                          f"   {' '.join(sp.latex(formula.expr).split())}", ""]
-                lines.append(f"- implemented by :py:obj:`{module_name}.{qualname}`")
-                cell = _proving_cell(root / "notebooks" / f"{page}.ipynb", names) \
-                    if page else None
-                if cell is None:  # the docstring names no chapter, or it never names it
-                    for num, other in sorted(chapter_docs.items()):
-                        found = _proving_cell(root / "notebooks" / f"{other}.ipynb", names)
-                        if found is not None:
-                            number, page, cell = num, other, found
-                            break
-                if page:
-                    where = f"- derived in :doc:`chapter {number} </notebooks/{page}>`"
-                    if cell is not None:
-                        where += f" (`cell {cell} <notebooks/{page}.html#cell-{cell}>`__)"
-                    lines.append(where)
-                elif number:
-                    lines.append(f"- derived in chapter {number} (not in this build)")
-                checked = {"tests/test_formulas.py":
-                           ["test_docstring_math_is_the_registered_formula_both_ways"]}
-                pat_const = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b") \
-                    if names else None
-                pat_fn = re.compile(r"\b" + re.escape(fn_short) + r"\b")
-                base = topic_module.split(".")[0]
-                for path, funcs in tests.items():
-                    stem = Path(path).stem.removeprefix("test_")
-                    own_tests = stem == base or stem.startswith(base + "_")
-                    for name, source in funcs:
-                        if name in checked.get(path, ()):
-                            continue
-                        if (pat_const and pat_const.search(source)) or \
-                                (own_tests and pat_fn.search(source)):
-                            checked.setdefault(path, []).append(name)
-                lines.append("- checked by")
-                lines.append("")
-                for path, found in checked.items():
-                    shown = ", ".join(f"``{n}``" for n in found[:6])
-                    more = f" and {len(found) - 6} more" if len(found) > 6 else ""
-                    lines.append(f"  - ``{path}``: {shown}{more}")
-                lines.append("")
-    (src / "formulas.rst").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return count
-
-
 # ------------------------------------------------------------------ the whole source folder
 
 
@@ -439,7 +210,7 @@ def stage(src: Path, root: Path = ROOT) -> dict[str, str]:
 
 def is_fresh(out: Path = DEFAULT_OUT, root: Path = ROOT) -> bool:
     """Whether ``out`` holds a complete build newer than everything it is made from."""
-    stamp = out / _STAMP
+    stamp = out / STAMP
     if not stamp.exists() or not (out / "index.html").exists():
         return False
     built = stamp.stat().st_mtime
@@ -461,7 +232,7 @@ def build(out: Path = DEFAULT_OUT, *, jobs: str = "1", quiet: bool = True) -> Pa
     if quiet:
         cmd.insert(3, "-q")
     subprocess.run(cmd, check=True, cwd=ROOT)
-    (out / _STAMP).write_text(f"built in {time.time() - start:.1f} s\n", encoding="utf-8")
+    (out / STAMP).write_text(f"built in {time.time() - start:.1f} s\n", encoding="utf-8")
     return out
 
 

@@ -16,13 +16,14 @@ from pathlib import Path
 
 from docutils import nodes
 
+from dlmath.formulas.registry import math_spans
+
 #: a chapter notebook's name, ``01_linear_regression``
 _NB = r"(\d\d_[A-Za-z0-9_]+)"
 _LITERAL = re.compile(r"``.+?``", re.S)
 _NB_LITERAL = re.compile(r"``notebooks/" + _NB + r"\.ipynb``")
 _NB_BARE = re.compile(r"(?<![`/\w])notebooks/" + _NB + r"\.ipynb")
 _CHAPTER = re.compile(r"\b([Cc]hapters?) (\d\d)\b")
-_DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)
 _INLINE = re.compile(r"(?<![\\$])\$(?!\$)([^$\n]+?)(?<!\\)\$(?!\$)")
 
 
@@ -66,19 +67,19 @@ def convert(doc: str, chapter_docs: dict[str, str]) -> str:
             return f":doc:`notebooks/{name}.ipynb </notebooks/{name}>`"
         return m.group()
 
-    # display math: a $$ block alone on its line(s) becomes a math directive
-    def display(m):
-        start = doc.rfind("\n", 0, m.start()) + 1
+    # display math (the registry's blocks): a $$ block alone on its line(s) becomes a math
+    # directive
+    def display(span):
+        start = doc.rfind("\n", 0, span[0] - 2) + 1
         indent = re.match(r"[ \t]*", doc[start:]).group()
-        latex = " ".join(m.group(1).split())
+        latex = " ".join(doc[span[0]:span[1]].split())
         return f"\n\n{indent}.. math::\n\n{indent}   {latex}\n\n{indent}"
 
-    masked = _LITERAL.sub(lambda m: "\0" * len(m.group()), doc)
     pieces, pos = [], 0
-    for m in _DISPLAY.finditer(masked):
-        pieces.append(("text", doc[pos:m.start()]))
-        pieces.append(("math", m))
-        pos = m.end()
+    for s, e in math_spans(doc):
+        pieces.append(("text", doc[pos:s - 2]))
+        pieces.append(("math", (s, e)))
+        pos = e + 2
     pieces.append(("text", doc[pos:]))
 
     out = []

@@ -5,7 +5,7 @@ only defines :func:`setup` and does nothing at import time (no randomness, no do
 no global settings).
 """
 
-from dlmath.book import setup
+from dlmath.notebook import setup
 
 __version__ = "0.1.0"
 __all__ = ["setup", "__version__"]

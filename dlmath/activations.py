@@ -1,7 +1,9 @@
-r"""Activation functions, named and shaped as ``jax.nn``: ``softmax(x, axis=-1)``,
-``log_softmax(x, axis=-1)``, ``sigmoid(x)``, ``tanh(x)``, ``relu(x)``,
+r"""Activation functions, named and shaped as ``jax.nn``: ``softmax(x, axis=-1, where=None)``,
+``log_softmax(x, axis=-1, where=None)``, ``sigmoid(x)``, ``tanh(x)``, ``relu(x)``,
 ``leaky_relu(x, negative_slope=0.01)``, ``softplus(x)``, ``gelu(x, approximate=True)``,
-``silu(x)``.
+``silu(x)``; and the table of activations with their derivatives (:class:`Activation`,
+:data:`SIGMOID`, :data:`TANH`, :data:`RELU`, :data:`IDENTITY`) that the hand-written
+backward pass of :mod:`dlmath.layers` reads.
 
 Each docstring quotes the formula the book derives (see :mod:`dlmath.formulas`); the
 elementwise activations and their derivatives are derived in
@@ -10,8 +12,9 @@ elementwise activations and their derivatives are derived in
 $x = \pm 10^4$ in float32 and float16.
 
 Each public function is its own numerical rule, compiled with ``jax.jit``; the decorator
-:func:`_checked` first checks the arguments (outside ``jit``, so a bad argument gets a
-message naming the function, never a JAX internal). The input rules are those of
+:func:`dlmath._checks.checked` first checks the arguments (outside ``jit``, so a bad
+argument gets a message naming the function, never a JAX internal), and the compiled body
+is the function's ``.kernel``. The input rules are those of
 :mod:`dlmath._checks`: ``x`` must be a floating array (float16, bfloat16, float32 or
 float64; integer, bool and complex arrays raise ``TypeError``); elementwise activations
 keep the shape and dtype of ``x``, an empty ``x`` included; softmax and log-softmax reduce
@@ -21,7 +24,8 @@ over ``axis`` and raise ``ValueError`` when that axis is empty (``K = 0``), wher
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -30,25 +34,8 @@ import numpy as np
 from dlmath import _checks
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "tanh", "relu", "leaky_relu", "softplus",
-           "gelu", "silu"]
-
-
-def _checked(check, static_argnames=()):
-    """Decorator: the public function runs ``check(*args, **kwargs)`` on the arguments as
-    given, then the decorated body compiled with ``jax.jit`` (``static_argnames`` static).
-    ``inspect.getsource`` of the public function shows the body (``functools.wraps``)."""
-
-    def decorate(body):
-        compiled = jax.jit(body, static_argnames=static_argnames)
-
-        @functools.wraps(body)
-        def public(*args, **kwargs):
-            check(*args, **kwargs)
-            return compiled(*args, **kwargs)
-
-        return public
-
-    return decorate
+           "gelu", "silu", "Activation", "SIGMOID", "TANH", "RELU", "IDENTITY", "ACTIVATIONS",
+           "activation_named"]
 
 
 def _floating_x(who: str):
@@ -57,31 +44,16 @@ def _floating_x(who: str):
     return check
 
 
-def _check_axis(who: str, x, axis) -> None:
-    """``axis`` an int in ``[-ndim, ndim)`` whose length ``K`` is at least 1 (softmax is a
-    reduction over it); composed of :mod:`dlmath._checks`."""
-    shape = _checks.shape_of(x)
-    nd = len(shape)
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)) \
-            or not -nd <= axis < nd:
-        raise ValueError(
-            f"{who}: axis must be an int in [-{nd}, {nd}) for x of shape "
-            f"{_checks.fmt(shape)}; got {axis!r}. It names the axis of the K classes "
-            "(default -1, the last)."
-        )
-    _checks.require_nonempty(who, "x", x, int(axis), f"(*B, K) with K along axis {int(axis)}",
-                             "classes")
-
-
 def _softmax_check(who: str):
-    def check(x, axis=-1):
+    def check(x, axis=-1, where=None):
         _checks.require_floating(who, "x", x)
-        _check_axis(who, x, axis)
+        _checks.class_axis(who, "x", x, axis)
+        _checks.where_mask(who, where, _checks.shape_of(x), "x (*B, K)")
     return check
 
 
-@_checked(_softmax_check("softmax"), static_argnames="axis")
-def softmax(x, axis: int = -1):
+@_checks.checked(_softmax_check("softmax"), static_argnames="axis")
+def softmax(x, axis: int = -1, where=None):
     r"""Softmax along ``axis``: positive entries that sum to 1.
 
     $$\frac{e^{{x}_{k}}}{\sum_{j=0}^{K - 1} e^{{x}_{j}}}$$
@@ -93,22 +65,30 @@ def softmax(x, axis: int = -1):
     Args:
         x: floating array ``(*B, K)`` (``K`` along ``axis``).
         axis: the axis of the ``K`` classes (a Python int, static under ``jit``).
+        where: ``None``, or a bool array broadcastable to ``x``: the entries that take part,
+            as ``jax.nn.softmax``'s ``where``. A masked entry leaves the maximum and the sum
+            and comes out 0 (its gradient is 0); a row with no entry left is all 0.
 
     Returns:
         An array of the shape of ``x``; an empty batch ``B`` gives an empty result.
 
     Raises:
-        TypeError: if ``x`` is not floating (integer, bool, complex).
+        TypeError: if ``x`` is not floating (integer, bool, complex), or ``where`` is not bool.
         ValueError: if ``axis`` is out of range or not an int, or ``K = 0`` (a softmax over no
-            classes is undefined; ``jax.nn.softmax`` returns an empty array there, dlmath refuses).
+            classes is undefined; ``jax.nn.softmax`` returns an empty array there, dlmath
+            refuses); if ``where`` does not broadcast to ``x``.
     """
-    shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
-    e = jnp.exp(shifted)
-    return e / jnp.sum(e, axis=axis, keepdims=True)
+    if where is None:
+        shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
+        e = jnp.exp(shifted)
+        return e / jnp.sum(e, axis=axis, keepdims=True)
+    m = jnp.max(x, axis=axis, where=where, initial=-jnp.inf, keepdims=True)
+    e = jnp.exp(jnp.where(where, x, -jnp.inf) - jax.lax.stop_gradient(m))
+    return jnp.where(where, e / jnp.sum(e, axis=axis, where=where, keepdims=True), 0)
 
 
-@_checked(_softmax_check("log_softmax"), static_argnames="axis")
-def log_softmax(x, axis: int = -1):
+@_checks.checked(_softmax_check("log_softmax"), static_argnames="axis")
+def log_softmax(x, axis: int = -1, where=None):
     r"""Logarithm of :func:`softmax`, computed without forming the softmax.
 
     $$- \log{\left(\sum_{j=0}^{K - 1} e^{{x}_{j}} \right)} + {x}_{k}$$
@@ -119,23 +99,32 @@ def log_softmax(x, axis: int = -1):
     Args:
         x: floating array ``(*B, K)``.
         axis: the axis of the ``K`` classes (a Python int, static under ``jit``).
+        where: ``None``, or a bool array broadcastable to ``x``, as
+            ``jax.nn.log_softmax``'s: a masked entry leaves the sum and comes out
+            $-\infty$ (its gradient is 0).
 
     Returns:
         An array of the shape of ``x`` (all entries <= 0); an empty batch ``B`` gives an
         empty result.
 
     Raises:
-        TypeError: if ``x`` is not floating.
-        ValueError: if ``axis`` is out of range or not an int, or ``K = 0`` (as :func:`softmax`).
+        TypeError: if ``x`` is not floating, or ``where`` is not bool.
+        ValueError: if ``axis`` is out of range or not an int, or ``K = 0`` (as :func:`softmax`);
+            if ``where`` does not broadcast to ``x``.
     """
-    shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
-    return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
+    if where is None:
+        shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
+        return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
+    m = jnp.max(x, axis=axis, where=where, initial=-jnp.inf, keepdims=True)
+    shifted = jnp.where(where, x, -jnp.inf) - jax.lax.stop_gradient(m)
+    out = shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, where=where, keepdims=True))
+    return jnp.where(where, out, -jnp.inf)
 
 
 # ---- elementwise activations (chapter 02) -------------------------------------------------
 
 
-@_checked(_floating_x("sigmoid"))
+@_checks.checked(_floating_x("sigmoid"))
 def sigmoid(x):
     r"""The logistic sigmoid $\sigma$, elementwise: a smooth step from 0 to 1.
 
@@ -166,7 +155,7 @@ def sigmoid(x):
     return jnp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-@_checked(_floating_x("tanh"))
+@_checks.checked(_floating_x("tanh"))
 def tanh(x):
     r"""The hyperbolic tangent, elementwise: a smooth step from -1 to 1.
 
@@ -191,7 +180,7 @@ def tanh(x):
     return jnp.tanh(x)
 
 
-@_checked(_floating_x("relu"))
+@_checks.checked(_floating_x("relu"))
 def relu(x):
     r"""The rectified linear unit, elementwise.
 
@@ -238,7 +227,7 @@ def _leaky_relu_check(x, negative_slope=0.01):
             ) from None
 
 
-@_checked(_leaky_relu_check)
+@_checks.checked(_leaky_relu_check)
 def leaky_relu(x, negative_slope=0.01):
     r"""Leaky ReLU, elementwise: slope 1 for $x \ge 0$, slope $\alpha$ = ``negative_slope``
     below.
@@ -267,7 +256,7 @@ def leaky_relu(x, negative_slope=0.01):
     return jnp.where(x >= 0, x, negative_slope * x).astype(x.dtype)
 
 
-@_checked(_floating_x("softplus"))
+@_checks.checked(_floating_x("softplus"))
 def softplus(x):
     r"""Softplus, elementwise: a smooth ReLU, $\log(1 + e^x)$.
 
@@ -298,14 +287,12 @@ _GELU_CLIP = 10.0
 
 def _gelu_check(x, approximate=True):
     _checks.require_floating("gelu", "x", x)
-    if not isinstance(approximate, bool):
-        raise TypeError(
-            f"gelu: approximate must be a Python bool (it selects the formula at trace time); "
-            f"got {type(approximate).__name__}. Use approximate=False for the exact erf form."
-        )
+    _checks.require_flag("gelu", "approximate", approximate,
+                         "It selects the formula at trace time; approximate=False is the exact "
+                         "erf form.")
 
 
-@_checked(_gelu_check, static_argnames="approximate")
+@_checks.checked(_gelu_check, static_argnames="approximate")
 def gelu(x, approximate: bool = True):
     r"""The Gaussian error linear unit $x\,\Phi(x)$, elementwise, $\Phi$ the standard normal
     CDF; by default (as ``jax.nn.gelu``) its tanh approximation.
@@ -347,7 +334,7 @@ def gelu(x, approximate: bool = True):
     return 0.5 * x * jax.scipy.special.erfc(-x * np.sqrt(0.5).astype(x.dtype))
 
 
-@_checked(_floating_x("silu"))
+@_checks.checked(_floating_x("silu"))
 def silu(x):
     r"""The sigmoid linear unit (also called swish), $x\,\sigma(x)$, elementwise.
 
@@ -365,4 +352,85 @@ def silu(x):
     Raises:
         TypeError: if ``x`` is not floating.
     """
-    return x * sigmoid(x)
+    return x * sigmoid.kernel(x)
+
+
+# ---- the table of the backward pass: each forward rule beside its derivative --------------
+
+
+class Activation(NamedTuple):
+    """An activation $\\sigma$ and its local derivative, side by side.
+
+    ``fn(z)`` is $\\sigma(z)$ elementwise; ``derivative(z, a)`` is $\\sigma'(z)$, given
+    both the pre-activation ``z`` and the forward value ``a = fn(z)`` (so that
+    $\\sigma' = a(1 - a)$ costs no second exponential). ``name`` labels it. The value is a
+    hashable tuple of functions: :func:`dlmath.layers.forward` and
+    :func:`dlmath.layers.backward` compile for it.
+    """
+
+    name: str
+    fn: Callable
+    derivative: Callable
+
+
+def _sigmoid_derivative(z, a):
+    return a * (1.0 - a)             # sigma'(z) = sigma(z) (1 - sigma(z))
+
+
+def _tanh_derivative(z, a):
+    return 1.0 - a * a               # tanh'(z) = 1 - tanh(z)^2
+
+
+def _relu_derivative(z, a):
+    return (z > 0).astype(z.dtype)   # [z > 0]: 0 at the kink z = 0, as jax.nn.relu's gradient
+
+
+def _identity(z):
+    return z
+
+
+def _identity_derivative(z, a):
+    return jnp.ones_like(z)
+
+
+#: The logistic :func:`sigmoid` and $\sigma' = a(1-a)$.
+SIGMOID = Activation("sigmoid", sigmoid, _sigmoid_derivative)
+#: :func:`tanh` and $\tanh' = 1 - a^2$.
+TANH = Activation("tanh", tanh, _tanh_derivative)
+#: :func:`relu` and $[z > 0]$ (0 at the kink, as ``jax.nn.relu``'s gradient).
+RELU = Activation("relu", relu, _relu_derivative)
+#: The identity (a linear output layer: logits) and 1.
+IDENTITY = Activation("identity", _identity, _identity_derivative)
+#: The four built-in activations (a tuple: nothing to change behind a compiled function).
+ACTIVATIONS = (SIGMOID, TANH, RELU, IDENTITY)
+
+
+def activation_named(who: str, name: str, value) -> Activation:
+    """The :class:`Activation` for ``value``: itself, or the built-in one of that name.
+
+    Args:
+        who, name: the calling function and argument, for the message.
+        value: an :class:`Activation`, or ``"sigmoid"``, ``"tanh"``, ``"relu"``,
+            ``"identity"``.
+
+    Raises:
+        ValueError: an unknown name.
+        TypeError: neither a name nor an ``Activation``.
+    """
+    if isinstance(value, Activation):
+        for field in ("fn", "derivative"):
+            _checks.require_callable(who, f"{name}.{field}", getattr(value, field),
+                                     "a function of arrays")
+        return value
+    if isinstance(value, str):
+        for act in ACTIVATIONS:
+            if act.name == value:
+                return act
+        raise ValueError(
+            f"{who}: {name} must be one of {[a.name for a in ACTIVATIONS]} or an Activation; "
+            f"got {value!r}."
+        )
+    raise TypeError(
+        f"{who}: {name} must be an activation name or an activations.Activation(name, fn, "
+        f"derivative); got {type(value).__name__}."
+    )

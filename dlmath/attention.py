@@ -9,16 +9,20 @@ multi-head attention, ``H`` its number of heads.
 * :func:`flash_attention` computes the same result block by block over the keys with the
   streaming ("online") softmax, never holding the ``T x S`` matrix; its backward pass
   recomputes the blocks instead of storing them.
-* :func:`multi_head_attention` projects, splits into heads, attends and projects back,
-  with the parameters named as PyTorch's ``nn.MultiheadAttention`` state_dict;
-  :func:`to_flax` maps them to flax.linen's ``MultiHeadDotProductAttention``.
+* :func:`multi_head_attention` projects, splits into heads, attends and projects back; its
+  parameters are two dense layers ``{"in_proj": {"w": (E, 3E), "b": (3E,)}, "out_proj":
+  {"w": (E, E), "b": (E,)}}`` (:func:`dlmath.layers.dense`, ``x @ w + b``), named as
+  PyTorch's ``nn.MultiheadAttention`` modules; :mod:`dlmath.convert` maps them from
+  PyTorch's state_dict and to flax.linen's ``MultiHeadDotProductAttention``.
 
 The transformer block and position encodings built on it are in :mod:`dlmath.transformer`.
 
 Masks are boolean, ``True`` = may attend (as ``jax.nn.dot_product_attention`` and PyTorch's
 ``F.scaled_dot_product_attention``; the opposite of ``nn.MultiheadAttention``'s boolean
 ``attn_mask``). A query whose every key is masked gets the output 0 and gradient 0, never
-NaN. Everything is derived in ``notebooks/08_attention.ipynb``.
+NaN. Each public function checks its inputs once, then runs its compiled kernel; the
+functions built on another call its ``.kernel``, so a mask is checked once, by the
+function the reader called. Everything is derived in ``notebooks/08_attention.ipynb``.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from dlmath import _checks
+from dlmath import _checks, initializers
+from dlmath.layers import dense
 
 __all__ = [
     "attention_weights",
@@ -39,24 +43,13 @@ __all__ = [
     "multi_head_attention",
     "init_multi_head_attention",
     "multi_head_attention_weights",
-    "to_flax",
-    "PARAM_NAMES",
 ]
 
-#: The parameter names of :func:`multi_head_attention`: PyTorch's ``nn.MultiheadAttention``
-#: state_dict keys with dots replaced by underscores.
-PARAM_NAMES = ("in_proj_weight", "in_proj_bias", "out_proj_weight", "out_proj_bias")
-
 _QKV_LEGEND = "query (*B, T, D), key (*B, S, D), value (*B, S, Dv)"
+_FLAG = "It selects a mask shape and is static under jit."
 
 
 # ---------------------------------------------------------------- checks
-
-
-def _check_flag(who: str, name: str, value) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{who}: {name} must be a Python bool; got {type(value).__name__} "
-                        f"{value!r}. It selects a mask shape and is static under jit.")
 
 
 def _check_qkv(who: str, query, key, value):
@@ -94,28 +87,13 @@ def _check_qkv(who: str, query, key, value):
     return qs[:-2], qs[-2], ks[-2], qs[-1], vs[-1]
 
 
-def _check_mask(who: str, mask, target):
-    if mask is None:
-        return None
-    dt = _checks.dtype_of(mask, who, "mask")
-    if dt != jnp.bool_:
-        raise TypeError(
-            f"{who}: mask must be boolean (True = may attend), broadcastable to (*B, T, S); "
-            f"got dtype {dt}. An additive float bias (0 / -inf) is not a mask: convert it "
-            "with mask = bias == 0."
-        )
-    ms = _checks.shape_of(mask)
-    try:
-        ok = np.broadcast_shapes(ms, tuple(target)) == tuple(target)
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError(
-            f"{who}: mask must broadcast to (*B, T, S) = {_checks.fmt(target)}; got mask "
-            f"{_checks.fmt(ms)}. A padding mask over the keys is (*B, 1, S); a mask per "
-            "query and key is (T, S)."
-        )
-    return jnp.asarray(mask)
+def _check_inputs(who: str, query, key, value, mask, is_causal):
+    """The flag, the three inputs and the mask; returns ``E`` and ``Ev`` (the feature sizes
+    of the query and the value)."""
+    _checks.require_flag(who, "is_causal", is_causal, _FLAG)
+    batch, T, S, E, Ev = _check_qkv(who, query, key, value)
+    _checks.require_mask(who, mask, (*batch, T, S))
+    return E, Ev
 
 
 def _compute_dtype(*xs):
@@ -148,14 +126,16 @@ def _weights(q, k, allowed):
     return e / jnp.where(total > 0, total, 1.0)
 
 
-def _allowed(mask, is_causal, batch, T, S):
-    allowed = mask
-    if is_causal:
-        causal = _causal(T, S)
-        allowed = causal if allowed is None else allowed & causal
-    return allowed
+def _allowed(mask, is_causal, q, k):
+    """The keys each query may attend: the mask, and ``s <= t`` when causal (or None)."""
+    if not is_causal:
+        return mask
+    causal = _causal(q.shape[-2], k.shape[-2])
+    return causal if mask is None else mask & causal
 
 
+@_checks.checked(lambda query, key, mask=None, *, is_causal=False: _check_inputs(
+    "attention_weights", query, key, key, mask, is_causal), static_argnames=("is_causal",))
 def attention_weights(query, key, mask=None, *, is_causal=False):
     r"""The attention weights $P = \mathrm{softmax}(Q K^T / \sqrt{D})$, row by row.
 
@@ -184,15 +164,14 @@ def attention_weights(query, key, mask=None, *, is_causal=False):
 
     Derived in ``notebooks/08_attention.ipynb``.
     """
-    who = "attention_weights"
-    _check_flag(who, "is_causal", is_causal)
-    batch, T, S, _, _ = _check_qkv(who, query, key, key)
-    mask = _check_mask(who, mask, (*batch, T, S))
     out_dtype, ct = _compute_dtype(query, key)
-    q, k = jnp.asarray(query, ct), jnp.asarray(key, ct)
-    return _weights(q, k, _allowed(mask, is_causal, batch, T, S)).astype(out_dtype)
+    q, k = query.astype(ct), key.astype(ct)
+    return _weights(q, k, _allowed(mask, is_causal, q, k)).astype(out_dtype)
 
 
+@_checks.checked(lambda query, key, value, mask=None, *, is_causal=False: _check_inputs(
+    "scaled_dot_product_attention", query, key, value, mask, is_causal),
+    static_argnames=("is_causal",))
 def scaled_dot_product_attention(query, key, value, mask=None, *, is_causal=False):
     r"""Scaled dot-product attention, $\mathrm{softmax}(Q K^T / \sqrt{D})\, V$.
 
@@ -232,13 +211,9 @@ def scaled_dot_product_attention(query, key, value, mask=None, *, is_causal=Fals
 
     Derived in ``notebooks/08_attention.ipynb``.
     """
-    who = "scaled_dot_product_attention"
-    _check_flag(who, "is_causal", is_causal)
-    batch, T, S, _, _ = _check_qkv(who, query, key, value)
-    mask = _check_mask(who, mask, (*batch, T, S))
     out_dtype, ct = _compute_dtype(query, key, value)
-    q, k, v = (jnp.asarray(x, ct) for x in (query, key, value))
-    p = _weights(q, k, _allowed(mask, is_causal, batch, T, S))
+    q, k, v = (x.astype(ct) for x in (query, key, value))
+    p = _weights(q, k, _allowed(mask, is_causal, q, k))
     return jnp.einsum("...ts,...sv->...tv", p, v).astype(out_dtype)
 
 
@@ -341,6 +316,12 @@ def _flash_bwd(is_causal, block_size, residuals, d_out):
 _flash.defvjp(_flash_fwd, _flash_bwd)
 
 
+def _check_flash(query, key, value, *, is_causal=False, block_size=128) -> None:
+    _checks.count("flash_attention", "block_size", block_size, low=1)
+    _check_inputs("flash_attention", query, key, value, None, is_causal)
+
+
+@_checks.checked(_check_flash, static_argnames=("is_causal", "block_size"))
 def flash_attention(query, key, value, *, is_causal=False, block_size=128):
     r"""Scaled dot-product attention computed block by block over the keys, without ever
     forming the ``T x S`` score matrix.
@@ -377,55 +358,45 @@ def flash_attention(query, key, value, *, is_causal=False, block_size=128):
 
     Derived in ``notebooks/08_attention.ipynb``.
     """
-    who = "flash_attention"
-    _check_flag(who, "is_causal", is_causal)
-    _checks.count(who, "block_size", block_size, low=1)
-    batch, T, S, D, Dv = _check_qkv(who, query, key, value)
     out_dtype, ct = _compute_dtype(query, key, value)
-    if S == 0 or T == 0:
-        return jnp.zeros((*batch, T, Dv), out_dtype)
-    q, k, v = (jnp.asarray(x, ct) for x in (query, key, value))
+    S = key.shape[-2]
+    if S == 0 or query.shape[-2] == 0:
+        return jnp.zeros((*query.shape[:-1], value.shape[-1]), out_dtype)
+    q, k, v = (x.astype(ct) for x in (query, key, value))
     return _flash(q, k, v, bool(is_causal), int(min(block_size, S))).astype(out_dtype)
 
 
 # ---------------------------------------------------------------- multi-head attention
 
 
-def _check_params(who: str, params, E: int, num_heads):
-    _checks.require_keys(who, "params", params, PARAM_NAMES,
-                         "PyTorch's nn.MultiheadAttention state_dict, dots as underscores",
-                         "Build them with init_multi_head_attention(key, E).")
-    dtype = _checks.float_dtype_of_tree(who, "params", params)
-    expected = {"in_proj_weight": (3 * E, E), "in_proj_bias": (3 * E,),
-                "out_proj_weight": (E, E), "out_proj_bias": (E,)}
-    for name, shape in expected.items():
-        got = _checks.shape_of(params[name])
-        if got != shape:
-            legend = {"in_proj_weight": "(3E, E)", "in_proj_bias": "(3E,)",
-                      "out_proj_weight": "(E, E)", "out_proj_bias": "(E,)"}[name]
-            raise ValueError(
-                f"{who}: params['{name}'] must have shape {legend} = {_checks.fmt(shape)} for "
-                f"inputs of embedding size E = {E}; got {_checks.fmt(got)}."
-            )
-    _check_heads(who, E, num_heads)
-    return dtype
+def _shapes(E: int) -> dict:
+    """The entries of multi-head attention's parameters: path -> (legend, shape)."""
+    return {("in_proj", "w"): ("(E, 3E)", (E, 3 * E)), ("in_proj", "b"): ("(3E,)", (3 * E,)),
+            ("out_proj", "w"): ("(E, E)", (E, E)), ("out_proj", "b"): ("(E,)", (E,))}
 
 
-def _check_heads(who: str, E: int, num_heads) -> None:
-    _checks.count(who, "num_heads", num_heads, low=1)
-    if E % num_heads:
+def _check_mha(who, params, query, key, value, num_heads, mask, is_causal) -> None:
+    E, Ev = _check_inputs(who, query, key, value, mask, is_causal)
+    if Ev != E:
         raise ValueError(
-            f"{who}: the embedding size E = {E} must be divisible by num_heads = {num_heads} "
-            f"(each head gets E / num_heads features); choose num_heads among "
-            f"{[h for h in range(1, E + 1) if E % h == 0]}."
+            f"{who}: value must have the embedding size E of query and key, query (*B, T, E), "
+            f"key and value (*B, S, E); got query {_checks.fmt(_checks.shape_of(query))}, "
+            f"value {_checks.fmt(_checks.shape_of(value))}."
         )
+    _checks.require_shapes(who, "params", params, _shapes(E),
+                           f" for inputs of embedding size E = {E}",
+                           "Build them with init_multi_head_attention(key, E), or from PyTorch's "
+                           "with convert.from_pytorch(state_dict, 'multi_head_attention').")
+    _checks.require_divisor(who, "num_heads", num_heads, E, "the embedding size E")
 
 
 def init_multi_head_attention(key, embed_dim: int, *, dtype=jnp.float32):
     r"""Parameters for :func:`multi_head_attention`, initialised as PyTorch does.
 
-    ``in_proj_weight`` and ``out_proj_weight`` are Glorot (Xavier) uniform,
-    $U(-a, a)$ with $a = \sqrt{6 / (\text{fan-in} + \text{fan-out})}$; the biases are 0.
+    The kernels are Glorot uniform (:func:`dlmath.initializers.glorot_uniform`),
+    $U(-a, a)$ with $a = \sqrt{6 / (\text{fan-in} + \text{fan-out})}$, drawn in PyTorch's
+    ``(out, in)`` order and transposed, so a key gives PyTorch's layout of the same numbers;
+    the biases are 0.
 
     Args:
         key: a ``jax.random`` key.
@@ -433,41 +404,41 @@ def init_multi_head_attention(key, embed_dim: int, *, dtype=jnp.float32):
         dtype: a floating dtype.
 
     Returns:
-        ``{"in_proj_weight": (3E, E), "in_proj_bias": (3E,), "out_proj_weight": (E, E),
-        "out_proj_bias": (E,)}``.
+        ``{"in_proj": {"w": (E, 3E), "b": (3E,)}, "out_proj": {"w": (E, E), "b": (E,)}}``.
 
     Raises:
-        TypeError: ``embed_dim`` not an int; ``dtype`` not floating.
+        TypeError: a missing key; ``embed_dim`` not an int; ``dtype`` not floating.
         ValueError: ``embed_dim < 1``.
     """
     who = "init_multi_head_attention"
+    _checks.require_key(who, key, "the kernels")
     _checks.count(who, "embed_dim", embed_dim, low=1)
     _checks.require_float_dtype(who, "dtype", dtype)
     E = embed_dim
     k_in, k_out = jax.random.split(key)
-    a_in, a_out = math.sqrt(6.0 / (E + 3 * E)), math.sqrt(6.0 / (2 * E))
-    return {
-        "in_proj_weight": jax.random.uniform(k_in, (3 * E, E), dtype, -a_in, a_in),
-        "in_proj_bias": jnp.zeros((3 * E,), dtype),
-        "out_proj_weight": jax.random.uniform(k_out, (E, E), dtype, -a_out, a_out),
-        "out_proj_bias": jnp.zeros((E,), dtype),
-    }
+    glorot = initializers.glorot_uniform(in_axis=-1, out_axis=-2, dtype=dtype)
+    return {"in_proj": {"w": glorot(k_in, (3 * E, E)).T, "b": jnp.zeros((3 * E,), dtype)},
+            "out_proj": {"w": glorot(k_out, (E, E)).T, "b": jnp.zeros((E,), dtype)}}
 
 
+@_checks.checked(lambda params, query, key, value, num_heads, mask=None, *, is_causal=False:
+                 _check_mha("multi_head_attention", params, query, key, value, num_heads, mask,
+                            is_causal), static_argnames=("num_heads", "is_causal"))
 def multi_head_attention(params, query, key, value, num_heads, mask=None, *, is_causal=False):
-    r"""Multi-head attention with PyTorch's ``nn.MultiheadAttention`` parameters.
+    r"""Multi-head attention, with the parameters of PyTorch's ``nn.MultiheadAttention`` as
+    two dense layers.
 
-    With $W_q, W_k, W_v$ the three $(E, E)$ row blocks of ``in_proj_weight`` (and $b_q,
-    b_k, b_v$ of ``in_proj_bias``): $Q = X_q W_q^T + b_q$, $K = X_k W_k^T + b_k$,
-    $V = X_v W_v^T + b_v$; each is split along its features into $H$ heads of
+    With $W_q, W_k, W_v$ the three $(E, E)$ column blocks of ``in_proj``'s kernel (and $b_q,
+    b_k, b_v$ of its bias): $Q = X_q W_q + b_q$, $K = X_k W_k + b_k$, $V = X_v W_v + b_v$
+    (:func:`dlmath.layers.dense`); each is split along its features into $H$ heads of
     $E / H$; head $h$ is $O_h = \mathrm{softmax}(Q_h K_h^T / \sqrt{E/H}) V_h$
     (:func:`scaled_dot_product_attention`); the heads are concatenated and
-    $Y = [O_1, \dots, O_H] W_o^T + b_o$ with ``out_proj_weight`` and ``out_proj_bias``.
+    $Y = [O_1, \dots, O_H] W_o + b_o$ with ``out_proj``. PyTorch's ``in_proj_weight`` is
+    ``in_proj``'s kernel transposed (:func:`dlmath.convert.from_pytorch`).
 
     Args:
-        params: ``{"in_proj_weight": (3E, E), "in_proj_bias": (3E,), "out_proj_weight":
-            (E, E), "out_proj_bias": (E,)}`` (PyTorch's state_dict keys, dots as
-            underscores), floating, of one dtype.
+        params: ``{"in_proj": {"w": (E, 3E), "b": (3E,)}, "out_proj": {"w": (E, E), "b":
+            (E,)}}``, floating, of one dtype.
         query: floating ``(*B, T, E)``.
         key: floating ``(*B, S, E)``.
         value: floating ``(*B, S, E)``.
@@ -490,38 +461,33 @@ def multi_head_attention(params, query, key, value, num_heads, mask=None, *, is_
 
     Derived in ``notebooks/08_attention.ipynb``.
     """
-    who = "multi_head_attention"
-    _check_flag(who, "is_causal", is_causal)
-    batch, T, S, E, Ev = _check_qkv(who, query, key, value)
-    if Ev != E:
-        raise ValueError(
-            f"{who}: value must have the embedding size E of query and key, query (*B, T, E), "
-            f"key and value (*B, S, E); got query {_checks.fmt(_checks.shape_of(query))}, "
-            f"value {_checks.fmt(_checks.shape_of(value))}."
-        )
-    dtype = _check_params(who, params, E, num_heads)
-    mask = _check_mask(who, mask, (*batch, T, S))
-    xq, xk, xv = _checks.cast_floats(dtype, query, key, value)
-    q, k, v = (_heads(params, x, part, num_heads) for part, x in enumerate((xq, xk, xv)))
-    o = scaled_dot_product_attention(q, k, v, _heads_mask(mask, batch, T, S), is_causal=is_causal)
-    o = jnp.moveaxis(o, -3, -2).reshape(*batch, T, E)
-    return o @ params["out_proj_weight"].T + params["out_proj_bias"]
+    q, k, v = (_heads(params["in_proj"], x, part, num_heads)
+               for part, x in enumerate((query, key, value)))
+    o = scaled_dot_product_attention.kernel(q, k, v, _heads_mask(mask, query, key),
+                                            is_causal=is_causal)
+    o = jnp.moveaxis(o, -3, -2).reshape(*query.shape)  # the heads side by side: (*B, T, E)
+    return dense.kernel(params["out_proj"], o)
 
 
-def _heads(params, x, part: int, H: int):
+def _heads(in_proj, x, part: int, H: int):
     """Projection ``part`` (0: query, 1: key, 2: value) of ``x (*B, L, E)``, split into
     heads: ``(*B, H, L, E/H)``."""
     E = x.shape[-1]
-    w = params["in_proj_weight"][part * E:(part + 1) * E]
-    y = x @ w.T + params["in_proj_bias"][part * E:(part + 1) * E]
+    block = slice(part * E, (part + 1) * E)
+    y = dense.kernel({"w": in_proj["w"][:, block], "b": in_proj["b"][block]}, x)
     return jnp.moveaxis(y.reshape(*y.shape[:-1], H, E // H), -2, -3)
 
 
-def _heads_mask(mask, batch, T: int, S: int):
+def _heads_mask(mask, query, key):
     """A mask shared by the heads: ``(*B, 1, T, S)`` (or None)."""
-    return None if mask is None else jnp.expand_dims(jnp.broadcast_to(mask, (*batch, T, S)), -3)
+    if mask is None:
+        return None
+    return jnp.expand_dims(jnp.broadcast_to(mask, (*query.shape[:-1], key.shape[-2])), -3)
 
 
+@_checks.checked(lambda params, query, key, num_heads, mask=None, *, is_causal=False:
+                 _check_mha("multi_head_attention_weights", params, query, key, key, num_heads,
+                            mask, is_causal), static_argnames=("num_heads", "is_causal"))
 def multi_head_attention_weights(params, query, key, num_heads, mask=None, *, is_causal=False):
     r"""The attention weights of every head of :func:`multi_head_attention`:
     $P_h = \mathrm{softmax}(Q_h K_h^T / \sqrt{E/H})$ (:func:`attention_weights` of the
@@ -541,49 +507,6 @@ def multi_head_attention_weights(params, query, key, num_heads, mask=None, *, is
 
     Derived in ``notebooks/08_attention.ipynb``.
     """
-    who = "multi_head_attention_weights"
-    _check_flag(who, "is_causal", is_causal)
-    batch, T, S, E, _ = _check_qkv(who, query, key, key)
-    dtype = _check_params(who, params, E, num_heads)
-    mask = _check_mask(who, mask, (*batch, T, S))
-    xq, xk = _checks.cast_floats(dtype, query, key)
-    q, k = _heads(params, xq, 0, num_heads), _heads(params, xk, 1, num_heads)
-    return attention_weights(q, k, _heads_mask(mask, batch, T, S), is_causal=is_causal)
-
-
-def to_flax(params, num_heads: int):
-    r"""The same weights as the ``params`` dict of flax.linen's
-    ``MultiHeadDotProductAttention(num_heads=H, qkv_features=E, out_features=E)``.
-
-    flax keeps each projection as a ``DenseGeneral`` with the heads as an axis of their
-    own: ``query``, ``key`` and ``value`` have ``kernel (E, H, E/H)`` (``x @ kernel``, so
-    the transposed row block $W_q^T$ of ``in_proj_weight``, its columns split into heads)
-    and ``bias (H, E/H)``; ``out`` has ``kernel (H, E/H, E)`` ($W_o^T$, its rows split into
-    heads) and ``bias (E,)``. flax scales by $1/\sqrt{E/H}$ and reads a boolean mask as
-    ``True`` = may attend, as :func:`multi_head_attention` does; its mask broadcasts to
-    ``(*B, H, T, S)``, with the heads axis. Use it as
-    ``module.apply({"params": to_flax(params, H)}, query, key, value)``.
-
-    Args:
-        params: as :func:`multi_head_attention`.
-        num_heads: $H$, an int that divides ``E``.
-
-    Returns:
-        ``{"query" | "key" | "value" | "out": {"kernel": ..., "bias": ...}}``.
-
-    Raises:
-        ValueError: the errors of :func:`multi_head_attention` for ``params`` and ``num_heads``.
-        TypeError: non-floating parameters or mixed float dtypes.
-    """
-    who = "to_flax"
-    shape = _checks.shape_of(params.get("in_proj_weight")) if isinstance(params, dict) else ()
-    E = shape[-1] if len(shape) == 2 else 0  # E from in_proj_weight (3E, E); 0: reported below
-    _check_params(who, params, E, num_heads)
-    H = int(num_heads)
-    p = {k: jnp.asarray(params[k]) for k in PARAM_NAMES}
-    w_in, b_in = jnp.split(p["in_proj_weight"], 3), jnp.split(p["in_proj_bias"], 3)
-    out = {name: {"kernel": w.T.reshape(E, H, E // H), "bias": b.reshape(H, E // H)}
-           for name, w, b in zip(("query", "key", "value"), w_in, b_in, strict=True)}
-    out["out"] = {"kernel": p["out_proj_weight"].T.reshape(H, E // H, E),
-                  "bias": p["out_proj_bias"]}
-    return out
+    q, k = _heads(params["in_proj"], query, 0, num_heads), _heads(params["in_proj"], key, 1,
+                                                                 num_heads)
+    return attention_weights.kernel(q, k, _heads_mask(mask, query, key), is_causal=is_causal)

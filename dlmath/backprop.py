@@ -1,13 +1,14 @@
-r"""The gradients that start backpropagation, written by hand, and the hand-written
-``value_and_grad`` of an MLP.
+r"""The hand-written ``value_and_grad`` of an MLP, and the two mean losses that start its
+backward pass.
 
 A loss $L$ of the network's output $\hat Y$ brings its own gradient
 $\partial L/\partial \hat Y$ (the ``grad_output`` of :func:`dlmath.layers.backward`); the
-backward pass does the rest. Here are two such losses, each returned with its gradient, and
-:func:`loss_and_grad`, which chains :func:`dlmath.layers.forward`, the loss and
-:func:`dlmath.layers.backward` under one ``jax.jit``: no automatic differentiation anywhere.
-Its signature ``(params, x, targets)`` is what :func:`dlmath.training.fit` takes as
-``value_and_grad`` (``notebooks/04_backprop.ipynb`` trains with it).
+backward pass does the rest. The gradients are written beside their losses in
+:mod:`dlmath.losses`; here are the two mean losses of a batch, each returned with its
+gradient, and :func:`loss_and_grad`, which chains :func:`dlmath.layers.forward`, the loss
+and :func:`dlmath.layers.backward` under one ``jax.jit``: no automatic differentiation
+anywhere. Its signature ``(params, x, targets)`` is what :func:`dlmath.training.fit` takes
+as ``value_and_grad`` (``notebooks/04_backprop.ipynb`` trains with it).
 
 Input rules (:mod:`dlmath._checks`): floating predictions and logits (complex and integer
 refused); a mean over no element raises; class ids are integers of any width, concrete ids
@@ -17,34 +18,23 @@ the mean) and its gradient row are NaN.
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 
-from dlmath import _checks
-from dlmath.activations import log_softmax
-from dlmath.layers import _backward, _check_x, _forward, activation_named
+from dlmath import _checks, layers, losses
+from dlmath.activations import activation_named
 
 __all__ = ["mse_and_grad", "cross_entropy_and_grad", "loss_and_grad"]
 
 
-def _check_mse(who: str, predictions, targets) -> None:
-    _checks.require_floating(who, "predictions", predictions)
-    _checks.require_real(who, "targets", targets)
-    _checks.require_same_shape(who, "predictions", predictions, "targets", targets, "(*B,)")
-    if 0 in _checks.shape_of(predictions):
-        raise ValueError(
-            f"{who}: predictions {_checks.fmt(_checks.shape_of(predictions))} has no element; "
-            "the mean squared error is a mean over them and is undefined for none."
-        )
-
-
+@_checks.checked(lambda predictions, targets: _checks.predictions_and_targets(
+    "mse_and_grad", predictions, targets))
 def mse_and_grad(predictions, targets):
     r"""Mean squared error over all $M$ elements and its gradient, by hand.
 
-    $L = \frac1M \sum_k (\hat y_k - y_k)^2$ (as :func:`dlmath.losses.mse`) and
-    $\partial L / \partial \hat y_k = \frac2M (\hat y_k - y_k)$.
+    $L = \frac1M \sum_k (\hat y_k - y_k)^2$ (:func:`dlmath.losses.mse`) and
+    $\partial L / \partial \hat y_k = \frac2M (\hat y_k - y_k)$
+    (:func:`dlmath.losses.mse_gradient`).
 
     Args:
         predictions: floating ``(*B,)``. targets: real, the same shape (never broadcast).
@@ -57,37 +47,25 @@ def mse_and_grad(predictions, targets):
         ValueError: if the shapes differ, or there is no element ($M = 0$).
         TypeError: if ``predictions`` is not floating or ``targets`` is complex.
     """
-    _check_mse("mse_and_grad", predictions, targets)
-    return _mse_and_grad(predictions, targets)
+    return losses.mse.kernel(predictions, targets), losses.mse_gradient.kernel(predictions, targets)
 
 
-@jax.jit
-def _mse_and_grad(predictions, targets):
-    r = predictions - targets
-    return jnp.mean(r * r), 2.0 * r / r.size
-
-
-def _check_ce(who: str, logits, labels, name: str = "labels"):
+def _check_ce(who: str, logits, labels, name: str = "labels") -> None:
     _checks.require_floating(who, "logits", logits)
     _checks.require_ndim(who, "logits", logits, 2, "(N, K)")
-    n, k = _checks.shape_of(logits)
-    if k == 0:
-        raise ValueError(f"{who}: logits must have K >= 1 classes; got shape (N, K) = "
-                         f"{_checks.fmt((n, k))}.")
-    ids = _checks.labels(who, name, labels, k, (n,), "(N,)",
-                         f"{name} are the class ids of the rows of the logits (N, K).")
-    if n == 0:
-        raise ValueError(f"{who}: logits (N, K) = {_checks.fmt((n, k))} holds no example; the "
-                         "cross-entropy is a mean over them and is undefined for none.")
-    return ids
+    _checks.logits_and_labels(who, logits, labels, name=name,
+                              hint=f"{name} are the class ids of the rows of the logits (N, K).")
+    _checks.require_nonempty(who, "logits", logits, 0, "(N, K)", "examples (N = 0)")
 
 
+@_checks.checked(lambda logits, labels: _check_ce("cross_entropy_and_grad", logits, labels))
 def cross_entropy_and_grad(logits, labels):
     r"""Softmax cross-entropy with integer labels, averaged over the batch, and its gradient.
 
-    $L = -\frac1N \sum_n \log \mathrm{softmax}(z_n)_{c_n}$ (computed with
-    :func:`dlmath.activations.log_softmax`, stable for any logit) and
-    $\partial L / \partial z_{nk} = \frac1N (\mathrm{softmax}(z_n)_k - [k = c_n])$.
+    $L = -\frac1N \sum_n \log \mathrm{softmax}(z_n)_{c_n}$
+    (:func:`dlmath.losses.softmax_cross_entropy_with_integer_labels`, stable for any logit)
+    and $\partial L / \partial z_{nk} = \frac1N (\mathrm{softmax}(z_n)_k - [k = c_n])$
+    (:func:`dlmath.losses.softmax_cross_entropy_with_integer_labels_gradient`).
 
     Args:
         logits: floating ``(N, K)``, $N, K \ge 1$.
@@ -101,32 +79,31 @@ def cross_entropy_and_grad(logits, labels):
         ValueError: mis-shaped arguments; $N = 0$ or $K = 0$; concrete ids outside ``[0, K)``.
         TypeError: non-floating logits; non-integer labels.
     """
-    ids = _check_ce("cross_entropy_and_grad", logits, labels)
-    return _cross_entropy_and_grad(logits, ids)
+    per_example = losses.softmax_cross_entropy_with_integer_labels.kernel(logits, labels)
+    grad = losses.softmax_cross_entropy_with_integer_labels_gradient.kernel(logits, labels)
+    return jnp.mean(per_example), grad / logits.shape[0]
 
 
-@jax.jit
-def _cross_entropy_and_grad(logits, labels):
-    n, k = logits.shape
-    valid = (labels >= 0) & (labels < k)
-    logp = log_softmax(logits)
-    onehot = jax.nn.one_hot(labels, k, dtype=logits.dtype)
-    per_example = jnp.where(valid, -jnp.sum(onehot * logp, axis=-1), jnp.nan)
-    grad = jnp.where(valid[:, None], jnp.exp(logp) - onehot, jnp.nan) / n
-    return jnp.mean(per_example), grad.astype(logits.dtype)
+_LOSSES = {"cross_entropy": cross_entropy_and_grad, "mse": mse_and_grad}
 
 
-_LOSSES = {"cross_entropy": _cross_entropy_and_grad, "mse": _mse_and_grad}
+def _check_loss_and_grad(params, x, targets, *, loss="cross_entropy", activation="relu",
+                         output_activation="identity") -> None:
+    who = "loss_and_grad"
+    if loss not in _LOSSES:
+        raise ValueError(f"{who}: loss must be one of {sorted(_LOSSES)}; got {loss!r}.")
+    dims, dtype = _checks.mlp_input(who, params, x)
+    activation_named(who, "activation", activation)
+    activation_named(who, "output_activation", output_activation)
+    output = jax.ShapeDtypeStruct((_checks.shape_of(x)[0], dims[-1][1]), dtype)
+    if loss == "cross_entropy":
+        _check_ce(who, output, targets, "targets")
+    else:
+        _checks.predictions_and_targets(who, output, targets)
 
 
-@functools.partial(jax.jit, static_argnames=("loss", "activation", "output_activation"))
-def _loss_and_grad(params, x, targets, loss, activation, output_activation):
-    cache = _forward(params, x, activation, output_activation)
-    value, g_out = _LOSSES[loss](cache.activations[-1], targets)
-    return value, _backward(params, cache, g_out.astype(x.dtype), activation,
-                            output_activation)
-
-
+@_checks.checked(_check_loss_and_grad, static_argnames=("loss", "activation",
+                                                        "output_activation"))
 def loss_and_grad(params, x, targets, *, loss: str = "cross_entropy", activation="relu",
                   output_activation="identity"):
     """Loss and gradient by hand: forward pass, the loss's own gradient, backward pass.
@@ -151,16 +128,10 @@ def loss_and_grad(params, x, targets, *, loss: str = "cross_entropy", activation
         ValueError: an unknown loss, and everything the forward pass and the loss raise.
         TypeError: what the forward pass and the loss raise.
     """
-    who = "loss_and_grad"
-    if loss not in _LOSSES:
-        raise ValueError(f"{who}: loss must be one of {sorted(_LOSSES)}; got {loss!r}.")
-    dims, dtype, x = _check_x(who, params, x)
-    act = activation_named(who, "activation", activation)
-    out_act = activation_named(who, "output_activation", output_activation)
-    out_shape = (_checks.shape_of(x)[0], dims[-1][1])
-    if loss == "cross_entropy":
-        targets = _check_ce(who, jax.ShapeDtypeStruct(out_shape, dtype), targets, "targets")
-    else:
-        _check_mse(who, jax.ShapeDtypeStruct(out_shape, dtype), targets)
-        (targets,) = _checks.cast_floats(dtype, targets)
-    return _loss_and_grad(list(params), x, targets, loss, act, out_act)
+    dtype = params[0]["w"].dtype
+    if jnp.issubdtype(targets.dtype, jnp.floating):    # the parameters' dtype (_checks)
+        targets = targets.astype(dtype)
+    kw = {"activation": activation, "output_activation": output_activation}
+    cache = layers.forward.kernel(params, x, **kw)
+    value, g_out = _LOSSES[loss].kernel(cache.activations[-1], targets)
+    return value, layers.backward.kernel(params, cache, g_out.astype(dtype), **kw)

@@ -15,12 +15,15 @@ output gradient, and the input gradient is a *transposed convolution*, the full
 correlation of the output gradient (with ``stride - 1`` zeros inserted between its
 entries) with the flipped kernel.
 
-``stride`` and ``dilation`` are an int or a pair ``(for H, for W)``, each ``>= 1``.
-``padding`` is an int ``p >= 0`` (``p`` on every side), a pair of ints (per axis), a pair of
-``(low, high)`` pairs, ``"VALID"`` (none) or ``"SAME"`` (:func:`same_padding`: the output
-has ``ceil(H / stride)`` rows; the odd pixel of padding goes to the high side, as in
-``lax``). Computation is in the parameters' float dtype (an image of another float dtype is
-cast to it, the package's rule). Everything is jit-able; the hyper-parameters are static.
+``stride`` and ``dilation`` are an int or a pair ``(for H, for W)``, each ``>= 1`` (one
+name for the convolutions and the poolings, PyTorch's; flax's ``strides`` and
+``kernel_dilation`` are refused with a message that names ours). ``padding`` is an int
+``p >= 0`` (``p`` on every side), a pair of ints (per axis), a pair of ``(low, high)``
+pairs, ``"VALID"`` (none) or ``"SAME"`` (:func:`same_padding`: the output has
+``ceil(H / stride)`` rows; the odd pixel of padding goes to the high side, as in ``lax``).
+Pairs are tuples: the hyper-parameters are static under ``jit``, so they must be hashable.
+Computation is in the parameters' float dtype (an image of another float dtype is cast to
+it, the package's rule). Everything is jit-able.
 ``notebooks/06_convolution.ipynb`` derives and checks every formula here.
 """
 
@@ -29,7 +32,6 @@ from __future__ import annotations
 import math
 
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from dlmath import _checks
@@ -45,23 +47,17 @@ _NHWC = ("Images are channels-last (N, H, W, C); an NCHW array converts with "
 
 
 def _int(who: str, name: str, value, low: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{who}: {name} must be an int or a pair of ints; got "
-                        f"{type(value).__name__} {value!r}.")
-    if int(value) < low:
-        raise ValueError(f"{who}: {name} must be >= {low}; got {int(value)}.")
+    _checks.count(who, name, value, low=low)
     return int(value)
 
 
-def _pair(who: str, name: str, value, low: int = 1) -> tuple[int, int]:
-    """An int or a pair of ints ``>= low``, as ``(for H, for W)``."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{who}: {name} must be an int or a pair (for H, for W); got "
-                             f"{len(value)} entries {tuple(value)!r}.")
-        return (_int(who, name, value[0], low), _int(who, name, value[1], low))
-    v = _int(who, name, value, low)
-    return (v, v)
+def _peer_names(who: str, unknown: dict) -> None:
+    """A keyword that a peer library uses for one of ours gets an error that names ours."""
+    ours = {"strides": "stride", "kernel_dilation": "dilation", "window_strides": "stride"}
+    for name in unknown:
+        hint = f" (flax's and lax's name); dlmath calls it {ours[name]}, as PyTorch does" \
+            if name in ours else ""
+        raise TypeError(f"{who}: unexpected argument {name}{hint}.")
 
 
 def _same_pair(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -80,13 +76,18 @@ def _padding(who: str, padding, sizes, kernel, stride, dilation):
                                                            strict=True))
         raise ValueError(f"{who}: padding must be an int, pairs of ints, 'VALID' or 'SAME'; "
                          f"got the string {padding!r}.")
-    if isinstance(padding, (tuple, list)):
+    if isinstance(padding, list) or (isinstance(padding, tuple)
+                                     and any(isinstance(e, list) for e in padding)):
+        raise TypeError(f"{who}: padding must be an int, a tuple of pairs, 'VALID' or 'SAME'; "
+                        f"got the list {padding!r}. It is static under jit, so it must be "
+                        "hashable: pass tuples.")
+    if isinstance(padding, tuple):
         if len(padding) != 2:
             raise ValueError(f"{who}: padding must give 2 axes (H, W), as p, (p_H, p_W) or "
                              f"((low, high), (low, high)); got {len(padding)} entries.")
         out = []
         for entry in padding:
-            if isinstance(entry, (tuple, list)):
+            if isinstance(entry, tuple):
                 if len(entry) != 2:
                     raise ValueError(f"{who}: padding entries must be (low, high) pairs; got "
                                      f"{tuple(entry)!r}.")
@@ -152,8 +153,8 @@ def _check_kernel(who: str, w, b):
 
 
 def _geometry(who, x_shape, kernel, stride, padding, dilation, name="kernel w"):
-    stride = _pair(who, "stride", stride)
-    dilation = _pair(who, "dilation", dilation)
+    stride = _checks.require_int_pair(who, "stride", stride)
+    dilation = _checks.require_int_pair(who, "dilation", dilation)
     pads = _padding(who, padding, x_shape[1:3], kernel, stride, dilation)
     out = tuple(_out(who, x_shape[1 + k], kernel[k], stride[k], pads[k], dilation[k], "HW"[k],
                      name) for k in range(2))
@@ -192,6 +193,26 @@ def _correlate(xp, w, stride, dilation, out):
                       precision=lax.Precision.HIGHEST)
 
 
+def _check_conv(who: str, x, w, b, stride, padding, dilation, unknown, grad_output=None):
+    _peer_names(who, unknown)
+    ks, _ = _check_kernel(who, w, b)
+    xs = _check_image(who, x, channels=ks[2])
+    _, _, _, out = _geometry(who, xs, ks[:2], stride, padding, dilation)
+    if grad_output is not None:
+        _checks.require_floating(who, "grad_output", grad_output)
+        want = (xs[0], out[0], out[1], ks[3])
+        if _checks.shape_of(grad_output) != want:
+            raise ValueError(
+                f"{who}: grad_output must have the shape of conv2d's output (N, H', W', O) = "
+                f"{_checks.fmt(want)}; got {_checks.fmt(_checks.shape_of(grad_output))}."
+            )
+
+
+_GEOMETRY = ("stride", "padding", "dilation")
+
+
+@_checks.checked(lambda x, w, b=None, *, stride=1, padding=0, dilation=1, **unknown: _check_conv(
+    "conv2d", x, w, b, stride, padding, dilation, unknown), static_argnames=_GEOMETRY)
 def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1):
     r"""2-D convolution (cross-correlation, the kernel not flipped) of channels-last images:
 
@@ -224,17 +245,21 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1):
 
     Derived in ``notebooks/06_convolution.ipynb``.
     """
-    who = "conv2d"
-    ks, dtype = _check_kernel(who, w, b)
-    xs = _check_image(who, x, channels=ks[2])
-    stride, dilation, pads, out = _geometry(who, xs, ks[:2], stride, padding, dilation)
-    x, w = _checks.cast_floats(dtype, x, w)
-    y = _correlate(_pad(x, pads), w, stride, dilation, out)
-    if b is not None:
-        y = y + _checks.cast_floats(dtype, b)[0]
-    return y
+    stride, dilation, pads, out = _geometry("conv2d", x.shape, w.shape[:2], stride, padding,
+                                            dilation)
+    y = _correlate(_pad(x.astype(w.dtype), pads), w, stride, dilation, out)
+    return y if b is None else y + b.astype(w.dtype)
 
 
+def _check_im2col(x, kernel_size, *, stride=1, padding=0, dilation=1, **unknown) -> None:
+    who = "im2col"
+    _peer_names(who, unknown)
+    kernel = _checks.require_int_pair(who, "kernel_size", kernel_size)
+    _geometry(who, _check_image(who, x), kernel, stride, padding, dilation,
+              "kernel (kernel_size)")
+
+
+@_checks.checked(_check_im2col, static_argnames=("kernel_size", *_GEOMETRY))
 def im2col(x, kernel_size, *, stride=1, padding=0, dilation=1):
     r"""The patch matrix of a convolution: entry $(n, i, j, (u K_W + v) C + c)$ is
     $x_{n, si + du - p, sj + dv - p, c}$ (0 in the padding), so that
@@ -255,14 +280,14 @@ def im2col(x, kernel_size, *, stride=1, padding=0, dilation=1):
     Raises:
         ValueError, TypeError: as :func:`conv2d`.
     """
-    who = "im2col"
-    kernel = _pair(who, "kernel_size", kernel_size)
-    xs = _check_image(who, x)
-    stride, dilation, pads, out = _geometry(who, xs, kernel, stride, padding, dilation,
-                                            "kernel (kernel_size)")
-    return _patches(_pad(jnp.asarray(x), pads), kernel, stride, dilation, out)
+    kernel = _checks.require_int_pair("im2col", "kernel_size", kernel_size)
+    stride, dilation, pads, out = _geometry("im2col", x.shape, kernel, stride, padding, dilation)
+    return _patches(_pad(x, pads), kernel, stride, dilation, out)
 
 
+@_checks.checked(lambda x, w, grad_output, *, stride=1, padding=0, dilation=1, **unknown:
+                 _check_conv("conv2d_backward", x, w, None, stride, padding, dilation, unknown,
+                             grad_output), static_argnames=_GEOMETRY)
 def conv2d_backward(x, w, grad_output, *, stride=1, padding=0, dilation=1):
     r"""The backward pass of :func:`conv2d`, by hand: with $g = \partial L / \partial y$,
 
@@ -294,18 +319,10 @@ def conv2d_backward(x, w, grad_output, *, stride=1, padding=0, dilation=1):
         ValueError: as :func:`conv2d`, and ``grad_output`` not ``(N, H', W', O)``.
         TypeError: as :func:`conv2d`.
     """
-    who = "conv2d_backward"
-    ks, dtype = _check_kernel(who, w, None)
-    xs = _check_image(who, x, channels=ks[2])
-    stride, dilation, pads, out = _geometry(who, xs, ks[:2], stride, padding, dilation)
-    _checks.require_floating(who, "grad_output", grad_output)
-    want = (xs[0], out[0], out[1], ks[3])
-    if _checks.shape_of(grad_output) != want:
-        raise ValueError(
-            f"{who}: grad_output must have the shape of conv2d's output (N, H', W', O) = "
-            f"{_checks.fmt(want)}; got {_checks.fmt(_checks.shape_of(grad_output))}."
-        )
-    x, w, g = _checks.cast_floats(dtype, x, w, grad_output)
+    ks, xs = w.shape, x.shape
+    stride, dilation, pads, out = _geometry("conv2d_backward", xs, ks[:2], stride, padding,
+                                            dilation)
+    x, g = x.astype(w.dtype), grad_output.astype(w.dtype)
     xp = _pad(x, pads)
     # dw[u, v] = sum over n, i, j of the slice that w[u, v] met, times g: patches^T g
     cols = _patches(xp, ks[:2], stride, dilation, out)
@@ -395,17 +412,32 @@ def same_padding(size, kernel_size, *, stride=1, dilation=1) -> tuple[int, int]:
 # ---------------------------------------------------------------- pooling
 
 
-def _pool_geometry(who, x, window_shape, strides, padding):
-    xs = _check_image(who, x)
-    window = _pair(who, "window_shape", window_shape)
-    strides = (1, 1) if strides is None else _pair(who, "strides", strides)
-    pads = _padding(who, padding, xs[1:3], window, strides, (1, 1))
-    out = tuple(_out(who, xs[1 + k], window[k], strides[k], pads[k], 1, "HW"[k],
+def _pool_geometry(who, xs, window_shape, stride, padding):
+    window = _checks.require_int_pair(who, "window_shape", window_shape)
+    stride = (1, 1) if stride is None else _checks.require_int_pair(who, "stride", stride)
+    pads = _padding(who, padding, xs[1:3], window, stride, (1, 1))
+    out = tuple(_out(who, xs[1 + k], window[k], stride[k], pads[k], 1, "HW"[k],
                      "window (window_shape)") for k in range(2))
-    return xs, window, strides, pads, out
+    return window, stride, pads, out
 
 
-def max_pool(x, window_shape, strides=None, padding="VALID"):
+def _check_pool(who: str, x, window_shape, stride, padding, unknown) -> None:
+    _peer_names(who, unknown)
+    _pool_geometry(who, _check_image(who, x), window_shape, stride, padding)
+
+
+def _check_avg_pool(x, window_shape, stride=None, padding="VALID", count_include_pad=True,
+                    **unknown) -> None:
+    _checks.require_flag("avg_pool", "count_include_pad", count_include_pad)
+    _check_pool("avg_pool", x, window_shape, stride, padding, unknown)
+
+
+_POOLING = ("window_shape", "stride", "padding")
+
+
+@_checks.checked(lambda x, window_shape, stride=None, padding="VALID", **unknown: _check_pool(
+    "max_pool", x, window_shape, stride, padding, unknown), static_argnames=_POOLING)
+def max_pool(x, window_shape, stride=None, padding="VALID"):
     r"""Max pooling over windows of H and W, channel by channel (flax.linen's ``max_pool``):
     $y_{nijc} = \max_{u,v} x_{n, si + u - p, sj + v - p, c}$, the padding being
     $-\infty$ (never the maximum).
@@ -417,7 +449,8 @@ def max_pool(x, window_shape, strides=None, padding="VALID"):
     Args:
         x: ``(N, H, W, C)``, floating.
         window_shape: ``(KH, KW)`` or an int.
-        strides: ``(s_H, s_W)``, an int, or ``None`` (1, as flax).
+        stride: ``(s_H, s_W)``, an int, or ``None`` (1, as flax); flax calls it ``strides``,
+            and that name is refused with a message that says so.
         padding: ``"VALID"``, ``"SAME"``, an int, or ``(low, high)`` pairs.
 
     Returns:
@@ -425,18 +458,18 @@ def max_pool(x, window_shape, strides=None, padding="VALID"):
 
     Raises:
         ValueError: ``x`` not of rank 4, a window larger than the padded image, bad sizes.
-        TypeError: a non-floating ``x``, non-integer sizes.
+        TypeError: a non-floating ``x``, non-integer sizes, a list (not a tuple) for a size,
+            an unknown keyword (``strides``: named as dlmath's ``stride``).
     """
-    who = "max_pool"
-    xs, window, strides, pads, out = _pool_geometry(who, x, window_shape, strides, padding)
-    x = jnp.asarray(x)
+    window, stride, pads, out = _pool_geometry("max_pool", x.shape, window_shape, stride, padding)
     xp = _pad(x, pads, -jnp.inf)
-    stack = jnp.stack([sl for _, sl in _slices(xp, window, strides, (1, 1), out)], axis=-1)
+    stack = jnp.stack([sl for _, sl in _slices(xp, window, stride, (1, 1), out)], axis=-1)
     first = jnp.argmax(stack, axis=-1)  # the first maximum (NaN counts as the maximum)
     return jnp.take_along_axis(stack, first[..., None], axis=-1)[..., 0]
 
 
-def avg_pool(x, window_shape, strides=None, padding="VALID", count_include_pad=True):
+@_checks.checked(_check_avg_pool, static_argnames=(*_POOLING, "count_include_pad"))
+def avg_pool(x, window_shape, stride=None, padding="VALID", count_include_pad=True):
     r"""Average pooling over windows of H and W, channel by channel (flax.linen's
     ``avg_pool``); with the padding counted (``count_include_pad=True``, flax's default):
 
@@ -448,7 +481,7 @@ def avg_pool(x, window_shape, strides=None, padding="VALID", count_include_pad=T
 
     Args:
         x: ``(N, H, W, C)``, floating.
-        window_shape, strides, padding: as :func:`max_pool`.
+        window_shape, stride, padding: as :func:`max_pool`.
         count_include_pad: divide by $K_H K_W$ (``True``) or by the pixels in the image.
 
     Returns:
@@ -457,20 +490,24 @@ def avg_pool(x, window_shape, strides=None, padding="VALID", count_include_pad=T
     Raises:
         ValueError, TypeError: as :func:`max_pool`, and a non-bool ``count_include_pad``.
     """
-    who = "avg_pool"
-    if not isinstance(count_include_pad, bool):
-        raise TypeError(f"{who}: count_include_pad must be True or False; got "
-                        f"{type(count_include_pad).__name__} {count_include_pad!r}.")
-    xs, window, strides, pads, out = _pool_geometry(who, x, window_shape, strides, padding)
-    x = jnp.asarray(x)
-    total = sum(sl for _, sl in _slices(_pad(x, pads), window, strides, (1, 1), out))
+    window, stride, pads, out = _pool_geometry("avg_pool", x.shape, window_shape, stride, padding)
+    total = sum(sl for _, sl in _slices(_pad(x, pads), window, stride, (1, 1), out))
     if count_include_pad:
         return total / math.prod(window)
-    ones = _pad(jnp.ones((1, xs[1], xs[2], 1), x.dtype), pads)
-    counts = sum(sl for _, sl in _slices(ones, window, strides, (1, 1), out))
+    ones = _pad(jnp.ones((1, x.shape[1], x.shape[2], 1), x.dtype), pads)
+    counts = sum(sl for _, sl in _slices(ones, window, stride, (1, 1), out))
     return total / counts
 
 
+def _check_global_pool(x) -> None:
+    who = "global_avg_pool"
+    xs = _check_image(who, x)
+    if xs[1] * xs[2] == 0:
+        raise ValueError(f"{who}: x (N, H, W, C) has no pixels (shape {_checks.fmt(xs)}); the "
+                         "mean over H and W is undefined for none.")
+
+
+@_checks.checked(_check_global_pool)
 def global_avg_pool(x):
     r"""The mean of every channel over all pixels (the head of most CNNs):
 
@@ -486,9 +523,4 @@ def global_avg_pool(x):
         ValueError: ``x`` not of rank 4, or no pixels (``H·W = 0``).
         TypeError: a non-floating ``x``.
     """
-    who = "global_avg_pool"
-    xs = _check_image(who, x)
-    if xs[1] * xs[2] == 0:
-        raise ValueError(f"{who}: x (N, H, W, C) has no pixels (shape {_checks.fmt(xs)}); the "
-                         "mean over H and W is undefined for none.")
-    return jnp.mean(jnp.asarray(x), axis=(1, 2))
+    return jnp.mean(x, axis=(1, 2))

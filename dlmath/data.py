@@ -56,10 +56,11 @@ def linear(key, n: int, w, b: float, *, noise: float = 1.0, low: float = -3.0,
     Raises:
         ValueError: for ``n < 1``, ``noise < 0``, ``low >= high``, a non-finite value, or ``w`` of
             more than one axis.
-        TypeError: a non-int ``n``; a bool, complex or non-number hyper-parameter; an integer, bool
-            or complex ``w`` array.
+        TypeError: a ``key`` that is not a ``jax.random`` key; a non-int ``n``; a bool, complex or
+            non-number hyper-parameter; an integer, bool or complex ``w`` array.
     """
     who = "data.linear"
+    _checks.require_key(who, key, "the samples")
     _checks.count(who, "n", n, low=1)
     w = _true_weights(who, w)
     _checks.hyperparameter(who, "b", b)
@@ -91,9 +92,11 @@ def digits(key, *, test_fraction: float = 0.25):
 
     Raises:
         ValueError: if ``test_fraction`` is not a finite number in ``(0, 1)``.
-        TypeError: if it is not a real number (or is traced: it sets the split's sizes).
+        TypeError: if it is not a real number (or is traced: it sets the split's sizes); a
+            ``key`` that is not a ``jax.random`` key.
         ImportError: if scikit-learn is not installed (it is in ``requirements.txt``).
     """
+    _checks.require_key("data.digits", key, "the split")
     _checks.hyperparameter("data.digits", "test_fraction", test_fraction, low=0.0, high=1.0,
                            low_open=True, high_open=True)
     if _checks.is_traced(test_fraction):

@@ -21,26 +21,32 @@ import jax
 import jax.numpy as jnp
 
 from dlmath import _checks
-from dlmath.losses import _bce_with_logits
+from dlmath.losses import binary_cross_entropy_with_logits
 
 __all__ = ["gaussian_kl", "reparameterize", "elbo", "discriminator_loss", "generator_loss",
            "LIKELIHOODS"]
 
 #: The decoder likelihoods of :func:`elbo`.
 LIKELIHOODS = ("bernoulli", "gaussian")
+_bce = binary_cross_entropy_with_logits.kernel  # elementwise, stable; its inputs checked here
 
 
-def _check_gaussian(who: str, mean, log_var):
+def _check_gaussian(who: str, mean, log_var) -> None:
     _checks.require_floating(who, "mean", mean)
     _checks.require_floating(who, "log_var", log_var)
     if len(_checks.shape_of(mean)) < 1:
         raise ValueError(f"{who}: mean must have shape (*B, Z), with the latent coordinates "
                          f"on the last axis; got a scalar. Use mean[None] for Z = 1.")
     _checks.require_same_shape(who, "mean", mean, "log_var", log_var, "(*B, Z)")
-    dtype = jnp.result_type(mean, log_var)
-    return jnp.asarray(mean, dtype), jnp.asarray(log_var, dtype)
 
 
+def _promoted(*arrays):
+    """The arrays in their promoted float dtype (the rule for functions without parameters)."""
+    dtype = jnp.result_type(*arrays)
+    return tuple(a.astype(dtype) for a in arrays)
+
+
+@_checks.checked(lambda mean, log_var: _check_gaussian("gaussian_kl", mean, log_var))
 def gaussian_kl(mean, log_var):
     r"""$\mathrm{KL}(\mathcal N(\mu, \mathrm{diag}\,\sigma^2) \,\|\, \mathcal N(0, I))$ with
     $\sigma^2 = e^{\ell}$, summed over the latent coordinates:
@@ -65,10 +71,16 @@ def gaussian_kl(mean, log_var):
 
     Derived in ``notebooks/10_generative.ipynb``.
     """
-    mean, log_var = _check_gaussian("gaussian_kl", mean, log_var)
+    mean, log_var = _promoted(mean, log_var)
     return 0.5 * jnp.sum(jnp.exp(log_var) + mean**2 - 1.0 - log_var, axis=-1)
 
 
+def _check_sample(key, mean, log_var) -> None:
+    _checks.require_key("reparameterize", key, "the noise")
+    _check_gaussian("reparameterize", mean, log_var)
+
+
+@_checks.checked(_check_sample)
 def reparameterize(key, mean, log_var):
     r"""A sample of $\mathcal N(\mu, \mathrm{diag}\, e^{\ell})$ as a differentiable
     function of $\mu$ and $\ell$ (the reparameterisation trick):
@@ -91,11 +103,29 @@ def reparameterize(key, mean, log_var):
 
     Derived in ``notebooks/10_generative.ipynb``.
     """
-    mean, log_var = _check_gaussian("reparameterize", mean, log_var)
+    mean, log_var = _promoted(mean, log_var)
     noise = jax.random.normal(key, mean.shape, jnp.float32)  # one draw per key, any dtype
     return mean + jnp.exp(0.5 * log_var) * noise.astype(mean.dtype)
 
 
+def _check_elbo(x, decoder_output, mean, log_var, *, likelihood="bernoulli") -> None:
+    who = "elbo"
+    if not isinstance(likelihood, str) or likelihood not in LIKELIHOODS:
+        raise ValueError(f"{who}: likelihood must be one of {list(LIKELIHOODS)}; got "
+                         f"{likelihood!r}.")
+    _checks.require_floating(who, "x", x)
+    _checks.require_floating(who, "decoder_output", decoder_output)
+    _checks.require_same_shape(who, "x", x, "decoder_output", decoder_output, "(*B, D)")
+    _check_gaussian(who, mean, log_var)
+    sx, sm = _checks.shape_of(x), _checks.shape_of(mean)
+    if len(sx) < 1 or sx[:-1] != sm[:-1]:
+        raise ValueError(
+            f"{who}: x (*B, D) and mean (*B, Z) must share the batch axes *B; got x "
+            f"{_checks.fmt(sx)}, mean {_checks.fmt(sm)}. One latent per example."
+        )
+
+
+@_checks.checked(_check_elbo, static_argnames=("likelihood",))
 def elbo(x, decoder_output, mean, log_var, *, likelihood: str = "bernoulli"):
     r"""The evidence lower bound of one example per batch entry,
     $\log p(x \mid z) - \mathrm{KL}(q(z \mid x) \,\|\, \mathcal N(0, I))$, with $z$ the
@@ -136,27 +166,12 @@ def elbo(x, decoder_output, mean, log_var, *, likelihood: str = "bernoulli"):
 
     Derived in ``notebooks/10_generative.ipynb``.
     """
-    who = "elbo"
-    if not isinstance(likelihood, str) or likelihood not in LIKELIHOODS:
-        raise ValueError(f"{who}: likelihood must be one of {list(LIKELIHOODS)}; got "
-                         f"{likelihood!r}.")
-    _checks.require_floating(who, "x", x)
-    _checks.require_floating(who, "decoder_output", decoder_output)
-    _checks.require_same_shape(who, "x", x, "decoder_output", decoder_output, "(*B, D)")
-    mean, log_var = _check_gaussian(who, mean, log_var)
-    sx = _checks.shape_of(x)
-    if len(sx) < 1 or sx[:-1] != mean.shape[:-1]:
-        raise ValueError(
-            f"{who}: x (*B, D) and mean (*B, Z) must share the batch axes *B; got x "
-            f"{_checks.fmt(sx)}, mean {_checks.fmt(mean.shape)}. One latent per example."
-        )
-    dtype = jnp.result_type(x, decoder_output, mean, log_var)
-    x, y = jnp.asarray(x, dtype), jnp.asarray(decoder_output, dtype)
+    x, y, mean, log_var = _promoted(x, decoder_output, mean, log_var)
     if likelihood == "bernoulli":
-        log_likelihood = -jnp.sum(_bce_with_logits(y, x), axis=-1)
+        log_likelihood = -jnp.sum(_bce(y, x), axis=-1)
     else:
         log_likelihood = -0.5 * jnp.sum((x - y) ** 2 + math.log(2 * math.pi), axis=-1)
-    return log_likelihood - gaussian_kl(mean.astype(dtype), log_var.astype(dtype))
+    return log_likelihood - gaussian_kl.kernel(mean, log_var)
 
 
 def _check_logits(who: str, name: str, logits):
@@ -167,6 +182,17 @@ def _check_logits(who: str, name: str, logits):
                          "them and is undefined for none.")
 
 
+def _check_discriminator(real_logits, fake_logits) -> None:
+    _check_logits("discriminator_loss", "real_logits", real_logits)
+    _check_logits("discriminator_loss", "fake_logits", fake_logits)
+
+
+def _check_generator(fake_logits, *, saturating=False) -> None:
+    _checks.require_flag("generator_loss", "saturating", saturating)
+    _check_logits("generator_loss", "fake_logits", fake_logits)
+
+
+@_checks.checked(_check_discriminator)
 def discriminator_loss(real_logits, fake_logits):
     r"""The discriminator's loss, the negated batch estimate of the GAN value
     $V(D, G) = \mathbb E_{x \sim p} \log D(x) + \mathbb E_{z} \log(1 - D(G(z)))$:
@@ -192,15 +218,11 @@ def discriminator_loss(real_logits, fake_logits):
 
     Derived in ``notebooks/10_generative.ipynb``.
     """
-    who = "discriminator_loss"
-    _check_logits(who, "real_logits", real_logits)
-    _check_logits(who, "fake_logits", fake_logits)
-    dtype = jnp.result_type(real_logits, fake_logits)
-    r, f = jnp.asarray(real_logits, dtype), jnp.asarray(fake_logits, dtype)
-    return (jnp.mean(_bce_with_logits(r, jnp.ones_like(r)))
-            + jnp.mean(_bce_with_logits(f, jnp.zeros_like(f))))
+    r, f = _promoted(real_logits, fake_logits)
+    return jnp.mean(_bce(r, jnp.ones_like(r))) + jnp.mean(_bce(f, jnp.zeros_like(f)))
 
 
+@_checks.checked(_check_generator, static_argnames=("saturating",))
 def generator_loss(fake_logits, *, saturating: bool = False):
     r"""The generator's loss on the discriminator's logits of generated samples. The
     non-saturating form (the default), $-\log D(G(z))$:
@@ -229,11 +251,6 @@ def generator_loss(fake_logits, *, saturating: bool = False):
 
     Derived in ``notebooks/10_generative.ipynb``.
     """
-    who = "generator_loss"
-    if not isinstance(saturating, bool):
-        raise TypeError(f"{who}: saturating must be True or False; got {saturating!r}.")
-    _check_logits(who, "fake_logits", fake_logits)
-    f = jnp.asarray(fake_logits)
     if saturating:
-        return -jnp.mean(_bce_with_logits(f, jnp.zeros_like(f)))
-    return jnp.mean(_bce_with_logits(f, jnp.ones_like(f)))
+        return -jnp.mean(_bce(fake_logits, jnp.zeros_like(fake_logits)))
+    return jnp.mean(_bce(fake_logits, jnp.ones_like(fake_logits)))

@@ -113,23 +113,52 @@ def _edge_list(who: str, senders, receivers, num_nodes, edge_weight):
 
 def _check_params(who: str, params):
     """(F_in, F_out, dtype) of ``{"w": (F_in, F_out), "b": (F_out,)}``."""
-    if not isinstance(params, dict) or set(params) != {"w", "b"}:
-        raise TypeError(
-            f"{who}: params must be a dict {{'w': (F_in, F_out), 'b': (F_out,)}} as "
-            f"layers.dense's; got {type(params).__name__}"
-            + (f" with keys {sorted(params)}" if isinstance(params, dict) else "") + "."
-        )
-    ws, bs = _checks.shape_of(params["w"]), _checks.shape_of(params["b"])
-    if len(ws) != 2 or bs != ws[1:]:
+    f_in, f_out = _checks.require_dense(who, "params", params, ("F_in", "F_out"))
+    return f_in, f_out, _checks.float_dtype_of_tree(who, "params", params)
+
+
+def _check_normalize(adjacency) -> None:
+    _square("gcn_normalize", "adjacency", adjacency)
+    _edge_weights_ok("gcn_normalize", "adjacency", adjacency)
+
+
+def _check_layer(params, adjacency, x) -> None:
+    who = "gcn_layer"
+    f_in, _, _ = _check_params(who, params)
+    n = _square(who, "adjacency", adjacency, "Pass the normalised adjacency gcn_normalize(A).")
+    if _features(who, x, n, "the nodes of adjacency") != f_in:
         raise ValueError(
-            f"{who}: params must have w (F_in, F_out) and b (F_out,); got w "
-            f"{_checks.fmt(ws)}, b {_checks.fmt(bs)}."
+            f"{who}: x must have F_in = {f_in} features (the rows of params['w']); got x "
+            f"{_checks.fmt(_checks.shape_of(x))}."
         )
-    dtype = _checks.float_dtype_of_tree(who, "params", params)
-    return ws[0], ws[1], dtype
+
+
+def _check_messages(senders, receivers, x, num_nodes, edge_weight=None) -> None:
+    _edge_list("message_passing", senders, receivers, num_nodes, edge_weight)
+    _features("message_passing", x, num_nodes, "num_nodes")
+
+
+def _check_edges(senders, receivers, num_nodes, edge_weight=None) -> None:
+    _edge_list("gcn_normalize_edges", senders, receivers, num_nodes, edge_weight)
+    if edge_weight is not None:
+        _edge_weights_ok("gcn_normalize_edges", "edge_weight", edge_weight)
+
+
+def _check_energy(x, adjacency) -> None:
+    who = "dirichlet_energy"
+    _features(who, x, _square(who, "adjacency", adjacency), "the nodes of adjacency")
+    _edge_weights_ok(who, "adjacency", adjacency)
+
+
+def _widen(ids):
+    """Node ids of at least 32 bits (uint8 or int16 ids never overflow ``N``)."""
+    if jnp.issubdtype(ids.dtype, jnp.unsignedinteger) or ids.dtype.itemsize < 4:
+        return ids.astype(jnp.int32)
+    return ids
 
 
 # ------------------------------------------------------------------ dense form
+@_checks.checked(_check_normalize)
 def gcn_normalize(adjacency):
     r"""The normalised adjacency of the graph convolution, self-loops added:
     $\hat A = \tilde D^{-1/2} (A + I) \tilde D^{-1/2}$ with $\tilde D = \mathrm{diag}(\tilde d)$.
@@ -156,15 +185,12 @@ def gcn_normalize(adjacency):
         ValueError: a matrix that is not square; a concrete entry that is negative or not finite
             (under ``jit`` not checked: a degree $\le 0$ then gives NaN or inf).
     """
-    who = "gcn_normalize"
-    n = _square(who, "adjacency", adjacency)
-    _edge_weights_ok(who, "adjacency", adjacency)
-    a = jnp.asarray(adjacency)
-    a_tilde = a + jnp.eye(n, dtype=a.dtype)
+    a_tilde = adjacency + jnp.eye(adjacency.shape[0], dtype=adjacency.dtype)
     inv_sqrt = jax.lax.rsqrt(jnp.sum(a_tilde, axis=1))
     return inv_sqrt[:, None] * a_tilde * inv_sqrt[None, :]
 
 
+@_checks.checked(_check_layer)
 def gcn_layer(params: dict, adjacency, x):
     r"""A graph-convolution layer (Kipf and Welling's GCN), before its activation:
     $\hat A X W + 1 b^T$.
@@ -195,20 +221,12 @@ def gcn_layer(params: dict, adjacency, x):
         ValueError: a non-square ``adjacency``; ``x`` whose number of rows differs from the graph's
             $N$; ``x``'s features differing from ``w``'s $F_{in}$.
     """
-    who = "gcn_layer"
-    f_in, _, dtype = _check_params(who, params)
-    n = _square(who, "adjacency", adjacency, "Pass the normalised adjacency gcn_normalize(A).")
-    f = _features(who, x, n, "the nodes of adjacency")
-    if f != f_in:
-        raise ValueError(
-            f"{who}: x must have F_in = {f_in} features (the rows of params['w']); got x "
-            f"{_checks.fmt(_checks.shape_of(x))}."
-        )
-    adjacency, x = _checks.cast_floats(dtype, adjacency, x)
-    return adjacency @ (x @ params["w"]) + params["b"]
+    w = params["w"]
+    return adjacency.astype(w.dtype) @ (x.astype(w.dtype) @ w) + params["b"]
 
 
 # ------------------------------------------------------------------ edge-list form
+@_checks.checked(_check_messages, static_argnames=("num_nodes",))
 def message_passing(senders, receivers, x, num_nodes: int, edge_weight=None):
     r"""Sum the messages of an edge list at their receivers (``jax.ops.segment_sum``):
     $m_i = \sum_{e:\, r_e = i} w_e\, x_{s_e}$.
@@ -236,17 +254,13 @@ def message_passing(senders, receivers, x, num_nodes: int, edge_weight=None):
             concrete ids outside $[0, N)$ (under ``jit`` not checked: an out-of-range sender reads
             NaN and an out-of-range receiver is dropped, as ``segment_sum`` drops it).
     """
-    who = "message_passing"
-    senders, receivers, edge_weight = _edge_list(who, senders, receivers, num_nodes,
-                                                 edge_weight)
-    _features(who, x, num_nodes, "num_nodes")
-    x = jnp.asarray(x)
-    messages = jnp.take(x, senders, axis=0, mode="fill", fill_value=jnp.nan)
+    messages = jnp.take(x, _widen(senders), axis=0, mode="fill", fill_value=jnp.nan)
     if edge_weight is not None:
-        messages = messages * jnp.asarray(edge_weight)[:, None]
-    return jax.ops.segment_sum(messages, receivers, num_segments=num_nodes)
+        messages = messages * edge_weight[:, None]
+    return jax.ops.segment_sum(messages, _widen(receivers), num_segments=num_nodes)
 
 
+@_checks.checked(_check_edges, static_argnames=("num_nodes",))
 def gcn_normalize_edges(senders, receivers, num_nodes: int, edge_weight=None):
     r"""The edge list of $\hat A$ (:func:`gcn_normalize`): one self-loop per node appended,
     every weight divided by $\sqrt{\tilde d_{s_e} \tilde d_{r_e}}$.
@@ -272,13 +286,9 @@ def gcn_normalize_edges(senders, receivers, num_nodes: int, edge_weight=None):
         TypeError, ValueError: as :func:`message_passing`, and for concrete weights that are
             negative or not finite.
     """
-    who = "gcn_normalize_edges"
-    senders, receivers, edge_weight = _edge_list(who, senders, receivers, num_nodes,
-                                                 edge_weight)
+    senders, receivers = _widen(senders), _widen(receivers)
     if edge_weight is None:
         edge_weight = jnp.ones(senders.shape, jnp.float32)
-    _edge_weights_ok(who, "edge_weight", edge_weight)
-    edge_weight = jnp.asarray(edge_weight)
     ids = jnp.arange(num_nodes, dtype=senders.dtype)
     senders = jnp.concatenate([senders, ids])
     receivers = jnp.concatenate([receivers, ids.astype(receivers.dtype)])
@@ -289,6 +299,7 @@ def gcn_normalize_edges(senders, receivers, num_nodes: int, edge_weight=None):
 
 
 # ------------------------------------------------------------------ smoothness
+@_checks.checked(_check_energy)
 def dirichlet_energy(x, adjacency):
     r"""The Dirichlet energy of node features on the graph with self-loops,
     $E(X) = \mathrm{tr}(X^T (I - \hat A) X)$, $\hat A$ = ``gcn_normalize(adjacency)``.
@@ -319,14 +330,9 @@ def dirichlet_energy(x, adjacency):
         ValueError: a non-square ``adjacency``; ``x`` with another number of rows; negative or
             non-finite concrete entries of ``adjacency``.
     """
-    who = "dirichlet_energy"
-    n = _square(who, "adjacency", adjacency)
-    _features(who, x, n, "the nodes of adjacency")
-    _edge_weights_ok(who, "adjacency", adjacency)
-    x, a = jnp.asarray(x), jnp.asarray(adjacency)
-    dtype = jnp.result_type(x, a)
-    x, a = x.astype(dtype), a.astype(dtype)
-    a_tilde = a + jnp.eye(n, dtype=dtype)
+    dtype = jnp.result_type(x, adjacency)
+    x, a = x.astype(dtype), adjacency.astype(dtype)
+    a_tilde = a + jnp.eye(a.shape[0], dtype=dtype)
     y = x * jax.lax.rsqrt(jnp.sum(a_tilde, axis=1))[:, None]
     differences = y[:, None, :] - y[None, :, :]            # (N, N, F): no cancellation
     return jnp.sum(a_tilde[:, :, None] * differences**2) / 2

@@ -8,17 +8,17 @@ $H(p, q) = H(p) + \mathrm{KL}(p \,\|\, q)$ and Gibbs' inequality $\mathrm{KL} \g
 proven in ``notebooks/03_cross_entropy.ipynb``.
 
 Names and arguments follow optax where optax has the function:
-:func:`kl_divergence` ``(log_predictions, targets)`` takes the *logarithm* of the
-approximating distribution, as ``optax.kl_divergence`` does, so it can be fed
-``log_softmax(z)`` and stays finite (with finite gradients) at logits of $\pm 10^4$, where
-the probabilities underflow to 0. :func:`entropy` and :func:`cross_entropy` take
+:func:`kl_divergence` ``(log_predictions, targets, axis=-1, where=None)`` takes the
+*logarithm* of the approximating distribution, as ``optax.kl_divergence`` does, so it can be
+fed ``log_softmax(z)`` and stays finite (with finite gradients) at logits of $\pm 10^4$,
+where the probabilities underflow to 0. :func:`entropy` and :func:`cross_entropy` take
 probabilities. Dtypes follow JAX's promotion (functions without parameters,
-:mod:`dlmath._checks`).
+:mod:`dlmath._checks`). Each function checks its arguments, then runs its compiled body,
+its ``.kernel`` (:func:`dlmath._checks.checked`).
 """
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 from jax.scipy.special import entr, xlogy
 
@@ -27,51 +27,33 @@ from dlmath import _checks
 __all__ = ["entropy", "kl_divergence", "cross_entropy"]
 
 
-def _check_dist(who: str, name: str, p) -> None:
+def _check_dist(who: str, name: str, p, axis: int = -1) -> int:
     _checks.require_floating(who, name, p, "Probabilities must be floating, e.g. "
                              "jnp.asarray(p, jnp.float32).")
-    shape = _checks.shape_of(p)
-    if len(shape) == 0 or shape[-1] == 0:
-        raise ValueError(
-            f"{who}: {name} must have shape (*B, K) with K >= 1 outcomes on the last axis; "
-            f"got {_checks.fmt(shape)}."
-        )
+    return _checks.class_axis(who, name, p, axis, "outcomes")
 
 
-def _check_pair(who: str, a_name: str, a, b_name: str, b) -> None:
-    _check_dist(who, a_name, a)
-    _check_dist(who, b_name, b)
+def _check_pair(who: str, a_name: str, a, b_name: str, b, axis: int = -1) -> int:
+    ax = _check_dist(who, a_name, a, axis)
+    _check_dist(who, b_name, b, axis)
     _checks.require_same_shape(who, a_name, a, b_name, b, "(*B, K)",
                                "Both distributions live on the same K outcomes; nothing is "
                                "broadcast.")
+    return ax
 
 
 def _promoted(*arrays):
     dtype = jnp.result_type(*arrays)
-    return tuple(jnp.asarray(a).astype(dtype) for a in arrays)
+    return tuple(a.astype(dtype) for a in arrays)
 
 
-@jax.jit
-def _entropy(p):
-    # entr(p) = -p log p with entr(0) = 0; its derivative -log p - 1 is +inf at p = 0 (the
-    # one-sided limit), never the NaN that d/dp xlogy(p, p) gives there
-    return jnp.sum(entr(p), axis=-1)
+def _kl_check(log_predictions, targets, axis=-1, where=None):
+    who = "kl_divergence"
+    _check_pair(who, "log_predictions", log_predictions, "targets", targets, axis)
+    _checks.where_mask(who, where, _checks.shape_of(targets), "targets (*B, K)")
 
 
-@jax.jit
-def _cross_entropy(p, q):
-    return -jnp.sum(xlogy(p, q), axis=-1)
-
-
-@jax.jit
-def _kl(log_q, p):
-    # sum_k p_k log p_k - p_k log q_k with 0 log 0 = 0. Where p_k = 0 the log q_k is
-    # replaced by 0 before the product, so a log q_k of -inf (a masked or underflowed
-    # class) gives 0, not 0 * (-inf) = NaN, and sends no NaN into either gradient.
-    safe_log_q = jnp.where(p == 0, jnp.zeros((), log_q.dtype), log_q)
-    return jnp.sum(-entr(p) - p * safe_log_q, axis=-1)
-
-
+@_checks.checked(lambda p: _check_dist("entropy", "p", p))
 def entropy(p):
     r"""Shannon entropy of a discrete distribution, in nats.
 
@@ -93,11 +75,13 @@ def entropy(p):
         TypeError: if ``p`` is not floating.
         ValueError: if ``p`` has no outcome axis.
     """
-    _check_dist("entropy", "p", p)
-    return _entropy(jnp.asarray(p))
+    # entr(p) = -p log p with entr(0) = 0; its derivative -log p - 1 is +inf at p = 0 (the
+    # one-sided limit), never the NaN that d/dp xlogy(p, p) gives there
+    return jnp.sum(entr(p), axis=-1)
 
 
-def kl_divergence(log_predictions, targets):
+@_checks.checked(_kl_check, static_argnames="axis")
+def kl_divergence(log_predictions, targets, axis: int = -1, where=None):
     r"""Kullback-Leibler divergence $\mathrm{KL}(p \,\|\, q)$ of the predictions $q$ from
     the targets $p$, in nats, taking $\log q$: optax's name, arguments and meaning.
 
@@ -116,22 +100,39 @@ def kl_divergence(log_predictions, targets):
     ``softmax(z)`` underflows to 0 and a probability-space formula gives $\infty$ and NaN.
     Derived in ``notebooks/03_cross_entropy.ipynb``.
 
+    With ``where`` (optax's argument), only the outcomes where it is ``True`` enter the sum
+    (a row with none left gives 0); the values are optax's, and the gradients are 0 at the
+    masked entries, whatever they hold.
+
     Args:
         log_predictions: floating array ``(*B, K)``, $\log q$ of the approximating
             distribution.
         targets: floating array ``(*B, K)``, the reference distribution $p$.
+        axis: the axis of the ``K`` outcomes, a Python int (static under ``jit``; optax also
+            takes a tuple of axes, dlmath one axis).
+        where: ``None``, or a bool mask broadcastable to ``(*B, K)``.
 
     Returns:
-        ``(*B,)``.
+        ``(*B,)`` (the shape without ``axis``).
 
     Raises:
-        TypeError: if either is not floating.
-        ValueError: if the shapes differ.
+        TypeError: if either is not floating, or ``where`` is not bool.
+        ValueError: if the shapes differ, ``axis`` is not an axis (or ``K = 0``), or ``where``
+            does not broadcast.
     """
-    _check_pair("kl_divergence", "log_predictions", log_predictions, "targets", targets)
-    return _kl(*_promoted(log_predictions, targets))
+    log_q, p = _promoted(log_predictions, targets)
+    # sum_k p_k log p_k - p_k log q_k with 0 log 0 = 0. Where p_k = 0 the log q_k is
+    # replaced by 0 before the product, so a log q_k of -inf (a masked or underflowed
+    # class) gives 0, not 0 * (-inf) = NaN, and sends no NaN into either gradient. A
+    # masked entry is replaced by p = 1, log q = 0 (a term of 0, finite derivatives).
+    drop = p == 0
+    if where is not None:
+        p, drop = jnp.where(where, p, jnp.ones((), p.dtype)), drop | ~where
+    safe_log_q = jnp.where(drop, jnp.zeros((), log_q.dtype), log_q)
+    return jnp.sum(-entr(p) - p * safe_log_q, axis=axis, where=where)
 
 
+@_checks.checked(lambda p, q: _check_pair("cross_entropy", "p", p, "q", q))
 def cross_entropy(p, q):
     r"""Cross-entropy $H(p, q)$: the expected code length of outcomes drawn from ``p``
     under a code built for ``q``, in nats.
@@ -153,5 +154,5 @@ def cross_entropy(p, q):
         TypeError: if either is not floating.
         ValueError: if the shapes differ.
     """
-    _check_pair("cross_entropy", "p", p, "q", q)
-    return _cross_entropy(*_promoted(p, q))
+    p, q = _promoted(p, q)
+    return -jnp.sum(xlogy(p, q), axis=-1)

@@ -7,16 +7,19 @@ a layer computes ``z = x @ w + b``. The chapter's math (``notebooks/04_backprop.
 writes one example as a column, $z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}$ with $W^{(l)}$ of
 shape $(n_l, n_{l-1})$: **the code's ``w`` of layer l is the transpose of the math's**
 $W^{(l)}$, and the code's row ``delta[n]`` is the math's column $\delta^{(l)}$ of example
-``n``. The notebook derives the row form from the column form.
+``n``. The notebook derives the row form from the column form. :func:`dense` is the one
+dense layer of the package: the projections of attention, the transformer block and the
+recurrent cells are dense layers of this form (a PyTorch weight ``(D_out, D_in)`` is
+transposed by :mod:`dlmath.convert`), and every model draws its kernels with
+:mod:`dlmath.initializers`.
 
 An MLP's parameters are a list of layers ``[{"w": (D_0, D_1), "b": (D_1,)}, ...]`` (a JAX
 pytree) of one floating dtype. Hidden layers apply ``activation``, the last layer
-``output_activation`` (:data:`IDENTITY` by default: the network returns logits).
+``output_activation`` (the identity by default: the network returns logits).
 
-Activations are :class:`Activation` values, each forward rule beside its derivative
-(:data:`SIGMOID`, :data:`TANH`, :data:`RELU`, :data:`IDENTITY`, or your own); a name
-(``"relu"``) is resolved to one of those four before anything is compiled, and the value is
-what the compiled function sees, so nothing read under ``jit`` can change behind it.
+Activations are :class:`dlmath.activations.Activation` values, each forward rule beside its
+derivative, or their names (``"relu"``); the compiled functions take them as static
+arguments, so nothing read under ``jit`` can change behind them.
 
 Dtypes follow :mod:`dlmath._checks`: parameters are real floating arrays of one dtype
 (integer and complex ones are refused); floating data of another dtype is cast to the
@@ -26,27 +29,17 @@ parameters' dtype. The hand-written loss gradients that start the backward pass 
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from dlmath import _checks
-from dlmath.activations import relu, sigmoid, tanh
+from dlmath import _checks, initializers
+from dlmath.activations import activation_named
 
 __all__ = [
-    "Activation",
-    "SIGMOID",
-    "TANH",
-    "RELU",
-    "IDENTITY",
-    "ACTIVATIONS",
-    "activation_named",
     "Cache",
     "dense",
-    "init_variance",
     "init_mlp",
     "forward",
     "mlp",
@@ -55,115 +48,16 @@ __all__ = [
 ]
 
 
-# ------------------------------------------------------------------ activations
-class Activation(NamedTuple):
-    """An activation $\\sigma$ and its local derivative, side by side.
-
-    ``fn(z)`` is $\\sigma(z)$ elementwise; ``derivative(z, a)`` is $\\sigma'(z)$, given
-    both the pre-activation ``z`` and the forward value ``a = fn(z)`` (so that
-    $\\sigma' = a(1 - a)$ costs no second exponential). ``name`` labels it. The value is a
-    hashable tuple of functions: :func:`forward` and :func:`backward` compile for it.
-    """
-
-    name: str
-    fn: Callable
-    derivative: Callable
-
-
-def _sigmoid_derivative(z, a):
-    return a * (1.0 - a)             # sigma'(z) = sigma(z) (1 - sigma(z))
-
-
-def _tanh_derivative(z, a):
-    return 1.0 - a * a               # tanh'(z) = 1 - tanh(z)^2
-
-
-def _relu_derivative(z, a):
-    return (z > 0).astype(z.dtype)   # [z > 0]: 0 at the kink z = 0, as jax.nn.relu's gradient
-
-
-def _identity(z):
-    return z
-
-
-def _identity_derivative(z, a):
-    return jnp.ones_like(z)
-
-
-#: The logistic sigmoid of :mod:`dlmath.activations` and $\sigma' = a(1-a)$.
-SIGMOID = Activation("sigmoid", sigmoid, _sigmoid_derivative)
-#: tanh and $\tanh' = 1 - a^2$.
-TANH = Activation("tanh", tanh, _tanh_derivative)
-#: ReLU and $[z > 0]$ (0 at the kink, as ``jax.nn.relu``'s gradient).
-RELU = Activation("relu", relu, _relu_derivative)
-#: The identity (a linear output layer: logits) and 1.
-IDENTITY = Activation("identity", _identity, _identity_derivative)
-#: The four built-in activations (a tuple: nothing to change behind a compiled function).
-ACTIVATIONS = (SIGMOID, TANH, RELU, IDENTITY)
-
-
-def activation_named(who: str, name: str, value) -> Activation:
-    """The :class:`Activation` for ``value``: itself, or the built-in one of that name.
-
-    Args:
-        who, name: the calling function and argument, for the message.
-        value: an :class:`Activation`, or ``"sigmoid"``, ``"tanh"``, ``"relu"``,
-            ``"identity"``.
-
-    Raises:
-        ValueError: an unknown name.
-        TypeError: neither a name nor an ``Activation``.
-    """
-    if isinstance(value, Activation):
-        for field in ("fn", "derivative"):
-            _checks.require_callable(who, f"{name}.{field}", getattr(value, field),
-                                     "a function of arrays")
-        return value
-    if isinstance(value, str):
-        for act in ACTIVATIONS:
-            if act.name == value:
-                return act
-        raise ValueError(
-            f"{who}: {name} must be one of {[a.name for a in ACTIVATIONS]} or an Activation; "
-            f"got {value!r}."
-        )
-    raise TypeError(
-        f"{who}: {name} must be an activation name or a layers.Activation(name, fn, "
-        f"derivative); got {type(value).__name__}."
-    )
-
 
 # ------------------------------------------------------------------ input checks
 def _check_params(who: str, params):
     """(dims [(D_in, D_out), ...], dtype) of an MLP's parameters."""
-    if not isinstance(params, (list, tuple)) or len(params) == 0:
-        raise TypeError(
-            f"{who}: params must be a non-empty list of layers {{'w': (D_in, D_out), "
-            f"'b': (D_out,)}}; got {type(params).__name__}. Build one with init_mlp."
-        )
-    dims = []
-    for k, layer in enumerate(params):
-        if not isinstance(layer, dict) or set(layer) != {"w", "b"}:
-            raise TypeError(f"{who}: params[{k}] must be a dict with keys 'w' and 'b'.")
-        ws, bs = _checks.shape_of(layer["w"]), _checks.shape_of(layer["b"])
-        if len(ws) != 2 or bs != ws[1:]:
-            raise ValueError(
-                f"{who}: params[{k}] must have w (D_in, D_out) and b (D_out,); got w "
-                f"{_checks.fmt(ws)}, b {_checks.fmt(bs)}."
-            )
-        if dims and dims[-1][1] != ws[0]:
-            raise ValueError(
-                f"{who}: layer {k} takes D_in = {ws[0]} inputs but layer {k - 1} gives "
-                f"D_out = {dims[-1][1]}; the kernels must chain (D_0, D_1), (D_1, D_2), ..."
-            )
-        dims.append(ws)
-    dtype = _checks.float_dtype_of_tree(who, "params", list(params))
-    return dims, dtype
+    return _checks.require_dense_stack(who, "params", params, hint="Build them with init_mlp.")
 
 
-def _check_x(who: str, params, x):
-    """The dtype of params, after checking params and x ``(N, D_0)``; x cast to it."""
-    dims, dtype = _check_params(who, params)
+def _check_x(who: str, params, x) -> None:
+    """params, and x ``(N, D_0)`` floating (the kernels cast it to the parameters' dtype)."""
+    dims, _ = _check_params(who, params)
     _checks.require_floating(who, "x", x)
     _checks.require_ndim(who, "x", x, 2, "(N, D_in)",
                          "Put one example per row; a single example is x[None, :].")
@@ -172,18 +66,33 @@ def _check_x(who: str, params, x):
             f"{who}: x must have shape (N, D_in) with D_in = {dims[0][0]} (the first kernel's "
             f"rows); got {_checks.fmt(_checks.shape_of(x))}."
         )
-    (x,) = _checks.cast_floats(dtype, x)
-    return dims, dtype, x
+
+
+def _check_forward(who: str):
+    def check(params, x, *, activation="relu", output_activation="identity"):
+        _check_x(who, params, x)
+        activation_named(who, "activation", activation)
+        activation_named(who, "output_activation", output_activation)
+    return check
 
 
 # ------------------------------------------------------------------ one layer, init
+def _check_dense(params, x) -> None:
+    _checks.require_dense("dense", "params", params)
+    _check_x("dense", [params], x)
+
+
+@_checks.checked(_check_dense)
 def dense(params: dict, x):
     r"""A dense (fully connected) layer on a batch of row vectors.
 
     $$X W + 1 b^{T}$$
 
     with $1$ the column of $N$ ones (the bias is added to every row). This is the math's
-    $W^{(l)} a + b^{(l)}$ for each example transposed: ``w`` is $W^{(l)T}$.
+    $W^{(l)} a + b^{(l)}$ for each example transposed: ``w`` is $W^{(l)T}$. It is the one
+    dense form of the package (flax's ``Dense``): every model's projections are dense
+    layers and call ``dense.kernel``, which accepts any batch axes ``(*B, D_in)``; a
+    PyTorch weight ``(D_out, D_in)`` is transposed by :mod:`dlmath.convert`, never here.
 
     Args:
         params: ``{"w": (D_in, D_out), "b": (D_out,)}``, real floating.
@@ -196,64 +105,24 @@ def dense(params: dict, x):
         TypeError: if ``params`` is not such a dict of one float dtype, or ``x`` is not floating.
         ValueError: if the shapes do not fit.
     """
-    _, _, x = _check_x("dense", [params], x)
-    return x @ params["w"] + params["b"]
-
-
-def init_variance(scheme: str, n_in: int, n_out: int) -> float:
-    r"""The weight variance that keeps signals at a constant scale through the layers.
-
-    LeCun (``"lecun"``, forward pass, activations that are linear near 0 such as tanh):
-
-    $$\frac{1}{n_{in}}$$
-
-    He (``"he"``, ReLU halves the second moment):
-
-    $$\frac{2}{n_{in}}$$
-
-    Xavier/Glorot (``"xavier"``, the compromise between forward, $1/n_{in}$, and backward,
-    $1/n_{out}$):
-
-    $$\frac{2}{n_{in} + n_{out}}$$
-
-    Derived from the second moment of a sum of $n_{in}$ independent zero-mean products,
-    $\mathbb E[z^2] = n_{in}\,\mathrm{Var}(W)\,\mathbb E[a^2]$, in
-    ``notebooks/04_backprop.ipynb``.
-
-    Args:
-        scheme: ``"lecun"``, ``"he"`` or ``"xavier"``.
-        n_in, n_out: fan-in $D_{in}$ and fan-out $D_{out}$ of the layer, ints >= 1.
-
-    Returns:
-        The variance, a Python float.
-
-    Raises:
-        ValueError: for an unknown scheme or a fan below 1.
-        TypeError: a fan that is not an int.
-    """
-    if scheme not in _SCHEMES:
-        raise ValueError(f"init_variance: scheme must be one of {_SCHEMES}; got {scheme!r}.")
-    _checks.count("init_variance", "n_in", n_in, low=1)
-    _checks.count("init_variance", "n_out", n_out, low=1)
-    return {"lecun": 1.0 / n_in, "he": 2.0 / n_in, "xavier": 2.0 / (n_in + n_out)}[scheme]
-
-
-_SCHEMES = ("lecun", "he", "xavier")
+    w = params["w"]
+    return x.astype(w.dtype) @ w + params["b"]
 
 
 def init_mlp(key, sizes, *, scheme: str = "he", distribution: str = "normal",
              gain=1.0, dtype=jnp.float32) -> list[dict]:
     r"""Random parameters of an MLP with layer widths ``sizes = (D_0, D_1, ..., D_L)``.
 
-    Kernels are drawn with mean 0 and variance ``gain**2 * init_variance(scheme, D_in,
-    D_out)``, from a normal, or from $\mathcal U[-r, r]$ with $r = \sqrt{3\,\mathrm{Var}}$
-    (a uniform on $[-r, r]$ has variance $r^2/3$); biases are 0.
+    Kernels are drawn by :func:`dlmath.initializers.variance_scaling` with mean 0 and
+    variance ``gain**2 * initializers.variance(scheme, D_in, D_out)``, from a normal, a
+    normal truncated at two standard deviations, or $\mathcal U[-r, r]$ with
+    $r = \sqrt{3\,\mathrm{Var}}$ (a uniform on $[-r, r]$ has variance $r^2/3$); biases are 0.
 
     Args:
         key: a ``jax.random`` key (one sub-key per layer is split from it).
         sizes: at least two ints >= 1.
-        scheme: ``"lecun"``, ``"he"`` or ``"xavier"`` (see :func:`init_variance`).
-        distribution: ``"normal"`` or ``"uniform"``.
+        scheme: ``"lecun"``, ``"he"`` or ``"glorot"`` (:data:`dlmath.initializers.SCHEMES`).
+        distribution: ``"normal"``, ``"truncated_normal"`` or ``"uniform"``.
         gain: a real scalar >= 0 that multiplies the standard deviation (``gain != 1``
             shows a badly scaled init); it may be traced (its range is then not checked).
         dtype: a real floating dtype of the arrays.
@@ -264,39 +133,30 @@ def init_mlp(key, sizes, *, scheme: str = "he", distribution: str = "normal",
     Raises:
         ValueError: for fewer than two sizes, a size below 1, an unknown scheme or distribution, or
             a concrete ``gain`` below 0 or not finite.
-        TypeError: a size that is not an int, a ``gain`` that is not a real number, a ``dtype`` that
-            is not a real floating type.
+        TypeError: a missing key, a size that is not an int, a ``gain`` that is not a real number,
+            a ``dtype`` that is not a real floating type.
     """
     who = "init_mlp"
+    _checks.require_key(who, key, "the kernels")
     sizes = tuple(sizes)
     if len(sizes) < 2:
         raise ValueError(f"{who}: sizes must be at least two ints >= 1 (D_0, ..., D_L); got "
                          f"{sizes!r}.")
     for k, n in enumerate(sizes):
         _checks.count(who, f"sizes[{k}]", n, low=1)
-    if distribution not in ("normal", "uniform"):
-        raise ValueError(f"{who}: distribution must be 'normal' or 'uniform'; got "
-                         f"{distribution!r}.")
-    if scheme not in _SCHEMES:
-        raise ValueError(f"{who}: scheme must be one of {_SCHEMES}; got {scheme!r}.")
+    if distribution not in initializers.DISTRIBUTIONS:
+        raise ValueError(f"{who}: distribution must be one of "
+                         f"{list(initializers.DISTRIBUTIONS)}; got {distribution!r}.")
+    if not isinstance(scheme, str) or scheme not in initializers.SCHEMES:
+        raise ValueError(f"{who}: scheme must be one of {list(initializers.SCHEMES)}; got "
+                         f"{scheme!r}.")
     _checks.hyperparameter(who, "gain", gain, low=0.0)
-    try:
-        floating = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
-    except TypeError:
-        floating = False
-    if not floating:
-        raise TypeError(f"{who}: dtype must be a real floating type (float16, bfloat16, "
-                        f"float32, float64); got {dtype!r}.")
-    params = []
-    for k, (n_in, n_out) in zip(jax.random.split(key, len(sizes) - 1),
-                                zip(sizes[:-1], sizes[1:], strict=True), strict=True):
-        std = gain * init_variance(scheme, n_in, n_out) ** 0.5
-        if distribution == "normal":
-            w = std * jax.random.normal(k, (n_in, n_out), dtype)
-        else:
-            w = std * jax.random.uniform(k, (n_in, n_out), dtype, -(3.0**0.5), 3.0**0.5)
-        params.append({"w": jnp.asarray(w, dtype), "b": jnp.zeros((n_out,), dtype)})
-    return params
+    _checks.require_float_dtype(who, "dtype", dtype)
+    scale, mode = initializers.SCHEMES[scheme]
+    init = initializers.variance_scaling(gain**2 * scale, mode, distribution, dtype=dtype)
+    return [{"w": init(k, (n_in, n_out)), "b": jnp.zeros((n_out,), dtype)}
+            for k, n_in, n_out in zip(jax.random.split(key, len(sizes) - 1), sizes[:-1],
+                                      sizes[1:], strict=True)]
 
 
 # ------------------------------------------------------------------ forward, backward
@@ -312,17 +172,7 @@ class Cache(NamedTuple):
     activations: list
 
 
-@functools.partial(jax.jit, static_argnames=("activation", "output_activation"))
-def _forward(params, x, activation, output_activation):
-    zs, acts = [], [x]
-    for k, layer in enumerate(params):
-        z = acts[-1] @ layer["w"] + layer["b"]                       # Z = A W + 1 b^T
-        act = output_activation if k == len(params) - 1 else activation
-        zs.append(z)
-        acts.append(act.fn(z))                                        # A' = sigma(Z)
-    return Cache(zs, acts)
-
-
+@_checks.checked(_check_forward("forward"), static_argnames=("activation", "output_activation"))
 def forward(params, x, *, activation="relu", output_activation="identity"):
     r"""The forward pass, keeping every pre-activation and activation for :func:`backward`.
 
@@ -332,7 +182,8 @@ def forward(params, x, *, activation="relu", output_activation="identity"):
     Args:
         params: list of layers (see :func:`init_mlp`).
         x: floating ``(N, D_0)``, cast to the dtype of ``params``.
-        activation, output_activation: :class:`Activation` values or their names.
+        activation, output_activation: :class:`dlmath.activations.Activation` values or
+            their names.
 
     Returns:
         A :class:`Cache` ``(zs, activations)``.
@@ -341,16 +192,17 @@ def forward(params, x, *, activation="relu", output_activation="identity"):
         TypeError, ValueError: for malformed ``params`` (integer, complex or mixed dtypes included),
             a non-floating or mis-shaped ``x``, or an unknown activation.
     """
-    return _checked_forward("forward", params, x, activation, output_activation)
+    hidden = activation_named("forward", "activation", activation)
+    last = activation_named("forward", "output_activation", output_activation)
+    zs, acts = [], [x.astype(params[0]["w"].dtype)]
+    for k, layer in enumerate(params):
+        z = dense.kernel(layer, acts[-1])                             # Z = A W + 1 b^T
+        zs.append(z)
+        acts.append((last if k == len(params) - 1 else hidden).fn(z))  # A' = sigma(Z)
+    return Cache(zs, acts)
 
 
-def _checked_forward(who, params, x, activation, output_activation):
-    _, _, x = _check_x(who, params, x)
-    act = activation_named(who, "activation", activation)
-    out = activation_named(who, "output_activation", output_activation)
-    return _forward(list(params), x, act, out)
-
-
+@_checks.checked(_check_forward("mlp"), static_argnames=("activation", "output_activation"))
 def mlp(params, x, *, activation="relu", output_activation="identity"):
     r"""The network's output ``(N, D_L)``: ``forward(...).activations[-1]``.
 
@@ -359,7 +211,8 @@ def mlp(params, x, *, activation="relu", output_activation="identity"):
 
     Args:
         params: list of layers (see :func:`init_mlp`). x: floating ``(N, D_0)``.
-        activation, output_activation: :class:`Activation` values or their names.
+        activation, output_activation: :class:`dlmath.activations.Activation` values or
+            their names.
 
     Returns:
         ``(N, D_L)``, the last layer's activations (logits with the identity).
@@ -367,22 +220,30 @@ def mlp(params, x, *, activation="relu", output_activation="identity"):
     Raises:
         TypeError, ValueError: what :func:`forward` raises (naming ``mlp``).
     """
-    return _checked_forward("mlp", params, x, activation, output_activation).activations[-1]
+    return forward.kernel(params, x, activation=activation,
+                          output_activation=output_activation).activations[-1]
 
 
-@functools.partial(jax.jit, static_argnames=("activation", "output_activation"))
-def _backward(params, cache, grad_output, activation, output_activation):
-    z_top, a_top = cache.zs[-1], cache.activations[-1]
-    delta = grad_output * output_activation.derivative(z_top, a_top)  # dL/dZ^(L)
-    grads = [None] * len(params)
-    for k in range(len(params) - 1, -1, -1):
-        a_prev = cache.activations[k]
-        grads[k] = {"w": a_prev.T @ delta, "b": jnp.sum(delta, axis=0)}  # A^T Delta, Delta^T 1
-        if k > 0:                                                      # (Delta W^T) o S
-            delta = (delta @ params[k]["w"].T) * activation.derivative(cache.zs[k - 1], a_prev)
-    return grads
+def _check_backward(params, cache, grad_output, *, activation="relu",
+                    output_activation="identity") -> None:
+    who = "backward"
+    dims, _ = _check_params(who, params)
+    activation_named(who, "activation", activation)
+    activation_named(who, "output_activation", output_activation)
+    if (not isinstance(cache, Cache) or len(cache.zs) != len(dims)
+            or len(cache.activations) != len(dims) + 1):
+        raise ValueError(
+            f"{who}: cache must be the Cache that forward returned for these {len(dims)} "
+            "layers."
+        )
+    _checks.require_floating(who, "grad_output", grad_output)
+    _checks.require_same_shape(
+        who, "the network's output", cache.activations[-1], "grad_output", grad_output,
+        "(N, D_L)", "grad_output is dL/d(output), one row per example.",
+    )
 
 
+@_checks.checked(_check_backward, static_argnames=("activation", "output_activation"))
 def backward(params, cache: Cache, grad_output, *, activation="relu",
              output_activation="identity"):
     r"""Backpropagation by hand (no autodiff): the gradient of a loss with respect to every
@@ -426,26 +287,22 @@ def backward(params, cache: Cache, grad_output, *, activation="relu",
             belong to ``params``; an unknown activation name.
         TypeError: malformed ``params``; a non-floating ``grad_output``.
     """
-    who = "backward"
-    dims, dtype = _check_params(who, params)
-    act = activation_named(who, "activation", activation)
-    out_act = activation_named(who, "output_activation", output_activation)
-    if (not isinstance(cache, Cache) or len(cache.zs) != len(dims)
-            or len(cache.activations) != len(dims) + 1):
-        raise ValueError(
-            f"{who}: cache must be the Cache that forward returned for these {len(dims)} "
-            "layers."
-        )
-    _checks.require_floating(who, "grad_output", grad_output)
-    _checks.require_same_shape(
-        who, "the network's output", cache.activations[-1], "grad_output", grad_output,
-        "(N, D_L)", "grad_output is dL/d(output), one row per example.",
-    )
-    (grad_output,) = _checks.cast_floats(dtype, grad_output)
-    return _backward(list(params), cache, grad_output, act, out_act)
+    hidden = activation_named("backward", "activation", activation)
+    last = activation_named("backward", "output_activation", output_activation)
+    z_top, a_top = cache.zs[-1], cache.activations[-1]
+    grad_output = grad_output.astype(params[0]["w"].dtype)
+    delta = grad_output * last.derivative(z_top, a_top)              # dL/dZ^(L)
+    grads = [None] * len(params)
+    for k in range(len(params) - 1, -1, -1):
+        a_prev = cache.activations[k]
+        grads[k] = {"w": a_prev.T @ delta, "b": jnp.sum(delta, axis=0)}  # A^T Delta, Delta^T 1
+        if k > 0:                                                      # (Delta W^T) o S
+            delta = (delta @ params[k]["w"].T) * hidden.derivative(cache.zs[k - 1], a_prev)
+    return grads
 
 
 # ------------------------------------------------------------------ vanishing gradients
+@_checks.checked(lambda params: _check_params("log_sigmoid_jacobian_bound", params))
 def log_sigmoid_jacobian_bound(params):
     r"""Natural log of the bound on $\|\partial a^{(L)} / \partial a^{(0)}\|_2$ through $L$
     sigmoid layers, $(1/4)^L \prod_l \|W^{(l)}\|_2$:
@@ -470,7 +327,7 @@ def log_sigmoid_jacobian_bound(params):
     Raises:
         TypeError, ValueError: for malformed ``params``.
     """
-    _, dtype = _check_params("log_sigmoid_jacobian_bound", params)
+    dtype = params[0]["w"].dtype
     work = jnp.promote_types(dtype, jnp.float32)
     norms = jnp.stack([jnp.linalg.norm(layer["w"].astype(work), 2) for layer in params])
     return (-len(params) * jnp.log(jnp.asarray(4.0, work)) + jnp.sum(jnp.log(norms))).astype(dtype)

@@ -16,7 +16,11 @@ A mean over ``N = 0`` examples raises; NaN or infinite entries propagate to the 
 except in the two functions whose checks read values, which refuse them.
 
 Gradient descent runs through the book's one training loop, :func:`dlmath.training.fit`,
-with :func:`dlmath.optim.sgd` and the hand-written gradient of :func:`mse_gradient`.
+with :func:`dlmath.optim.sgd` and the hand-written gradient of :func:`mse_gradient`, and
+returns what every trainer of the book returns: ``(params, history)``.
+
+Each public function of arrays checks its arguments (:func:`dlmath._checks.regression_data`),
+then runs its compiled body, its ``.kernel`` (:func:`dlmath._checks.checked`).
 """
 
 from __future__ import annotations
@@ -46,36 +50,16 @@ __all__ = [
 _LOW_PRECISION = (jnp.float16, jnp.bfloat16)
 
 
-def _check_X(who: str, X, *, nonempty: bool = True) -> None:
-    _checks.require_floating(who, "X", X)
-    _checks.require_ndim(who, "X", X, 2, "(N, D)", "Reshape a single feature with x[:, None].")
-    if nonempty:
-        _checks.require_nonempty(who, "X", X, 0, "(N, D)", "examples (rows, N = 0)")
+def _model_check(who: str, nonempty: bool = True):
+    """The check of a function of ``(w, X, y)``: :func:`dlmath._checks.regression_data`."""
+    def check(w, X, y=None):
+        _checks.regression_data(who, X, w, y, nonempty=nonempty)
+    return check
 
 
-def _check_xwy(who: str, X, w=None, y=None, *, nonempty: bool = True, w_name: str = "w"):
-    """Check ``X (N, D)``, ``w (D,)``, ``y (N,)`` and apply the dtype rule: ``X`` and ``y``
-    in the dtype of ``w`` when ``w`` is given. Returns ``(X, w, y)`` as arrays."""
-    _check_X(who, X, nonempty=nonempty)
-    n, d = _checks.shape_of(X)
-    if w is not None:
-        _checks.require_floating(who, w_name, w)
-        if _checks.shape_of(w) != (d,):
-            raise ValueError(
-                f"{who}: {w_name} must have shape (D,) = ({d},) to match X (N, D) = ({n}, "
-                f"{d}); got {w_name} {_checks.fmt(_checks.shape_of(w))}."
-            )
-    if y is not None:
-        _checks.require_real(who, "y", y)
-        if _checks.shape_of(y) != (n,):
-            raise ValueError(
-                f"{who}: y must have shape (N,) = ({n},) to match X (N, D) = ({n}, {d}); "
-                f"got y {_checks.fmt(_checks.shape_of(y))}. A column (N, 1) needs y.reshape(-1)."
-            )
-    dtype = jnp.result_type(w if w is not None else X)
-    X = jnp.asarray(X).astype(dtype)
-    y = None if y is None else jnp.asarray(y).astype(dtype)
-    return X, (None if w is None else jnp.asarray(w)), y
+def _in_dtype_of(w, X, y):
+    """The package's dtype rule, in a kernel: ``X`` and ``y`` in the dtype of ``w``."""
+    return X.astype(w.dtype), y.astype(w.dtype)
 
 
 def _require_finite(who: str, name: str, x) -> None:
@@ -93,6 +77,14 @@ def _require_finite(who: str, name: str, x) -> None:
         )
 
 
+def _design_check(x):
+    _checks.require_floating("design_matrix", "x", x)
+    if len(_checks.shape_of(x)) not in (1, 2):
+        raise ValueError("design_matrix: x must have shape (N,) or (N, F); got "
+                         f"{_checks.fmt(_checks.shape_of(x))}.")
+
+
+@_checks.checked(_design_check)
 def design_matrix(x):
     r"""Prepend a column of ones to the features, so that $w_0$ is the intercept.
 
@@ -106,15 +98,12 @@ def design_matrix(x):
         TypeError: if ``x`` is not floating.
         ValueError: if ``x`` has more than 2 axes.
     """
-    _checks.require_floating("design_matrix", "x", x)
-    x = jnp.asarray(x)
     if x.ndim == 1:
         x = x[:, None]
-    if x.ndim != 2:
-        raise ValueError(f"design_matrix: x must have shape (N,) or (N, F); got {x.shape}.")
     return jnp.concatenate([jnp.ones((x.shape[0], 1), x.dtype), x], axis=1)
 
 
+@_checks.checked(_model_check("predict", nonempty=False))
 def predict(w, X):
     r"""The linear model $\hat y = Xw$; ``w: (D,)``, ``X: (N, D)`` → ``(N,)`` in ``w``'s dtype.
 
@@ -124,10 +113,10 @@ def predict(w, X):
         ValueError: for shapes other than ``(D,)``, ``(N, D)``.
         TypeError: non-floating input.
     """
-    X, w, _ = _check_xwy("predict", X, w, nonempty=False)
-    return X @ w
+    return X.astype(w.dtype) @ w
 
 
+@_checks.checked(_model_check("loss"))
 def loss(w, X, y):
     r"""The least-squares loss $L(w) = \operatorname{mse}(Xw, y)$, a scalar in ``w``'s dtype.
 
@@ -138,16 +127,11 @@ def loss(w, X, y):
         ValueError: for shapes other than ``(D,)``, ``(N, D)``, ``(N,)``; for ``N = 0``.
         TypeError: for non-floating ``w`` or ``X``, complex ``y``.
     """
-    X, w, y = _check_xwy("loss", X, w, y)
-    return mse(X @ w, y)
+    X, y = _in_dtype_of(w, X, y)
+    return mse.kernel(X @ w, y)
 
 
-@jax.jit
-def _gradient(w, X, y):
-    n = X.shape[0]
-    return (2.0 / n) * (X.T @ (X @ w - y))
-
-
+@_checks.checked(_model_check("mse_gradient"))
 def mse_gradient(w, X, y):
     r"""Gradient of the least-squares loss, written out by hand (not autodiff).
 
@@ -165,10 +149,12 @@ def mse_gradient(w, X, y):
         ValueError: when the shapes are not ``(D,)``, ``(N, D)``, ``(N,)``; for ``N = 0``.
         TypeError: when ``w`` or ``X`` is not floating, or ``y`` is complex.
     """
-    X, w, y = _check_xwy("mse_gradient", X, w, y)
-    return _gradient(w, X, y)
+    X, y = _in_dtype_of(w, X, y)
+    n = X.shape[0]
+    return (2.0 / n) * (X.T @ (X @ w - y))
 
 
+@_checks.checked(_model_check("loss_and_gradient"))
 def loss_and_gradient(w, X, y):
     r"""``(loss(w, X, y), mse_gradient(w, X, y))``: the pair that
     :func:`dlmath.training.fit` takes as ``value_and_grad``, so that gradient descent runs
@@ -177,10 +163,10 @@ def loss_and_gradient(w, X, y):
     Raises:
         TypeError, ValueError: as :func:`mse_gradient`.
     """
-    X, w, y = _check_xwy("loss_and_gradient", X, w, y)
-    return mse(X @ w, y), _gradient(w, X, y)
+    return loss.kernel(w, X, y), mse_gradient.kernel(w, X, y)
 
 
+@_checks.checked(lambda X: _checks.regression_data("hessian", X))
 def hessian(X):
     r"""Hessian of the least-squares loss (constant: the loss is quadratic in $w$).
 
@@ -198,7 +184,6 @@ def hessian(X):
         ValueError: if ``X`` is not ``(N, D)`` or ``N = 0``.
         TypeError: if ``X`` is not floating.
     """
-    X, _, _ = _check_xwy("hessian", X)
     return (2.0 / X.shape[0]) * (X.T @ X)
 
 
@@ -206,6 +191,28 @@ def _solver_dtype(dtype):
     return jnp.float32 if dtype in _LOW_PRECISION else dtype
 
 
+def _normal_equations_check(X, y):
+    who = "normal_equations"
+    _checks.regression_data(who, X, None, y)
+    n, d = _checks.shape_of(X)
+    if n < d:
+        raise ValueError(
+            f"{who}: X (N, D) = ({n}, {d}) has fewer rows than columns, so X^T X "
+            "is singular; use numpy.linalg.lstsq for the minimum-norm solution."
+        )
+    _require_finite(who, "X", X)
+    _require_finite(who, "y", jnp.asarray(y).astype(jnp.result_type(X)))  # y in X's dtype
+    if not _checks.is_traced(X):
+        rank = int(np.linalg.matrix_rank(np.asarray(X, np.float64)))
+        if rank < d:
+            raise ValueError(
+                f"{who}: X (N, D) = ({n}, {d}) has rank {rank} < D, so X^T X is "
+                "singular (a column repeats or is a combination of others); use "
+                "numpy.linalg.lstsq or pinv for the minimum-norm solution."
+            )
+
+
+@_checks.checked(_normal_equations_check)
 def normal_equations(X, y):
     r"""The minimiser of the least-squares loss, from $X^T X w = X^T y$.
 
@@ -230,29 +237,27 @@ def normal_equations(X, y):
             checked, and a singular or non-finite system gives meaningless numbers.
         TypeError: for non-floating ``X``, complex ``y``.
     """
-    who = "normal_equations"
-    X, _, y = _check_xwy(who, X, None, y)
-    n, d = X.shape
-    if n < d:
-        raise ValueError(
-            f"{who}: X (N, D) = ({n}, {d}) has fewer rows than columns, so X^T X "
-            "is singular; use numpy.linalg.lstsq for the minimum-norm solution."
-        )
-    _require_finite(who, "X", X)
-    _require_finite(who, "y", y)
-    if not _checks.is_traced(X):
-        rank = int(np.linalg.matrix_rank(np.asarray(X, np.float64)))
-        if rank < d:
-            raise ValueError(
-                f"{who}: X (N, D) = ({n}, {d}) has rank {rank} < D, so X^T X is "
-                "singular (a column repeats or is a combination of others); use "
-                "numpy.linalg.lstsq or pinv for the minimum-norm solution."
-            )
     dtype = X.dtype
+    y = y.astype(dtype)
     Xc, yc = X.astype(_solver_dtype(dtype)), y.astype(_solver_dtype(dtype))
     return jnp.linalg.solve(Xc.T @ Xc, Xc.T @ yc).astype(dtype)
 
 
+def _max_rate_check(X):
+    who = "max_stable_learning_rate"
+    _checks.regression_data(who, X)
+    if _checks.shape_of(X)[1] == 0:
+        raise ValueError(f"{who}: X (N, D) = {_checks.fmt(_checks.shape_of(X))} has no "
+                         "columns, so the Hessian has no eigenvalue.")
+    _require_finite(who, "X", X)
+    if not _checks.is_traced(X) and not np.any(np.asarray(X, np.float64)):
+        raise ValueError(
+            f"{who}: the Hessian (2/N) X^T X is zero (every entry of X is 0), so "
+            "the loss is flat and no learning rate is too large."
+        )
+
+
+@_checks.checked(_max_rate_check)
 def max_stable_learning_rate(X):
     r"""The largest learning rate for which gradient descent on :func:`loss` converges.
 
@@ -276,49 +281,31 @@ def max_stable_learning_rate(X):
             ``X`` (concrete) is all zeros, so $\lambda_{max} = 0$ and every rate is stable.
         TypeError: for non-floating ``X``.
     """
-    who = "max_stable_learning_rate"
-    X, _, _ = _check_xwy(who, X)
-    if X.shape[1] == 0:
-        raise ValueError(f"{who}: X (N, D) = {X.shape} has no columns, so the Hessian has no "
-                         "eigenvalue.")
-    _require_finite(who, "X", X)
     dtype = X.dtype
     Xc = X.astype(_solver_dtype(dtype))
     lam_max = jnp.linalg.eigvalsh((2.0 / Xc.shape[0]) * (Xc.T @ Xc))[-1]
-    if not _checks.is_traced(lam_max) and not float(lam_max) > 0:
-        raise ValueError(
-            f"{who}: the Hessian (2/N) X^T X is zero (every entry of X is 0), so "
-            "the loss is flat and no learning rate is too large."
-        )
     return (2.0 / lam_max).astype(dtype)
-
-
-def _path_losses(path, X, y):
-    """The full-data loss at every point of a path ``(T + 1, D)``."""
-    return jnp.mean(jnp.square(path @ X.T - y), axis=1)
 
 
 @partial(jax.jit, static_argnames=("steps", "batch_size"))
 def _fit_path(w0, X, y, learning_rate, key, *, steps, batch_size):
-    """SGD on the hand-written gradient through the one training loop, compiled once per
-    shape and ``steps``: the learning rate is traced, so a new rate does not recompile."""
+    """SGD on the hand-written gradient through the one training loop, keeping the path,
+    compiled once per shape and ``steps``: the learning rate is traced, so a new rate does
+    not recompile."""
     from dlmath import optim, training
 
-    _, history = training.fit(optim.sgd(learning_rate), loss, w0, (X, y), steps=steps,
-                              batch_size=batch_size, key=key,
-                              value_and_grad=loss_and_gradient, keep_path=True)
-    return history.path, _path_losses(history.path, X, y)
+    return training.fit(optim.sgd(learning_rate), loss.kernel, w0, (X, y), steps=steps,
+                        batch_size=batch_size, key=key,
+                        value_and_grad=loss_and_gradient.kernel, keep_path=True)
 
 
 def _descend(who, w0, X, y, learning_rate, steps, batch_size=None, key=None):
-    X, w0, y = _check_xwy(who, X, w0, y, w_name="w0")
+    _checks.regression_data(who, X, w0, y, w_name="w0")
     _checks.learning_rate(who, learning_rate)
     _checks.count(who, "steps", steps)
     if who == "minibatch_gradient_descent":
-        _checks.count(who, "batch_size", batch_size, low=1, high=X.shape[0])
-        if key is None:
-            raise TypeError(f"{who}: key must be a jax.random key (the shuffles are drawn "
-                            "from it); got None. Pass jax.random.key(0).")
+        _checks.count(who, "batch_size", batch_size, low=1, high=_checks.shape_of(X)[0])
+        _checks.require_key(who, key, "the shuffles")
     return _fit_path(w0, X, y, learning_rate, key, steps=steps, batch_size=batch_size)
 
 
@@ -336,8 +323,11 @@ def gradient_descent(w0, X, y, learning_rate, steps: int):
         steps: number of updates $T \ge 0$.
 
     Returns:
-        ``(path, losses)``: ``path`` is ``(T + 1, D)`` with ``path[0] = w0``; ``losses`` is
-        ``(T + 1,)``, the loss at each point of the path.
+        ``(params, history)``, as every trainer of the book (:func:`dlmath.training.fit`):
+        the last iterate $w_T$ and a :class:`dlmath.training.History` whose ``path`` is
+        ``(T + 1, D)`` with ``path[0] = w0`` and whose ``loss`` is ``(T,)``, the loss at
+        $w_t$ before update ``t``. The loss at every point of the path is
+        ``jax.vmap(loss, (0, None, None))(history.path, X, y)``.
 
     Raises:
         ValueError: for bad shapes, ``N = 0``, ``steps < 0``, or a learning rate that is not a
@@ -362,12 +352,13 @@ def minibatch_gradient_descent(key, w0, X, y, learning_rate, batch_size: int, st
         steps: number of updates.
 
     Returns:
-        ``(path, losses)`` as :func:`gradient_descent`; ``losses`` is the full-data loss.
+        ``(params, history)`` as :func:`gradient_descent`; ``history.loss[t]`` is the loss
+        of step ``t``'s mini-batch (as :func:`dlmath.training.fit` records it).
 
     Raises:
         ValueError: for bad shapes, ``batch_size`` outside ``[1, N]``, ``steps < 0``, or a learning
             rate that is not a finite positive scalar.
-        TypeError: non-floating inputs, non-int sizes.
+        TypeError: non-floating inputs, non-int sizes; a missing or wrong ``key``.
     """
     return _descend("minibatch_gradient_descent", w0, X, y, learning_rate, steps,
                     batch_size=batch_size, key=key)

@@ -1,5 +1,6 @@
 r"""Logistic (binary) and softmax (multinomial) regression: a linear map to logits, a
-cross-entropy loss, and its gradient written out by hand; trained by
+cross-entropy loss, and its gradient written out by hand (the loss's own gradient in the
+logits, from :mod:`dlmath.losses`, carried back through the linear map); trained by
 :func:`dlmath.training.fit` with :func:`dlmath.optim.sgd`.
 
 Shapes (legend letters): ``X: (N, D)`` features, ``N`` examples, ``K`` classes.
@@ -25,14 +26,15 @@ from __future__ import annotations
 
 import functools
 
-import jax
 import jax.numpy as jnp
 
 from dlmath import _checks
-from dlmath.activations import softmax
+from dlmath.activations import sigmoid, softmax
 from dlmath.losses import (
-    binary_cross_entropy_with_logits,
+    sigmoid_binary_cross_entropy,
+    sigmoid_binary_cross_entropy_gradient,
     softmax_cross_entropy_with_integer_labels,
+    softmax_cross_entropy_with_integer_labels_gradient,
 )
 from dlmath.regularization import l2_penalty
 
@@ -54,7 +56,7 @@ _WEIGHTS_ONLY = (True, False)  # the L2 mask of params = (w, b): the bias is not
 
 
 def _check_params(who, params, X, multiclass: bool):
-    """Shapes and dtypes of ``(params, X)``; returns ``(n, d, dtype, X cast to dtype)``."""
+    """Shapes and dtypes of ``(params, X)``; returns ``(N, D)``."""
     if not (isinstance(params, (tuple, list)) and len(params) == 2):
         want = "(W, b) with W (D, K), b (K,)" if multiclass else "(w, b) with w (D,), b ()"
         raise TypeError(f"{who}: params must be a pair {want}; got {type(params).__name__}.")
@@ -64,7 +66,7 @@ def _check_params(who, params, X, multiclass: bool):
     w, b = params
     _checks.require_floating(who, "params[0]", w)
     _checks.require_floating(who, "params[1]", b)
-    dtype = _checks.float_dtype_of_tree(who, "params", tuple(params))
+    _checks.float_dtype_of_tree(who, "params", tuple(params))   # one float dtype
     ws, bs = _checks.shape_of(w), _checks.shape_of(b)
     if multiclass:
         if len(ws) != 2 or ws[0] != d or bs != ws[1:]:
@@ -82,77 +84,45 @@ def _check_params(who, params, X, multiclass: bool):
             f"{who}: params must be (w, b) with w (D,) = ({d},) to match X (N, D) = ({n}, {d}) "
             f"and a scalar b (); got w {_checks.fmt(ws)}, b {_checks.fmt(bs)}."
         )
-    (X,) = _checks.cast_floats(dtype, X)
-    return n, d, dtype, X
+    return n, d
 
 
-def _examples(who, X):
+def _check_fit(who, params, X, y, l2, multiclass: bool) -> None:
+    """``(params, X)``, ``N >= 1`` examples, their targets (0/1 ids or probabilities for the
+    binary model, class ids for the multinomial one) and ``l2 >= 0``."""
+    n, _ = _check_params(who, params, X, multiclass)
     _checks.require_nonempty(who, "X", X, 0, "(N, D)", "examples (N = 0)")
-
-
-def _targets(who, y, n, dtype):
-    """0/1 (int or bool) or probability (float) targets ``(N,)``, as ``dtype``."""
-    dt = _checks.dtype_of(y, who, "y")
-    if dt == jnp.bool_:
-        y, dt = jnp.asarray(y).astype(jnp.int32), jnp.dtype(jnp.int32)
-    _checks.require_real(who, "y", y)
-    if _checks.shape_of(y) != (n,):
-        raise ValueError(
-            f"{who}: y must have shape (N,) = ({n},) to match X; got y "
-            f"{_checks.fmt(_checks.shape_of(y))}. A column (N, 1) needs y.reshape(-1)."
-        )
-    if jnp.issubdtype(dt, jnp.floating):
-        return jnp.asarray(y).astype(dtype)
-    ids = _checks.labels(who, "y", y, 2, (n,), "(N,)",
-                         "Integer targets are the 0/1 labels of the N examples.")
-    return ids.astype(dtype)
-
-
-def _labels(who, labels, n, k):
-    return _checks.labels(who, "labels", labels, k, (n,), "(N,)",
-                          "labels are the class ids of the N rows of X.")
-
-
-def _l2(who, l2):
+    if multiclass:
+        _checks.labels(who, "labels", y, _checks.shape_of(params[0])[1], (n,), "(N,)",
+                       "labels are the class ids of the N rows of X.")
+    else:
+        dt = _checks.dtype_of(y, who, "y")
+        if dt == jnp.bool_:
+            y, dt = jnp.asarray(y).astype(jnp.int32), jnp.dtype(jnp.int32)
+        _checks.require_real(who, "y", y)
+        if _checks.shape_of(y) != (n,):
+            raise ValueError(
+                f"{who}: y must have shape (N,) = ({n},) to match X; got y "
+                f"{_checks.fmt(_checks.shape_of(y))}. A column (N, 1) needs y.reshape(-1)."
+            )
+        if not jnp.issubdtype(dt, jnp.floating):
+            _checks.labels(who, "y", y, 2, (n,), "(N,)",
+                           "Integer targets are the 0/1 labels of the N examples.")
     _checks.hyperparameter(who, "l2", l2, low=0.0)
 
 
-# ------------------------------------------------------------------ kernels
-# Unchecked, traceable: the public functions check once, then call these (and fit traces
-# them inside its compiled loop).
+def _checker(who, multiclass: bool, fit: bool = True):
+    if not fit:
+        return lambda params, X: _check_params(who, params, X, multiclass)
+    if multiclass:  # the argument names of the functions checked: labels, or y
+        return lambda params, X, labels, l2=0.0: _check_fit(who, params, X, labels, l2, True)
+    return lambda params, X, y, l2=0.0: _check_fit(who, params, X, y, l2, False)
 
 
 def _logits(params, X):
+    """``X @ w + b``, ``X`` in the parameters' dtype (the package's rule)."""
     w, b = params
-    return X @ w + b
-
-
-def _logistic_objective(params, X, y, l2):
-    bce = binary_cross_entropy_with_logits(_logits(params, X), y)
-    return jnp.mean(bce) + l2_penalty(params, l2, mask=_WEIGHTS_ONLY)
-
-
-def _logistic_grad(params, X, y, l2):
-    w, _ = params
-    r = jax.nn.sigmoid(_logits(params, X)) - y
-    n = X.shape[0]
-    return (X.T @ r / n + l2 * w, jnp.sum(r) / n)
-
-
-def _softmax_objective(params, X, labels, l2):
-    ce = softmax_cross_entropy_with_integer_labels(_logits(params, X), labels)
-    return jnp.mean(ce) + l2_penalty(params, l2, mask=_WEIGHTS_ONLY)
-
-
-def _softmax_grad(params, X, labels, l2):
-    W, _ = params
-    k = W.shape[1]
-    P = softmax(_logits(params, X), axis=-1)
-    valid = (labels >= 0) & (labels < k)
-    # an id out of range (possible only under jit) makes its row NaN, as its loss is
-    R = jnp.where(valid[:, None], P - jax.nn.one_hot(labels, k, dtype=P.dtype), jnp.nan)
-    n = X.shape[0]
-    return (X.T @ R / n + l2 * W, jnp.sum(R, axis=0) / n)
+    return X.astype(w.dtype) @ w + b
 
 
 def _value_and_grad(objective, gradient, l2):
@@ -174,28 +144,25 @@ def _closure(objective, gradient, l2):
 _cached_value_and_grad = functools.cache(_closure)
 
 
-def _sgd(learning_rate):
-    """``optim.sgd(learning_rate)``, one object per concrete rate: fit compiles its loop per
-    optimizer object, so a repeated training run with the same rate does not recompile."""
-    from dlmath import optim
+def _train(objective, gradient, params, X, y, learning_rate, steps, l2):
+    """:func:`dlmath.training.fit` with :func:`dlmath.optim.sgd` on the hand-written
+    gradient. A concrete rate is passed as a Python float, so optim's factory returns the
+    same optimizer for the same rate and fit's compiled loop is reused."""
+    from dlmath import optim, training
 
-    if _checks.is_traced(learning_rate):
-        return optim.sgd(learning_rate)
-    return _cached_sgd(float(learning_rate))
-
-
-@functools.cache
-def _cached_sgd(learning_rate: float):
-    from dlmath import optim
-
-    return optim.sgd(learning_rate)
+    rate = learning_rate if _checks.is_traced(learning_rate) else float(learning_rate)
+    vg = _value_and_grad(objective, gradient, l2)
+    return training.fit(optim.sgd(rate), lambda p, X_, y_: vg(p, X_, y_)[0], tuple(params),
+                        (X, y), steps=steps, value_and_grad=vg)
 
 
 # ------------------------------------------------------------------ binary
 
 
+@_checks.checked(_checker("logistic_predict", False, fit=False))
 def logistic_predict(params, X):
-    r"""Probabilities $p = \sigma(Xw + b)$ of class 1, ``(N,)``.
+    r"""Probabilities $p = \sigma(Xw + b)$ of class 1, ``(N,)``
+    (:func:`dlmath.activations.sigmoid`).
 
     Args:
         params: ``(w, b)``, ``w: (D,)``, ``b: ()``. X: ``(N, D)`` (cast to the dtype of
@@ -204,15 +171,15 @@ def logistic_predict(params, X):
     Raises:
         ValueError, TypeError: for shapes or dtypes that do not fit.
     """
-    *_, X = _check_params("logistic_predict", params, X, False)
-    return jax.nn.sigmoid(_logits(params, X))
+    return sigmoid.kernel(_logits(params, X))
 
 
+@_checks.checked(_checker("logistic_loss", False))
 def logistic_loss(params, X, y, l2=0.0):
     r"""Mean binary cross-entropy of $\sigma(Xw + b)$ against ``y``, plus
     $\frac{\lambda}{2}\lVert w\rVert^2$; a scalar.
 
-    Uses :func:`dlmath.losses.binary_cross_entropy_with_logits` (stable for any logit) and
+    Uses :func:`dlmath.losses.sigmoid_binary_cross_entropy` (stable for any logit) and
     :func:`dlmath.regularization.l2_penalty`.
 
     Args:
@@ -225,14 +192,11 @@ def logistic_loss(params, X, y, l2=0.0):
         ValueError: shapes that do not fit; ``N = 0``; ``l2 < 0``; concrete integer targets other
             than 0 and 1.
     """
-    who = "logistic_loss"
-    n, _, dtype, X = _check_params(who, params, X, False)
-    _examples(who, X)
-    y = _targets(who, y, n, dtype)
-    _l2(who, l2)
-    return _logistic_objective(tuple(params), X, y, l2)
+    bce = sigmoid_binary_cross_entropy.kernel(_logits(params, X), y.astype(params[0].dtype))
+    return jnp.mean(bce) + l2_penalty(tuple(params), l2, mask=_WEIGHTS_ONLY)
 
 
+@_checks.checked(_checker("logistic_gradient", False))
 def logistic_gradient(params, X, y, l2=0.0):
     r"""Gradient of :func:`logistic_loss`, written out by hand (not autodiff).
 
@@ -241,8 +205,9 @@ def logistic_gradient(params, X, y, l2=0.0):
     $$\frac{\sum_{i=0}^{N - 1} \left({p}_{i} - {y}_{i}\right)}{N}$$
 
     with $p = \sigma(Xw + b)$: the per-example gradient $\sigma(z_i) - y_i$ of the binary
-    cross-entropy with respect to its logit, carried back through $z = Xw + b$ (proven for
-    every $N \times D$ in ``notebooks/03_cross_entropy.ipynb``).
+    cross-entropy with respect to its logit
+    (:func:`dlmath.losses.sigmoid_binary_cross_entropy_gradient`), carried back through
+    $z = Xw + b$ (proven for every $N \times D$ in ``notebooks/03_cross_entropy.ipynb``).
 
     Args:
         params: ``(w, b)``. X: ``(N, D)``, $N \ge 1$. y: ``(N,)``. l2: $\lambda \ge 0$.
@@ -253,12 +218,11 @@ def logistic_gradient(params, X, y, l2=0.0):
     Raises:
         ValueError, TypeError: as :func:`logistic_loss`.
     """
-    who = "logistic_gradient"
-    n, _, dtype, X = _check_params(who, params, X, False)
-    _examples(who, X)
-    y = _targets(who, y, n, dtype)
-    _l2(who, l2)
-    return _logistic_grad(tuple(params), X, y, l2)
+    w, _ = params
+    X, y = X.astype(w.dtype), y.astype(w.dtype)
+    r = sigmoid_binary_cross_entropy_gradient.kernel(_logits(params, X), y)
+    n = X.shape[0]
+    return (X.T @ r / n + l2 * w, jnp.sum(r) / n)
 
 
 def train_logistic(params, X, y, learning_rate, steps: int, l2=0.0):
@@ -280,23 +244,18 @@ def train_logistic(params, X, y, learning_rate, steps: int, l2=0.0):
         ValueError: as :func:`logistic_loss`; a learning rate that is not a finite number $> 0$;
             ``steps`` not an int $\ge 0$.
     """
-    from dlmath import training
-
     who = "train_logistic"
     _checks.learning_rate(who, learning_rate)
     _checks.count(who, "steps", steps)
-    n, _, dtype, X = _check_params(who, params, X, False)
-    _examples(who, X)
-    y = _targets(who, y, n, dtype)
-    _l2(who, l2)
-    vg = _value_and_grad(_logistic_objective, _logistic_grad, l2)
-    return training.fit(_sgd(learning_rate), lambda p, X_, y_: vg(p, X_, y_)[0],
-                        tuple(params), (X, y), steps=steps, value_and_grad=vg)
+    _check_fit(who, params, X, y, l2, False)
+    return _train(logistic_loss.kernel, logistic_gradient.kernel, params, X, y, learning_rate,
+                  steps, l2)
 
 
 # ------------------------------------------------------------------ multinomial
 
 
+@_checks.checked(_checker("softmax_predict", True, fit=False))
 def softmax_predict(params, X):
     r"""Class probabilities $P = \operatorname{softmax}(XW + b)$, ``(N, K)``.
 
@@ -306,10 +265,10 @@ def softmax_predict(params, X):
     Raises:
         ValueError, TypeError: for shapes or dtypes that do not fit.
     """
-    *_, X = _check_params("softmax_predict", params, X, True)
-    return softmax(_logits(params, X), axis=-1)
+    return softmax.kernel(_logits(params, X), axis=-1)
 
 
+@_checks.checked(_checker("softmax_loss", True))
 def softmax_loss(params, X, labels, l2=0.0):
     r"""Mean softmax cross-entropy of $XW + b$ against class ids, plus
     $\frac{\lambda}{2}\lVert W\rVert^2$; a scalar.
@@ -326,14 +285,11 @@ def softmax_loss(params, X, labels, l2=0.0):
         ValueError: shapes that do not fit; ``N = 0``; ``l2 < 0``; concrete ids outside ``[0, K)``
             (under ``jit`` the loss is then NaN).
     """
-    who = "softmax_loss"
-    n, _, _, X = _check_params(who, params, X, True)
-    _examples(who, X)
-    ids = _labels(who, labels, n, _checks.shape_of(params[0])[1])
-    _l2(who, l2)
-    return _softmax_objective(tuple(params), X, ids, l2)
+    ce = softmax_cross_entropy_with_integer_labels.kernel(_logits(params, X), labels)
+    return jnp.mean(ce) + l2_penalty(tuple(params), l2, mask=_WEIGHTS_ONLY)
 
 
+@_checks.checked(_checker("softmax_gradient", True))
 def softmax_gradient(params, X, labels, l2=0.0):
     r"""Gradient of :func:`softmax_loss`, written out by hand (not autodiff).
 
@@ -342,8 +298,9 @@ def softmax_gradient(params, X, labels, l2=0.0):
     $$\frac{1}{N} \left(P^{T} - Y^{T}\right) 1_{N}$$
 
     with $P = \operatorname{softmax}(XW + b)$ and $Y$ the one-hot ``(N, K)`` matrix of the
-    labels: row $i$ of $P - Y$ is $\partial \ell_i / \partial z_i$; both proven for every
-    $N$, $D$, $K$ in ``notebooks/03_cross_entropy.ipynb``.
+    labels: row $i$ of $P - Y$ is $\partial \ell_i / \partial z_i$
+    (:func:`dlmath.losses.softmax_cross_entropy_with_integer_labels_gradient`); both proven
+    for every $N$, $D$, $K$ in ``notebooks/03_cross_entropy.ipynb``.
 
     Args:
         params: ``(W, b)``. X: ``(N, D)``, $N \ge 1$. labels: ``(N,)`` ints.
@@ -356,12 +313,11 @@ def softmax_gradient(params, X, labels, l2=0.0):
         ValueError, TypeError: as :func:`softmax_loss` (under ``jit`` an id out of range makes the
             gradient NaN).
     """
-    who = "softmax_gradient"
-    n, _, _, X = _check_params(who, params, X, True)
-    _examples(who, X)
-    ids = _labels(who, labels, n, _checks.shape_of(params[0])[1])
-    _l2(who, l2)
-    return _softmax_grad(tuple(params), X, ids, l2)
+    W, _ = params
+    X = X.astype(W.dtype)
+    R = softmax_cross_entropy_with_integer_labels_gradient.kernel(_logits(params, X), labels)
+    n = X.shape[0]
+    return (X.T @ R / n + l2 * W, jnp.sum(R, axis=0) / n)
 
 
 def train_softmax(params, X, labels, learning_rate, steps: int, l2=0.0):
@@ -381,15 +337,9 @@ def train_softmax(params, X, labels, learning_rate, steps: int, l2=0.0):
         ValueError: as :func:`softmax_loss`; a learning rate that is not a finite number $> 0$;
             ``steps`` not an int $\ge 0$.
     """
-    from dlmath import training
-
     who = "train_softmax"
     _checks.learning_rate(who, learning_rate)
     _checks.count(who, "steps", steps)
-    n, _, _, X = _check_params(who, params, X, True)
-    _examples(who, X)
-    ids = _labels(who, labels, n, _checks.shape_of(params[0])[1])
-    _l2(who, l2)
-    vg = _value_and_grad(_softmax_objective, _softmax_grad, l2)
-    return training.fit(_sgd(learning_rate), lambda p, X_, c_: vg(p, X_, c_)[0],
-                        tuple(params), (X, ids), steps=steps, value_and_grad=vg)
+    _check_fit(who, params, X, labels, l2, True)
+    return _train(softmax_loss.kernel, softmax_gradient.kernel, params, X, labels,
+                  learning_rate, steps, l2)

@@ -1,6 +1,12 @@
-"""Loss functions, each with the formula the book derives for it.
+"""Loss functions, each with the formula the book derives for it, and beside each loss its
+gradient written out by hand (``<loss>_gradient``: the gradient in the loss's first
+argument, the logits or predictions, reduced as the loss is), which the hand-written
+training of :mod:`dlmath.backprop` and :mod:`dlmath.logistic_regression` starts from.
 
-Names and argument names follow optax: ``mse(predictions, targets)``.
+Names and argument names follow optax: ``mse(predictions, targets)``,
+``softmax_cross_entropy(logits, labels, axis=-1, where=None)``. Each public function checks
+its arguments, then runs its compiled body (:func:`dlmath._checks.checked`), which is its
+``.kernel``.
 """
 
 from __future__ import annotations
@@ -9,15 +15,18 @@ import jax
 import jax.numpy as jnp
 
 from dlmath import _checks
+from dlmath.activations import log_softmax, sigmoid, softmax
 
-__all__ = ["mse"]
-
-
-@jax.jit
-def _mse(predictions, targets):
-    return jnp.mean(jnp.square(predictions - targets))
+__all__ = ["mse", "mse_gradient"]
 
 
+def _mse_check(who: str):
+    def check(predictions, targets):
+        _checks.predictions_and_targets(who, predictions, targets)
+    return check
+
+
+@_checks.checked(_mse_check("mse"))
 def mse(predictions, targets):
     r"""Mean squared error, averaged over all elements.
 
@@ -36,18 +45,32 @@ def mse(predictions, targets):
         ``squared_error``, which is elementwise).
 
     Raises:
-        ValueError: if the shapes differ.
+        ValueError: if the shapes differ, or there is no element ($N = 0$).
         TypeError: if ``predictions`` is not floating, or ``targets`` is not real.
     """
-    _checks.require_floating("mse", "predictions", predictions)
-    _checks.require_real("mse", "targets", targets)
-    _checks.require_same_shape(
-        "mse", "predictions", predictions, "targets", targets, "(*B,)",
-        "Reshape one of them (e.g. y.reshape(-1)); mse does not broadcast.",
-    )
-    if _checks.shape_of(predictions) and 0 in _checks.shape_of(predictions):
-        raise ValueError("mse: predictions is empty; the mean of no elements is undefined.")
-    return _mse(predictions, targets)
+    return jnp.mean(jnp.square(predictions - targets))
+
+
+@_checks.checked(_mse_check("mse_gradient"))
+def mse_gradient(predictions, targets):
+    r"""The gradient of :func:`mse` in the predictions, written out by hand (not autodiff).
+
+    $$\frac{2 \left(- {y}_{i} + {\hat{y}}_{i}\right)}{N}$$
+
+    for each of the $N$ elements: the mean carries its $1/N$ into every entry.
+
+    Args:
+        predictions: floating array ``(*B,)``, $\hat y$.
+        targets: real array of the same shape ``(*B,)``, $y$; never broadcast.
+
+    Returns:
+        ``(*B,)``, shaped like ``predictions`` (JAX's type promotion of the two dtypes).
+
+    Raises:
+        ValueError, TypeError: as :func:`mse`.
+    """
+    residuals = predictions - targets
+    return 2.0 * residuals / residuals.size
 
 
 # ------------------------------------------------------------------ cross-entropies
@@ -56,28 +79,55 @@ def mse(predictions, targets):
 __all__ += [
     "binary_cross_entropy_with_logits",
     "sigmoid_binary_cross_entropy",
+    "sigmoid_binary_cross_entropy_gradient",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
+    "softmax_cross_entropy_with_integer_labels_gradient",
 ]
 
 
+def _check_bce(who: str, name: str, logits, y) -> None:
+    _checks.require_floating(who, "logits", logits)
+    dt = _checks.dtype_of(y, who, name)
+    if dt != jnp.bool_:
+        _checks.require_real(who, name, y)
+    _checks.require_same_shape(
+        who, "logits", logits, name, y, "(*B,)",
+        f"Nothing is broadcast; reshape the {name} (e.g. y.reshape(logits.shape)).",
+    )
+    if not jnp.issubdtype(dt, jnp.floating):
+        _checks.labels(who, name, jnp.asarray(y).astype(jnp.int32) if dt == jnp.bool_ else y,
+                       2, _checks.shape_of(logits), "(*B,)",
+                       f"Integer {name} are 0/1 labels of the shape of logits.")
+
+
+def _as_probabilities(logits, y):
+    """``(z, y)`` in one float dtype: float ``y`` as JAX promotes the two; 0/1 ids (int or
+    bool) as floats in the logits' dtype, NaN for any other id (possible only under jit)."""
+    if jnp.issubdtype(y.dtype, jnp.floating):
+        dtype = jnp.result_type(logits, y)
+        return logits.astype(dtype), y.astype(dtype)
+    ids = _checks.as_ids(y)
+    return logits, jnp.where((ids == 0) | (ids == 1), ids.astype(logits.dtype), jnp.nan)
+
+
 @jax.custom_jvp
-def _bce_with_logits(logits, targets):
-    return (jnp.maximum(logits, 0) - logits * targets
-            + jnp.log1p(jnp.exp(-jnp.abs(logits))))
+def _bce(logits, y):
+    return jnp.maximum(logits, 0) - logits * y + jnp.log1p(jnp.exp(-jnp.abs(logits)))
 
 
-@_bce_with_logits.defjvp
-def _bce_with_logits_jvp(primals, tangents):
-    # d/dz = sigmoid(z) - y (proven in the notebook) and d/dy = -z. Written out because
-    # autodiff of max(z, 0) and |z| at z = 0 picks one-sided derivatives (1/2 and 1 in
-    # JAX) that add up to -y instead of 1/2 - y.
+@_bce.defjvp
+def _bce_jvp(primals, tangents):
+    # d/dz is the hand-written gradient (proven in the notebook) and d/dy = -z. Written out
+    # because autodiff of max(z, 0) and |z| at z = 0 picks one-sided derivatives (1/2 and 1
+    # in JAX) that add up to -y instead of 1/2 - y.
     z, y = primals
     dz, dy = tangents
-    value = _bce_with_logits(z, y)
-    return value, (jax.nn.sigmoid(z) - y) * dz - z * dy
+    return _bce(z, y), sigmoid_binary_cross_entropy_gradient.kernel(z, y) * dz - z * dy
 
 
+@_checks.checked(lambda logits, targets: _check_bce(
+    "binary_cross_entropy_with_logits", "targets", logits, targets))
 def binary_cross_entropy_with_logits(logits, targets):
     r"""Binary cross-entropy of logits against targets, elementwise (not reduced).
 
@@ -91,10 +141,11 @@ def binary_cross_entropy_with_logits(logits, targets):
 
     $$- y z + \log{\left(1 + e^{- \left|{z}\right|} \right)} + \max\left(0, z\right)$$
 
-    Its gradient is $\partial\ell/\partial z = \sigma(z) - y$ (also proven there); it is
-    supplied as a custom JVP, exact at $z = 0$ and finite for $z = \pm 10^4$ in float32 and
-    float16. Same values as ``optax.sigmoid_binary_cross_entropy``, which is also this
-    function's other name here (:func:`sigmoid_binary_cross_entropy`).
+    Its gradient is $\partial\ell/\partial z = \sigma(z) - y$ (also proven there,
+    :func:`sigmoid_binary_cross_entropy_gradient`); it is supplied as a custom JVP, exact at
+    $z = 0$ and finite for $z = \pm 10^4$ in float32 and float16. Same values as
+    ``optax.sigmoid_binary_cross_entropy``, which is also this function's other name here
+    (:func:`sigmoid_binary_cross_entropy`, with optax's argument name ``labels``).
 
     Dtypes: the result has JAX's promoted dtype of ``logits`` and ``targets`` (float16
     logits with float32 targets give float32; integer or bool targets take the dtype of
@@ -114,36 +165,19 @@ def binary_cross_entropy_with_logits(logits, targets):
             concrete; under ``jit`` such an element's loss is NaN, the package's rule for class
             ids).
     """
-    return _checked_bce("binary_cross_entropy_with_logits", logits, targets)
+    return _bce(*_as_probabilities(logits, targets))
 
 
-def _checked_bce(who, logits, targets):
-    _checks.require_floating(who, "logits", logits)
-    t_dtype = _checks.dtype_of(targets, who, "targets")
-    if t_dtype != jnp.bool_:
-        _checks.require_real(who, "targets", targets)
-    _checks.require_same_shape(
-        who, "logits", logits, "targets", targets, "(*B,)",
-        "Nothing is broadcast; reshape the targets (e.g. y.reshape(logits.shape)).",
-    )
-    logits = jnp.asarray(logits)
-    if jnp.issubdtype(t_dtype, jnp.floating):
-        dtype = jnp.result_type(logits, targets)
-        return _bce_with_logits(logits.astype(dtype), jnp.asarray(targets).astype(dtype))
-    ids = _checks.labels(who, "targets", jnp.asarray(targets).astype(jnp.int32)
-                         if t_dtype == jnp.bool_ else targets, 2, _checks.shape_of(logits),
-                         "(*B,)", "Integer targets are 0/1 labels of the shape of logits.")
-    y = jnp.where((ids == 0) | (ids == 1), ids.astype(logits.dtype), jnp.nan)
-    return _bce_with_logits(logits, y)
-
-
-def sigmoid_binary_cross_entropy(logits, targets):
-    r"""optax's name for :func:`binary_cross_entropy_with_logits`: the same loss, values,
-    gradient (the custom JVP $\sigma(z) - y$), checks and rules, with this name in its
-    error messages. Same as ``optax.sigmoid_binary_cross_entropy(logits, labels)``.
+@_checks.checked(lambda logits, labels: _check_bce(
+    "sigmoid_binary_cross_entropy", "labels", logits, labels))
+def sigmoid_binary_cross_entropy(logits, labels):
+    r"""optax's name for :func:`binary_cross_entropy_with_logits`, with optax's arguments
+    ``(logits, labels)``: the same loss, values, gradient (the custom JVP
+    $\sigma(z) - y$), checks and rules, with this name in its error messages. Same as
+    ``optax.sigmoid_binary_cross_entropy(logits, labels)``.
 
     Args:
-        logits: floating array ``(*B,)``. targets: ``(*B,)``, probabilities or 0/1 labels.
+        logits: floating array ``(*B,)``. labels: ``(*B,)``, probabilities or 0/1 labels.
 
     Returns:
         ``(*B,)``: one loss per element (not reduced).
@@ -151,34 +185,60 @@ def sigmoid_binary_cross_entropy(logits, targets):
     Raises:
         TypeError, ValueError: as :func:`binary_cross_entropy_with_logits`.
     """
-    return _checked_bce("sigmoid_binary_cross_entropy", logits, targets)
+    return _bce(*_as_probabilities(logits, labels))
 
 
-@jax.jit
-def _softmax_ce(logits, labels):
-    from dlmath.activations import log_softmax
+@_checks.checked(lambda logits, labels: _check_bce(
+    "sigmoid_binary_cross_entropy_gradient", "labels", logits, labels))
+def sigmoid_binary_cross_entropy_gradient(logits, labels):
+    r"""The gradient of :func:`sigmoid_binary_cross_entropy` (and of
+    :func:`binary_cross_entropy_with_logits`) in the logits, elementwise, by hand:
 
-    # 0 * log 0 = 0: a class of probability 0 under the labels contributes nothing, even
-    # where its logit is -inf (a mask) or its log-probability underflows to -inf (float16
-    # at large logits); labels * log_softmax would give 0 * (-inf) = NaN there. The
-    # gradient in the logits, softmax(z) sum(y) - y, stays finite: the where sends a zero
-    # cotangent into the masked entries. Only -inf log-probabilities under a zero label are
-    # replaced, so the gradient in the labels stays -log softmax(z) wherever that is finite.
-    log_p = log_softmax(logits, axis=-1)
-    log_p = jnp.where((labels == 0) & (log_p == -jnp.inf), jnp.zeros((), log_p.dtype), log_p)
-    return 0.0 - jnp.sum(labels * log_p, axis=-1)  # 0.0 - : a loss of 0 prints 0, not -0
+    $$- y + \frac{1}{1 + e^{- z}}$$
+
+    that is $\sigma(z) - y$ (proven in ``notebooks/03_cross_entropy.ipynb``), with the
+    stable :func:`dlmath.activations.sigmoid`. The losses' custom JVP and the hand-written
+    gradient of :func:`dlmath.logistic_regression.logistic_gradient` are this function.
+
+    Args:
+        logits: floating array ``(*B,)``, $z$.
+        labels: ``(*B,)``, probabilities $y$ (float) or 0/1 labels (int of any width, or
+            bool); never broadcast.
+
+    Returns:
+        ``(*B,)``, one derivative per element, in the loss's dtype (under ``jit`` an integer
+        label other than 0 and 1 gives NaN).
+
+    Raises:
+        TypeError, ValueError: as :func:`binary_cross_entropy_with_logits`.
+    """
+    z, y = _as_probabilities(logits, labels)
+    return sigmoid.kernel(z) - y
 
 
-def _require_class_axis(who: str, logits) -> None:
-    shape = _checks.shape_of(logits)
-    if len(shape) == 0 or shape[-1] == 0:
-        raise ValueError(
-            f"{who}: logits must have shape (*B, K) with K >= 1 classes on the last axis; "
-            f"got {_checks.fmt(shape)}."
+_WHERE_LEGEND = "logits (*B, K), or (*B,) for one flag per example"
+
+
+def _sce_check(logits, labels, axis=-1, where=None):
+    who = "softmax_cross_entropy"
+    _checks.require_floating(who, "logits", logits)
+    dt = _checks.dtype_of(labels, who, "labels")
+    if not jnp.issubdtype(dt, jnp.floating):
+        raise TypeError(
+            f"{who}: labels must be probabilities (floating) of the shape of logits (*B, K); "
+            f"got labels of dtype {dt} and shape {_checks.fmt(_checks.shape_of(labels))}. "
+            "For class ids use softmax_cross_entropy_with_integer_labels."
         )
+    ax = _checks.class_axis(who, "logits", logits, axis)
+    _checks.require_same_shape(
+        who, "logits", logits, "labels", labels, "(*B, K)",
+        "For class ids use softmax_cross_entropy_with_integer_labels.",
+    )
+    _checks.where_mask(who, where, _checks.shape_of(logits), _WHERE_LEGEND, axis=ax)
 
 
-def softmax_cross_entropy(logits, labels):
+@_checks.checked(_sce_check, static_argnames="axis")
+def softmax_cross_entropy(logits, labels, axis: int = -1, where=None):
     r"""Cross-entropy of the softmax of logits against probability labels, per example.
 
     $$- \sum_{k=0}^{K - 1} \left(- \log{\left(\sum_{j=0}^{K - 1} e^{{z}_{j}} \right)}
@@ -197,57 +257,63 @@ def softmax_cross_entropy(logits, labels):
     10^4$): the loss is then the exact one, not $0 \cdot (-\infty) = $ NaN as in optax, and
     the gradient in the logits stays finite.
 
+    With ``where`` (optax's argument), only the entries where it is ``True`` take part: they
+    form the softmax (:func:`dlmath.activations.log_softmax` with ``where``) and the sum,
+    and a row with no entry left costs 0. A mask of shape ``(*B,)`` is one flag per
+    example (expanded at ``axis``, as optax does). The values are optax's; the gradients in
+    the logits too, and in the labels they are 0 at the masked entries (NaN in optax).
+
     Dtypes: JAX's promotion of ``logits`` and ``labels`` (the package's rule for functions
     without parameters).
 
     Args:
-        logits: floating array ``(*B, K)``, classes on the last axis.
+        logits: floating array ``(*B, K)``, classes along ``axis``.
         labels: floating array of the same shape ``(*B, K)``, each row a probability vector
             (one-hot or soft). Never broadcast.
+        axis: the axis of the ``K`` classes, a Python int (static under ``jit``; optax also
+            takes a tuple of axes, dlmath one axis).
+        where: ``None``, or a bool mask ``(*B, K)`` or ``(*B,)`` broadcastable to the logits.
 
     Returns:
         ``(*B,)``: one loss per example (not reduced).
 
     Raises:
         TypeError: if ``logits`` is not floating, or ``labels`` is not floating (integer class ids
-            belong to :func:`softmax_cross_entropy_with_integer_labels`).
-        ValueError: if ``logits`` has no class axis or ``labels`` has another shape.
+            belong to :func:`softmax_cross_entropy_with_integer_labels`); a ``where`` that is not
+            bool.
+        ValueError: if ``logits`` has no class axis ``axis`` (or ``K = 0``), ``labels`` has
+            another shape, or ``where`` does not broadcast to the logits.
     """
-    who = "softmax_cross_entropy"
-    _checks.require_floating(who, "logits", logits)
-    dt = _checks.dtype_of(labels, who, "labels")
-    if not jnp.issubdtype(dt, jnp.floating):
-        raise TypeError(
-            f"{who}: labels must be probabilities (floating) of the shape of logits (*B, K); "
-            f"got labels of dtype {dt} and shape {_checks.fmt(_checks.shape_of(labels))}. "
-            "For class ids use softmax_cross_entropy_with_integer_labels."
-        )
-    _require_class_axis(who, logits)
-    _checks.require_same_shape(
-        who, "logits", logits, "labels", labels, "(*B, K)",
-        "For class ids use softmax_cross_entropy_with_integer_labels.",
-    )
     dtype = jnp.result_type(logits, labels)
-    return _softmax_ce(jnp.asarray(logits).astype(dtype), jnp.asarray(labels).astype(dtype))
+    logits, labels = logits.astype(dtype), labels.astype(dtype)
+    if where is not None and where.ndim != logits.ndim:   # one flag per example (optax)
+        where = jnp.expand_dims(where, axis)
+    # 0 * log 0 = 0: a class of probability 0 under the labels contributes nothing, even
+    # where its logit is -inf (a mask) or its log-probability underflows to -inf (float16
+    # at large logits); labels * log_softmax would give 0 * (-inf) = NaN there. The
+    # gradient in the logits, softmax(z) sum(y) - y, stays finite: the where sends a zero
+    # cotangent into the dropped entries. Only -inf log-probabilities under a zero label
+    # (and masked entries) are replaced, so the gradient in the labels stays
+    # -log softmax(z) wherever that is finite.
+    log_p = log_softmax.kernel(logits, axis=axis, where=where)
+    drop = (labels == 0) & (log_p == -jnp.inf)
+    if where is not None:
+        drop = drop | ~where
+    log_p = jnp.where(drop, jnp.zeros((), log_p.dtype), log_p)
+    return 0.0 - jnp.sum(labels * log_p, axis=axis, where=where)  # 0.0 -: a loss of 0 is not -0
 
 
-@jax.jit
-def _softmax_ce_int(logits, labels):
-    # logsumexp(z) - z_c, both shifted by m = max_k z_k: log sum_k e^(z_k - m) - (z_c - m).
-    # Subtracting m before the difference keeps float16 exact-ish at large logits (no
-    # m + small - z_c cancellation). Only the label's logit is gathered, and m is
-    # subtracted after the gather: no (*B, K) array of log-probabilities is formed.
-    # labels are int32 here (widened by _checks.labels), so labels < k never overflows.
-    k = logits.shape[-1]
-    valid = (labels >= 0) & (labels < k)
-    safe = jnp.where(valid, labels, 0)
-    m = jax.lax.stop_gradient(jnp.max(logits, axis=-1))
-    log_normalizer = jnp.log(jnp.sum(jnp.exp(logits - m[..., None]), axis=-1))
-    picked = jnp.take_along_axis(logits, safe[..., None], axis=-1)[..., 0] - m
-    return jnp.where(valid, log_normalizer - picked, jnp.nan)
+def _ice_check(who: str):
+    def check(logits, labels, axis=-1, where=None):
+        ax = _checks.logits_and_labels(
+            who, logits, labels, axis, hint="labels are one class id per row of logits "
+            "(*B, K); for probability or one-hot labels (*B, K) use softmax_cross_entropy.")
+        _checks.where_mask(who, where, _checks.shape_of(logits), _WHERE_LEGEND, axis=ax)
+    return check
 
 
-def softmax_cross_entropy_with_integer_labels(logits, labels):
+@_checks.checked(_ice_check("softmax_cross_entropy_with_integer_labels"), static_argnames="axis")
+def softmax_cross_entropy_with_integer_labels(logits, labels, axis: int = -1, where=None):
     r"""Cross-entropy of the softmax of logits against integer class ids, per example.
 
     $$\log{\left(\sum_{j=0}^{K - 1} e^{{z}_{j}} \right)} - {z}_{c}$$
@@ -267,25 +333,76 @@ def softmax_cross_entropy_with_integer_labels(logits, labels):
     end); under ``jit`` the values are unknown, and an id out of range gives a loss of NaN
     for its example (it shows in any mean) and a zero gradient for its row.
 
+    With ``where`` (optax's argument), the log-sum-exp runs over the entries where it is
+    ``True``, the label's logit is taken as it is, and a row with no entry left costs 0;
+    a mask ``(*B,)`` is one flag per example. Values and gradients are optax's.
+
     Args:
-        logits: floating array ``(*B, K)``, classes on the last axis.
-        labels: integer array ``(*B,)`` of class ids in ``[0, K)``.
+        logits: floating array ``(*B, K)``, classes along ``axis``.
+        labels: integer array ``(*B,)`` of class ids in ``[0, K)`` (``(*B,)`` is the shape of
+            the logits without ``axis``).
+        axis: the axis of the ``K`` classes, a Python int (static under ``jit``; optax also
+            takes a tuple of axes, dlmath one axis).
+        where: ``None``, or a bool mask ``(*B, K)`` or ``(*B,)`` broadcastable to the logits.
 
     Returns:
         ``(*B,)``: one loss per example (not reduced).
 
     Raises:
         TypeError: if ``logits`` is not floating or ``labels`` is not an integer array
-            (probabilities or one-hot rows belong to :func:`softmax_cross_entropy`).
-        ValueError: if ``logits`` has no class axis, ``labels`` is not ``(*B,)``, or a concrete id
-            lies outside ``[0, K)``.
+            (probabilities or one-hot rows belong to :func:`softmax_cross_entropy`); a ``where``
+            that is not bool.
+        ValueError: if ``logits`` has no class axis ``axis`` (or ``K = 0``), ``labels`` is not
+            ``(*B,)``, a concrete id lies outside ``[0, K)``, or ``where`` does not broadcast.
     """
-    who = "softmax_cross_entropy_with_integer_labels"
-    _checks.require_floating(who, "logits", logits)
-    _require_class_axis(who, logits)
-    shape = _checks.shape_of(logits)
-    ids = _checks.labels(
-        who, "labels", labels, shape[-1], shape[:-1], "(*B,)",
-        "labels are one class id per row of logits (*B, K); for probability or one-hot "
-        "labels (*B, K) use softmax_cross_entropy.")
-    return _softmax_ce_int(jnp.asarray(logits), ids)
+    # logsumexp(z) - z_c, both shifted by m = max_k z_k: log sum_k e^(z_k - m) - (z_c - m).
+    # Subtracting m before the difference keeps float16 exact-ish at large logits (no
+    # m + small - z_c cancellation). Only the label's logit is gathered, and m is
+    # subtracted after the gather: no (*B, K) array of log-probabilities is formed.
+    # The ids are widened to 32 bits, so labels < k never overflows.
+    labels = _checks.as_ids(labels)
+    valid = (labels >= 0) & (labels < logits.shape[axis])
+    safe = jnp.expand_dims(jnp.where(valid, labels, 0), axis)
+    if where is None:
+        m = jax.lax.stop_gradient(jnp.max(logits, axis=axis, keepdims=True))
+        shifted = logits - m
+    else:
+        if where.ndim != logits.ndim:                     # one flag per example (optax)
+            where = jnp.expand_dims(where, axis)
+        m = jnp.max(logits, axis=axis, where=where, initial=-jnp.inf, keepdims=True)
+        m = jax.lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0))   # a row with nothing left
+        shifted = jnp.where(where, logits, -jnp.inf) - m
+    log_normalizer = jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, where=where, keepdims=True))
+    picked = jnp.take_along_axis(logits, safe, axis=axis) - m
+    out = jnp.where(valid, jnp.squeeze(log_normalizer - picked, axis), jnp.nan)
+    return out if where is None else jnp.where(jnp.any(where, axis=axis), out, 0.0)
+
+
+@_checks.checked(_ice_check("softmax_cross_entropy_with_integer_labels_gradient"))
+def softmax_cross_entropy_with_integer_labels_gradient(logits, labels):
+    r"""The gradient of :func:`softmax_cross_entropy_with_integer_labels` in the logits, per
+    example, by hand (classes on the last axis, no mask):
+
+    $$\frac{e^{{z}_{k}}}{\sum_{j=0}^{K - 1} e^{{z}_{j}}} - \delta_{c k}$$
+
+    that is $\operatorname{softmax}(z) - e_c$ (proven for every $K$ in
+    ``notebooks/03_cross_entropy.ipynb``), with the stable
+    :func:`dlmath.activations.softmax`. The hand-written gradients of
+    :mod:`dlmath.backprop` and :mod:`dlmath.logistic_regression` start from it.
+
+    Args:
+        logits: floating array ``(*B, K)``, classes on the last axis.
+        labels: integer array ``(*B,)`` of class ids in ``[0, K)``.
+
+    Returns:
+        ``(*B, K)`` in the dtype of ``logits``; under ``jit`` an id out of range makes its
+        row NaN (as its loss is).
+
+    Raises:
+        TypeError, ValueError: as :func:`softmax_cross_entropy_with_integer_labels`.
+    """
+    labels = _checks.as_ids(labels)
+    k = logits.shape[-1]
+    valid = (labels >= 0) & (labels < k)
+    rows = softmax.kernel(logits, axis=-1) - jax.nn.one_hot(labels, k, dtype=logits.dtype)
+    return jnp.where(valid[..., None], rows, jnp.nan)

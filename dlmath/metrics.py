@@ -3,7 +3,8 @@ r"""Classification metrics: accuracy from logits, and the confusion matrix.
 A classifier's scores are logits (or probabilities: both have the same largest entry and
 the same sign of $z$ versus $p - 1/2$), ``(*B, K)`` for $K$ classes, ``(*B,)`` for a binary
 model. Class ids follow the package's rule (:mod:`dlmath._checks`): integers of any width,
-concrete ids outside ``[0, K)`` raise.
+concrete ids outside ``[0, K)`` raise. Each function checks its arguments, then runs its
+compiled body, its ``.kernel`` (:func:`dlmath._checks.checked`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,19 @@ from dlmath import _checks
 __all__ = ["accuracy", "binary_accuracy", "confusion_matrix"]
 
 
+def _no_example(who: str, logits, batch: tuple) -> None:
+    if 0 in batch:
+        raise ValueError(f"{who}: logits {_checks.fmt(_checks.shape_of(logits))} holds no "
+                         "example; the accuracy of none is undefined.")
+
+
+def _accuracy_check(logits, labels):
+    _checks.logits_and_labels("accuracy", logits, labels,
+                              hint="labels are the class ids of the rows of logits (*B, K).")
+    _no_example("accuracy", logits, _checks.shape_of(logits)[:-1])
+
+
+@_checks.checked(_accuracy_check)
 def accuracy(logits, labels):
     r"""Share of examples whose largest logit is the label, a scalar in $[0, 1]$ (reduced).
 
@@ -33,20 +47,21 @@ def accuracy(logits, labels):
         ValueError: logits without a class axis; labels not ``(*B,)``; no example at all; concrete
             ids outside ``[0, K)``.
     """
-    who = "accuracy"
+    ids = _checks.as_ids(labels)
+    return jnp.mean((jnp.argmax(logits, axis=-1) == ids).astype(jnp.float32))
+
+
+def _binary_accuracy_check(logits, targets):
+    who = "binary_accuracy"
     _checks.require_floating(who, "logits", logits)
-    s = _checks.shape_of(logits)
-    if len(s) == 0 or s[-1] == 0:
-        raise ValueError(f"{who}: logits must have shape (*B, K) with K >= 1 classes; got "
-                         f"{_checks.fmt(s)}. For one logit per example use binary_accuracy.")
-    ids = _checks.labels(who, "labels", labels, s[-1], s[:-1], "(*B,)",
-                         "labels are the class ids of the rows of logits (*B, K).")
-    if 0 in s[:-1]:
-        raise ValueError(f"{who}: logits {_checks.fmt(s)} holds no example; the accuracy of "
-                         "none is undefined.")
-    return jnp.mean((jnp.argmax(jnp.asarray(logits), axis=-1) == ids).astype(jnp.float32))
+    if _checks.dtype_of(targets, who, "targets") == jnp.bool_:
+        targets = jnp.asarray(targets).astype(jnp.int32)
+    _checks.labels(who, "targets", targets, 2, _checks.shape_of(logits), "(*B,)",
+                   "targets are 0/1 labels of the shape of logits.")
+    _no_example(who, logits, _checks.shape_of(logits))
 
 
+@_checks.checked(_binary_accuracy_check)
 def binary_accuracy(logits, targets):
     r"""Share of examples with $[z_n > 0] = y_n$ (the model's $P(y = 1) = \sigma(z) > 1/2$),
     a scalar in $[0, 1]$.
@@ -62,20 +77,21 @@ def binary_accuracy(logits, targets):
         TypeError: non-floating logits; targets that are not ints or bools.
         ValueError: shapes that differ; no example; concrete targets other than 0 and 1.
     """
-    who = "binary_accuracy"
-    _checks.require_floating(who, "logits", logits)
-    s = _checks.shape_of(logits)
-    t = targets
-    if _checks.dtype_of(t, who, "targets") == jnp.bool_:
-        t = jnp.asarray(t).astype(jnp.int32)
-    ids = _checks.labels(who, "targets", t, 2, s, "(*B,)",
-                         "targets are 0/1 labels of the shape of logits.")
-    if 0 in s:
-        raise ValueError(f"{who}: logits {_checks.fmt(s)} holds no example; the accuracy of "
-                         "none is undefined.")
-    return jnp.mean(((jnp.asarray(logits) > 0).astype(jnp.int32) == ids).astype(jnp.float32))
+    ids = _checks.as_ids(targets)
+    return jnp.mean(((logits > 0).astype(jnp.int32) == ids).astype(jnp.float32))
 
 
+def _confusion_check(labels, predicted, num_classes):
+    who = "confusion_matrix"
+    _checks.count(who, "num_classes", num_classes, low=1)
+    _checks.require_ndim(who, "labels", labels, 1, "(N,)")
+    n = _checks.shape_of(labels)[0]
+    _checks.labels(who, "labels", labels, num_classes, (n,), "(N,)")
+    _checks.labels(who, "predicted", predicted, num_classes, (n,), "(N,)",
+                   "predicted must be one id per example, like labels.")
+
+
+@_checks.checked(_confusion_check, static_argnames="num_classes")
 def confusion_matrix(labels, predicted, num_classes: int):
     r"""Counts $C_{ij}$ of examples of true class $i$ predicted as class $j$, ``(K, K)``
     (rows: truth, columns: prediction, as scikit-learn). $\operatorname{tr} C / N$ is the
@@ -95,13 +111,7 @@ def confusion_matrix(labels, predicted, num_classes: int):
             outside ``[0, K)``. Under ``jit`` the values are unknown: an example with an id out of
             range is then left out of the counts (never counted in another cell).
     """
-    who = "confusion_matrix"
-    _checks.count(who, "num_classes", num_classes, low=1)
-    _checks.require_ndim(who, "labels", labels, 1, "(N,)")
-    n = _checks.shape_of(labels)[0]
-    t = _checks.labels(who, "labels", labels, num_classes, (n,), "(N,)")
-    p = _checks.labels(who, "predicted", predicted, num_classes, (n,), "(N,)",
-                       "predicted must be one id per example, like labels.")
+    t, p = _checks.as_ids(labels), _checks.as_ids(predicted)
     valid = (t >= 0) & (t < num_classes) & (p >= 0) & (p < num_classes)
     # an invalid pair goes to index K*K, which mode="drop" discards (an id >= K must not
     # spill into the next row of the flattened matrix); ids are int32 here, so t*K + p

@@ -27,13 +27,13 @@ __all__ = ["batch_norm", "batch_norm_backward", "update_running_statistics",
            "rms_norm_backward"]
 
 
-def _check(who: str, x, scale, bias=None, *, batch: bool, grad_output=None):
-    """dtype of the parameters; x (and grad_output) checked and cast to it."""
+def _check(who: str, x, scale, bias=None, *, batch: bool, eps, grad_output=None) -> None:
+    """x, the parameters (and grad_output) and eps; the kernels cast to the dtype of scale."""
+    _checks.hyperparameter(who, "eps", eps, low=0.0)
     _checks.require_floating(who, "x", x)
     params = {"scale": scale} if bias is None else {"scale": scale, "bias": bias}
     for name, v in params.items():
         _checks.require_floating(who, name, v)
-    dtype = jnp.result_type(scale)
     s = _checks.shape_of(x)
     if batch and len(s) < 2:
         raise ValueError(f"{who}: x must have shape (N, ..., C) with a batch axis; got "
@@ -55,16 +55,26 @@ def _check(who: str, x, scale, bias=None, *, batch: bool, grad_output=None):
         raise ValueError(f"{who}: x {_checks.fmt(s)} has no examples (an empty axis before the "
                          "channels); the batch statistics are a mean over them and are "
                          "undefined for none.")
-    out = [x]
     if grad_output is not None:
         _checks.require_floating(who, "grad_output", grad_output)
         _checks.require_same_shape(who, "x", x, "grad_output", grad_output, "(*B, C)")
-        out.append(grad_output)
-    return dtype, _checks.cast_floats(dtype, *out, *params.values())
 
 
-def _eps(who: str, eps) -> None:
-    _checks.hyperparameter(who, "eps", eps, low=0.0)
+def _forward_check(who: str, batch: bool):
+    def check(x, scale, bias, *, eps=1e-5):
+        _check(who, x, scale, bias, batch=batch, eps=eps)
+    return check
+
+
+def _backward_check(who: str, batch: bool, eps_default: float = 1e-5):
+    def check(x, scale, grad_output, *, eps=eps_default):
+        _check(who, x, scale, batch=batch, eps=eps, grad_output=grad_output)
+    return check
+
+
+def _cast(scale, *arrays):
+    """The arrays in the dtype of ``scale`` (the package's rule for parameters)."""
+    return tuple(a.astype(scale.dtype) for a in arrays)
 
 
 def _moments(x, axes):
@@ -73,6 +83,7 @@ def _moments(x, axes):
     return mean, var
 
 
+@_checks.checked(_forward_check("batch_norm", batch=True))
 def batch_norm(x, scale, bias, *, eps=1e-5):
     r"""Batch normalisation in training mode: each channel $c$ normalised with the mean
     $\mu$ and biased variance $\sigma^2$ of its $N$ values in the batch,
@@ -105,13 +116,12 @@ def batch_norm(x, scale, bias, *, eps=1e-5):
             channels; ``eps`` negative or not finite.
         TypeError: non-floating arrays.
     """
-    who = "batch_norm"
-    _eps(who, eps)
-    _, (x, scale, bias) = _check(who, x, scale, bias, batch=True)
+    x, bias = _cast(scale, x, bias)
     mean, var = _moments(x, tuple(range(x.ndim - 1)))
     return (x - mean) / jnp.sqrt(var + eps) * scale + bias
 
 
+@_checks.checked(_backward_check("batch_norm_backward", batch=True))
 def batch_norm_backward(x, scale, grad_output, *, eps=1e-5):
     r"""The hand-derived backward pass of :func:`batch_norm`: for $g$ = ``grad_output``,
 
@@ -136,9 +146,7 @@ def batch_norm_backward(x, scale, grad_output, *, eps=1e-5):
         ValueError, TypeError: as :func:`batch_norm`; ``grad_output`` not of the shape of ``x`` or
             not floating.
     """
-    who = "batch_norm_backward"
-    _eps(who, eps)
-    _, (x, g, scale) = _check(who, x, scale, batch=True, grad_output=grad_output)
+    x, g = _cast(scale, x, grad_output)
     axes = tuple(range(x.ndim - 1))
     n = x.size // x.shape[-1]
     mean, var = _moments(x, axes)
@@ -150,6 +158,34 @@ def batch_norm_backward(x, scale, grad_output, *, eps=1e-5):
     return grad_x, sum_gx.reshape(-1), sum_g.reshape(-1)
 
 
+def _check_statistics(who: str, x, vectors: dict, *, batch: bool) -> None:
+    """Floating ``x`` and ``(C,)`` vectors (statistics or parameters) for its channels."""
+    _checks.require_floating(who, "x", x)
+    for name, v in vectors.items():
+        _checks.require_floating(who, name, v)
+    s = _checks.shape_of(x)
+    if len(s) < (2 if batch else 1):
+        raise ValueError(f"{who}: x must have shape "
+                         + (f"(N, ..., C) with a batch axis; got {_checks.fmt(s)}. A single "
+                            "example (C,) is x[None]." if batch else "(*B, C); got a scalar."))
+    for name, v in vectors.items():
+        if _checks.shape_of(v) != (s[-1],):
+            raise ValueError(f"{who}: {name} must have shape (C,) = ({s[-1]},), one entry per "
+                             f"channel of x {_checks.fmt(s)}; got "
+                             f"{_checks.fmt(_checks.shape_of(v))}.")
+    if batch and any(d == 0 for d in s[:-1]):
+        raise ValueError(f"{who}: x {_checks.fmt(s)} has no examples; the batch statistics "
+                         "are a mean over them and are undefined for none.")
+
+
+def _check_update(running_mean, running_var, x, *, momentum=0.99) -> None:
+    who = "update_running_statistics"
+    _checks.hyperparameter(who, "momentum", momentum, low=0.0, high=1.0)
+    _check_statistics(who, x, {"running_mean": running_mean, "running_var": running_var},
+                      batch=True)
+
+
+@_checks.checked(_check_update)
 def update_running_statistics(running_mean, running_var, x, *, momentum=0.99):
     r"""The running statistics that batch norm uses at inference, updated with one batch:
     $\mu_r \leftarrow m\,\mu_r + (1 - m)\,\mu$ and $\sigma_r^2 \leftarrow m\,\sigma_r^2 +
@@ -171,30 +207,20 @@ def update_running_statistics(running_mean, running_var, x, *, momentum=0.99):
             ``[0, 1]``.
         TypeError: non-floating arrays.
     """
-    who = "update_running_statistics"
-    _checks.hyperparameter(who, "momentum", momentum, low=0.0, high=1.0)
-    for name, v in (("running_mean", running_mean), ("running_var", running_var)):
-        _checks.require_floating(who, name, v)
-    dtype = jnp.result_type(running_mean)
-    _checks.require_floating(who, "x", x)
-    s = _checks.shape_of(x)
-    if len(s) < 2:
-        raise ValueError(f"{who}: x must have shape (N, ..., C) with a batch axis; got "
-                         f"{_checks.fmt(s)}. A single example (C,) is x[None].")
-    for name, v in (("running_mean", running_mean), ("running_var", running_var)):
-        if _checks.shape_of(v) != (s[-1],):
-            raise ValueError(f"{who}: {name} must have shape (C,) = ({s[-1]},), one entry per "
-                             f"channel of x {_checks.fmt(s)}; got "
-                             f"{_checks.fmt(_checks.shape_of(v))}.")
-    if any(d == 0 for d in s[:-1]):
-        raise ValueError(f"{who}: x {_checks.fmt(s)} has no examples; the batch statistics "
-                         "are a mean over them and are undefined for none.")
-    x, running_mean, running_var = _checks.cast_floats(dtype, x, running_mean, running_var)
+    x, running_var = _cast(running_mean, x, running_var)
     mean, var = _moments(x, tuple(range(x.ndim - 1)))
     return (momentum * running_mean + (1 - momentum) * mean.reshape(-1),
             momentum * running_var + (1 - momentum) * var.reshape(-1))
 
 
+def _check_inference(x, scale, bias, running_mean, running_var, *, eps=1e-5) -> None:
+    who = "batch_norm_inference"
+    _checks.hyperparameter(who, "eps", eps, low=0.0)
+    _check_statistics(who, x, {"scale": scale, "bias": bias, "running_mean": running_mean,
+                               "running_var": running_var}, batch=False)
+
+
+@_checks.checked(_check_inference)
 def batch_norm_inference(x, scale, bias, running_mean, running_var, *, eps=1e-5):
     r"""Batch normalisation at inference: $y = \gamma (x - \mu_r)/\sqrt{\sigma_r^2 +
     \epsilon} + \beta$ with the running statistics of :func:`update_running_statistics`
@@ -213,26 +239,11 @@ def batch_norm_inference(x, scale, bias, running_mean, running_var, *, eps=1e-5)
         ValueError: a vector not ``(C,)``; ``x`` a scalar; ``eps`` out of range.
         TypeError: non-floating arrays.
     """
-    who = "batch_norm_inference"
-    _eps(who, eps)
-    _checks.require_floating(who, "x", x)
-    vectors = {"scale": scale, "bias": bias, "running_mean": running_mean,
-               "running_var": running_var}
-    for name, v in vectors.items():
-        _checks.require_floating(who, name, v)
-    dtype = jnp.result_type(scale)
-    s = _checks.shape_of(x)
-    if len(s) < 1:
-        raise ValueError(f"{who}: x must have shape (*B, C); got a scalar.")
-    for name, v in vectors.items():
-        if _checks.shape_of(v) != (s[-1],):
-            raise ValueError(f"{who}: {name} must have shape (C,) = ({s[-1]},), one entry per "
-                             f"channel of x {_checks.fmt(s)}; got "
-                             f"{_checks.fmt(_checks.shape_of(v))}.")
-    x, scale, bias, mean, var = _checks.cast_floats(dtype, x, *vectors.values())
+    x, bias, mean, var = _cast(scale, x, bias, running_mean, running_var)
     return (x - mean) / jnp.sqrt(var + eps) * scale + bias
 
 
+@_checks.checked(_forward_check("layer_norm", batch=False))
 def layer_norm(x, scale, bias, *, eps=1e-5):
     r"""Layer normalisation over the last axis, for each example on its own:
 
@@ -257,13 +268,12 @@ def layer_norm(x, scale, bias, *, eps=1e-5):
             range.
         TypeError: non-floating arrays.
     """
-    who = "layer_norm"
-    _eps(who, eps)
-    _, (x, scale, bias) = _check(who, x, scale, bias, batch=False)
+    x, bias = _cast(scale, x, bias)
     mean, var = _moments(x, -1)
     return (x - mean) / jnp.sqrt(var + eps) * scale + bias
 
 
+@_checks.checked(_backward_check("layer_norm_backward", batch=False))
 def layer_norm_backward(x, scale, grad_output, *, eps=1e-5):
     r"""The hand-derived backward pass of :func:`layer_norm`. With $h = \gamma \odot g$
     (the output gradient through the scale), per example, over its $D$ features:
@@ -283,9 +293,7 @@ def layer_norm_backward(x, scale, grad_output, *, eps=1e-5):
     Raises:
         ValueError, TypeError: as :func:`layer_norm`; ``grad_output`` of another shape.
     """
-    who = "layer_norm_backward"
-    _eps(who, eps)
-    _, (x, g, scale) = _check(who, x, scale, batch=False, grad_output=grad_output)
+    x, g = _cast(scale, x, grad_output)
     d = x.shape[-1]
     mean, var = _moments(x, -1)
     sigma = jnp.sqrt(var + eps)
@@ -297,6 +305,8 @@ def layer_norm_backward(x, scale, grad_output, *, eps=1e-5):
     return grad_x, jnp.sum(g * x_hat, axis=batch), jnp.sum(g, axis=batch)
 
 
+@_checks.checked(lambda x, scale, *, eps=1e-6: _check("rms_norm", x, scale, batch=False,
+                                                      eps=eps))
 def rms_norm(x, scale, *, eps=1e-6):
     r"""RMS normalisation over the last axis (no centring, no bias):
 
@@ -316,12 +326,11 @@ def rms_norm(x, scale, *, eps=1e-6):
         ValueError: ``x`` a scalar; ``scale`` not ``(C,)``; ``C = 0``; ``eps`` out of range.
         TypeError: non-floating arrays.
     """
-    who = "rms_norm"
-    _eps(who, eps)
-    _, (x, scale) = _check(who, x, scale, batch=False)
+    (x,) = _cast(scale, x)
     return x / jnp.sqrt(jnp.mean(jnp.square(x), -1, keepdims=True) + eps) * scale
 
 
+@_checks.checked(_backward_check("rms_norm_backward", batch=False, eps_default=1e-6))
 def rms_norm_backward(x, scale, grad_output, *, eps=1e-6):
     r"""The hand-derived backward pass of :func:`rms_norm`: with $r = \sqrt{\frac{1}{D}
     \sum x^2 + \epsilon}$ and $h = \gamma \odot g$, per example,
@@ -339,9 +348,7 @@ def rms_norm_backward(x, scale, grad_output, *, eps=1e-6):
     Raises:
         ValueError, TypeError: as :func:`rms_norm`; ``grad_output`` of another shape.
     """
-    who = "rms_norm_backward"
-    _eps(who, eps)
-    _, (x, g, scale) = _check(who, x, scale, batch=False, grad_output=grad_output)
+    x, g = _cast(scale, x, grad_output)
     r = jnp.sqrt(jnp.mean(jnp.square(x), -1, keepdims=True) + eps)
     h = g * scale
     grad_x = (h - x * jnp.sum(h * x, -1, keepdims=True) / (x.shape[-1] * r**2)) / r

@@ -27,12 +27,15 @@ parameters' float16. (optax's ``mu_dtype``, also accepted by :func:`adam` and
 :func:`adamw`, sets the dtype of the first moment only, as in optax; it does not prevent
 the float16 failure.)
 
+Clipping, and chaining an optimizer after it, are in :mod:`dlmath.transforms`.
+
 Derived and verified in ``notebooks/05_optimizers.ipynb``.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -100,6 +103,7 @@ class AdamState(NamedTuple):
 _FLOAT_HINT = ("Optimizers act on floating-point parameters; convert with jnp.asarray(x, "
                "jnp.float32).")
 _LIKE_HINT = "Pass the gradients of the same params that init() received."
+_STATE = "the optimizer state (built by init(params))"
 
 
 def _unit_interval(who: str, name: str, value, hint: str = "") -> None:
@@ -109,46 +113,6 @@ def _unit_interval(who: str, name: str, value, hint: str = "") -> None:
 
 def _non_negative(who: str, name: str, value) -> None:
     _checks.hyperparameter(who, name, value, low=0.0)
-
-
-def _option(who: str, name: str, value) -> None:
-    """A static switch (``nesterov``, ``centered``, ...): a Python bool, never traced."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(
-            f"{who}: {name} must be a Python bool (it changes the computation, so it cannot "
-            f"be traced); got {type(value).__name__} {value!r}."
-        )
-
-
-def _state_dtype(who: str, name: str, dtype):
-    """``None`` or a floating dtype, as a NumPy dtype."""
-    if dtype is None:
-        return None
-    try:
-        dt = jnp.dtype(dtype)
-    except TypeError as err:
-        raise TypeError(f"{who}: {name} must be None or a floating dtype such as jnp.float32; "
-                        f"got {dtype!r}.") from err
-    if not jnp.issubdtype(dt, jnp.floating):
-        raise TypeError(f"{who}: {name} must be None or a floating dtype such as jnp.float32; "
-                        f"got {dt}.")
-    return dt
-
-
-def _init_checks(who: str, params) -> None:
-    _checks.float_dtype_of_tree(who, "params", params)
-
-
-def _grads_like(who: str, grads, ref, ref_name: str):
-    """The package's rule for gradients: floating leaves with the structure and shapes of
-    ``ref``, each cast to the dtype of its ``ref`` leaf (so a carried state never changes
-    dtype). ``ref=None``: only the float check."""
-    for leaf in jax.tree_util.tree_leaves(grads):
-        _checks.require_floating(who, "every leaf of grads", leaf, _FLOAT_HINT)
-    if ref is None:
-        return grads
-    _checks.require_like(who, "grads", grads, ref_name, ref, _LIKE_HINT)
-    return _tmap(lambda g, r: jnp.asarray(g).astype(jnp.result_type(r)), grads, ref)
 
 
 def _keep_dtype(new, old):
@@ -200,16 +164,22 @@ def _reuse(factory):
     """Built with the same Python hyper-parameters, a factory returns the same
     :class:`Optimizer` object (its functions are pure), so a compiled training loop that
     takes it as a static argument (:func:`dlmath.training.fit`) is compiled once, not on
-    every call. Arrays or traced values as hyper-parameters bypass the reuse."""
+    every call, whether the arguments are passed by position or by name. Arrays or traced
+    values as hyper-parameters bypass the reuse."""
     cache: dict = {}
+    signature = inspect.signature(factory)
 
     @functools.wraps(factory)
     def build(*args, **kwargs):
-        items = list(args) + sorted(kwargs.items())
-        flat = [v for item in items for v in (item if isinstance(item, tuple) else (item,))]
-        if not all(isinstance(v, _PLAIN) for v in flat):
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError:
+            return factory(*args, **kwargs)  # raises the factory's own TypeError
+        bound.apply_defaults()
+        values = tuple(bound.arguments.values())
+        if not all(isinstance(v, _PLAIN) for v in values):
             return factory(*args, **kwargs)
-        key = tuple((type(v), v) for v in flat)
+        key = tuple((type(v), v) for v in values)
         if key not in cache:
             if len(cache) >= 256:
                 cache.clear()
@@ -273,7 +243,7 @@ def sgd(learning_rate, momentum=None, nesterov: bool = False) -> Optimizer:
     """
     who = "sgd"
     _checks.learning_rate(who, learning_rate)
-    _option(who, "nesterov", nesterov)
+    _checks.require_flag(who, "nesterov", nesterov)
     if momentum is not None:
         _unit_interval(who, "momentum", momentum,
                        "Use None for plain SGD; mu >= 1 makes the buffer grow without bound.")
@@ -284,17 +254,17 @@ def sgd(learning_rate, momentum=None, nesterov: bool = False) -> Optimizer:
         )
 
     def init(params):
-        _init_checks(who, params)
+        _checks.float_dtype_of_tree(who, "params", params)
         return SgdState(trace=None if momentum is None else _zeros(params))
 
     def update(grads, state, params=None):
         _checks.require_state(who, state, SgdState)
         if momentum is None:
             if params is not None:
-                _init_checks(who, params)
-            grads = _grads_like(who, grads, params, "params")
+                _checks.float_dtype_of_tree(who, "params", params)
+            grads = _checks.cast_like(who, "grads", grads, "params", params, _LIKE_HINT)
             return _scale(learning_rate, grads, grads), SgdState(trace=None)
-        grads = _grads_like(who, grads, state.trace, "the optimizer state (built by init(params))")
+        grads = _checks.cast_like(who, "grads", grads, _STATE, state.trace, _LIKE_HINT)
         direction, trace = _trace(grads, state.trace, momentum, nesterov)
         return _scale(learning_rate, direction, trace), SgdState(trace=trace)
 
@@ -377,8 +347,8 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt: 
     _non_negative(who, "initial_scale", initial_scale)
     for name, flag in [("eps_in_sqrt", eps_in_sqrt), ("centered", centered),
                        ("nesterov", nesterov), ("bias_correction", bias_correction)]:
-        _option(who, name, flag)
-    dtype = _state_dtype(who, "state_dtype", state_dtype)
+        _checks.require_flag(who, name, flag)
+    dtype = _checks.optional_float_dtype(who, "state_dtype", state_dtype)
     if momentum is not None:
         _unit_interval(who, "momentum", momentum)
     elif nesterov:
@@ -386,7 +356,7 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt: 
                          "e.g. momentum=0.9 (optax would silently ignore nesterov here).")
 
     def init(params):
-        _init_checks(who, params)
+        _checks.float_dtype_of_tree(who, "params", params)
         return RmspropState(
             count=jnp.zeros([], jnp.int32),
             nu=_tmap(lambda p: jnp.full(jnp.shape(p), initial_scale, _dtype_or(dtype, p)),
@@ -398,7 +368,7 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt: 
     def update(grads, state, params=None):
         del params
         _checks.require_state(who, state, RmspropState)
-        grads = _grads_like(who, grads, state.nu, "the optimizer state (built by init(params))")
+        grads = _checks.cast_like(who, "grads", grads, _STATE, state.nu, _LIKE_HINT)
         nu = _keep_dtype(_tmap(lambda g, n: (1 - decay) * g**2 + decay * n, grads, state.nu),
                          state.nu)
         mu = _keep_dtype(_tmap(lambda g, m: (1 - decay) * g + decay * m, grads, state.mu),
@@ -436,21 +406,21 @@ def _adam_core(who, learning_rate, b1, b2, eps, eps_root, nesterov, mu_dtype, st
     _unit_interval(who, "b2", b2)
     _non_negative(who, "eps", eps)
     _non_negative(who, "eps_root", eps_root)
-    _option(who, "nesterov", nesterov)
-    state_dtype = _state_dtype(who, "state_dtype", state_dtype)
-    mu_dtype = _state_dtype(who, "mu_dtype", mu_dtype)
+    _checks.require_flag(who, "nesterov", nesterov)
+    state_dtype = _checks.optional_float_dtype(who, "state_dtype", state_dtype)
+    mu_dtype = _checks.optional_float_dtype(who, "mu_dtype", mu_dtype)
     if mu_dtype is None:
         mu_dtype = state_dtype
 
     def init(params):
-        _init_checks(who, params)
+        _checks.float_dtype_of_tree(who, "params", params)
         return AdamState(count=jnp.zeros([], jnp.int32), mu=_zeros(params, mu_dtype),
                          nu=_zeros(params, state_dtype))
 
     def direction(grads, state):
         """$\\hat m_t / (\\sqrt{\\hat v_t + \\bar\\epsilon} + \\epsilon)$ and the new state."""
         _checks.require_state(who, state, AdamState)
-        grads = _grads_like(who, grads, state.nu, "the optimizer state (built by init(params))")
+        grads = _checks.cast_like(who, "grads", grads, _STATE, state.nu, _LIKE_HINT)
         _checks.require_like(who, "state.mu", state.mu, "state.nu", state.nu)
         mu = _tmap(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
         nu = _tmap(lambda g, v: (1 - b2) * g**2 + b2 * v, grads, state.nu)
@@ -470,7 +440,7 @@ def _adam_core(who, learning_rate, b1, b2, eps, eps_root, nesterov, mu_dtype, st
 
 
 @_reuse
-def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, mu_dtype=None,
+def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *,
          nesterov: bool = False, state_dtype=None) -> Optimizer:
     r"""Adam: a bias-corrected moving average of the gradient, divided by the root of a
     bias-corrected moving average of its square.
@@ -499,12 +469,15 @@ def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, mu_dtype=No
     $\eta\sqrt{1-\beta_2^t}/(1-\beta_1^t)\cdot m_t/(\sqrt{v_t} + \hat\epsilon)$, which equals
     the above with $\epsilon = \hat\epsilon/\sqrt{1-\beta_2^t}$ (proven in the notebook).
 
+    The positional arguments are optax's, in optax's order (``optax.adam(learning_rate,
+    b1, b2, eps, eps_root, mu_dtype)``); ``nesterov`` and ``state_dtype`` are keyword-only.
+
     Args:
         learning_rate: $\eta > 0$.
         b1, b2: $\beta_1, \beta_2 \in [0, 1)$.
         eps: $\epsilon \ge 0$ (outside the square root).
-        eps_root: $\bar\epsilon \ge 0$ (inside), keyword-only.
-        mu_dtype: as optax: ``None`` or the float dtype of $m_t$ only (keyword-only).
+        eps_root: $\bar\epsilon \ge 0$ (inside).
+        mu_dtype: as optax: ``None`` or the float dtype of $m_t$ only.
         nesterov: NAdam, keyword-only.
         state_dtype: ``None`` (the params' dtype) or the float dtype of $m_t$, $v_t$ and of
             the update's arithmetic (keyword-only; not in optax). ``jnp.float32`` for
@@ -534,27 +507,9 @@ def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, mu_dtype=No
     return Optimizer(init, update)
 
 
-def _expand_mask(who: str, mask, params):
-    tree = mask(params) if callable(mask) else mask
-    try:
-        full = jax.tree_util.tree_map(
-            lambda flag, sub: jax.tree_util.tree_map(lambda _: flag, sub), tree, params)
-    except ValueError as err:
-        raise ValueError(
-            f"{who}: mask must be a pytree with the structure of params, or a prefix of it, "
-            "with bool leaves (True: decay this leaf); got mask "
-            f"{jax.tree_util.tree_structure(tree)}, params {jax.tree_util.tree_structure(params)}."
-        ) from err
-    for flag in jax.tree_util.tree_leaves(full):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{who}: the leaves of mask must be Python bools; got "
-                            f"{type(flag).__name__}.")
-    return full
-
-
 @_reuse
-def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, mu_dtype=None,
-          weight_decay=1e-4, mask=None, nesterov: bool = False,
+def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None,
+          weight_decay=1e-4, mask=None, *, nesterov: bool = False,
           state_dtype=None) -> Optimizer:
     r"""AdamW: Adam with decoupled weight decay.
 
@@ -577,11 +532,15 @@ def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, mu_dtype=N
     \lVert\theta\rVert^2$ to the loss and using :func:`adam` is *not* the same (the notebook
     shows a counterexample); under :func:`sgd` it is.
 
+    The positional arguments are optax's, in optax's order (``optax.adamw(learning_rate,
+    b1, b2, eps, eps_root, mu_dtype, weight_decay, mask)``); ``nesterov`` and
+    ``state_dtype`` are keyword-only.
+
     Args:
         learning_rate: $\eta > 0$.
-        b1, b2, eps: as :func:`adam`. eps_root, mu_dtype, nesterov, state_dtype: as
+        b1, b2, eps, eps_root, mu_dtype: as :func:`adam`. nesterov, state_dtype: as
             :func:`adam` (keyword-only).
-        weight_decay: $\lambda \ge 0$ (keyword-only).
+        weight_decay: $\lambda \ge 0$.
         mask: ``None`` (decay every leaf), or a pytree of bools with the structure of
             params (or a prefix of it), or a callable ``params -> such a tree``; ``False``
             leaves are not decayed (Adam still updates them), as optax.
@@ -610,15 +569,12 @@ def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, mu_dtype=N
                 "opt.update(grads, state, params)."
             )
         d, state = direction(grads, state)
-        _init_checks(who, params)
+        _checks.float_dtype_of_tree(who, "params", params)
         _checks.require_like(who, "params", params, "grads", grads,
                              "Pass the params whose gradients these are.")
         params = _tmap(lambda p, u: jnp.asarray(p).astype(u.dtype), params, d)
-        if mask is None:
-            d = _tmap(lambda u, p: u + weight_decay * p, d, params)
-        else:
-            flags = _expand_mask(who, mask, params)
-            d = _tmap(lambda u, p, f: u + weight_decay * p if f else u, d, params, flags)
+        flags = _checks.mask_tree(who, mask, params)
+        d = _tmap(lambda u, p, f: u + weight_decay * p if f else u, d, params, flags)
         return _scale(learning_rate, d, state.nu), state
 
     return Optimizer(init, update)
@@ -627,15 +583,31 @@ def adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, *, eps_root=0.0, mu_dtype=N
 # ---------------------------------------------------------------------------- applying
 
 
+def _check_apply_updates(params, updates):
+    who = "apply_updates"
+    if params is None:
+        return  # as optax: no parameters, nothing to update
+    _checks.require_like(who, "updates", updates, "params", params,
+                         "Apply the updates that update(grads, state, params) returned.")
+    for p, u in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(updates),
+                    strict=True):
+        _checks.require_floating(who, "every leaf of params", p, _FLOAT_HINT)
+        _checks.require_floating(who, "every leaf of updates", u,
+                                 "Updates are floating; an optimizer's update returns them so.")
+
+
+@_checks.checked(_check_apply_updates)
 def apply_updates(params, updates):
     r"""$\theta_{t+1} = \theta_t + u_t$, leaf by leaf, keeping each parameter's dtype.
 
     Args:
-        params: a pytree of arrays. updates: a pytree of the same structure and shapes.
+        params: a pytree of arrays (``None`` leaves stay ``None``), or ``None``.
+        updates: a pytree of the same structure and shapes.
 
     Returns:
         The new params, same structure and dtypes as ``params`` (as
-        ``optax.apply_updates``: the sum is cast back to each parameter's dtype).
+        ``optax.apply_updates``: the sum is cast back to each parameter's dtype);
+        ``None`` for ``params=None``, as optax.
 
     Raises:
         ValueError: when the structures or leaf shapes differ.
@@ -645,12 +617,6 @@ def apply_updates(params, updates):
 
     Used throughout ``notebooks/05_optimizers.ipynb``.
     """
-    who = "apply_updates"
-    _checks.require_like(who, "updates", updates, "params", params,
-                         "Apply the updates that update(grads, state, params) returned.")
-    for p, u in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(updates),
-                    strict=True):
-        _checks.require_floating(who, "every leaf of params", p, _FLOAT_HINT)
-        _checks.require_floating(who, "every leaf of updates", u,
-                                 "Updates are floating; an optimizer's update returns them so.")
-    return _tmap(lambda p, u: jnp.asarray(p + u).astype(jnp.asarray(p).dtype), params, updates)
+    return jax.tree_util.tree_map(
+        lambda p, u: None if p is None else jnp.asarray(p + u).astype(jnp.asarray(p).dtype),
+        params, updates, is_leaf=lambda x: x is None)

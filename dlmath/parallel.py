@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from dlmath import _checks
+from dlmath import _checks, training
 
 __all__ = ["DataParallelStep", "data_parallel_step", "column_parallel_matmul",
            "row_parallel_matmul", "tensor_parallel_mlp", "ring_all_reduce_bytes",
@@ -91,22 +91,17 @@ class DataParallelStep:
         self._replicated = NamedSharding(mesh, P())
         self._sharded = NamedSharding(mesh, P(axis_name))
         value_and_grad = jax.value_and_grad(loss_fn)
-        from dlmath.optim import apply_updates
-
-        def update(params, state, value, grads):
-            updates, state = optimizer.update(grads, state, params)
-            return apply_updates(params, updates), state, value
 
         if method == "sharding":
             def step(params, state, batch):
-                value, grads = value_and_grad(params, *batch)
-                return update(params, state, value, grads)
+                return training.train_step.kernel(optimizer, value_and_grad, params, state,
+                                                  *batch)
 
             self._step = jax.jit(step, in_shardings=(self._replicated, self._replicated,
                                                      self._sharded),
                                  out_shardings=self._replicated)
         else:
-            def local(params, state, batch):
+            def mean_of_shards(params, *batch):
                 # the shard's own copy of the parameters ("varying" over the axis), so that
                 # grads is this shard's gradient and not already summed by autodiff
                 mine = jax.tree_util.tree_map(
@@ -117,8 +112,11 @@ class DataParallelStep:
                 # the size-weighted mean of the shards' means: sum_d m_d g_d / sum_d m_d
                 grads = jax.tree_util.tree_map(
                     lambda g: jax.lax.psum(size * g, axis_name) / total, grads)
-                value = jax.lax.psum(size * value, axis_name) / total
-                return update(params, state, value, grads)
+                return jax.lax.psum(size * value, axis_name) / total, grads
+
+            def local(params, state, batch):
+                return training.train_step.kernel(optimizer, mean_of_shards, params, state,
+                                                  *batch)
 
             self._step = jax.jit(jax.shard_map(local, mesh=mesh,
                                                in_specs=(P(), P(), P(axis_name)),
@@ -130,20 +128,7 @@ class DataParallelStep:
         if not batch:
             raise ValueError(f"{who}: the step needs a batch of arrays (X, y, ...) after "
                              "params and state; got none.")
-        for k, v in enumerate(batch):
-            _checks.require_real(who, f"batch[{k}]", v, allow_bool=True)
-        batch = _checks.cast_floats(dtype, *batch)
-        n = None
-        for k, v in enumerate(batch):
-            if v.ndim == 0:
-                raise ValueError(f"{who}: batch[{k}] must have a leading axis of N examples; "
-                                 "got a scalar.")
-            if n is not None and v.shape[0] != n:
-                raise ValueError(
-                    f"{who}: every array of the batch must have the same number N of examples "
-                    f"on its first axis; got batch[0] with N = {n}, batch[{k}] with "
-                    f"{v.shape[0]}.")
-            n = v.shape[0]
+        batch, n = _checks.examples(who, "batch", batch, dtype)
         _checks.require_nonempty(who, "batch[0]", batch[0], 0, "(N, ...)", "examples")
         _divisible(who, "batch[0]", n, 0, "(N, ...)", "number of examples N", self.devices)
         state_leaves = jax.tree_util.tree_leaves(state)
@@ -177,7 +162,8 @@ def data_parallel_step(optimizer, loss_fn: Callable, mesh, *, axis_name: str | N
     (the size-weighted mean of the shards' means; with equal shards their plain mean), so
     that $k$ steps give the parameters of $k$ single-device steps on the whole batch, up to
     the order of float additions. The optimizer's update then runs, replicated, on every
-    device: $(u, s') = \text{update}(\bar g, s, \theta)$, $\theta' = \theta + u$.
+    device: $(u, s') = \text{update}(\bar g, s, \theta)$, $\theta' = \theta + u$, the
+    step of :func:`dlmath.training.train_step`.
 
     Args:
         optimizer: an object with ``init``/``update`` (:mod:`dlmath.optim`'s or optax's).
@@ -203,9 +189,7 @@ def data_parallel_step(optimizer, loss_fn: Callable, mesh, *, axis_name: str | N
     single-device training.
     """
     who = "data_parallel_step"
-    if not all(callable(getattr(optimizer, f, None)) for f in ("init", "update")):
-        raise TypeError(f"{who}: optimizer must have init and update functions; got "
-                        f"{type(optimizer).__name__}. Pass e.g. dlmath.optim.sgd(0.1).")
+    _checks.require_optimizer(who, optimizer)
     _checks.require_callable(who, "loss_fn", loss_fn, "a function params, *batch -> scalar")
     if method not in _METHODS:
         raise ValueError(f"{who}: method must be one of {list(_METHODS)}; got {method!r}.")
@@ -302,22 +286,10 @@ def row_parallel_matmul(x, w, mesh, *, axis_name: str | None = None):
 
 
 def _mlp_args(who: str, params, x, devices):
-    if not isinstance(params, (list, tuple)) or len(params) != 2 or not all(
-            isinstance(p, dict) and set(p) == {"w", "b"} for p in params):
-        raise TypeError(f"{who}: params must be two layers [{{'w': (D, H), 'b': (H,)}}, "
-                        f"{{'w': (H, K), 'b': (K,)}}]; got {type(params).__name__}. Build them "
-                        "with dlmath.layers.init_mlp(key, (D, H, K)).")
-    dtype = _checks.float_dtype_of_tree(who, "params", list(params))
+    _, dtype = _checks.require_dense_stack(
+        who, "params", params, count=2,
+        hint="Build them with dlmath.layers.init_mlp(key, (D, H, K)).")
     (w1, b1), (w2, b2) = ((p["w"], p["b"]) for p in params)
-    for k, (wk, bk) in enumerate(((w1, b1), (w2, b2))):
-        ws, bs = _checks.shape_of(wk), _checks.shape_of(bk)
-        if len(ws) != 2 or bs != ws[1:]:
-            raise ValueError(f"{who}: params[{k}] must have w (D_in, D_out) and b (D_out,); "
-                             f"got w {_checks.fmt(ws)}, b {_checks.fmt(bs)}.")
-    if _checks.shape_of(w2)[0] != _checks.shape_of(w1)[1]:
-        raise ValueError(f"{who}: params[1]['w'] must have shape (H, K) with H = "
-                         f"{_checks.shape_of(w1)[1]} (the hidden units of params[0]); got "
-                         f"{_checks.fmt(_checks.shape_of(w2))}.")
     _divisible(who, "params[0]['w']", _checks.shape_of(w1)[1], 1, "(D, H)",
                "number of hidden units H", devices)
     _checks.require_floating(who, "x", x)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from dlmath.proofs_domain import domain_of
+
 __all__ = ["ProofError", "Proof", "PROVEN", "CHECKED", "ARGUED", "prove_equal",
            "prove_inequality", "argued"]
 
@@ -26,7 +28,14 @@ class ProofError(AssertionError):
     """A claimed equality whose residual did not simplify to zero."""
 
 
-def _as_sympy(obj, who: str, arg: str):
+def as_sympy(obj, who: str, arg: str):
+    """``obj`` as a SymPy object (a Python number is sympified), checked as the argument
+    ``arg`` of ``who``: the input check of every function that takes SymPy objects.
+
+    Raises:
+        TypeError: for a string (never parsed: ``lambdify`` runs ``exec``) or any other
+            object that is not a SymPy expression or matrix.
+    """
     if isinstance(obj, str):
         raise TypeError(
             f"{who}: {arg} must be a SymPy object, got the string {obj!r}. "
@@ -45,77 +54,8 @@ def _as_sympy(obj, who: str, arg: str):
 PROVEN, CHECKED, ARGUED = "proven", "checked", "argued"
 
 _TEXT_RELATION = {"=": "=", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}
-_LATEX_RELATION = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
-
-
-def _kind(sym) -> tuple[str, str]:
-    """(plain text, LaTeX set) of the values a symbol's assumptions allow."""
-    if sym.is_integer:
-        if sym.is_positive:
-            return "integer >= 1", r"\mathbb{Z}_{\ge 1}"
-        if sym.is_nonnegative:
-            return "integer >= 0", r"\mathbb{Z}_{\ge 0}"
-        return "integer", r"\mathbb{Z}"
-    if sym.is_positive:
-        return "positive", r"\mathbb{R}_{> 0}"
-    if sym.is_nonnegative:
-        return "non-negative", r"\mathbb{R}_{\ge 0}"
-    if sym.is_real:
-        return "real", r"\mathbb{R}"
-    return "complex", r"\mathbb{C}"
-
-
-def _free(objs) -> list:
-    """The free symbols of the objects, as the reader should see them: scalar symbols, the
-    bases of indexed entries (``y`` for ``y[i]``) and matrix symbols; sorted by name."""
-    found: dict[str, object] = {}
-    for obj in objs:
-        if not isinstance(obj, (sp.Basic, sp.MatrixBase)):
-            continue
-        # indexed entries first: Indexed.free_symbols holds both y[i] and the label y, and
-        # set order (the hash seed) must not decide which of the two is shown
-        bases = {ix.base for ix in obj.atoms(sp.Indexed)}
-        labels = {b.label for b in bases}
-        for b in sorted(bases, key=str):
-            found.setdefault(str(b), b)
-        for s in sorted(obj.free_symbols, key=str):
-            if isinstance(s, sp.Indexed) or s in labels:
-                continue
-            if isinstance(s, (sp.Symbol, sp.MatrixSymbol)) and not isinstance(s, sp.Dummy):
-                found.setdefault(str(s), s)
-    return [found[k] for k in sorted(found)]
-
-
-def _domain(objs) -> tuple[str, str]:
-    """'x, y real; N integer >= 1; X an N x D matrix' and its LaTeX twin."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    texts: dict[tuple[str, str], list[str]] = {}
-    matrices_text, matrices_latex = [], []
-    for s in _free(objs):
-        if isinstance(s, sp.MatrixSymbol):
-            r, c = s.shape
-            matrices_text.append(f"{s.name} an {sp.sstr(r)} x {sp.sstr(c)} matrix")
-            matrices_latex.append(f"{sp.latex(s)} \\in \\mathbb{{C}}^{{{sp.latex(r)} \\times "
-                                  f"{sp.latex(c)}}}")
-            continue
-        probe = s.label if isinstance(s, sp.IndexedBase) else s
-        if isinstance(s, sp.IndexedBase):
-            probe = s[sp.Dummy("i", integer=True)]
-            name_latex = sp.latex(s.label)
-            if "_" in name_latex or "^" in name_latex:  # a_{l-1}: brace it before its index
-                name_latex = "{" + name_latex + "}"
-            name_latex += r"_{\bullet}"
-        else:
-            name_latex = sp.latex(s)
-        key = _kind(probe)
-        groups.setdefault(key, []).append(name_latex)
-        texts.setdefault(key, []).append(str(s))
-    text_parts = [f"{', '.join(names)} {kind}" for (kind, _), names in texts.items()]
-    latex_parts = [f"{', '.join(names)} \\in {latex_set}"
-                   for (_, latex_set), names in groups.items()]
-    text_parts += matrices_text
-    latex_parts += matrices_latex
-    return "; ".join(text_parts), r",\ ".join(latex_parts)
+#: The LaTeX of each relation a claim can state.
+LATEX_RELATION = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
 
 
 @dataclass(frozen=True)
@@ -140,7 +80,7 @@ class Proof:
     @property
     def domain(self) -> str:
         """The free symbols and the values their assumptions allow, in plain text."""
-        return _domain([self.lhs, self.rhs])[0]
+        return domain_of([self.lhs, self.rhs])[0]
 
     def _scope_text(self) -> str:
         dom = self.domain
@@ -152,7 +92,7 @@ class Proof:
         return "argued in the text, not checked here"
 
     def _scope_latex(self) -> str:
-        dom = _domain([self.lhs, self.rhs])[1]
+        dom = domain_of([self.lhs, self.rhs])[1]
         if self.scope == PROVEN:
             return (r"\textsf{proven for every } " + dom) if dom else \
                 r"\textsf{proven (no free symbols)}"
@@ -170,7 +110,7 @@ class Proof:
     @property
     def latex(self) -> str:
         """The LaTeX display (without ``$``): the scope, then ``lhs relation rhs``."""
-        rel = _LATEX_RELATION[self.relation]
+        rel = LATEX_RELATION[self.relation]
         return (f"{self._scope_latex()}:\\quad \\displaystyle {sp.latex(self.lhs)} {rel} "
                 f"{sp.latex(self.rhs)}")
 
@@ -181,22 +121,26 @@ class Proof:
         return f"${self.latex}$"
 
 
-def _zero(e) -> bool:
+def is_zero(e) -> bool:
+    """Whether ``e`` is exactly 0: the number, every entry of a matrix, a ``ZeroMatrix``
+    (nothing is simplified here)."""
     if isinstance(e, sp.MatrixBase):
         return all(entry == 0 for entry in e)
     return e == 0 or bool(getattr(e, "is_ZeroMatrix", False))
 
 
-def _is_zero(residual, simplifiers: Sequence[Callable]) -> tuple[bool, object]:
+def _simplifies_to_zero(residual, simplifiers: Sequence[Callable]) -> tuple[bool, object]:
     last = residual
     for simplify in simplifiers:
         last = simplify(last)
-        if _zero(last):
+        if is_zero(last):
             return True, last
     return False, last
 
 
-def _doit(e):
+def doit(e):
+    """``e.doit()``: unevaluated derivatives, sums and integrals evaluated (an object
+    without ``doit``, a Python number, as it is)."""
     return e.doit() if hasattr(e, "doit") else e
 
 
@@ -207,7 +151,7 @@ def _expand_logs(e):
     return sp.expand(sp.expand_log(e))
 
 
-DEFAULT_SIMPLIFIERS: tuple[Callable, ...] = (_doit, sp.expand, sp.simplify, _expand_logs,
+DEFAULT_SIMPLIFIERS: tuple[Callable, ...] = (doit, sp.expand, sp.simplify, _expand_logs,
                                              sp.simplify)
 
 
@@ -290,8 +234,8 @@ def prove_equal(lhs, rhs, *, at=None, simplifiers: Iterable[Callable] | None = N
             wrong type.
         ValueError: when two matrices have different shapes.
     """
-    lhs = _as_sympy(lhs, "prove_equal", "lhs")
-    rhs = _as_sympy(rhs, "prove_equal", "rhs")
+    lhs = as_sympy(lhs, "prove_equal", "lhs")
+    rhs = as_sympy(rhs, "prove_equal", "rhs")
     shown_lhs, shown_rhs = lhs, rhs
     lhs, rhs, scope, at_text, at_latex = _scope_at("prove_equal", at, lhs, rhs)
     # a matrix expression (MatrixSymbol algebra) compared with 0 means its zero matrix
@@ -308,7 +252,7 @@ def prove_equal(lhs, rhs, *, at=None, simplifiers: Iterable[Callable] | None = N
             f"{getattr(lhs, 'shape', 'scalar')} and {getattr(rhs, 'shape', 'scalar')}."
         )
     simplifiers = DEFAULT_SIMPLIFIERS if simplifiers is None else tuple(simplifiers)
-    ok, residual = _is_zero(lhs - rhs, simplifiers)
+    ok, residual = _simplifies_to_zero(lhs - rhs, simplifiers)
     if not ok:
         raise ProofError(
             f"prove_equal:{label} {sp.sstr(shown_lhs)} = {sp.sstr(shown_rhs)} is not proven: "
@@ -358,8 +302,8 @@ def prove_inequality(lhs, rhs, relation: str = ">=", *, certificate=None, at=Non
             f"prove_inequality: relation must be '>=', '<=', '>' or '<'; got {relation!r}. "
             "Equalities belong to prove_equal."
         )
-    lhs = _as_sympy(lhs, "prove_inequality", "lhs")
-    rhs = _as_sympy(rhs, "prove_inequality", "rhs")
+    lhs = as_sympy(lhs, "prove_inequality", "lhs")
+    rhs = as_sympy(rhs, "prove_inequality", "rhs")
     shown_lhs, shown_rhs = lhs, rhs
     lhs, rhs, scope, at_text, at_latex = _scope_at("prove_inequality", at, lhs, rhs)
     strict = relation in (">", "<")
@@ -367,7 +311,7 @@ def prove_inequality(lhs, rhs, relation: str = ">=", *, certificate=None, at=Non
     label = f" '{name}'" if name else ""
     rel_text = _TEXT_RELATION[relation]
     if certificate is not None:
-        certificate = _as_sympy(certificate, "prove_inequality", "certificate")
+        certificate = as_sympy(certificate, "prove_inequality", "certificate")
         if isinstance(at, dict):
             certificate = certificate.subs({k: sp.sympify(v) for k, v in at.items()})
         try:
@@ -412,6 +356,6 @@ def argued(lhs, rhs, relation: str = "=", *, name: str = "") -> Proof:
     if relation not in _TEXT_RELATION:
         raise ValueError(f"argued: relation must be one of {sorted(_TEXT_RELATION)}; got "
                          f"{relation!r}.")
-    lhs = _as_sympy(lhs, "argued", "lhs")
-    rhs = _as_sympy(rhs, "argued", "rhs")
+    lhs = as_sympy(lhs, "argued", "lhs")
+    rhs = as_sympy(rhs, "argued", "rhs")
     return Proof(lhs, rhs, relation, ARGUED, "", "", name)

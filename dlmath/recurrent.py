@@ -3,95 +3,67 @@ r"""Recurrent networks: the Elman RNN, the LSTM and the GRU, one step and whole 
 Legend: ``B`` sequences in a batch, ``T`` time steps, ``D`` input features, ``H`` hidden
 units, ``G`` the number of gate blocks (1 for the RNN, 4 for the LSTM, 3 for the GRU).
 
-Layout and names follow PyTorch, so weights saved from ``torch.nn.RNN``/``LSTM``/``GRU``
-(one layer, ``batch_first=True``) load by name. A parameter set is a dict with exactly
-:data:`PARAM_NAMES`:
+A cell's parameters are two dense layers (:func:`dlmath.layers.dense`, ``x @ w + b``), the
+input projection and the recurrent one::
 
-* ``weight_ih``: ``(G·H, D)``, ``weight_hh``: ``(G·H, H)``, ``bias_ih`` and ``bias_hh``:
-  ``(G·H,)``; gate ``q`` owns the rows ``q·H ... q·H + H - 1``;
-* gate order: LSTM ``(i, f, g, o)``, GRU ``(r, z, n)`` with
-  $n = \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn}))$.
+    {"ih": {"w": (D, G·H), "b": (G·H,)}, "hh": {"w": (H, G·H), "b": (G·H,)}}
 
-From a PyTorch state_dict (its keys carry a layer suffix ``_l0``)::
+Gate ``q`` owns the columns ``q·H ... q·H + H - 1``, in PyTorch's order: LSTM
+``(i, f, g, o)``, GRU ``(r, z, n)`` with $n = \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h +
+b_{hn}))$; both biases are kept, as PyTorch keeps them. The chapter's matrices $W_{ih}$
+``(G·H, D)`` and $W_{hh}$ ``(G·H, H)`` (PyTorch's ``weight_ih`` and ``weight_hh``) are the
+transposes of the kernels: :mod:`dlmath.convert` maps a ``torch.nn.RNN`` / ``LSTM`` /
+``GRU`` state_dict (one layer, ``batch_first=True``) and flax.linen's cells.
 
-    params = {k.removesuffix("_l0"): jnp.asarray(v.detach().numpy())
-              for k, v in module.state_dict().items()}
-
-The sequence functions compute the input projection $x_t W_{ih}^T + b_{ih}$ of all
-``T`` steps as one matrix product before the loop (it does not depend on $h$), and run only
-the recurrent part inside ``jax.lax.scan``. Computation is in the parameters' float dtype
-(inputs and states of another float dtype are cast to it, the package's rule).
-
-**flax.linen's cells** hold the same weights transposed and split per gate (and sum the two
-biases where only one is added). With $W_q$ the row block of gate $q$:
-
-* ``SimpleCell``: ``i.kernel`` $= W_{ih}^T$, ``i.bias`` $= b_{ih} + b_{hh}$,
-  ``h.kernel`` $= W_{hh}^T$.
-* ``LSTMCell`` / ``OptimizedLSTMCell``: for each gate $q \in$ (i, f, g, o), ``i{q}.kernel``
-  $= W_{ih,q}^T$ (no bias), ``h{q}.kernel`` $= W_{hh,q}^T$,
-  ``h{q}.bias`` $= b_{ih,q} + b_{hh,q}$. Their carry is ``(c, h)``, ours ``(h, c)``.
-* ``GRUCell``: ``ir``/``iz`` kernels $W_{ih,r}^T, W_{ih,z}^T$ with biases
-  $b_{ih,r} + b_{hh,r}$, $b_{ih,z} + b_{hh,z}$; ``hr``/``hz`` kernels (no bias);
-  ``in`` $= (W_{ih,n}^T, b_{ih,n})$ and ``hn`` $= (W_{hh,n}^T, b_{hh,n})$ (kept apart: $r$
-  multiplies only the hidden part).
-
-:func:`to_flax` builds those dicts. Derived in ``notebooks/07_recurrent.ipynb``.
+A step is split in two: the input projection ``xw = x w_ih + b_ih`` and the recurrent part
+(:func:`rnn_step`, :func:`lstm_step`, :func:`gru_step`), which adds ``h w_hh + b_hh`` and
+applies the gates. The sequence functions compute the input projections of all ``T`` steps
+as one matrix product before the loop (they do not depend on $h$) and run only the
+recurrent part inside ``jax.lax.scan`` (:func:`scan`). Computation is in the parameters'
+float dtype (inputs and states of another float dtype are cast to it, the package's rule).
+Derived in ``notebooks/07_recurrent.ipynb``.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
 import jax
 import jax.numpy as jnp
 
-from dlmath import _checks
+from dlmath import _checks, initializers
+from dlmath.activations import sigmoid, tanh
+from dlmath.layers import dense
 
-__all__ = ["PARAM_NAMES", "GATES", "rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru",
-           "init_params", "to_flax"]
+__all__ = ["GATES", "rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru", "rnn_step",
+           "lstm_step", "gru_step", "scan", "init_rnn", "init_lstm", "init_gru"]
 
-#: PyTorch's state_dict keys of a one-layer recurrent module, without the ``_l0`` suffix.
-PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 #: The number of gate blocks ``G`` of each cell.
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
-_HINT = ("Load a PyTorch state_dict with {k.removesuffix('_l0'): v for k, v in "
-         "state_dict.items()}, or build one with recurrent.init_params.")
+_HINT = ("Build them with recurrent.init_rnn / init_lstm / init_gru, or from PyTorch's with "
+         "convert.from_pytorch(state_dict, cell).")
 
 
 # ---------------------------------------------------------------- checks
 
 
 def _check_params(who: str, params, cell: str):
-    """The parameters' dtype, H and D; every name, rank and shape checked."""
+    """H and D of a cell's parameters; every entry and shape checked."""
     G = GATES[cell]
-    _checks.require_keys(who, "params", params, PARAM_NAMES,
-                         f"the state_dict of a one-layer {cell.upper()}", _HINT)
-    for name in PARAM_NAMES:
-        _checks.require_floating(who, f"params['{name}']", params[name])
-    dtype = _checks.float_dtype_of_tree(who, "params", params)
-    w_ih, w_hh = params["weight_ih"], params["weight_hh"]
-    legend_ih, legend_hh = "(G·H, D)", "(G·H, H)"
-    _checks.require_ndim(who, "params['weight_ih']", w_ih, 2, legend_ih + f" with G = {G}")
-    _checks.require_ndim(who, "params['weight_hh']", w_hh, 2, legend_hh + f" with G = {G}")
-    gh, D = _checks.shape_of(w_ih)
-    H = _checks.shape_of(w_hh)[1]
-    if _checks.shape_of(w_hh) != (G * H, H) or gh != G * H:
-        raise ValueError(
-            f"{who}: params['weight_hh'] must have shape (G·H, H) and params['weight_ih'] "
-            f"(G·H, D), with G = {G} gate blocks ({cell}); got weight_hh "
-            f"{_checks.fmt(_checks.shape_of(w_hh))}, weight_ih {_checks.fmt((gh, D))}. "
-            + ("The gates are stacked along the rows in PyTorch's order."
-               if G > 1 else "Rows are hidden units, columns the features they read.")
-        )
-    for name in ("bias_ih", "bias_hh"):
-        if _checks.shape_of(params[name]) != (G * H,):
-            raise ValueError(
-                f"{who}: params['{name}'] must have shape (G·H,) = ({G * H},) for H = {H} "
-                f"and G = {G} ({cell}); got {_checks.fmt(_checks.shape_of(params[name]))}."
-            )
-    return dtype, H, D
+    try:
+        D, H = (_checks.shape_of(params[part]["w"])[0] for part in ("ih", "hh"))
+    except (TypeError, KeyError, IndexError):
+        D = H = 0  # the structure is reported below
+    shapes = {("ih", "w"): ("(D, G·H)", (D, G * H)), ("ih", "b"): ("(G·H,)", (G * H,)),
+              ("hh", "w"): ("(H, G·H)", (H, G * H)), ("hh", "b"): ("(G·H,)", (G * H,))}
+    _checks.require_shapes(who, "params", params, shapes,
+                           f" with G = {G} gate blocks ({cell}), D = {D}, H = {H}"
+                           + (", the gates side by side in PyTorch's order" if G > 1 else ""),
+                           _HINT)
+    return H, D
 
 
 def _check_state(who: str, name: str, h, batch, H: int) -> None:
@@ -101,7 +73,7 @@ def _check_state(who: str, name: str, h, batch, H: int) -> None:
         raise ValueError(
             f"{who}: {name} must have shape (B, H) = ({batch}, {H}), one state per sequence; "
             f"got {_checks.fmt(s)}. Start from jnp.zeros((B, H)); H is the hidden size of "
-            "params (weight_hh is (G·H, H))."
+            "the parameters (the recurrent kernel w is (H, G·H))."
         )
 
 
@@ -114,67 +86,164 @@ def _check_inputs(who: str, name: str, x, rank: int, D: int):
     s = _checks.shape_of(x)
     if s[-1] != D:
         raise ValueError(
-            f"{who}: {name} must have D = {D} features (the columns of params['weight_ih'], "
-            f"(G·H, D)); got {name} {_checks.fmt(s)}. The feature size is the last axis "
+            f"{who}: {name} must have D = {D} features (the rows of params['ih']['w'], "
+            f"(D, G·H)); got {name} {_checks.fmt(s)}. The feature size is the last axis "
             f"{legend}."
         )
     return s[0]
 
 
-def _split_state(who: str, state):
+def _states(who: str, cell: str, name: str, state) -> list:
+    """``[(name, array)]`` of a state: ``h``, or the LSTM's pair ``(h, c)``."""
+    if cell != "lstm":
+        return [(name, state)]
     if not isinstance(state, tuple) or len(state) != 2:
         raise TypeError(
-            f"{who}: initial_state must be the tuple (h, c) of two (B, H) arrays; got "
+            f"{who}: {name} must be the tuple (h, c) of two (B, H) arrays; got "
             f"{type(state).__name__}. flax's LSTM cells carry (c, h): swap them."
         )
-    return state
+    return [(f"{name}[0] (h)", state[0]), (f"{name}[1] (c)", state[1])]
 
 
-def _prepare(who, params, cell, x, rank, states):
-    dtype, H, D = _check_params(who, params, cell)
-    names = ["xs" if rank == 3 else "x"] + [n for n, _ in states]
-    B = _check_inputs(who, names[0], x, rank, D)
+def _check_call(who: str, cell: str, params, x, rank: int, name: str, state) -> None:
+    """A cell (``rank`` 2, ``x (B, D)``) or a sequence (3, ``xs (B, T, D)``) function."""
+    states = _states(who, cell, name, state)
+    H, D = _check_params(who, params, cell)
+    B = _check_inputs(who, "xs" if rank == 3 else "x", x, rank, D)
+    for state_name, s in states:
+        _check_state(who, state_name, s, B, H)
+
+
+def _check_step(who: str, cell: str, hh, xw, state) -> None:
+    states = _states(who, cell, "state" if cell == "lstm" else "h", state)
+    G = GATES[cell]
+    H, gh = _checks.require_dense(who, "hh", hh, ("H", "G·H"), _HINT)
+    if gh != G * H:
+        raise ValueError(f"{who}: hh must have w (H, G·H) with G = {G} gate blocks ({cell}); "
+                         f"got w {_checks.fmt((H, gh))}.")
+    _checks.float_dtype_of_tree(who, "hh", hh)
+    _checks.require_floating(who, "xw", xw)
+    _checks.require_ndim(who, "xw", xw, 2, f"(B, G·H) = (B, {G * H})",
+                         "xw is the step's input projection, dense(params['ih'], x).")
+    if _checks.shape_of(xw)[1] != G * H:
+        raise ValueError(f"{who}: xw must have shape (B, G·H) = (B, {G * H}), the input "
+                         f"projection of the step; got {_checks.fmt(_checks.shape_of(xw))}.")
     for name, s in states:
-        _check_state(who, name, s, B, H)
-    arrays = _checks.cast_floats(dtype, x, *(s for _, s in states))
-    p = {k: jnp.asarray(v) for k, v in params.items()}
-    return p, H, arrays
+        _check_state(who, name, s, _checks.shape_of(xw)[0], H)
+
+
+def _in_dtype(params, state):
+    """A state (an array or the LSTM's pair) in the parameters' dtype."""
+    dtype = params["hh"]["w"].dtype
+    return jax.tree_util.tree_map(lambda a: a.astype(dtype), state)
 
 
 # ---------------------------------------------------------------- one step (recurrent part)
 
 
-def _hidden(p, h):
-    return h @ p["weight_hh"].T + p["bias_hh"]
+@_checks.checked(lambda hh, xw, h: _check_step("rnn_step", "rnn", hh, xw, h))
+def rnn_step(hh, xw, h):
+    r"""The recurrent part of one Elman step: $\tanh(x w_{ih} + b_{ih} + h w_{hh} + b_{hh})$,
+    given the step's input projection ``xw`` $= x w_{ih} + b_{ih}$ (computed outside,
+    ``dense(params["ih"], x)``, for one step or for all steps at once).
+
+    Args:
+        hh: the recurrent dense layer ``{"w": (H, H), "b": (H,)}`` (``params["hh"]``).
+        xw: floating ``(B, H)``.
+        h: floating ``(B, H)``, the previous state.
+
+    Returns:
+        ``(B, H)``: the new state, in the parameters' dtype.
+
+    Raises:
+        ValueError: ``hh`` not a dense layer ``(H, H)``; ``xw`` or ``h`` not ``(B, H)``.
+        TypeError: non-floating arrays; parameters of mixed float dtypes.
+    """
+    return tanh(xw.astype(hh["w"].dtype) + dense.kernel(hh, h))
 
 
-def _project(p, x):
-    """The input projection x W_ih^T + b_ih, for one step (B, D) or all of them (B, T, D)."""
-    return x @ p["weight_ih"].T + p["bias_ih"]
+@_checks.checked(lambda hh, xw, state: _check_step("lstm_step", "lstm", hh, xw, state))
+def lstm_step(hh, xw, state):
+    r"""The recurrent part of one LSTM step, given the step's input projection ``xw``: the
+    four gate blocks $(i, f, g, o)$ of ``xw`` $+\, h w_{hh} + b_{hh}$ (PyTorch's order), then
+    $c' = \sigma(f) \odot c + \sigma(i) \odot \tanh(g)$ and $h' = \sigma(o) \odot \tanh(c')$.
+
+    Args:
+        hh: the recurrent dense layer ``{"w": (H, 4H), "b": (4H,)}``.
+        xw: floating ``(B, 4H)``, $x w_{ih} + b_{ih}$.
+        state: the tuple ``(h, c)``, each floating ``(B, H)``.
+
+    Returns:
+        ``(h', c')``, each ``(B, H)``, in the parameters' dtype.
+
+    Raises:
+        ValueError, TypeError: as :func:`rnn_step`, with ``G = 4``; ``state`` not a pair.
+    """
+    h, c = state
+    i, f, g, o = jnp.split(xw.astype(hh["w"].dtype) + dense.kernel(hh, h), 4, axis=-1)
+    c = sigmoid(f) * c.astype(f.dtype) + sigmoid(i) * tanh(g)
+    return sigmoid(o) * tanh(c), c
 
 
-def _rnn_step(p, xw, h):
-    return jnp.tanh(xw + _hidden(p, h))
+@_checks.checked(lambda hh, xw, h: _check_step("gru_step", "gru", hh, xw, h))
+def gru_step(hh, xw, h):
+    r"""The recurrent part of one GRU step, given the step's input projection ``xw``:
+    $r, z = \sigma(\cdot)$ of the first two gate blocks of ``xw`` and $h w_{hh} + b_{hh}$,
+    $n = \tanh(x_n + r \odot h_n)$ ($r$ multiplies the hidden part of the candidate, its
+    bias included, as PyTorch), and $h' = (1 - z) \odot n + z \odot h$.
+
+    Args:
+        hh: the recurrent dense layer ``{"w": (H, 3H), "b": (3H,)}``.
+        xw: floating ``(B, 3H)``, $x w_{ih} + b_{ih}$.
+        h: floating ``(B, H)``.
+
+    Returns:
+        ``(B, H)``: the new state, in the parameters' dtype.
+
+    Raises:
+        ValueError, TypeError: as :func:`rnn_step`, with ``G = 3``.
+    """
+    x_r, x_z, x_n = jnp.split(xw.astype(hh["w"].dtype), 3, axis=-1)
+    h_r, h_z, h_n = jnp.split(dense.kernel(hh, h), 3, axis=-1)
+    r = sigmoid(x_r + h_r)
+    z = sigmoid(x_z + h_z)
+    n = tanh(x_n + r * h_n)
+    return (1 - z) * n + z * h.astype(n.dtype)
 
 
-def _lstm_step(p, xw, h, c):
-    i, f, g, o = jnp.split(xw + _hidden(p, h), 4, axis=-1)
-    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-    return jax.nn.sigmoid(o) * jnp.tanh(c), c
+def scan(step, carry, xw):
+    r"""Run ``step(xw_t, carry) -> carry`` over the time axis of batch-first input
+    projections with ``jax.lax.scan``: the loop of :func:`rnn`, :func:`lstm` and
+    :func:`gru`, whose steps are :func:`rnn_step` ... with ``params["hh"]`` bound.
 
+    Args:
+        step: a function ``(xw_t (B, G·H), carry) -> carry``.
+        carry: the initial state, an array ``(B, H)`` or the LSTM's pair ``(h, c)``.
+        xw: floating ``(B, T, G·H)``, the input projections of every step.
 
-def _gru_step(p, xw, h):
-    x_r, x_z, x_n = jnp.split(xw, 3, axis=-1)
-    h_r, h_z, h_n = jnp.split(_hidden(p, h), 3, axis=-1)
-    r = jax.nn.sigmoid(x_r + h_r)
-    z = jax.nn.sigmoid(x_z + h_z)
-    n = jnp.tanh(x_n + r * h_n)
-    return (1 - z) * n + z * h
+    Returns:
+        ``(hs, carry)``: the hidden state of every step ``(B, T, H)`` (the carry, or its
+        first entry) and the last carry.
 
+    Raises:
+        TypeError: ``step`` not callable; ``xw`` or the carry's arrays not floating, or a
+            carry that is neither an array nor a tuple of arrays.
+        ValueError: ``xw`` not of rank 3; a carry's array not ``(B, H)`` with the ``B`` of
+            ``xw``.
+    """
+    _checks.require_callable("scan", "step", step, "a function (xw_t, carry) -> carry")
+    _checks.require_floating("scan", "xw", xw)
+    _checks.require_ndim("scan", "xw", xw, 3, "(B, T, G·H)", "Batch-first: time is axis 1.")
+    for k, h in enumerate(carry if isinstance(carry, tuple) else (carry,)):
+        name = f"carry[{k}]" if isinstance(carry, tuple) else "carry"
+        _checks.require_floating("scan", name, h)
+        if len(_checks.shape_of(h)) != 2 or _checks.shape_of(h)[0] != _checks.shape_of(xw)[0]:
+            raise ValueError(
+                f"scan: {name} must have shape (B, H) with the B = {_checks.shape_of(xw)[0]} "
+                f"sequences of xw {_checks.fmt(_checks.shape_of(xw))}; got "
+                f"{_checks.fmt(_checks.shape_of(h))}. One state per sequence."
+            )
 
-def _scan(step, carry, xw):
-    """Run ``step(xw_t, carry) -> carry`` over the time axis of (B, T, G·H); the output of
-    each step is its hidden state (the carry's first entry, or the carry)."""
     def body(carry, xw_t):
         carry = step(xw_t, carry)
         return carry, carry[0] if isinstance(carry, tuple) else carry
@@ -186,17 +255,19 @@ def _scan(step, carry, xw):
 # ---------------------------------------------------------------- cells
 
 
+@_checks.checked(lambda params, x, h: _check_call("rnn_cell", "rnn", params, x, 2, "h", h))
 def rnn_cell(params, x, h):
     r"""One step of the Elman RNN, $h' = \tanh(x W_{ih}^T + b_{ih} + h W_{hh}^T + b_{hh})$.
 
     $$\tanh{\left({b^{hh}}_{j} + {b^{ih}}_{j} + \sum_{b=0}^{H -
     1} {W^{hh}}_{j,b} {h}_{b} + \sum_{a=0}^{D - 1} {W^{ih}}_{j,a} {x}_{a} \right)}$$
 
-    is hidden unit $j$ of the new state, for one sequence of the batch.
+    is hidden unit $j$ of the new state, for one sequence of the batch ($W_{ih}$ and
+    $W_{hh}$ are PyTorch's ``(G·H, ·)`` matrices, the transposes of the kernels).
 
     Args:
-        params: ``{"weight_ih": (H, D), "weight_hh": (H, H), "bias_ih": (H,),
-            "bias_hh": (H,)}`` (PyTorch's ``nn.RNNCell`` names; ``G = 1``).
+        params: ``{"ih": {"w": (D, H), "b": (H,)}, "hh": {"w": (H, H), "b": (H,)}}``
+            (``G = 1``; :func:`init_rnn`).
         x: floating ``(B, D)``, the inputs of this step.
         h: floating ``(B, H)``, the previous state.
 
@@ -210,10 +281,11 @@ def rnn_cell(params, x, h):
 
     Derived in ``notebooks/07_recurrent.ipynb``.
     """
-    p, _, (x, h) = _prepare("rnn_cell", params, "rnn", x, 2, [("h", h)])
-    return _rnn_step(p, _project(p, x), h)
+    return rnn_step.kernel(params["hh"], dense.kernel(params["ih"], x), h)
 
 
+@_checks.checked(lambda params, x, state: _check_call("lstm_cell", "lstm", params, x, 2, "state",
+                                                      state))
 def lstm_cell(params, x, state):
     r"""One step of the LSTM: gates $i, f, o = \sigma(\cdot)$, $g = \tanh(\cdot)$ of
     $x W_{ih}^T + b_{ih} + h W_{hh}^T + b_{hh}$ (split into four blocks in that order), then
@@ -234,8 +306,8 @@ def lstm_cell(params, x, state):
     the new hidden state $h'_j = o_j \tanh(c'_j)$.
 
     Args:
-        params: ``{"weight_ih": (4H, D), "weight_hh": (4H, H), "bias_ih": (4H,),
-            "bias_hh": (4H,)}``, gate order ``(i, f, g, o)`` (PyTorch's ``nn.LSTMCell``).
+        params: ``{"ih": {"w": (D, 4H), "b": (4H,)}, "hh": {"w": (H, 4H), "b": (4H,)}}``,
+            gate order ``(i, f, g, o)`` (PyTorch's ``nn.LSTMCell``; :func:`init_lstm`).
         x: floating ``(B, D)``.
         state: the tuple ``(h, c)``, each floating ``(B, H)``.
 
@@ -248,13 +320,10 @@ def lstm_cell(params, x, state):
 
     Derived in ``notebooks/07_recurrent.ipynb``.
     """
-    who = "lstm_cell"
-    h, c = _split_state(who, state)
-    p, _, (x, h, c) = _prepare(who, params, "lstm", x, 2, [("state[0] (h)", h),
-                                                           ("state[1] (c)", c)])
-    return _lstm_step(p, _project(p, x), h, c)
+    return lstm_step.kernel(params["hh"], dense.kernel(params["ih"], x), state)
 
 
+@_checks.checked(lambda params, x, h: _check_call("gru_cell", "gru", params, x, 2, "h", h))
 def gru_cell(params, x, h):
     r"""One step of the GRU in PyTorch's form: $r, z = \sigma(\cdot)$,
     $n = \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn}))$, and
@@ -271,8 +340,8 @@ def gru_cell(params, x, h):
     is $h'_j = (1 - z_j) n_j + z_j h_j$.
 
     Args:
-        params: ``{"weight_ih": (3H, D), "weight_hh": (3H, H), "bias_ih": (3H,),
-            "bias_hh": (3H,)}``, gate order ``(r, z, n)`` (PyTorch's ``nn.GRUCell``).
+        params: ``{"ih": {"w": (D, 3H), "b": (3H,)}, "hh": {"w": (H, 3H), "b": (3H,)}}``,
+            gate order ``(r, z, n)`` (PyTorch's ``nn.GRUCell``; :func:`init_gru`).
         x: floating ``(B, D)``.
         h: floating ``(B, H)``.
 
@@ -285,13 +354,14 @@ def gru_cell(params, x, h):
 
     Derived in ``notebooks/07_recurrent.ipynb``.
     """
-    p, _, (x, h) = _prepare("gru_cell", params, "gru", x, 2, [("h", h)])
-    return _gru_step(p, _project(p, x), h)
+    return gru_step.kernel(params["hh"], dense.kernel(params["ih"], x), h)
 
 
 # ---------------------------------------------------------------- sequences
 
 
+@_checks.checked(lambda params, xs, initial_h: _check_call("rnn", "rnn", params, xs, 3,
+                                                          "initial_h", initial_h))
 def rnn(params, xs, initial_h):
     r"""The Elman RNN over a batch of sequences (PyTorch's ``nn.RNN``, ``batch_first``).
 
@@ -317,10 +387,13 @@ def rnn(params, xs, initial_h):
 
     Derived in ``notebooks/07_recurrent.ipynb``.
     """
-    p, _, (xs, h) = _prepare("rnn", params, "rnn", xs, 3, [("initial_h", initial_h)])
-    return _scan(lambda xw, h: _rnn_step(p, xw, h), h, _project(p, xs))
+    xw = dense.kernel(params["ih"], xs)  # the input projections of all steps: one product
+    step = functools.partial(rnn_step.kernel, params["hh"])
+    return scan(step, _in_dtype(params, initial_h), xw)
 
 
+@_checks.checked(lambda params, xs, initial_state: _check_call(
+    "lstm", "lstm", params, xs, 3, "initial_state", initial_state))
 def lstm(params, xs, initial_state):
     r"""The LSTM over a batch of sequences (PyTorch's ``nn.LSTM``, ``batch_first``).
 
@@ -355,13 +428,13 @@ def lstm(params, xs, initial_state):
 
     Derived in ``notebooks/07_recurrent.ipynb``.
     """
-    who = "lstm"
-    h, c = _split_state(who, initial_state)
-    p, _, (xs, h, c) = _prepare(who, params, "lstm", xs, 3, [("initial_state[0] (h_0)", h),
-                                                             ("initial_state[1] (c_0)", c)])
-    return _scan(lambda xw, hc: _lstm_step(p, xw, *hc), (h, c), _project(p, xs))
+    xw = dense.kernel(params["ih"], xs)  # the input projections of all steps: one product
+    step = functools.partial(lstm_step.kernel, params["hh"])
+    return scan(step, _in_dtype(params, tuple(initial_state)), xw)
 
 
+@_checks.checked(lambda params, xs, initial_h: _check_call("gru", "gru", params, xs, 3,
+                                                          "initial_h", initial_h))
 def gru(params, xs, initial_h):
     r"""The GRU over a batch of sequences (PyTorch's ``nn.GRU``, ``batch_first``).
 
@@ -391,101 +464,84 @@ def gru(params, xs, initial_h):
 
     Derived in ``notebooks/07_recurrent.ipynb``.
     """
-    p, _, (xs, h) = _prepare("gru", params, "gru", xs, 3, [("initial_h", initial_h)])
-    return _scan(lambda xw, h: _gru_step(p, xw, h), h, _project(p, xs))
+    xw = dense.kernel(params["ih"], xs)  # the input projections of all steps: one product
+    step = functools.partial(gru_step.kernel, params["hh"])
+    return scan(step, _in_dtype(params, initial_h), xw)
 
 
 # ---------------------------------------------------------------- parameters
 
 
-def _check_cell(who: str, cell) -> None:
-    if not isinstance(cell, str) or cell not in GATES:
-        raise ValueError(f"{who}: cell must be one of {sorted(GATES)}; got {cell!r}.")
+def _init(who: str, cell: str, key, input_size, hidden_size, dtype) -> dict:
+    """PyTorch's draw: one uniform draw for the four arrays, in PyTorch's order and layout
+    (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``), the weights then transposed."""
+    _checks.require_key(who, key, "the weights")
+    _checks.count(who, "input_size", input_size, low=1)
+    _checks.count(who, "hidden_size", hidden_size, low=1)
+    _checks.require_float_dtype(who, "dtype", dtype)
+    G, H, D = GATES[cell], hidden_size, input_size
+    shapes = [(G * H, D), (G * H, H), (G * H,), (G * H,)]
+    # one draw of at least 4096 entries (a power of two): each new shape of a draw compiles
+    # the random-bit kernel anew, so small models share one compile
+    sizes = [math.prod(shape) for shape in shapes]
+    draw = initializers.pytorch_uniform(H, dtype=dtype)
+    flat = draw(key, (max(4096, 1 << (sum(sizes) - 1).bit_length()),))
+    w_ih, w_hh, b_ih, b_hh = (flat[lo:lo + size].reshape(shape) for shape, lo, size in zip(
+        shapes, itertools.accumulate(sizes, initial=0), sizes, strict=False))
+    return {"ih": {"w": w_ih.T, "b": b_ih}, "hh": {"w": w_hh.T, "b": b_hh}}
 
 
-def init_params(key, cell: str, input_size: int, hidden_size: int, *, dtype=jnp.float32):
-    r"""Parameters of a one-layer ``cell`` (``"rnn"``, ``"lstm"`` or ``"gru"``), drawn as
-    PyTorch does: every entry uniform in $(-1/\sqrt{H}, 1/\sqrt{H})$, independently (one
-    draw from ``key`` for all four arrays).
+def init_rnn(key, input_size: int, hidden_size: int, *, dtype=jnp.float32) -> dict:
+    r"""Parameters of a one-layer Elman RNN (:func:`rnn`, :func:`rnn_cell`), drawn as
+    PyTorch draws ``nn.RNN``'s: every entry uniform in $(-1/\sqrt{H}, 1/\sqrt{H})$
+    (:func:`dlmath.initializers.pytorch_uniform` with $n = H$), independently: one draw
+    from ``key`` for the four arrays, in PyTorch's order and ``(out, in)`` layout, the
+    weights then transposed (a key gives PyTorch's layout of the same numbers).
 
     Args:
         key: a ``jax.random`` key.
-        cell: ``"rnn"``, ``"lstm"`` or ``"gru"`` (``G`` = 1, 4, 3 gate blocks).
         input_size: $D \ge 1$.
         hidden_size: $H \ge 1$.
         dtype: a floating dtype (``None``: JAX's default float dtype).
 
     Returns:
-        ``{"weight_ih": (G·H, D), "weight_hh": (G·H, H), "bias_ih": (G·H,),
-        "bias_hh": (G·H,)}``.
+        ``{"ih": {"w": (D, H), "b": (H,)}, "hh": {"w": (H, H), "b": (H,)}}``.
 
     Raises:
-        ValueError: an unknown ``cell``; ``input_size`` or ``hidden_size`` below 1.
-        TypeError: sizes that are not ints; ``dtype`` not floating.
+        ValueError: ``input_size`` or ``hidden_size`` below 1.
+        TypeError: a missing key; sizes that are not ints; ``dtype`` not floating.
     """
-    who = "init_params"
-    _check_cell(who, cell)
-    _checks.count(who, "input_size", input_size, low=1)
-    _checks.count(who, "hidden_size", hidden_size, low=1)
-    _checks.require_float_dtype(who, "dtype", dtype)
-    G, H, D = GATES[cell], hidden_size, input_size
-    bound = 1.0 / math.sqrt(H)
-    shapes = {"weight_ih": (G * H, D), "weight_hh": (G * H, H), "bias_ih": (G * H,),
-              "bias_hh": (G * H,)}
-    # one draw for all four arrays, of at least 4096 entries (a power of two): each new shape
-    # of a draw compiles the random-bit kernel anew, so small models share one compile
-    sizes = [math.prod(shape) for shape in shapes.values()]
-    flat = jax.random.uniform(key, (max(4096, 1 << (sum(sizes) - 1).bit_length()),), dtype,
-                              -bound, bound)
-    offsets = [0, *itertools.accumulate(sizes)]
-    return {name: flat[lo:lo + size].reshape(shape)
-            for (name, shape), lo, size in zip(shapes.items(), offsets, sizes, strict=False)}
+    return _init("init_rnn", "rnn", key, input_size, hidden_size, dtype)
 
 
-def to_flax(params, cell: str):
-    r"""The same weights as the ``params`` dict of flax.linen's ``SimpleCell`` (``"rnn"``),
-    ``LSTMCell`` / ``OptimizedLSTMCell`` (``"lstm"``) or ``GRUCell`` (``"gru"``).
-
-    The mapping is in the module docstring: kernels are the transposed row blocks of
-    ``weight_ih`` / ``weight_hh``; where flax adds one bias, it is
-    ``bias_ih + bias_hh`` of that block. Use it as
-    ``cell.apply({"params": to_flax(params, "lstm")}, (c, h), x)``.
+def init_lstm(key, input_size: int, hidden_size: int, *, dtype=jnp.float32) -> dict:
+    r"""Parameters of a one-layer LSTM (:func:`lstm`, :func:`lstm_cell`), drawn as
+    :func:`init_rnn` draws (PyTorch's ``nn.LSTM``), with ``G = 4`` gate blocks.
 
     Args:
-        params: as :func:`rnn_cell`, :func:`lstm_cell` or :func:`gru_cell`.
-        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        key, input_size, hidden_size, dtype: as :func:`init_rnn`.
 
     Returns:
-        A dict of ``{"kernel": ..., "bias": ...}`` dicts named as flax's submodules.
+        ``{"ih": {"w": (D, 4H), "b": (4H,)}, "hh": {"w": (H, 4H), "b": (4H,)}}``.
 
     Raises:
-        ValueError: an unknown ``cell``; the errors of :func:`rnn_cell` for ``params``.
-        TypeError: non-floating parameters or mixed float dtypes.
+        ValueError, TypeError: as :func:`init_rnn`.
     """
-    who = "to_flax"
-    _check_cell(who, cell)
-    _, H, _ = _check_params(who, params, cell)
-    p = {k: jnp.asarray(v) for k, v in params.items()}
+    return _init("init_lstm", "lstm", key, input_size, hidden_size, dtype)
 
-    def block(name, q):
-        return p[name][q * H:(q + 1) * H]
 
-    if cell == "rnn":
-        return {"i": {"kernel": p["weight_ih"].T, "bias": p["bias_ih"] + p["bias_hh"]},
-                "h": {"kernel": p["weight_hh"].T}}
-    if cell == "lstm":
-        out = {}
-        for q, gate in enumerate("ifgo"):
-            out[f"i{gate}"] = {"kernel": block("weight_ih", q).T}
-            out[f"h{gate}"] = {"kernel": block("weight_hh", q).T,
-                               "bias": block("bias_ih", q) + block("bias_hh", q)}
-        return out
-    out = {}
-    for q, gate in enumerate("rz"):
-        out[f"i{gate}"] = {"kernel": block("weight_ih", q).T,
-                           "bias": block("bias_ih", q) + block("bias_hh", q)}
-        out[f"h{gate}"] = {"kernel": block("weight_hh", q).T}
-    out["in"] = {"kernel": block("weight_ih", 2).T, "bias": block("bias_ih", 2)}
-    out["hn"] = {"kernel": block("weight_hh", 2).T, "bias": block("bias_hh", 2)}
-    return out
+def init_gru(key, input_size: int, hidden_size: int, *, dtype=jnp.float32) -> dict:
+    r"""Parameters of a one-layer GRU (:func:`gru`, :func:`gru_cell`), drawn as
+    :func:`init_rnn` draws (PyTorch's ``nn.GRU``), with ``G = 3`` gate blocks.
+
+    Args:
+        key, input_size, hidden_size, dtype: as :func:`init_rnn`.
+
+    Returns:
+        ``{"ih": {"w": (D, 3H), "b": (3H,)}, "hh": {"w": (H, 3H), "b": (3H,)}}``.
+
+    Raises:
+        ValueError, TypeError: as :func:`init_rnn`.
+    """
+    return _init("init_gru", "gru", key, input_size, hidden_size, dtype)
 

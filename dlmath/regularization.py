@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from dlmath import _checks
 
 __all__ = ["l2_penalty", "l1_penalty", "soft_threshold", "dropout"]
 
 
+# The penalties keep their plain form (no _checks.checked): their mask may be a callable,
+# as optax's masks, which a compiled function cannot take; they are traced inside the
+# caller's loss instead.
 def l2_penalty(params, l2, *, mask=None):
     r"""$\frac{\lambda}{2} \sum_\ell \lVert \theta_\ell \rVert^2$ over the leaves of ``params``
     that ``mask`` selects (every leaf by default); its gradient is $\lambda\theta_\ell$.
@@ -29,8 +31,8 @@ def l2_penalty(params, l2, *, mask=None):
         params: a pytree of floating arrays.
         l2: $\lambda \ge 0$, a real scalar (may be traced).
         mask: ``None`` (every leaf), or a pytree of Python bools with the structure of
-            ``params`` (``False``: not penalised, e.g. the biases), or a callable
-            ``params -> such a tree`` (as optax's masks).
+            ``params`` or a prefix of it (``False``: not penalised, e.g. the biases), or a
+            callable ``params -> such a tree`` (as optax's masks).
 
     Returns:
         A scalar in the parameters' dtype.
@@ -49,20 +51,9 @@ def l2_penalty(params, l2, *, mask=None):
 def _penalised(who: str, params, mask):
     """The parameters' dtype and the leaves that ``mask`` selects."""
     dtype = _checks.float_dtype_of_tree(who, "params", params)
+    flags = jax.tree_util.tree_leaves(_checks.mask_tree(who, mask, params))
     leaves = jax.tree_util.tree_leaves(params)
-    if mask is not None:
-        tree = mask(params) if callable(mask) else mask
-        flags = jax.tree_util.tree_leaves(tree)
-        if jax.tree_util.tree_structure(tree) != jax.tree_util.tree_structure(params):
-            raise ValueError(
-                f"{who}: mask must have the pytree structure of params; got mask "
-                f"{jax.tree_util.tree_structure(tree)}, params "
-                f"{jax.tree_util.tree_structure(params)}."
-            )
-        if not all(isinstance(f, bool) for f in flags):
-            raise TypeError(f"{who}: the leaves of mask must be Python bools (True: penalise).")
-        leaves = [p for p, f in zip(leaves, flags, strict=True) if f]
-    return dtype, leaves
+    return dtype, [p for p, f in zip(leaves, flags, strict=True) if f]
 
 
 def l1_penalty(params, l1, *, mask=None):
@@ -89,6 +80,12 @@ def l1_penalty(params, l1, *, mask=None):
     return (l1 * total).astype(dtype)
 
 
+def _check_soft_threshold(x, threshold):
+    _checks.require_floating("soft_threshold", "x", x)
+    _checks.hyperparameter("soft_threshold", "threshold", threshold, low=0.0)
+
+
+@_checks.checked(_check_soft_threshold)
 def soft_threshold(x, threshold):
     r"""Soft-thresholding, the proximal step of $\tau|w|$ applied entrywise:
 
@@ -110,13 +107,21 @@ def soft_threshold(x, threshold):
         TypeError: a non-floating ``x``; a non-real ``threshold``.
         ValueError: ``threshold < 0`` or not finite.
     """
-    who = "soft_threshold"
-    _checks.require_floating(who, "x", x)
-    _checks.hyperparameter(who, "threshold", threshold, low=0.0)
     x = jnp.asarray(x)
     return jnp.sign(x) * jnp.maximum(jnp.abs(x) - jnp.asarray(threshold, x.dtype), 0)
 
 
+def _check_dropout(key, x, rate, *, deterministic=False):
+    who = "dropout"
+    _checks.require_floating(who, "x", x)
+    _checks.hyperparameter(who, "rate", rate, low=0.0, high=1.0, high_open=True,
+                           hint="rate is the probability of dropping an entry; use "
+                                "deterministic=True (not rate=0 tricks) at evaluation.")
+    _checks.require_flag(who, "deterministic", deterministic)
+    _checks.require_key(who, key, "the mask")
+
+
+@_checks.checked(_check_dropout, static_argnames=("deterministic",))
 def dropout(key, x, rate, *, deterministic=False):
     r"""Inverted dropout: each entry kept with probability $1 - p$ and scaled by
     $1/(1 - p)$, or set to 0,
@@ -143,18 +148,6 @@ def dropout(key, x, rate, *, deterministic=False):
             bool; a ``key`` that is not a ``jax.random`` key.
         ValueError: ``rate`` outside ``[0, 1)`` or not finite.
     """
-    who = "dropout"
-    _checks.require_floating(who, "x", x)
-    _checks.hyperparameter(who, "rate", rate, low=0.0, high=1.0, high_open=True,
-                           hint="rate is the probability of dropping an entry; use "
-                                "deterministic=True (not rate=0 tricks) at evaluation.")
-    if not isinstance(deterministic, (bool, np.bool_)):
-        raise TypeError(f"{who}: deterministic must be a bool; got "
-                        f"{type(deterministic).__name__} {deterministic!r}.")
-    if not (isinstance(key, jax.Array) and (jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-                                            or key.dtype == jnp.uint32)):
-        raise TypeError(f"{who}: key must be a jax.random key; got {type(key).__name__}. "
-                        "Pass jax.random.key(0) (and a fresh key, jax.random.split, per step).")
     x = jnp.asarray(x)
     if deterministic:
         return x

@@ -22,21 +22,31 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from dlmath.derivation import Derivation, define, verified_table
+from dlmath.derivation import (
+    Derivation,
+    LinearDerivative,
+    LinearIntegral,
+    LinearSum,
+    define,
+    verified_table,
+)
 from dlmath.proofs import (
     ARGUED,
     CHECKED,
     PROVEN,
     Proof,
     ProofError,
-    _as_sympy,
     argued,
+    as_sympy,
     prove_equal,
     prove_inequality,
 )
 
 __all__ = [
     "Derivation",
+    "LinearSum",
+    "LinearIntegral",
+    "LinearDerivative",
     "define",
     "verified_table",
     "ProofError",
@@ -102,13 +112,13 @@ def show(lhs, rhs=None, *, relation: str = "=") -> Shown:
         TypeError: if ``rhs`` (or a lone ``lhs``) is not a SymPy object.
     """
     if rhs is None:
-        lhs = _as_sympy(lhs, "show", "lhs")
+        lhs = as_sympy(lhs, "show", "lhs")
         return Shown(sp.latex(lhs), sp.sstr(lhs))
-    rhs = _as_sympy(rhs, "show", "rhs")
+    rhs = as_sympy(rhs, "show", "rhs")
     if isinstance(lhs, str):
         lhs_latex, lhs_text = lhs, lhs
     else:
-        lhs = _as_sympy(lhs, "show", "lhs")
+        lhs = as_sympy(lhs, "show", "lhs")
         lhs_latex, lhs_text = sp.latex(lhs), sp.sstr(lhs)
     text_rel = {"\\le": "<=", "\\ge": ">=", "\\approx": "~="}.get(relation, relation)
     return Shown(f"{lhs_latex} {relation} {sp.latex(rhs)}", f"{lhs_text} {text_rel} {sp.sstr(rhs)}")
@@ -209,7 +219,7 @@ def to_jax(expr, args: Sequence, *, modules=None) -> Callable:
     """
     import jax.scipy.special
 
-    expr = _as_sympy(expr, "to_jax", "expr")
+    expr = as_sympy(expr, "to_jax", "expr")
     args = list(args) if isinstance(args, (list, tuple)) else [args]
     for a in args:
         if not isinstance(a, (sp.Symbol, sp.IndexedBase, sp.MatrixSymbol, sp.Indexed)):
@@ -223,12 +233,14 @@ def to_jax(expr, args: Sequence, *, modules=None) -> Callable:
 
 
 def docstring_math(obj) -> list[str]:
-    """The display-math blocks (``$$ ... $$``) of an object's docstring, in order.
+    """The display-math blocks (``$$ ... $$``) of an object's docstring, in order, each with
+    its whitespace joined (:func:`dlmath.formulas.registry.math_blocks` of
+    ``inspect.getdoc(obj)``; a ``$$`` inside an inline literal is text, not math).
 
-    Tests use it to check that the formula a docstring states is the one the book derives.
+    A chapter uses it to show that the formula a docstring states is the one it derives.
     """
     import inspect
-    import re
 
-    doc = inspect.getdoc(obj) or ""
-    return [" ".join(m.split()) for m in re.findall(r"\$\$(.+?)\$\$", doc, flags=re.S)]
+    from dlmath.formulas.registry import math_blocks
+
+    return math_blocks(inspect.getdoc(obj))

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
+    "in_float64",
     "finite_difference_grad",
     "relative_error",
     "Check",
@@ -33,6 +34,34 @@ class VerificationError(AssertionError):
 def _to64(x):
     x = jnp.asarray(x)
     return x.astype(jnp.float64) if jnp.issubdtype(x.dtype, jnp.floating) else x
+
+
+def _to_numpy(x):
+    return np.asarray(x) if isinstance(x, jax.Array) else x
+
+
+def in_float64(fn: Callable, *args):
+    """``fn(*args)`` computed in float64, as every check of this module is.
+
+    The floating arguments (arrays and Python floats) are promoted to float64 and ``fn``
+    runs inside ``jax.enable_x64``; the JAX arrays of the result come back as NumPy arrays,
+    so nothing computed in float64 is used outside that context. Tests evaluate a
+    lambdified formula, a reference or a peer this way, as :func:`verify` runs each of its
+    comparisons.
+
+    Args:
+        fn: a function (JAX-traceable or not).
+        *args: its positional arguments; what is not floating (ints, integer arrays,
+            symbols, callables) is passed as it is.
+
+    Returns:
+        ``fn(*args)``, with each JAX array of the pytree as a NumPy array.
+    """
+    with jax.enable_x64(True):
+        args = [_to64(a) if isinstance(a, float) or (
+            hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating)) else a
+            for a in args]
+        return jax.tree_util.tree_map(_to_numpy, fn(*args))
 
 
 def finite_difference_grad(f: Callable, x, *, eps: float = 1e-6):

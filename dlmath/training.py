@@ -1,8 +1,10 @@
 r"""One training loop for every model of the book: any loss, any optimizer with the optax
-interface (:mod:`dlmath.optim` or optax itself), full-batch or mini-batch.
+interface (:mod:`dlmath.optim`, a :func:`dlmath.transforms.chain`, or optax itself),
+full-batch or mini-batch.
 
-Every step is the same three lines, for linear regression (chapter 01) as for an MLP
-(chapter 04) or an optimizer's path on a test function (chapter 05):
+Every step is the same three lines, :func:`train_step`, for linear regression (chapter 01)
+as for an MLP (chapter 04), an optimizer's path on a test function (chapter 05) or a step
+on many devices (:mod:`dlmath.parallel`, chapter 12):
 
 $$\ell_t, g_t = \nabla L(\theta_t; \text{batch}_t), \qquad
 (u_t, s_{t+1}) = \text{update}(g_t, s_t, \theta_t), \qquad \theta_{t+1} = \theta_t + u_t$$
@@ -23,9 +25,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dlmath import _checks
+from dlmath import _checks, optim
 
-__all__ = ["History", "fit", "trajectory"]
+__all__ = ["History", "train_step", "fit", "trajectory"]
 
 
 class History(NamedTuple):
@@ -48,6 +50,56 @@ def _value_and_grad(loss_fn):
     return jax.value_and_grad(loss_fn)
 
 
+def _check_train_step(optimizer, value_and_grad, params, state, *batch):
+    who = "train_step"
+    _checks.require_optimizer(who, optimizer)
+    _checks.require_callable(who, "value_and_grad", value_and_grad,
+                             "a function params, *batch -> (loss, grads)")
+    dtype = _checks.float_dtype_of_tree(who, "params", params)
+    _checks.examples(who, "batch", tuple(a for a in batch if not _is_key(a)), dtype)
+
+
+def _is_key(x) -> bool:
+    dtype = getattr(x, "dtype", None)
+    return dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key)
+
+
+@_checks.checked(_check_train_step, static_argnames=("optimizer", "value_and_grad"))
+def train_step(optimizer, value_and_grad, params, state, *batch):
+    r"""One step of the book's training loop: the step that :func:`fit` repeats and that
+    :func:`dlmath.parallel.data_parallel_step` runs on many devices.
+
+    $(\ell, g)$ = ``value_and_grad(params, *batch)``, the loss and the gradient at
+    $\theta$; $(u, s')$ = ``optimizer.update(g, state, params)``; $\theta' = \theta + u$
+    (:func:`dlmath.optim.apply_updates`).
+
+    Args:
+        optimizer: an object with ``init``/``update``: :mod:`dlmath.optim`'s, a
+            :func:`dlmath.transforms.chain`, or optax's; hashable (the compiled step is
+            specialised to it).
+        value_and_grad: ``value_and_grad(params, *batch) -> (loss, grads)``, e.g.
+            ``jax.value_and_grad(loss_fn)`` or a hand-written gradient; hashable too.
+        params: $\theta$, a pytree of floating arrays of one dtype.
+        state: the optimizer's state $s$ (``optimizer.init(params)`` at the start).
+        *batch: the arrays that ``value_and_grad`` takes after ``params``: real or bool
+            arrays whose leading axes hold the same $N$ examples (floating ones are cast to
+            the dtype of ``params``), and new-style ``jax.random.key`` keys.
+
+    Returns:
+        ``(params, state, loss)``: $\theta'$, $s'$ and the loss at $\theta$.
+
+    Raises:
+        TypeError: an optimizer without ``init``/``update``; a ``value_and_grad`` that is not
+            callable; non-floating parameters or parameters of mixed float dtypes; a batch entry
+            that is not an array of real numbers or a key.
+        ValueError: batch arrays without a leading axis, or with different $N$.
+    """
+    dtype = jnp.result_type(jax.tree_util.tree_leaves(params)[0])
+    value, grads = value_and_grad(params, *_checks.cast_floats(dtype, *batch))
+    updates, state = optimizer.update(grads, state, params)
+    return optim.apply_updates(params, updates), state, value
+
+
 def _batch(data, key, t, n, batch_size):
     """The mini-batch of step ``t``: epoch ``t // (N // B)`` shuffles the rows with a key
     folded from ``key``; its ``N // B`` batches are consecutive slices (the last, incomplete
@@ -68,8 +120,6 @@ _STEP_STREAM = 2**31 - 1
                                              "keep_path", "length", "step_key"))
 def _chunk(params, state, key, data, start, *, optimizer, value_and_grad, batch_size,
            keep_path, length, step_key=False):
-    from dlmath.optim import apply_updates
-
     n = data[0].shape[0] if data else 0
 
     def step(carry, t):
@@ -77,9 +127,7 @@ def _chunk(params, state, key, data, start, *, optimizer, value_and_grad, batch_
         batch = data if batch_size is None else _batch(data, key, t, n, batch_size)
         if step_key:
             batch = (*batch, jax.random.fold_in(jax.random.fold_in(key, _STEP_STREAM), t))
-        value, grads = value_and_grad(p, *batch)
-        updates, s = optimizer.update(grads, s, p)
-        p = apply_updates(p, updates)
+        p, s, value = train_step.kernel(optimizer, value_and_grad, p, s, *batch)
         return (p, s), (value, p if keep_path else None)
 
     (params, state), (values, path) = jax.lax.scan(step, (params, state),
@@ -96,11 +144,12 @@ def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
 
     Step $t$ computes $\ell_t = L(\theta_t; \text{batch}_t)$ and its gradient $g_t$, asks
     the optimizer for the update, $(u_t, s_{t+1}) = \text{update}(g_t, s_t, \theta_t)$,
-    and sets $\theta_{t+1} = \theta_t + u_t$ (``optim.apply_updates``).
+    and sets $\theta_{t+1} = \theta_t + u_t$: :func:`train_step`.
 
     Args:
         optimizer: an object with ``init(params)`` and ``update(grads, state, params)``:
-            :mod:`dlmath.optim`'s, or optax's unchanged.
+            :mod:`dlmath.optim`'s, a :func:`dlmath.transforms.chain` (clipping before an
+            optimizer), or optax's unchanged.
         loss_fn: ``loss_fn(params, *batch) -> scalar``, JAX-traceable.
         params: the start $\theta_0$, a pytree of floating arrays of one dtype.
         data: a tuple of arrays whose leading axes are the $N$ examples; each step passes a
@@ -111,7 +160,8 @@ def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
         batch_size: ``None`` for full-batch steps; else $B \in [1, N]$: each epoch shuffles
             the examples and takes $\lfloor N/B \rfloor$ batches of $B$ (the rest of the
             epoch is dropped).
-        key: a ``jax.random`` key for the shuffles (needed with ``batch_size``).
+        key: a ``jax.random`` key for the shuffles (needed with ``batch_size``) and for the
+            steps' keys (needed with ``step_key``).
         value_and_grad: ``value_and_grad(params, *batch) -> (loss, grads)``, e.g. a
             hand-written gradient; default ``jax.value_and_grad(loss_fn)``.
         keep_path: also return every iterate $\theta_0, \dots, \theta_T$.
@@ -133,18 +183,15 @@ def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
     Raises:
         TypeError: an optimizer without ``init``/``update``; a loss that is not callable;
             non-floating parameters or parameters of mixed float dtypes; data that is not a tuple of
-            arrays.
-        ValueError: ``steps < 0``; ``batch_size`` outside ``[1, N]`` or without a ``key``; data
-            whose leading axes differ; ``log_every < 1``; ``step_key`` without a ``key``.
+            arrays; ``step_key`` or ``keep_path`` not a bool; a ``key`` that is not a
+            ``jax.random`` key, or none with ``batch_size`` or ``step_key``.
+        ValueError: ``steps < 0``; ``batch_size`` outside ``[1, N]``; data whose leading axes
+            differ; ``log_every < 1``.
 
     Chapters 01, 03, 04 and 05 train through it.
     """
     who = "fit"
-    if not all(callable(getattr(optimizer, f, None)) for f in ("init", "update")):
-        raise TypeError(
-            f"{who}: optimizer must have init and update functions; got "
-            f"{type(optimizer).__name__}. Pass e.g. dlmath.optim.sgd(0.1) or optax.adam(1e-3)."
-        )
+    _checks.require_optimizer(who, optimizer)
     _checks.require_callable(who, "loss_fn", loss_fn, "a function params, *batch -> scalar")
     if value_and_grad is not None:
         _checks.require_callable(who, "value_and_grad", value_and_grad,
@@ -156,32 +203,15 @@ def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
             "A single array is (X,)."
         )
     dtype = _checks.float_dtype_of_tree(who, "params", params)
-    for k, a in enumerate(data):
-        _checks.require_real(who, f"data[{k}]", a, allow_bool=True)
-    data = _checks.cast_floats(dtype, *data)
-    n = None
-    for k, a in enumerate(data):
-        if a.ndim == 0:
-            raise ValueError(f"{who}: data[{k}] must have a leading axis of N examples; got a "
-                             "scalar.")
-        if n is not None and a.shape[0] != n:
-            raise ValueError(
-                f"{who}: every array of data must have the same number N of examples on its "
-                f"first axis; got data[0] with N = {n}, data[{k}] with {a.shape[0]}."
-            )
-        n = a.shape[0]
+    data, n = _checks.examples(who, "data", data, dtype)
     if batch_size is not None:
         if n is None:
             raise ValueError(f"{who}: batch_size needs data to draw batches from; got data=().")
         _checks.count(who, "batch_size", batch_size, low=1, high=n)
-        if key is None:
-            raise ValueError(f"{who}: batch_size needs a key for the shuffles; got key=None. "
-                             "Pass key=jax.random.key(0).")
-    if not isinstance(step_key, bool):
-        raise TypeError(f"{who}: step_key must be True or False; got {step_key!r}.")
-    if step_key and key is None:
-        raise ValueError(f"{who}: step_key=True needs a key to draw the steps' keys from; got "
-                         "key=None. Pass key=jax.random.key(0).")
+    _checks.require_flag(who, "step_key", step_key)
+    _checks.require_flag(who, "keep_path", keep_path)
+    if key is not None or batch_size is not None or step_key:
+        _checks.require_key(who, key, "the shuffles of batch_size and the keys of step_key")
     if log_every is None:
         log_every = max(steps, 1)
     _checks.count(who, "log_every", log_every, low=1)
@@ -281,8 +311,11 @@ def trajectory(optimizer, loss_fn: Callable, params, steps: int, **hyperparamete
     _checks.count(who, "steps", steps)
     _checks.require_callable(who, "loss_fn", loss_fn, "a callable params -> scalar")
     _checks.float_dtype_of_tree(who, "params", params)
-    is_object = all(callable(getattr(optimizer, f, None)) for f in ("init", "update"))
-    if is_object:
+    try:
+        _checks.require_optimizer(who, optimizer)
+    except TypeError:
+        pass  # a factory, below
+    else:
         if hyperparameters:
             raise TypeError(
                 f"{who}: hyper-parameters {sorted(hyperparameters)} were given with an "
@@ -315,89 +348,7 @@ def trajectory(optimizer, loss_fn: Callable, params, steps: int, **hyperparamete
             f"{getattr(optimizer, '__name__', type(optimizer).__name__)} with them raised: "
             f"{err}"
         ) from err
-    if not all(callable(getattr(probe, f, None)) for f in ("init", "update")):
-        raise TypeError(f"{who}: optimizer must have init and update functions, or be a "
-                        f"factory that returns such an object; it returned "
-                        f"{type(probe).__name__}.")
+    _checks.require_optimizer(who, probe)
     names = tuple(sorted(hyperparameters))
     run = _compiled_path(optimizer, loss_fn, steps, names)
     return run(params, tuple(hyperparameters[k] for k in names))
-
-
-# ---------------------------------------------------------------- gradient clipping
-# (chapter 07: exploding gradients through time). Pure functions of a gradient pytree, so
-# they compose with fit through its value_and_grad argument.
-
-__all__ += ["global_norm", "clip_by_global_norm"]
-
-
-def global_norm(tree):
-    r"""The Euclidean norm of all entries of all leaves of a pytree (optax.global_norm).
-
-    $$\sqrt{\sum_{k=0}^{n - 1} {g}_{k}^{2}}$$
-
-    over the $n$ entries $g_k$ of every leaf together.
-
-    Args:
-        tree: a pytree of floating arrays (gradients).
-
-    Returns:
-        A scalar in the leaves' (promoted) dtype.
-
-    Raises:
-        TypeError: a non-floating leaf.
-        ValueError: a tree without leaves.
-
-    Derived in ``notebooks/07_recurrent.ipynb``.
-    """
-    who = "global_norm"
-    leaves = jax.tree_util.tree_leaves(tree)
-    if not leaves:
-        raise ValueError(f"{who}: tree has no arrays (an empty pytree).")
-    for leaf in leaves:
-        _checks.require_floating(who, "every leaf of tree", leaf)
-    return _norm_of(leaves).astype(jnp.result_type(*leaves))
-
-
-def _norm_of(leaves):
-    """The global norm, summed in at least float32 (float16 squares overflow at 256)."""
-    wide = jnp.promote_types(jnp.result_type(*leaves), jnp.float32)
-    return jnp.sqrt(sum(jnp.sum(jnp.square(jnp.asarray(x).astype(wide))) for x in leaves))
-
-
-def clip_by_global_norm(grads, max_norm):
-    r"""Scale a gradient pytree so that its global norm is at most ``max_norm``.
-
-    $${g}_{j} \min\left(1, \frac{c}{\sqrt{\sum_{k=0}^{n - 1} {g}_{k}^{2}}}\right)$$
-
-    is entry $j$ of the result, for the $n$ entries $g_k$ of all leaves and $c$ =
-    ``max_norm``: below the threshold nothing changes, above it every leaf is multiplied by
-    the same factor $c / \|g\|$, so the direction of the step is kept (as
-    ``optax.clip_by_global_norm``). A zero gradient stays zero.
-
-    Args:
-        grads: a pytree of floating arrays.
-        max_norm: $c > 0$, a real scalar (traceable).
-
-    Returns:
-        A pytree of the structure, shapes and dtypes of ``grads``.
-
-    Raises:
-        TypeError: a non-floating leaf; ``max_norm`` not a real number.
-        ValueError: a tree without leaves; ``max_norm <= 0`` or not finite (when concrete).
-
-    Derived in ``notebooks/07_recurrent.ipynb``; use it in :func:`fit` with
-    ``value_and_grad=lambda p, *b: (lambda v, g: (v, clip_by_global_norm(g, c)))(
-    *jax.value_and_grad(loss_fn)(p, *b))``.
-    """
-    who = "clip_by_global_norm"
-    _checks.hyperparameter(who, "max_norm", max_norm, low=0.0, low_open=True)
-    leaves = jax.tree_util.tree_leaves(grads)
-    if not leaves:
-        raise ValueError(f"{who}: grads has no arrays (an empty pytree).")
-    for leaf in leaves:
-        _checks.require_floating(who, "every leaf of grads", leaf)
-    norm = _norm_of(leaves)
-    scale = jnp.minimum(1.0, max_norm / jnp.where(norm > 0, norm, 1.0))
-    return jax.tree_util.tree_map(lambda x: (jnp.asarray(x) * scale).astype(jnp.result_type(x)),
-                                  grads)

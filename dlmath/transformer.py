@@ -7,49 +7,45 @@ block's MLP. Derived and used in ``notebooks/08_attention.ipynb``.
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 
-from dlmath import _checks
+from dlmath import _checks, initializers
+from dlmath.activations import relu
 from dlmath.attention import (
-    PARAM_NAMES,
-    _check_flag,
-    _check_heads,
-    _check_mask,
     init_multi_head_attention,
     multi_head_attention,
     multi_head_attention_weights,
 )
+from dlmath.layers import dense
 from dlmath.normalization import layer_norm
 
 __all__ = ["transformer_block", "block_attention_weights", "init_transformer_block",
-           "sinusoidal_positions", "BLOCK_PARAM_NAMES"]
-
-#: The parameter names of :func:`transformer_block`: PyTorch's
-#: ``nn.TransformerEncoderLayer(norm_first=True)`` state_dict keys, dots as underscores.
-BLOCK_PARAM_NAMES = tuple(f"self_attn_{name}" for name in PARAM_NAMES) + (
-    "linear1_weight", "linear1_bias", "linear2_weight", "linear2_bias",
-    "norm1_weight", "norm1_bias", "norm2_weight", "norm2_bias")
+           "sinusoidal_positions"]
 
 
 # ---------------------------------------------------------------- a pre-norm block
 
 
-def _block_shapes(E: int, F: int) -> dict:
-    return {"self_attn_in_proj_weight": (3 * E, E), "self_attn_in_proj_bias": (3 * E,),
-            "self_attn_out_proj_weight": (E, E), "self_attn_out_proj_bias": (E,),
-            "linear1_weight": (F, E), "linear1_bias": (F,), "linear2_weight": (E, F),
-            "linear2_bias": (E,), "norm1_weight": (E,), "norm1_bias": (E,),
-            "norm2_weight": (E,), "norm2_bias": (E,)}
+def _shapes(E: int, F: int) -> dict:
+    """The entries of a block's parameters: path -> (legend, shape)."""
+    return {("self_attn", "in_proj", "w"): ("(E, 3E)", (E, 3 * E)),
+            ("self_attn", "in_proj", "b"): ("(3E,)", (3 * E,)),
+            ("self_attn", "out_proj", "w"): ("(E, E)", (E, E)),
+            ("self_attn", "out_proj", "b"): ("(E,)", (E,)),
+            ("linear1", "w"): ("(E, F)", (E, F)), ("linear1", "b"): ("(F,)", (F,)),
+            ("linear2", "w"): ("(F, E)", (F, E)), ("linear2", "b"): ("(E,)", (E,)),
+            **{(norm, name): ("(E,)", (E,)) for norm in ("norm1", "norm2")
+               for name in ("scale", "bias")}}
 
 
 def init_transformer_block(key, embed_dim: int, hidden_dim: int, *, dtype=jnp.float32):
     r"""Parameters for :func:`transformer_block`, initialised as PyTorch does.
 
-    The attention as :func:`init_multi_head_attention`; the two linear layers uniform in
-    $\pm 1/\sqrt{\text{fan-in}}$ (weights and biases); layer-norm weights 1, biases 0.
+    The attention as :func:`init_multi_head_attention`; the two linear layers as PyTorch's
+    default (:func:`dlmath.initializers.pytorch_uniform`), uniform in
+    $\pm 1/\sqrt{\text{fan-in}}$, kernels and biases, the kernels drawn in PyTorch's
+    ``(out, in)`` order and transposed; layer-norm scales 1, biases 0.
 
     Args:
         key: a ``jax.random`` key.
@@ -57,44 +53,73 @@ def init_transformer_block(key, embed_dim: int, hidden_dim: int, *, dtype=jnp.fl
         dtype: a floating dtype.
 
     Returns:
-        A dict with the keys :data:`BLOCK_PARAM_NAMES`.
+        ``{"self_attn": (as init_multi_head_attention), "linear1": {"w": (E, F), "b":
+        (F,)}, "linear2": {"w": (F, E), "b": (E,)}, "norm1": {"scale": (E,), "bias": (E,)},
+        "norm2": {"scale": (E,), "bias": (E,)}}``.
 
     Raises:
-        TypeError: sizes not ints; ``dtype`` not floating.
+        TypeError: a missing key; sizes not ints; ``dtype`` not floating.
         ValueError: sizes ``< 1``.
     """
     who = "init_transformer_block"
+    _checks.require_key(who, key, "the kernels")
     _checks.count(who, "embed_dim", embed_dim, low=1)
     _checks.count(who, "hidden_dim", hidden_dim, low=1)
     _checks.require_float_dtype(who, "dtype", dtype)
     E, F = embed_dim, hidden_dim
     k_att, k1, k2, k3, k4 = jax.random.split(key, 5)
-    attn = init_multi_head_attention(k_att, E, dtype=dtype)
-    u = lambda k, shape, fan_in: jax.random.uniform(k, shape, dtype, -1 / math.sqrt(fan_in),
-                                                    1 / math.sqrt(fan_in))
-    return {**{f"self_attn_{name}": p for name, p in attn.items()},
-            "linear1_weight": u(k1, (F, E), E), "linear1_bias": u(k2, (F,), E),
-            "linear2_weight": u(k3, (E, F), F), "linear2_bias": u(k4, (E,), F),
-            "norm1_weight": jnp.ones((E,), dtype), "norm1_bias": jnp.zeros((E,), dtype),
-            "norm2_weight": jnp.ones((E,), dtype), "norm2_bias": jnp.zeros((E,), dtype)}
+
+    def linear(k_w, k_b, fan_in, fan_out):
+        draw = initializers.pytorch_uniform(fan_in, dtype=dtype)
+        return {"w": draw(k_w, (fan_out, fan_in)).T, "b": draw(k_b, (fan_out,))}
+
+    norm = {"scale": jnp.ones((E,), dtype), "bias": jnp.zeros((E,), dtype)}
+    return {"self_attn": init_multi_head_attention(k_att, E, dtype=dtype),
+            "linear1": linear(k1, k2, E, F), "linear2": linear(k3, k4, F, E),
+            "norm1": norm, "norm2": dict(norm)}
 
 
+def _check(who: str):
+    def check(params, x, num_heads, mask=None, *, is_causal=False, eps=1e-5):
+        _checks.require_floating(who, "x", x)
+        xs = _checks.shape_of(x)
+        if len(xs) < 2:
+            raise ValueError(f"{who}: x must have shape (*B, T, E); got {_checks.fmt(xs)}.")
+        try:
+            F = _checks.shape_of(params["linear1"]["w"])[1]
+        except (TypeError, KeyError, IndexError):
+            F = 0  # the structure is reported below
+        E = xs[-1]
+        _checks.require_shapes(who, "params", params, _shapes(E, F),
+                               f" for x of embedding size E = {E} and linear1's w (E, F) with "
+                               f"F = {F}", "Build them with init_transformer_block(key, E, F), "
+                               "or convert.from_pytorch(state_dict, 'transformer_block').")
+        _checks.hyperparameter(who, "eps", eps, low=0.0, low_open=True)
+        _checks.require_flag(who, "is_causal", is_causal)
+        _checks.require_divisor(who, "num_heads", num_heads, E, "the embedding size E")
+        _checks.require_mask(who, mask, (*xs[:-1], xs[-2]))
+    return check
+
+
+@_checks.checked(_check("transformer_block"), static_argnames=("num_heads", "is_causal"))
 def transformer_block(params, x, num_heads, mask=None, *, is_causal=False, eps=1e-5):
     r"""A pre-norm transformer encoder block (PyTorch's
     ``nn.TransformerEncoderLayer(norm_first=True, activation="relu")`` without dropout).
 
     $h = x + \mathrm{MHA}(\mathrm{LN}_1(x))$ (self-attention, :func:`multi_head_attention`),
-    then $y = h + W_2\, \mathrm{relu}(W_1 \mathrm{LN}_2(h) + b_1) + b_2$, where
+    then $y = h + \mathrm{relu}(\mathrm{LN}_2(h) W_1 + b_1) W_2 + b_2$ (two dense layers,
+    :func:`dlmath.layers.dense`), where
     $\mathrm{LN}(z) = (z - \bar z) / \sqrt{\sigma^2_z + \epsilon} \odot w + b$ over the
     features (biased variance). It has $4E^2 + 2EF + 9E + F$ parameters (computed in
-    ``notebooks/08_attention.ipynb``).
+    ``notebooks/08_attention.ipynb``). The inputs are checked once, here; the parts run as
+    their kernels.
 
     Args:
-        params: the dict of :data:`BLOCK_PARAM_NAMES` (PyTorch's state_dict keys, dots as
-            underscores): ``self_attn_*`` as :func:`multi_head_attention`,
-            ``linear1_weight (F, E)``, ``linear1_bias (F,)``, ``linear2_weight (E, F)``,
-            ``linear2_bias (E,)``, ``norm1_weight``, ``norm1_bias``, ``norm2_weight``,
-            ``norm2_bias (E,)``; floating, one dtype.
+        params: ``{"self_attn": ..., "linear1": {"w": (E, F), "b": (F,)}, "linear2": {"w":
+            (F, E), "b": (E,)}, "norm1": {"scale": (E,), "bias": (E,)}, "norm2": ...}``,
+            named as PyTorch's submodules (``self_attn`` as :func:`multi_head_attention`'s
+            parameters); floating, one dtype. :func:`dlmath.convert.from_pytorch` maps
+            PyTorch's state_dict.
         x: floating ``(*B, T, E)``.
         num_heads: an int that divides ``E``.
         mask, is_causal: as :func:`multi_head_attention` (``S = T``).
@@ -108,15 +133,15 @@ def transformer_block(params, x, num_heads, mask=None, *, is_causal=False, eps=1
         ValueError: wrong parameter names or shapes; ``x`` of fewer than 2 axes or another ``E``; as
             :func:`multi_head_attention`; ``eps <= 0``.
     """
-    who = "transformer_block"
-    x, attn, dtype = _check_block(who, params, x, num_heads, mask, is_causal, eps)
-    z = layer_norm(x, params["norm1_weight"], params["norm1_bias"], eps=eps)
-    h = x + multi_head_attention(attn, z, z, z, num_heads, mask, is_causal=is_causal)
-    z = layer_norm(h, params["norm2_weight"], params["norm2_bias"], eps=eps)
-    hidden = jax.nn.relu(z @ params["linear1_weight"].T + params["linear1_bias"])
-    return h + hidden @ params["linear2_weight"].T + params["linear2_bias"]
+    x = x.astype(params["linear1"]["w"].dtype)
+    z = layer_norm.kernel(x, params["norm1"]["scale"], params["norm1"]["bias"], eps=eps)
+    h = x + multi_head_attention.kernel(params["self_attn"], z, z, z, num_heads, mask,
+                                        is_causal=is_causal)
+    z = layer_norm.kernel(h, params["norm2"]["scale"], params["norm2"]["bias"], eps=eps)
+    return h + dense.kernel(params["linear2"], relu(dense.kernel(params["linear1"], z)))
 
 
+@_checks.checked(_check("block_attention_weights"), static_argnames=("num_heads", "is_causal"))
 def block_attention_weights(params, x, num_heads, mask=None, *, is_causal=False, eps=1e-5):
     r"""The attention weights inside :func:`transformer_block`: those of
     :func:`multi_head_attention_weights` on the first layer norm's output,
@@ -134,46 +159,25 @@ def block_attention_weights(params, x, num_heads, mask=None, *, is_causal=False,
 
     Used in ``notebooks/08_attention.ipynb``.
     """
-    who = "block_attention_weights"
-    x, attn, _ = _check_block(who, params, x, num_heads, mask, is_causal, eps)
-    z = layer_norm(x, params["norm1_weight"], params["norm1_bias"], eps=eps)
-    return multi_head_attention_weights(attn, z, z, num_heads, mask, is_causal=is_causal)
-
-
-def _check_block(who, params, x, num_heads, mask, is_causal, eps):
-    """The checks of :func:`transformer_block`: ``(x cast to the parameters' dtype, the
-    attention's parameters under multi_head_attention's names, the dtype)``."""
-    _checks.require_floating(who, "x", x)
-    xs = _checks.shape_of(x)
-    if len(xs) < 2:
-        raise ValueError(f"{who}: x must have shape (*B, T, E); got {_checks.fmt(xs)}.")
-    _checks.require_keys(who, "params", params, BLOCK_PARAM_NAMES,
-                         "PyTorch's TransformerEncoderLayer state_dict, dots as underscores",
-                         "Build them with init_transformer_block(key, E, F).")
-    E = xs[-1]
-    F = _checks.shape_of(params["linear1_weight"])[0] if _checks.shape_of(
-        params["linear1_weight"]) else 0
-    for name, shape in _block_shapes(E, F).items():
-        got = _checks.shape_of(params[name])
-        if got != shape:
-            raise ValueError(
-                f"{who}: params['{name}'] must have shape {_checks.fmt(shape)} for x of "
-                f"embedding size E = {E} and linear1_weight (F, E) with F = {F}; got "
-                f"{_checks.fmt(got)}."
-            )
-    _checks.hyperparameter(who, "eps", eps, low=0.0, low_open=True)
-    _check_flag(who, "is_causal", is_causal)
-    _check_heads(who, E, num_heads)
-    _check_mask(who, mask, (*xs[:-1], xs[-2]))
-    dtype = _checks.float_dtype_of_tree(who, "params", params)
-    (x,) = _checks.cast_floats(dtype, x)
-    attn = {name: params[f"self_attn_{name}"] for name in PARAM_NAMES}
-    return x, attn, dtype
+    x = x.astype(params["linear1"]["w"].dtype)
+    z = layer_norm.kernel(x, params["norm1"]["scale"], params["norm1"]["bias"], eps=eps)
+    return multi_head_attention_weights.kernel(params["self_attn"], z, z, num_heads, mask,
+                                               is_causal=is_causal)
 
 
 # ---------------------------------------------------------------- positions
 
 
+def _check_positions(length, dim, *, base=10000.0) -> None:
+    who = "sinusoidal_positions"
+    _checks.count(who, "length", length)
+    _checks.count(who, "dim", dim, low=2)
+    if dim % 2:
+        raise ValueError(f"{who}: dim must be even (sine and cosine pairs); got {dim}.")
+    _checks.hyperparameter(who, "base", base, low=1.0, low_open=True)
+
+
+@_checks.checked(_check_positions, static_argnames=("length", "dim"))
 def sinusoidal_positions(length: int, dim: int, *, base: float = 10000.0):
     r"""The sinusoidal position encodings of "Attention is all you need".
 
@@ -193,12 +197,6 @@ def sinusoidal_positions(length: int, dim: int, *, base: float = 10000.0):
         TypeError, ValueError: ``length`` or ``dim`` not an int in range, ``dim`` odd,
             ``base <= 1``.
     """
-    who = "sinusoidal_positions"
-    _checks.count(who, "length", length)
-    _checks.count(who, "dim", dim, low=2)
-    if dim % 2:
-        raise ValueError(f"{who}: dim must be even (sine and cosine pairs); got {dim}.")
-    _checks.hyperparameter(who, "base", base, low=1.0, low_open=True)
     omega = jnp.asarray(base, jnp.float32) ** (-jnp.arange(0, dim, 2, dtype=jnp.float32) / dim)
     angles = jnp.arange(length, dtype=jnp.float32)[:, None] * omega[None, :]
     return jnp.stack([jnp.sin(angles), jnp.cos(angles)], axis=-1).reshape(length, dim)

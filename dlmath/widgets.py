@@ -135,7 +135,7 @@ def gradient_descent_explorer(X, y, w0, *, steps: int = 40, key=None):
             f"{who}: X must have shape (N, 2) to be drawn; got {_checks.fmt(_checks.shape_of(X))}."
         )
     _checks.count(who, "steps", steps, low=1)
-    lr._check_xwy(who, X, w0, y, w_name="w0")  # w0 (2,), y (N,), N >= 1
+    _checks.regression_data(who, X, w0, y, w_name="w0")  # w0 (2,), y (N,), N >= 1
     key = jax.random.key(0) if key is None else key
     n = X.shape[0]
     w_star = lr.normal_equations(X, y)
@@ -145,9 +145,11 @@ def gradient_descent_explorer(X, y, w0, *, steps: int = 40, key=None):
     def draw(fig, ratio, batch_size):
         eta = ratio * eta_max
         if batch_size >= n:
-            ws, losses = lr.gradient_descent(w0, X, y, eta, steps)
+            _, history = lr.gradient_descent(w0, X, y, eta, steps)
         else:
-            ws, losses = lr.minibatch_gradient_descent(key, w0, X, y, eta, batch_size, steps)
+            _, history = lr.minibatch_gradient_descent(key, w0, X, y, eta, batch_size, steps)
+        ws = history.path  # and the full-data loss at each of its points
+        losses = jax.vmap(lr.loss, (0, None, None))(ws, X, y)
         a1, a2 = fig.subplots(1, 2)
         plot.loss_surface(lambda w: lr.loss(w, X, y), w_star, span, ax=a1)
         plot.path(np.asarray(ws), ax=a1)

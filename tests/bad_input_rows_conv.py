@@ -54,7 +54,7 @@ def _backward_peer(kw):
 
 def _pool_build(s, rng):
     return {"x": normal(rng, (s["N"], s["H"], s["W"], s["C"])), "window_shape": 2,
-            "strides": 1, "padding": 0}
+            "stride": 1, "padding": 0}
 
 
 def _fits(v):
@@ -63,7 +63,7 @@ def _fits(v):
 
 def specs():
     pool_hypers = {"window_shape": H(count=True, low=1, static=True, pred=_fits),
-                   "strides": H(count=True, low=1, static=True, allow_none=True),
+                   "stride": H(count=True, low=1, static=True, allow_none=True),
                    "padding": PADDING}
     geometry = {"stride": STRIDE, "padding": PADDING, "dilation": STRIDE}
     return [

@@ -89,7 +89,9 @@ def specs() -> list[Spec]:
                             {"w": normal(rng, (s["H"], s["K"])), "b": normal(rng, (s["K"],))}],
                  "x": normal(rng, (s["N"], s["D"]))},
              mlp, call=_with_mesh, empty={"N": "pass"}, out_dtype="params", ref=_np_mlp,
-             sizes=sizes, examples=1, note="on a 2-device mesh"),
+             sizes=sizes, examples=1, names_ok=("layer",),
+             note="on a 2-device mesh; a kernel that does not chain is named by its layer, "
+                  "as in dlmath.layers"),
         Spec("parallel.ring_all_reduce_bytes",
              lambda s, rng: {"n_bytes": 1000.0, "num_devices": 4}, {},
              {"n_bytes": NONNEG, "num_devices": DEVICES},

@@ -1,5 +1,5 @@
-"""Bad-input rows of dlmath.recurrent (and of the gradient clipping that chapter 07 adds to
-dlmath.training). ``G`` is the number of rows of the stacked gate weights: ``H`` for the
+"""Bad-input rows of dlmath.recurrent (the gradient clipping of chapter 07 has its rows
+with dlmath.transforms). ``G`` is the number of rows of the stacked gate weights: ``H`` for the
 RNN, ``4H`` for the LSTM, ``3H`` for the GRU (with ``H = 3``: 12 and 9)."""
 
 from __future__ import annotations
@@ -9,27 +9,29 @@ import jax.numpy as jnp
 from bad_input_cases import A, H, Spec, normal
 
 _GATE_ROWS = {"rnn": "H", "lstm": "G", "gru": "G"}
-_SIZES = {"rnn": {}, "lstm": {"G": 12}, "gru": {"G": 9}}
+#: the sizes of each cell's rows (``G``: the stacked gates)
+SIZES = {"rnn": {}, "lstm": {"G": 12}, "gru": {"G": 9}}
 
 
-def _params(cell, s, rng):
-    rows = s["H"] if cell == "rnn" else s["G"]
-    return {"weight_ih": normal(rng, (rows, s["D"]), 0.5),
-            "weight_hh": normal(rng, (rows, s["H"]), 0.5),
-            "bias_ih": normal(rng, (rows,), 0.1), "bias_hh": normal(rng, (rows,), 0.1)}
+def params(cell, s, rng):
+    """A cell's parameters: the input and the hidden dense layers, ``G`` gate columns."""
+    cols = s["H"] if cell == "rnn" else s["G"]
+    return {"ih": {"w": normal(rng, (s["D"], cols), 0.5), "b": normal(rng, (cols,), 0.1)},
+            "hh": {"w": normal(rng, (s["H"], cols), 0.5), "b": normal(rng, (cols,), 0.1)}}
 
 
-def _param_arrays(cell):
+def param_arrays(cell):
+    """The array arguments of :func:`params`, under ``params``."""
     g = _GATE_ROWS[cell]
-    return {("params", "weight_ih"): A((g, "D"), param=True),
-            ("params", "weight_hh"): A((g, "H"), param=True),
-            ("params", "bias_ih"): A((g,), param=True),
-            ("params", "bias_hh"): A((g,), param=True)}
+    return {("params", "ih", "w"): A(("D", g), param=True),
+            ("params", "ih", "b"): A((g,), param=True),
+            ("params", "hh", "w"): A(("H", g), param=True),
+            ("params", "hh", "b"): A((g,), param=True)}
 
 
 def _sequence_row(cell):
     def build(s, rng):
-        kw = {"params": _params(cell, s, rng), "xs": normal(rng, (s["N"], s["T"], s["D"]))}
+        kw = {"params": params(cell, s, rng), "xs": normal(rng, (s["N"], s["T"], s["D"]))}
         h0 = normal(rng, (s["N"], s["H"]), 0.5)
         if cell == "lstm":
             kw["initial_state"] = (h0, normal(rng, (s["N"], s["H"]), 0.5))
@@ -37,19 +39,19 @@ def _sequence_row(cell):
             kw["initial_h"] = h0
         return kw
 
-    arrays = {**_param_arrays(cell), ("xs",): A(("N", "T", "D"))}
+    arrays = {**param_arrays(cell), ("xs",): A(("N", "T", "D"))}
     if cell == "lstm":
         arrays |= {("initial_state", 0): A(("N", "H")), ("initial_state", 1): A(("N", "H"))}
     else:
         arrays[("initial_h",)] = A(("N", "H"))
-    return Spec(f"recurrent.{cell}", build, arrays, sizes=_SIZES[cell],
+    return Spec(f"recurrent.{cell}", build, arrays, sizes=SIZES[cell],
                 empty={"N": "pass", "T": "pass"}, out_dtype="params",
                 grad_of=(("xs",),), examples=1)
 
 
 def _cell_row(cell):
     def build(s, rng):
-        kw = {"params": _params(cell, s, rng), "x": normal(rng, (s["N"], s["D"]))}
+        kw = {"params": params(cell, s, rng), "x": normal(rng, (s["N"], s["D"]))}
         h = normal(rng, (s["N"], s["H"]), 0.5)
         if cell == "lstm":
             kw["state"] = (h, normal(rng, (s["N"], s["H"]), 0.5))
@@ -57,46 +59,72 @@ def _cell_row(cell):
             kw["h"] = h
         return kw
 
-    arrays = {**_param_arrays(cell), ("x",): A(("N", "D"))}
+    arrays = {**param_arrays(cell), ("x",): A(("N", "D"))}
     if cell == "lstm":
         arrays |= {("state", 0): A(("N", "H")), ("state", 1): A(("N", "H"))}
     else:
         arrays[("h",)] = A(("N", "H"))
-    return Spec(f"recurrent.{cell}_cell", build, arrays, sizes=_SIZES[cell],
+    return Spec(f"recurrent.{cell}_cell", build, arrays, sizes=SIZES[cell],
                 empty={"N": "pass"}, out_dtype="params", grad_of=(("x",),), examples=1)
 
 
-def _tree(s, rng):
-    return {"w": normal(rng, (s["D"], s["K"])), "b": normal(rng, (s["K"],))}
+def _step_row(cell):
+    """The recurrent part of a step: ``params["hh"]``, the input projection ``xw (N, G)`` and
+    the state."""
+    g = _GATE_ROWS[cell]
+
+    def build(s, rng):
+        cols = s["H"] if cell == "rnn" else s["G"]
+        kw = {"hh": params(cell, s, rng)["hh"], "xw": normal(rng, (s["N"], cols))}
+        h = normal(rng, (s["N"], s["H"]), 0.5)
+        if cell == "lstm":
+            kw["state"] = (h, normal(rng, (s["N"], s["H"]), 0.5))
+        else:
+            kw["h"] = h
+        return kw
+
+    arrays = {("hh", "w"): A(("H", g), param=True), ("hh", "b"): A((g,), param=True),
+              ("xw",): A(("N", g))}
+    if cell == "lstm":
+        arrays |= {("state", 0): A(("N", "H")), ("state", 1): A(("N", "H"))}
+    else:
+        arrays[("h",)] = A(("N", "H"))
+    return Spec(f"recurrent.{cell}_step", build, arrays, sizes=SIZES[cell],
+                empty={"N": "pass"}, out_dtype="params", grad_of=(("xw",),), examples=1)
 
 
-_TREE = {"w": A(("D", "K"), ranks=(0, 1, 2, 3)), "b": A(("K",), ranks=(0, 1, 2, 3))}
+def _scan_call(fn, hh, carry, xw):
+    """``scan`` with the public ``rnn_step`` as the step, run in the carry's dtype (a step
+    returns a carry like the one it is given)."""
+    from dlmath import recurrent
+
+    def step(xw_t, h):
+        like = jax.tree_util.tree_map(lambda w: w.astype(h.dtype), hh)
+        return recurrent.rnn_step(like, xw_t, h)
+
+    return fn(step, carry, xw)
 
 
 def specs():
     rows = [_sequence_row(c) for c in ("rnn", "lstm", "gru")]
     rows += [_cell_row(c) for c in ("rnn", "lstm", "gru")]
+    rows += [_step_row(c) for c in ("rnn", "lstm", "gru")]
+    rows.append(Spec(
+        "recurrent.scan",
+        lambda s, rng: {"hh": params("rnn", s, rng)["hh"],
+                        "carry": normal(rng, (s["N"], s["H"]), 0.5),
+                        "xw": normal(rng, (s["N"], s["T"], s["H"]))},
+        {("carry",): A(("N", "H")), ("xw",): A(("N", "T", "H"))},
+        call=_scan_call, empty={"N": "pass", "T": "pass"}, out_dtype="arg:carry", examples=1,
+        who_ok=("rnn_step",), names_ok=("h",),
+        note="scan(step, carry, xw) with step(xw_t, h) = rnn_step(hh, xw_t, h) in the carry's "
+             "dtype; a carry whose H is not the step's is refused by the step (rnn_step, h)"))
     rows += [
-        Spec("recurrent.init_params",
-             lambda s, rng: {"key": jax.random.key(0), "cell": "gru", "input_size": 2,
-                             "hidden_size": 3, "dtype": jnp.float32}, {},
-             {"cell": H(choices=("rnn", "lstm", "gru"), static=True),
-              "input_size": H(count=True, low=1, static=True),
+        Spec(f"recurrent.init_{cell}",
+             lambda s, rng: {"key": jax.random.key(0), "input_size": 2, "hidden_size": 3,
+                             "dtype": jnp.float32}, {},
+             {"input_size": H(count=True, low=1, static=True),
               "hidden_size": H(count=True, low=1, static=True),
-              "dtype": H(dtype=True, static=True, allow_none=True)}),
-        Spec("recurrent.to_flax",
-             lambda s, rng: {"params": _params("lstm", s, rng), "cell": "lstm"},
-             _param_arrays("lstm"), {"cell": H(choices=("lstm",), static=True)},
-             sizes=_SIZES["lstm"], out_dtype="params", examples=1,
-             note="the choices of cell are those that fit the LSTM-shaped parameters"),
-        Spec("training.global_norm", lambda s, rng: {"tree": _tree(s, rng)},
-             {("tree", k): a for k, a in _TREE.items()}, out_dtype="promote",
-             free_letters=("D", "K"), empty={"D": "pass", "K": "pass"}),
-        Spec("training.clip_by_global_norm",
-             lambda s, rng: {"grads": _tree(s, rng), "max_norm": 0.5},
-             {("grads", k): a for k, a in _TREE.items()},
-             {"max_norm": H(low=0.0, low_open=True)}, free_letters=("D", "K"),
-             empty={"D": "pass", "K": "pass"},
-             note="each leaf keeps its own dtype (checked in test_recurrent)"),
-    ]
+              "dtype": H(dtype=True, static=True, allow_none=True)})
+        for cell in ("rnn", "lstm", "gru")]
     return rows

@@ -1,5 +1,4 @@
-"""Bad-input rows of the functions that chapter 09 adds to dlmath.regularization (the row
-of ``l2_penalty`` stays in ``bad_input_cases.py``): the L1 penalty, soft-thresholding and
+"""Bad-input rows of dlmath.regularization: the L2 and L1 penalties, soft-thresholding and
 dropout (with a fixed key; a dropped NaN is 0, so a NaN need not reach the output)."""
 
 from __future__ import annotations
@@ -15,6 +14,16 @@ def _dropout_call(fn, **kw):
 
 def specs():
     return [
+        Spec("regularization.l2_penalty",
+             lambda s, rng: {"params": {"w": normal(rng, (s["D"], s["K"])),
+                                        "b": normal(rng, (s["K"],))}, "l2": 0.1},
+             {("params", "w"): A(("D", "K"), param=True, ranks=(0, 1, 2, 3)),
+              ("params", "b"): A(("K",), param=True, ranks=(0, 1, 2, 3))},
+             {"l2": NONNEG}, empty={"D": "pass", "K": "pass"}, out_dtype="params",
+             free_letters=("D", "K"),
+             ref=lambda kw: 0.05 * sum(np.sum(np.asarray(v, np.float64) ** 2)
+                                       for v in kw["params"].values())
+             if kw["l2"] == 0.1 else None),
         Spec("regularization.l1_penalty",
              lambda s, rng: {"params": {"w": normal(rng, (s["D"], s["K"])),
                                         "b": normal(rng, (s["K"],))}, "l1": 0.1},

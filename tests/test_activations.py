@@ -5,8 +5,6 @@ error path."""
 
 from __future__ import annotations
 
-import importlib
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,7 +12,7 @@ import pytest
 
 from dlmath import activations as act
 from dlmath.formulas import activations as F
-from dlmath.symbolic import docstring_math
+from dlmath.testing import in_float64, verify
 
 KEY = jax.random.key(0)
 
@@ -59,18 +57,15 @@ def _elementwise_grad(f, x):
     return jax.jit(jax.vmap(jax.grad(f)))(x.ravel()).reshape(x.shape)
 
 
-# ---- the docstrings quote the registered formulas -------------------------------------------
+# ---- every public activation has a registered formula ---------------------------------------
 
-@pytest.mark.parametrize("qualname", [k for k in F.DOCUMENTED])
-def test_docstring_math_is_the_registered_formula(qualname):
-    module, name = qualname.split(".")
-    fn = getattr(importlib.import_module(f"dlmath.{module}"), name)
-    assert docstring_math(fn) == [f.latex for f in F.DOCUMENTED[qualname]]
+TABLE = ("Activation", "SIGMOID", "TANH", "RELU", "IDENTITY", "ACTIVATIONS", "activation_named")
 
 
 def test_every_public_activation_is_documented():
     for name in act.__all__:
-        assert f"activations.{name}" in F.DOCUMENTED, name
+        if name not in TABLE:  # the table of the backward pass quotes no formula
+            assert f"activations.{name}" in F.DOCUMENTED, name
 
 
 # ---- values and gradients against jax.nn ----------------------------------------------------
@@ -87,43 +82,34 @@ def test_values_match_jax_nn_float32(name):
 @pytest.mark.parametrize("name", PAIRS)
 def test_values_and_gradients_match_jax_nn_float64(name):
     ours, peer = PAIRS[name]
-    with jax.enable_x64(True):
-        x = _inputs(jnp.float64)
-        x = jnp.where(jnp.abs(x) < 1e-3, 0.5, x)  # off the kink of relu / leaky_relu
-        np.testing.assert_allclose(ours(x), peer(x), rtol=1e-13, atol=1e-14)
-        np.testing.assert_allclose(_elementwise_grad(ours, x), _elementwise_grad(peer, x),
-                                   rtol=1e-12, atol=1e-13)
+    x = in_float64(lambda: _inputs(jnp.float64))
+    x = np.where(np.abs(x) < 1e-3, 0.5, x)  # off the kink of relu / leaky_relu
+    verify(ours, [x], peer=peer, peer_name="jax.nn", rtol=1e-14)
+    verify(lambda x: _elementwise_grad(ours, x), [x], peer=lambda x: _elementwise_grad(peer, x),
+           peer_name="jax.nn", rtol=1e-13)
 
 
 @pytest.mark.parametrize("name", SMOOTH)
 def test_first_and_second_derivatives_match_finite_differences(name):
-    # float64 central differences, step h: truncation O(h^2) ~ 1e-10, rounding O(u/h) ~ 1e-11
+    # the sum of an elementwise function has the derivatives as its gradient: jax.grad against
+    # float64 central differences, forward mode (jvp) against reverse, check_grads to order 2
     ours, _ = PAIRS[name]
-    h = 1e-5
-    with jax.enable_x64(True):
-        x = _inputs(jnp.float64, n=64, scale=3.0).ravel()
-        d1 = jax.jit(jax.vmap(jax.grad(ours)))
-        d1_fwd = jax.jit(jax.vmap(lambda x: jax.jvp(ours, (x,), (1.0,))[1]))
-        d2 = jax.jit(jax.vmap(jax.grad(jax.grad(ours))))
-        f = jax.jit(ours)
-        np.testing.assert_allclose(d1(x), (f(x + h) - f(x - h)) / (2 * h), rtol=1e-7,
-                                   atol=1e-8)
-        np.testing.assert_allclose(d1_fwd(x), d1(x), rtol=1e-13, atol=1e-15)
-        np.testing.assert_allclose(d2(x), (d1(x + h) - d1(x - h)) / (2 * h), rtol=1e-7,
-                                   atol=1e-8)
+    x = in_float64(lambda: _inputs(jnp.float64, n=64, scale=3.0).ravel())
+    d1 = jax.jit(jax.vmap(jax.grad(ours)))
+    d1_fwd = jax.jit(jax.vmap(lambda x: jax.jvp(ours, (x,), (1.0,))[1]))
+    verify(lambda x: jnp.sum(ours(x)), [x], grad=d1_fwd, rtol=1e-15, fd_rtol=1e-8,
+           check_grads_order=None)
+    verify(lambda x: jnp.sum(d1(x)), [x], fd_rtol=5e-8, check_grads_order=None)
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "leaky_relu_0.2"])
 def test_piecewise_linear_derivatives_off_the_kink(name):
     ours, _ = PAIRS[name]
     slope = {"relu": 0.0, "leaky_relu": 0.01, "leaky_relu_0.2": 0.2}[name]
-    with jax.enable_x64(True):
-        x = jnp.array([-7.5, -1.0, -1e-3, 1e-3, 0.25, 3.0])
-        h = 1e-6
-        np.testing.assert_allclose(_elementwise_grad(ours, x),
-                                   (ours(x + h) - ours(x - h)) / (2 * h), rtol=1e-8)
-        np.testing.assert_array_equal(_elementwise_grad(ours, x),
-                                      np.where(np.asarray(x) > 0, 1.0, slope))
+    x = np.array([-7.5, -1.0, -1e-3, 1e-3, 0.25, 3.0])
+    verify(lambda x: jnp.sum(ours(x)), [x], fd_rtol=1e-8)
+    np.testing.assert_array_equal(in_float64(_elementwise_grad, ours, x),
+                                  np.where(x > 0, 1.0, slope))
 
 
 # ---- the derivative at the kink: the conventions of jax.nn ---------------------------------
@@ -155,43 +141,37 @@ def test_sigmoid_gradient_at_zero_is_a_quarter():
 @pytest.mark.parametrize("name", FORMULAS)
 def test_values_and_derivatives_match_the_formula(name):
     fn, value_ref, grad_ref = FORMULAS[name]
-    with jax.enable_x64(True):
-        # |x| <= 12 keeps the naive exponential forms of the formulas finite
-        x = jnp.clip(_inputs(jnp.float64, n=256, key=jax.random.key(3)), -12, 12)
-        x = jnp.where(jnp.abs(x) < 1e-3, -0.5, x)
-        x = jnp.concatenate([x.ravel(), jnp.array([0.0, -1.0, 1.0])])
-        np.testing.assert_allclose(fn(x), jax.jit(value_ref)(x), rtol=1e-12, atol=1e-14)
-        if grad_ref is not None:
-            np.testing.assert_allclose(_elementwise_grad(fn, x), jax.jit(grad_ref)(x),
-                                       rtol=1e-12, atol=1e-13)
+    # |x| <= 12 keeps the naive exponential forms of the formulas finite
+    x = np.clip(in_float64(lambda: _inputs(jnp.float64, n=256, key=jax.random.key(3))), -12, 12)
+    x = np.where(np.abs(x) < 1e-3, -0.5, x)
+    x = np.concatenate([x.ravel(), [0.0, -1.0, 1.0]])
+    verify(fn, [x], reference=jax.jit(value_ref), rtol=1e-14)
+    if grad_ref is not None:
+        verify(lambda x: _elementwise_grad(fn, x), [x], reference=jax.jit(grad_ref), rtol=1e-13)
 
 
 def test_identities_the_docstrings_state():
     # sigma' = sigma (1 - sigma) <= 1/4 with the maximum at 0; tanh(x) = 2 sigma(2x) - 1 and
     # tanh' = 4 sigma'(2x) (proven in notebooks/02_activations.ipynb), here on dlmath's code
-    with jax.enable_x64(True):
-        x = jnp.arange(-1200, 1201) / 100.0  # holds 0.0 exactly
-        d_sigmoid = _elementwise_grad(act.sigmoid, x)
-        s = act.sigmoid(x)
-        # 1 - s loses digits where s is near 1: an absolute error of a few ulp of 1
-        np.testing.assert_allclose(d_sigmoid, s * (1 - s), rtol=1e-12, atol=1e-15)
-        assert float(jnp.max(d_sigmoid)) == 0.25 and float(x[jnp.argmax(d_sigmoid)]) == 0.0
-        assert bool(jnp.all(d_sigmoid[x != 0] < 0.25))
-        np.testing.assert_allclose(act.tanh(x), 2 * act.sigmoid(2 * x) - 1, rtol=1e-13,
-                                   atol=1e-15)
-        # jax.grad of tanh is 1 - tanh^2: in the tails an absolute error of several ulp of 1
-        # (tanh's own rounding, doubled by the square); 1e-14 is about 45 ulp of 1
-        np.testing.assert_allclose(_elementwise_grad(act.tanh, x),
-                                   4 * _elementwise_grad(act.sigmoid, 2 * x), rtol=1e-12,
-                                   atol=1e-14)
+    x = np.arange(-1200, 1201) / 100.0  # holds 0.0 exactly
+    # 1 - s loses digits where s is near 1: an absolute error of a few ulp of 1
+    verify(lambda x: _elementwise_grad(act.sigmoid, x), [x],
+           reference=lambda x: act.sigmoid(x) * (1 - act.sigmoid(x)), rtol=1e-15)
+    d_sigmoid = in_float64(_elementwise_grad, act.sigmoid, x)
+    assert float(np.max(d_sigmoid)) == 0.25 and float(x[np.argmax(d_sigmoid)]) == 0.0
+    assert bool(np.all(d_sigmoid[x != 0] < 0.25))
+    verify(act.tanh, [x], reference=lambda x: 2 * act.sigmoid(2 * x) - 1, rtol=1e-15)
+    # jax.grad of tanh is 1 - tanh^2: in the tails an absolute error of several ulp of 1
+    # (tanh's own rounding, doubled by the square); 1e-14 is about 45 ulp of 1
+    verify(lambda x: _elementwise_grad(act.tanh, x), [x],
+           reference=lambda x: 4 * _elementwise_grad(act.sigmoid, 2 * x), rtol=1e-14)
 
 
 def test_silu_is_x_times_sigmoid_and_softplus_derivative_is_sigmoid():
-    with jax.enable_x64(True):
-        x = _inputs(jnp.float64)
-        np.testing.assert_allclose(act.silu(x), x * F.SIGMOID.reference(x), rtol=1e-13)
-        np.testing.assert_allclose(_elementwise_grad(act.softplus, x), act.sigmoid(x),
-                                   rtol=1e-13)
+    x = in_float64(lambda: _inputs(jnp.float64))
+    verify(act.silu, [x], reference=lambda x: x * F.SIGMOID.reference(x), rtol=1e-15)
+    verify(lambda x: _elementwise_grad(act.softplus, x), [x], reference=act.sigmoid,
+           rtol=1e-15)
 
 
 # ---- stability at +-1e4 --------------------------------------------------------------------
@@ -284,27 +264,22 @@ def test_softmax_and_log_softmax_match_jax_nn(axis):
 @pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
 def test_softmax_gradients_match_jax_nn_float64(fn):
     ours, peer = getattr(act, fn), getattr(jax.nn, fn)
-    with jax.enable_x64(True):
-        x = 2 * jax.random.normal(KEY, (3, 7), jnp.float64)
-        w = jax.random.normal(jax.random.key(1), (3, 7), jnp.float64)
-        for axis in (0, -1):
-            g = jax.jit(jax.grad(lambda x, a=axis: jnp.sum(w * ours(x, a))))(x)
-            g_peer = jax.jit(jax.grad(lambda x, a=axis: jnp.sum(w * peer(x, axis=a))))(x)
-            np.testing.assert_allclose(g, g_peer, rtol=1e-12, atol=1e-14)
-        # a directional derivative by float64 central differences
-        v, h = jax.random.normal(jax.random.key(2), (3, 7), jnp.float64), 1e-6
-        loss = jax.jit(lambda x: jnp.sum(w * ours(x)))
-        np.testing.assert_allclose(jnp.vdot(jax.grad(loss)(x), v),
-                                   (loss(x + h * v) - loss(x - h * v)) / (2 * h), rtol=1e-7)
+    x, w = in_float64(lambda: (2 * jax.random.normal(KEY, (3, 7), jnp.float64),
+                               jax.random.normal(jax.random.key(1), (3, 7), jnp.float64)))
+    for axis in (0, -1):
+        # the loss and jax.grad against jax.nn's, jax.grad against float64 central differences
+        peer_loss = jax.jit(lambda x, a=axis: jnp.sum(w * peer(x, axis=a)))
+        verify(jax.jit(lambda x, a=axis: jnp.sum(w * ours(x, a))), [x], peer=peer_loss,
+               peer_name="jax.nn", grad=jax.grad(peer_loss), rtol=1e-14, fd_rtol=1e-7,
+               check_grads_order=None)
 
 
 def test_softmax_matches_its_formula():
-    with jax.enable_x64(True):
-        x = 2 * jax.random.normal(KEY, (6,), jnp.float64)
-        ref_p = jnp.array([F.SOFTMAX.reference(x, k, 6) for k in range(6)])
-        ref_lp = jnp.array([F.LOG_SOFTMAX.reference(x, k, 6) for k in range(6)])
-        np.testing.assert_allclose(act.softmax(x), ref_p, rtol=1e-13)
-        np.testing.assert_allclose(act.log_softmax(x), ref_lp, rtol=1e-13)
+    x = in_float64(lambda: 2 * jax.random.normal(KEY, (6,), jnp.float64))
+    verify(act.softmax, [x], rtol=1e-15,
+           reference=lambda x: jnp.array([F.SOFTMAX.reference(x, k, 6) for k in range(6)]))
+    verify(act.log_softmax, [x], rtol=1e-15,
+           reference=lambda x: jnp.array([F.LOG_SOFTMAX.reference(x, k, 6) for k in range(6)]))
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float16], ids=["float32", "float16"])
@@ -438,3 +413,92 @@ def test_leaky_relu_slope_that_does_not_broadcast_is_named():
         activations.leaky_relu(jnp.ones((2, 4)), jnp.full(3, 0.1))
     out = activations.leaky_relu(-jnp.ones((2, 4)), jnp.full(4, 0.1))
     assert out.shape == (2, 4)
+
+
+# ---- jax.nn's where ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_softmax_where_matches_jax_nn_values_and_gradients(fn, axis):
+    ours, peer = getattr(act, fn), getattr(jax.nn, fn)
+    x, weights = in_float64(lambda: (jax.random.normal(KEY, (4, 5), jnp.float64),
+                                     jax.random.normal(jax.random.key(2), (4, 5), jnp.float64)))
+    w = in_float64(lambda: jax.random.uniform(jax.random.key(1), (4, 5))) > 0.4
+    w[:, 0] = w[0, :] = True
+    w[2, :] = False                                   # a row with no entry left ...
+    w[:, 3] = False                                   # ... and a column with none
+    cols = np.array([True, False, True, True, True])
+
+    def loss(f):
+        # masked log-probabilities are -inf: their weight must not reach the sum
+        return lambda v, weights: jnp.sum(jnp.where(w, weights * f(v, axis, where=w), 0.0))
+
+    def compare(x, weights):
+        # masked log-probabilities are -inf, which verify's relative error does not take:
+        # the values and gradients are computed in float64 here and compared below
+        return (ours(x, axis, where=w), peer(x, axis=axis, where=w),
+                jax.grad(loss(ours))(x, weights),
+                jax.grad(loss(lambda v, a, where: peer(v, axis=a, where=where)))(x, weights),
+                # a mask that broadcasts (one flag per class), and the all-True mask is no mask
+                ours(x, -1, where=cols), peer(x, where=cols),
+                ours(x, axis, where=np.ones((4, 5), bool)), ours(x, axis))
+
+    got, want, g, g_peer, got_cols, want_cols, all_true, no_mask = in_float64(
+        compare, x, weights)
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, g_peer, rtol=1e-12, atol=1e-15)
+    assert np.all(g[~w] == 0)
+    np.testing.assert_allclose(got_cols, want_cols, rtol=1e-13)
+    np.testing.assert_allclose(all_true, no_mask, rtol=1e-13)
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+def test_softmax_where_is_checked(fn):
+    with pytest.raises(TypeError, match=rf"^{fn}: where must be a bool array"):
+        getattr(act, fn)(jnp.ones((2, 3)), where=jnp.ones((2, 3)))
+    with pytest.raises(ValueError, match=rf"^{fn}: where must broadcast to x \(\*B, K\) = "
+                                         r"\(2, 3\); got \(2,\)\.$"):
+        getattr(act, fn)(jnp.ones((2, 3)), where=jnp.ones((2,), bool))
+
+
+def test_softmax_with_where_under_jit_and_grad():
+    x = jnp.linspace(-2.0, 2.0, 6).reshape(2, 3)
+    w = jnp.array([[True, False, True], [False, False, False]])
+    np.testing.assert_allclose(jax.jit(act.softmax)(x, where=w), jax.nn.softmax(x, where=w),
+                               rtol=1e-6)
+    g = jax.jit(jax.grad(lambda v: jnp.sum(act.softmax(v, where=w) * jnp.arange(3.0))))(x)
+    assert bool(jnp.all(jnp.isfinite(g))) and bool(jnp.all(g[1] == 0))
+
+
+# ---- the table of the backward pass ---------------------------------------------------------
+
+@pytest.mark.parametrize("activation", act.ACTIVATIONS, ids=lambda a: a.name)
+def test_each_derivative_is_the_gradient_of_its_forward_rule(activation):
+    z = np.linspace(-3.0, 3.0, 13) + 0.1  # off relu's kink
+    derivative = lambda z: activation.derivative(z, activation.fn(z))  # noqa: E731
+    # the hand-written derivative of the sum is the gradient: against jax.grad and differences
+    verify(lambda z: jnp.sum(activation.fn(z)), [z], grad=derivative, rtol=1e-15, fd_rtol=1e-8,
+           check_grads_order=None)
+    assert in_float64(derivative, z).dtype == np.float64
+    assert act.activation_named("f", "activation", activation.name) is activation
+
+
+def test_relu_derivative_at_the_kink_is_jax_nns():
+    z = jnp.zeros(3)
+    np.testing.assert_array_equal(act.RELU.derivative(z, act.relu(z)),
+                                  jax.vmap(jax.grad(jax.nn.relu))(z))
+
+
+def test_activation_named_resolves_names_and_checks_its_argument():
+    own = act.Activation("double", lambda z: 2 * z, lambda z, a: 2 * jnp.ones_like(z))
+    assert act.activation_named("f", "activation", own) is own
+    assert act.activation_named("f", "activation", "tanh") is act.TANH
+    with pytest.raises(ValueError, match=r"^f: activation must be one of \['sigmoid', 'tanh', "
+                                         r"'relu', 'identity'\] or an Activation; got 'swish'"):
+        act.activation_named("f", "activation", "swish")
+    with pytest.raises(TypeError, match=r"^f: out must be an activation name or an "
+                                        r"activations.Activation"):
+        act.activation_named("f", "out", 3)
+    with pytest.raises(TypeError, match=r"^f: activation.derivative must be a function"):
+        act.activation_named("f", "activation", act.Activation("bad", jnp.tanh, 1.0))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from dlmath import attention as A
+from dlmath import convert
 from dlmath.testing import verify
 
 
@@ -96,18 +97,17 @@ def test_large_scores_are_stable_in_float32_and_float16():
 @pytest.mark.parametrize("is_causal", [False, True])
 def test_float64_gradients_against_jax_grad_and_finite_differences(is_causal):
     allowed = np.tril(np.ones((3, 4), bool)) if is_causal else None
-    with jax.enable_x64(True):
-        q, k, v = (x.astype(jnp.float64) for x in _qkv(batch=(), T=3, S=4, D=2, Dv=2))
-        w = jnp.linspace(-1.0, 1.0, 6).reshape(3, 2)
-        reference_fn = jax.jit(lambda q, k, v: jnp.sum(w * A.scaled_dot_product_attention(
-            q, k, v, is_causal=is_causal)))
-        flash_fn = jax.jit(lambda q, k, v: jnp.sum(w * A.flash_attention(
-            q, k, v, is_causal=is_causal, block_size=3)))
-        for argnum in range(3):
-            verify(reference_fn, [q, k, v], argnum=argnum,
-                   reference=lambda q, k, v: jnp.sum(w * _naive(q, k, v, allowed)),
-                   check_grads_order=1 if argnum == 0 else None)
-            verify(flash_fn, [q, k, v], argnum=argnum, check_grads_order=None)
+    q, k, v = _qkv(batch=(), T=3, S=4, D=2, Dv=2)  # verify promotes them to float64
+    w = np.linspace(-1.0, 1.0, 6).reshape(3, 2)
+    reference_fn = jax.jit(lambda q, k, v: jnp.sum(w * A.scaled_dot_product_attention(
+        q, k, v, is_causal=is_causal)))
+    flash_fn = jax.jit(lambda q, k, v: jnp.sum(w * A.flash_attention(
+        q, k, v, is_causal=is_causal, block_size=3)))
+    for argnum in range(3):
+        verify(reference_fn, [q, k, v], argnum=argnum,
+               reference=lambda q, k, v: jnp.sum(w * _naive(q, k, v, allowed)),
+               check_grads_order=1 if argnum == 0 else None)
+        verify(flash_fn, [q, k, v], argnum=argnum, check_grads_order=None)
 
 
 @pytest.mark.parametrize("is_causal", [False, True])
@@ -148,24 +148,30 @@ def test_flash_never_builds_the_score_matrix():
     assert temp(flash, 2 * T) < 4 * T * 2 * T  # far below one T x S float32 matrix
 
 
+def _torch(params):
+    """PyTorch's nn.MultiheadAttention state_dict of ``params``, in float64 NumPy."""
+    return {k: np.asarray(v, np.float64)
+            for k, v in convert.to_pytorch(params, "multi_head_attention").items()}
+
+
 def _per_head_reference(params, x_q, x_k, x_v, H, mask=None):
-    E = x_q.shape[-1]
-    w_q, w_k, w_v = np.split(np.asarray(params["in_proj_weight"], np.float64), 3)
-    b_q, b_k, b_v = np.split(np.asarray(params["in_proj_bias"], np.float64), 3)
+    """Per-head attention as PyTorch computes it from its state_dict (x W^T + b)."""
+    E, sd = x_q.shape[-1], _torch(params)
+    w_q, w_k, w_v = np.split(sd["in_proj_weight"], 3)
+    b_q, b_k, b_v = np.split(sd["in_proj_bias"], 3)
     q, k, v = x_q @ w_q.T + b_q, x_k @ w_k.T + b_k, x_v @ w_v.T + b_v
     d = E // H
     heads = [_naive(q[..., h * d:(h + 1) * d], k[..., h * d:(h + 1) * d],
                     v[..., h * d:(h + 1) * d], mask) for h in range(H)]
-    return np.concatenate(heads, -1) @ np.asarray(params["out_proj_weight"]).T \
-        + np.asarray(params["out_proj_bias"])
+    return np.concatenate(heads, -1) @ sd["out_proj.weight"].T + sd["out_proj.bias"]
 
 
 def _mha_problem():
     """Multi-head parameters for E = 8 with biases that are not zero, and query, key and
     value inputs (T = 5, S = 6)."""
     params = A.init_multi_head_attention(jax.random.key(1), 8)
-    params["in_proj_bias"] = 0.1 * jax.random.normal(jax.random.key(2), (24,))
-    params["out_proj_bias"] = 0.1 * jax.random.normal(jax.random.key(3), (8,))
+    params["in_proj"]["b"] = 0.1 * jax.random.normal(jax.random.key(2), (24,))
+    params["out_proj"]["b"] = 0.1 * jax.random.normal(jax.random.key(3), (8,))
     return params, _qkv(T=5, S=6, D=8, Dv=8)
 
 
@@ -175,13 +181,13 @@ def test_multi_head_equals_per_head_reference_and_jax_nn_per_head():
     out = A.multi_head_attention(params, xq, xk, xv, 2, mask)
     np.testing.assert_allclose(out, _per_head_reference(params, xq, xk, xv, 2, mask), atol=2e-5)
     # jax.nn with its (B, T, heads, D) layout: the projections split into 2 heads of 4
-    w_q, w_k, w_v = jnp.split(params["in_proj_weight"], 3)
-    b_q, b_k, b_v = jnp.split(params["in_proj_bias"], 3)
-    q = (xq @ w_q.T + b_q).reshape(2, 5, 2, 4)
-    k = (xk @ w_k.T + b_k).reshape(2, 6, 2, 4)
-    v = (xv @ w_v.T + b_v).reshape(2, 6, 2, 4)
+    w_q, w_k, w_v = jnp.split(params["in_proj"]["w"], 3, axis=1)
+    b_q, b_k, b_v = jnp.split(params["in_proj"]["b"], 3)
+    q = (xq @ w_q + b_q).reshape(2, 5, 2, 4)
+    k = (xk @ w_k + b_k).reshape(2, 6, 2, 4)
+    v = (xv @ w_v + b_v).reshape(2, 6, 2, 4)
     o = jax.nn.dot_product_attention(q, k, v, mask=jnp.broadcast_to(mask, (2, 2, 5, 6)))
-    peer = o.reshape(2, 5, 8) @ params["out_proj_weight"].T + params["out_proj_bias"]
+    peer = o.reshape(2, 5, 8) @ params["out_proj"]["w"] + params["out_proj"]["b"]
     np.testing.assert_allclose(out, peer, atol=2e-5)
     causal = A.multi_head_attention(params, xq, xq, xq, 4, is_causal=True)
     np.testing.assert_allclose(causal, _per_head_reference(
@@ -194,8 +200,9 @@ def test_multi_head_weights_are_each_heads_softmax_and_give_the_output():
     mask = jnp.arange(6) < 5
     weights = A.multi_head_attention_weights(params, xq, xk, 2, mask)
     assert weights.shape == (2, 2, 5, 6)
-    w_q, w_k, w_v = np.split(np.asarray(params["in_proj_weight"], np.float64), 3)
-    b_q, b_k, b_v = np.split(np.asarray(params["in_proj_bias"], np.float64), 3)
+    sd = _torch(params)
+    w_q, w_k, w_v = np.split(sd["in_proj_weight"], 3)
+    b_q, b_k, b_v = np.split(sd["in_proj_bias"], 3)
     q, k, v = (np.asarray(x, np.float64) @ w.T + b for x, w, b in
                ((xq, w_q, b_q), (xk, w_k, b_k), (xv, w_v, b_v)))
     heads = []
@@ -204,8 +211,7 @@ def test_multi_head_weights_are_each_heads_softmax_and_give_the_output():
         want = _naive(q[..., cols], k[..., cols], np.eye(6), mask)
         np.testing.assert_allclose(weights[:, h], want, atol=1e-6)
         heads.append(np.asarray(weights[:, h], np.float64) @ v[..., cols])
-    out = np.concatenate(heads, -1) @ np.asarray(params["out_proj_weight"]).T \
-        + np.asarray(params["out_proj_bias"])
+    out = np.concatenate(heads, -1) @ sd["out_proj.weight"].T + sd["out_proj.bias"]
     np.testing.assert_allclose(A.multi_head_attention(params, xq, xk, xv, 2, mask), out, atol=2e-5)
     causal = A.multi_head_attention_weights(params, xq, xq, 4, is_causal=True)
     assert causal.shape == (2, 4, 5, 5)
@@ -217,8 +223,8 @@ def test_multi_head_weights_are_each_heads_softmax_and_give_the_output():
 
 
 def test_multi_head_equals_flax_multi_head_dot_product_attention():
-    """flax.linen's module with the weights mapped by to_flax: values (padding mask, causal
-    mask, several heads) and the gradients with respect to the inputs."""
+    """flax.linen's module with the weights mapped by convert.to_flax: values (padding mask,
+    causal mask, several heads) and the gradients with respect to the inputs."""
     import flax.linen as nn
 
     params, (xq, xk, xv) = _mha_problem()
@@ -226,7 +232,7 @@ def test_multi_head_equals_flax_multi_head_dot_product_attention():
     causal = np.tril(np.ones((5, 5), bool))
     for heads in (4, 2):
         module = nn.MultiHeadDotProductAttention(num_heads=heads, qkv_features=8, out_features=8)
-        variables = {"params": A.to_flax(params, heads)}
+        variables = {"params": convert.to_flax(params, "multi_head_attention", num_heads=heads)}
         flax_shapes = jax.eval_shape(module.init, jax.random.key(0), xq, xk, xv)
         assert jax.tree_util.tree_map(jnp.shape, variables) == jax.tree_util.tree_map(
             jnp.shape, flax_shapes)
@@ -244,17 +250,20 @@ def test_multi_head_equals_flax_multi_head_dot_product_attention():
         np.testing.assert_allclose(a, b, atol=2e-5)
 
 
-def test_to_flax_errors():
-    params = A.init_multi_head_attention(jax.random.key(1), 6)
-    with pytest.raises(ValueError, match=r"to_flax: the embedding size E = 6 must be divisible "
-                                         r"by num_heads = 4"):
-        A.to_flax(params, 4)
-    with pytest.raises(ValueError, match=r"to_flax: params must be a dict with exactly the keys"):
-        A.to_flax({k: v for k, v in params.items() if k != "out_proj_bias"}, 2)
-    with pytest.raises(ValueError, match=r"to_flax: params\['out_proj_weight'\] must have shape"):
-        A.to_flax({**params, "out_proj_weight": jnp.ones((6, 5))}, 2)
-    with pytest.raises(TypeError, match=r"to_flax: every leaf of params must have one float dtype"):
-        A.to_flax({**params, "in_proj_bias": params["in_proj_bias"].astype(jnp.float16)}, 2)
+def test_init_is_pytorchs_glorot_draw_in_its_layout():
+    """The kernels are the transposes of uniform draws in PyTorch's (out, in) layout with
+    Glorot's bound sqrt(6 / (fan_in + fan_out)) (the draw of chapter 08 is unchanged)."""
+    E, key = 6, jax.random.key(4)
+    params = A.init_multi_head_attention(key, E)
+    k_in, k_out = jax.random.split(key)
+    a_in, a_out = np.sqrt(6.0 / (E + 3 * E)), np.sqrt(6.0 / (2 * E))
+    np.testing.assert_array_equal(params["in_proj"]["w"].T, jax.random.uniform(
+        k_in, (3 * E, E), jnp.float32, -a_in, a_in))
+    np.testing.assert_array_equal(params["out_proj"]["w"].T, jax.random.uniform(
+        k_out, (E, E), jnp.float32, -a_out, a_out))
+    assert not np.any(np.asarray(params["in_proj"]["b"]))
+    assert jax.tree_util.tree_map(jnp.shape, params) == {"in_proj": {"w": (6, 18), "b": (18,)},
+                                                         "out_proj": {"w": (6, 6), "b": (6,)}}
 
 
 def test_multi_head_casts_inputs_to_the_parameters_dtype():
@@ -334,15 +343,17 @@ def test_multi_head_errors():
         f(params, x, x, x, 2.0)
     with pytest.raises(ValueError, match=r"multi_head_attention: num_heads must be an int >= 1"):
         f(params, x, x, x, 0)
-    with pytest.raises(ValueError, match=r"multi_head_attention: params\['in_proj_weight'\] "
-                                         r"must have shape \(3E, E\) = \(24, 8\)"):
+    with pytest.raises(ValueError, match=r"multi_head_attention: params\['in_proj'\]\['w'\] "
+                                         r"must have shape \(E, 3E\) = \(8, 24\)"):
         f(params, jnp.ones((2, 3, 8)), jnp.ones((2, 3, 8)), jnp.ones((2, 3, 8)), 2)
     with pytest.raises(ValueError, match=r"multi_head_attention: params must be a dict with "
-                                         r"exactly the keys"):
-        f({**params, "in_proj.weight": params["in_proj_weight"]}, x, x, x, 2)
+                                         r"exactly the entries"):
+        f({**params, "in_proj_weight": params["in_proj"]["w"].T}, x, x, x, 2)
+    half = {**params, "out_proj": {**params["out_proj"],
+                                   "b": params["out_proj"]["b"].astype(jnp.float16)}}
     with pytest.raises(TypeError, match=r"multi_head_attention: every leaf of params must have "
                                         r"one float dtype"):
-        f({**params, "out_proj_bias": params["out_proj_bias"].astype(jnp.float16)}, x, x, x, 2)
+        f(half, x, x, x, 2)
     with pytest.raises(ValueError, match=r"multi_head_attention: value must have the embedding "
                                          r"size E"):
         f(params, x, x, jnp.ones((2, 3, 5)), 2)
@@ -359,6 +370,8 @@ def test_init_errors():
     for dtype in (jnp.int32, jnp.complex64, jnp.bool_):
         with pytest.raises(TypeError, match=r"init_multi_head_attention: dtype must be a floating"):
             A.init_multi_head_attention(jax.random.key(0), 4, dtype=dtype)
+    with pytest.raises(TypeError, match=r"init_multi_head_attention: key must be a jax.random"):
+        A.init_multi_head_attention(None, 4)
 
 
 # ---------------------------------------------------------------- the documented formulas

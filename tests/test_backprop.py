@@ -9,48 +9,53 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from jax.flatten_util import ravel_pytree
 
-from dlmath import backprop, layers, losses
-from dlmath.testing import relative_error
+from dlmath import activations, backprop, layers, losses
+from dlmath.testing import in_float64, relative_error, verify
 
 KEY = jax.random.key(0)
 
 
 def _net(n=6, sizes=(5, 4, 3), dtype=jnp.float64):
     kp, kx, ky = jax.random.split(KEY, 3)
-    params = layers.init_mlp(kp, sizes, scheme="xavier", dtype=dtype)
+    params = layers.init_mlp(kp, sizes, scheme="glorot", dtype=dtype)
     x = jax.random.normal(kx, (n, sizes[0]), dtype)
     y = jax.random.randint(ky, (n,), 0, sizes[-1])
     return params, x, y
 
 
+def _optax_mean_ce(logits, y):
+    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
+
+
+# In both tests the reference loss is verify's function, so its jax.grad is the gradient the
+# hand-written one must equal; differencing the reference itself (optax's, dlmath.losses') adds
+# nothing, hence finite_differences=False and check_grads_order=None.
+
 def test_loss_values_and_gradients_match_optax_and_losses_mse():
-    with jax.enable_x64(True):
-        params, x, y = _net()
-        logits = layers.mlp(params, x)
-        value, g = backprop.cross_entropy_and_grad(logits, y)
-        ref = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
-        assert abs(float(value) - float(ref)) < 1e-13
-        g_ref = jax.grad(lambda z: jnp.mean(
-            optax.softmax_cross_entropy_with_integer_labels(z, y)))(logits)
-        assert relative_error(g, g_ref) < 1e-13          # the 1/N included
-        t = jnp.ones_like(logits)
-        value, g = backprop.mse_and_grad(logits, t)
-        assert abs(float(value) - float(losses.mse(logits, t))) < 1e-13
-        assert relative_error(g, jax.grad(losses.mse)(logits, t)) < 1e-13   # the 2 included
+    params, x, y = in_float64(_net)
+    logits = in_float64(layers.mlp, params, x)
+    ce = lambda z: backprop.cross_entropy_and_grad(z, y)  # noqa: E731
+    verify(lambda z: _optax_mean_ce(z, y), [logits], peer=lambda z: ce(z)[0],   # the 1/N included
+           peer_name="backprop", grad=lambda z: ce(z)[1], rtol=1e-14, finite_differences=False,
+           check_grads_order=None)
+    t = np.ones_like(logits)
+    mse = lambda p: backprop.mse_and_grad(p, t)  # noqa: E731
+    verify(lambda p: losses.mse(p, t), [logits], peer=lambda p: mse(p)[0],      # the 2 included
+           peer_name="backprop", grad=lambda p: mse(p)[1], rtol=1e-14, finite_differences=False,
+           check_grads_order=None)
 
 
 def test_loss_and_grad_equals_jax_value_and_grad():
-    with jax.enable_x64(True):
-        params, x, y = _net()
-        for act in ("sigmoid", layers.TANH, "relu"):
-            value, grads = backprop.loss_and_grad(params, x, y, activation=act)
-            ref_v, ref_g = jax.value_and_grad(lambda p, a=act: jnp.mean(
-                optax.softmax_cross_entropy_with_integer_labels(
-                    layers.mlp(p, x, activation=a), y)))(params)
-            assert abs(float(value) - float(ref_v)) < 1e-13
-            flat = lambda t: jnp.concatenate([v.ravel() for v in jax.tree_util.tree_leaves(t)])  # noqa: E731
-            assert relative_error(flat(grads), flat(ref_g)) < 1e-12
+    params, x, y = in_float64(_net)
+    flat, unravel = in_float64(ravel_pytree, params)   # verify differentiates one array
+    ours = lambda f, a: backprop.loss_and_grad(unravel(f), x, y, activation=a)  # noqa: E731
+    for act in ("sigmoid", activations.TANH, "relu"):
+        verify(lambda f, a=act: _optax_mean_ce(layers.mlp(unravel(f), x, activation=a), y),
+               [flat], peer=lambda f, a=act: ours(f, a)[0], peer_name="backprop",
+               grad=lambda f, a=act: ravel_pytree(ours(f, a)[1])[0], rtol=1e-14,
+               finite_differences=False, check_grads_order=None)
 
 
 def test_cross_entropy_and_grad_is_stable_for_huge_logits():
@@ -79,9 +84,10 @@ def test_class_ids_of_any_width_and_the_out_of_range_rule():
 def test_empty_inputs_raise():
     with pytest.raises(ValueError, match="mse_and_grad: predictions .* has no element"):
         backprop.mse_and_grad(jnp.zeros((0, 3)), jnp.zeros((0, 3)))
-    with pytest.raises(ValueError, match="cross_entropy_and_grad: .* holds no example"):
+    with pytest.raises(ValueError, match=r"cross_entropy_and_grad: logits \(N, K\) has no "
+                                         r"examples \(N = 0\)"):
         backprop.cross_entropy_and_grad(jnp.zeros((0, 3)), jnp.zeros((0,), jnp.int32))
-    with pytest.raises(ValueError, match="K >= 1"):
+    with pytest.raises(ValueError, match=r"cross_entropy_and_grad: logits .* has no classes"):
         backprop.cross_entropy_and_grad(jnp.zeros((2, 0)), jnp.zeros((2,), jnp.int32))
 
 
@@ -90,7 +96,7 @@ def test_errors_on_bad_input():
     logits = layers.mlp(params, x)
     with pytest.raises(TypeError, match="integer class ids"):
         backprop.cross_entropy_and_grad(logits, y.astype(jnp.float32))
-    with pytest.raises(ValueError, match=r"labels must have shape \(N,\) = \(6,\)"):
+    with pytest.raises(ValueError, match=r"labels must have shape \(\*B,\) = \(6,\)"):
         backprop.cross_entropy_and_grad(logits, y[:3])
     with pytest.raises(ValueError, match=r"logits must have shape \(N, K\)"):
         backprop.cross_entropy_and_grad(logits[0], y)
@@ -114,3 +120,28 @@ def test_errors_on_bad_input():
         backprop.loss_and_grad(params, x, y.astype(jnp.float32))
     with pytest.raises(ValueError, match="loss_and_grad: activation must be one of"):
         backprop.loss_and_grad(params, x, y, activation="swish")
+
+
+def test_the_mean_losses_start_from_the_gradients_beside_their_losses():
+    params, x, y = _net(dtype=jnp.float32)
+    logits = layers.mlp(params, x)
+    value, g = backprop.cross_entropy_and_grad(logits, y)
+    np.testing.assert_array_equal(
+        value, jnp.mean(losses.softmax_cross_entropy_with_integer_labels(logits, y)))
+    np.testing.assert_array_equal(
+        g, losses.softmax_cross_entropy_with_integer_labels_gradient(logits, y) / 6)
+    t = jnp.ones_like(logits)
+    value, g = backprop.mse_and_grad(logits, t)
+    np.testing.assert_array_equal(value, losses.mse(logits, t))
+    np.testing.assert_array_equal(g, losses.mse_gradient(logits, t))
+
+
+def test_loss_and_grad_casts_float_targets_to_the_parameters_dtype():
+    params, x, _ = _net(dtype=jnp.float32)
+    t = np.ones((6, 3), np.float64)
+    value, grads = backprop.loss_and_grad(params, x, t, loss="mse")
+    assert value.dtype == jnp.float32 and grads[0]["w"].dtype == jnp.float32
+    ref_v, ref_g = jax.value_and_grad(lambda p: losses.mse(layers.mlp(p, x),
+                                                           jnp.asarray(t, jnp.float32)))(params)
+    assert abs(float(value) - float(ref_v)) < 1e-6
+    assert relative_error(grads[0]["w"], ref_g[0]["w"]) < 1e-5

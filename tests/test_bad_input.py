@@ -34,6 +34,8 @@ from bad_input_cases import ACCEPT, ALL_DTYPES, FLOATS, SPECS, A, Spec
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
+from dlmath.testing import in_float64
+
 # --------------------------------------------------------------------------- running
 
 #: examples per (function, kind); compiles dominate, so they are few
@@ -106,12 +108,14 @@ def reference(spec: Spec, kwargs):
         r = spec.ref(rk)
         if r is not None:
             return r
-    with jax.enable_x64(True):
-        if spec.peer is not None:  # the peer library in float64 (jax.nn, optax)
-            return jax.tree_util.tree_map(_materialize, spec.peer(rk))
+    if spec.peer is not None:  # the peer library in float64 (jax.nn, optax)
+        return in_float64(spec.peer, rk)
+
+    def same_function(rk):
         fn = spec.fn()
-        r = spec.call(fn, **rk) if spec.call else fn(**rk)
-        return jax.tree_util.tree_map(_materialize, spec.out(r))
+        return spec.out(spec.call(fn, **rk) if spec.call else fn(**rk))
+
+    return in_float64(same_function, rk)
 
 
 def input_dtypes(spec: Spec, kwargs):
@@ -214,7 +218,7 @@ def expect_error(spec, kind, kwargs, call, names, cls=(ValueError, TypeError), r
 
 def _short(result) -> str:
     try:
-        return bic._render(result)[:200]
+        return bic.render(result)[:200]
     except Exception:  # noqa: BLE001
         return type(result).__name__
 
@@ -409,8 +413,8 @@ def kind_labels_range(spec: Spec, data):
             fail(spec, "labels_range", jcall, "no NaN in the result: " + _short(got),
                  "under jit an id out of range makes that example's loss NaN (documented)")
     else:
-        want = bic._np_confusion(*[np.asarray(bic.get(kw, p)) for p in label_paths(spec)],
-                                 kw["num_classes"])
+        want = bic.np_confusion(*[np.asarray(bic.get(kw, p)) for p in label_paths(spec)],
+                                kw["num_classes"])
         if not np.array_equal(np.asarray(got), want):
             fail(spec, "labels_range", jcall, "the example with the bad id was counted",
                  "under jit an id out of range is left out of the counts (documented)")
@@ -605,7 +609,7 @@ def table_hyper(spec: Spec):
             else:
                 yield kw, lambda kw, call, name=name, value=value: expect_error(
                     spec, "hyper", kw, call, [name, *spec.names_ok],
-                    rule=f"{name}={bic._render(value)} must raise ValueError (out of range, "
+                    rule=f"{name}={bic.render(value)} must raise ValueError (out of range, "
                          "not finite, not a scalar) or TypeError (bool, complex, callable, "
                          "str) naming the function and the hyper-parameter")
 
@@ -724,10 +728,11 @@ def test_empty_axis(spec, letter, what):
 
 
 def test_every_public_function_has_a_row():
-    """A new chapter's module joins by adding rows to bad_input_cases.SPECS."""
+    """A module's functions join with rows in its file tests/bad_input_rows_<module>.py."""
     covered = {s.fn() for s in SPECS}
     missing = [name for name, obj in bic.public_functions().items() if obj not in covered]
-    assert not missing, f"public functions without a row in bad_input_cases.SPECS: {missing}"
+    assert not missing, ("public functions without a row (add it to the module's file "
+                         f"tests/bad_input_rows_<module>.py): {missing}")
 
 
 # --------------------------------------------------------------------------- edge cases
@@ -759,7 +764,7 @@ def test_masked_logit_with_label_zero_is_zero_unlike_optax():
     z = jnp.array([[0.0, 1.0, -jnp.inf], [2.0, -jnp.inf, 0.5]])
     y = jnp.array([[0.25, 0.75, 0.0], [0.5, 0.0, 0.5]])
     got = losses.softmax_cross_entropy(z, y)
-    want = -np.sum(np.where(np.asarray(y) > 0, np.asarray(y) * bic._np_log_softmax(
+    want = -np.sum(np.where(np.asarray(y) > 0, np.asarray(y) * bic.np_log_softmax(
         np.where(np.isinf(np.asarray(z)), -1e300, np.asarray(z))), 0.0), axis=-1)
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)
     g = jax.grad(lambda z: jnp.sum(losses.softmax_cross_entropy(z, y)))(z)

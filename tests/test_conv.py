@@ -14,7 +14,7 @@ import pytest
 from jax import lax
 
 from dlmath import conv
-from dlmath.testing import finite_difference_grad
+from dlmath.testing import finite_difference_grad, in_float64
 
 DN = ("NHWC", "HWIO", "NHWC")
 HI = lax.Precision.HIGHEST
@@ -72,7 +72,7 @@ def test_forward_backward_and_im2col_equal_lax():
         return (ours, peer(x, w) + b, patches @ w.reshape(-1, w.shape[-1]) + b,
                 conv.conv2d_backward(x, w, g, **geometry), want_grads)
 
-    with jax.enable_x64(True):
+    def run_all():
         inputs = []
         for case in CASES:
             x, w, b = _draw(case)
@@ -80,8 +80,10 @@ def test_forward_backward_and_im2col_equal_lax():
             out = jax.eval_shape(lambda x, w, geometry=geometry: conv.conv2d(x, w, **geometry),
                                  x, w).shape
             inputs.append((x, w, b, np.random.default_rng(1).standard_normal(out)))
-        results = jax.jit(lambda inputs: [one(c, *args) for c, args in zip(
+        return jax.jit(lambda inputs: [one(c, *args) for c, args in zip(
             CASES, inputs, strict=True)])(inputs)
+
+    results = in_float64(run_all)
     for case, (ours, want, im2col, grads, grads_want) in zip(CASES, results, strict=True):
         np.testing.assert_allclose(ours, want, rtol=1e-12, atol=1e-12, err_msg=str(case))
         np.testing.assert_allclose(im2col, want, rtol=1e-12, atol=1e-12, err_msg=str(case))
@@ -122,9 +124,9 @@ def test_backward_equals_float64_finite_differences():
         x_, w_ = z[:x.size].reshape(x.shape), z[x.size:].reshape(w.shape)
         return jnp.sum(g * conv.conv2d(x_, w_, b, **geometry))
 
-    with jax.enable_x64(True):
-        fd = finite_difference_grad(loss, np.concatenate([x.ravel(), w.ravel()]))
-        dx, dw, _ = jax.jit(lambda x, w, g: conv.conv2d_backward(x, w, g, **geometry))(x, w, g)
+    fd = finite_difference_grad(loss, np.concatenate([x.ravel(), w.ravel()]))
+    dx, dw, _ = in_float64(jax.jit(lambda x, w, g: conv.conv2d_backward(x, w, g, **geometry)),
+                           x, w, g)
     np.testing.assert_allclose(dx, fd[:x.size].reshape(x.shape), atol=1e-7)
     np.testing.assert_allclose(dw, fd[x.size:].reshape(w.shape), atol=1e-7)
 
@@ -225,8 +227,7 @@ def test_documented_formulas_equal_the_code():
         return (conv.conv2d(x, w, b, **geometry), *conv.conv2d_backward(x, w, g, **geometry),
                 conv.avg_pool(x, (K, K), (s, s), ((p, p), (p, p))), conv.global_avg_pool(x))
 
-    with jax.enable_x64(True):
-        y, dx, dw, _, pooled, gap = (np.asarray(a) for a in everything(x, w, b, g))
+    y, dx, dw, _, pooled, gap = in_float64(everything, x, w, b, g)
 
     def x_entry(idx):
         n_, r, c_, ch = idx
@@ -303,11 +304,11 @@ def test_errors_name_the_shapes():
         conv.conv2d(jnp.ones((6, 6, 3)), w)
     with pytest.raises(ValueError, match="kernel w covers 5 pixels along H.*padded image's 4"):
         conv.conv2d(jnp.ones((1, 4, 4, 3)), w, dilation=2)
-    with pytest.raises(ValueError, match="conv2d: stride must be >= 1; got 0"):
+    with pytest.raises(ValueError, match="conv2d: stride must be an int >= 1; got 0"):
         conv.conv2d(x, w, stride=0)
-    with pytest.raises(ValueError, match="conv2d: stride must be >= 1; got -1"):
+    with pytest.raises(ValueError, match="conv2d: stride must be an int >= 1; got -1"):
         conv.conv2d(x, w, stride=(1, -1))
-    with pytest.raises(ValueError, match="conv2d: padding must be >= 0"):
+    with pytest.raises(ValueError, match="conv2d: padding must be an int >= 0"):
         conv.conv2d(x, w, padding=-1)
     with pytest.raises(ValueError, match="conv2d: padding must be an int"):
         conv.conv2d(x, w, padding="FULL")
@@ -326,5 +327,32 @@ def test_errors_name_the_shapes():
         conv.max_pool(x, (7, 7))
     with pytest.raises(ValueError, match=r"global_avg_pool: x \(N, H, W, C\) has no pixels"):
         conv.global_avg_pool(jnp.ones((2, 0, 3, 1)))
-    with pytest.raises(TypeError, match="avg_pool: count_include_pad must be True or False"):
+    with pytest.raises(TypeError, match="avg_pool: count_include_pad must be a Python bool"):
         conv.avg_pool(x, (2, 2), count_include_pad=1)
+
+
+def test_one_vocabulary_stride_and_the_peers_names_are_refused_clearly():
+    """``stride`` everywhere (PyTorch's name); flax's ``strides`` (its pooling and Conv) and
+    ``kernel_dilation`` get an error that names dlmath's argument. Geometry is static under
+    jit, so a list (not hashable) is refused with a hint to pass a tuple."""
+    x = _normal(3, (1, 6, 6, 2))
+    w = _normal(4, (3, 3, 2, 2))
+    np.testing.assert_allclose(conv.max_pool(x, (2, 2), stride=(2, 2)),
+                               nn.max_pool(x, (2, 2), strides=(2, 2)), atol=0)
+    np.testing.assert_allclose(conv.avg_pool(x, (3, 3), stride=2, padding="SAME"),
+                               nn.avg_pool(x, (3, 3), strides=(2, 2), padding="SAME"), atol=1e-6)
+    for call, name in ((lambda: conv.max_pool(x, (2, 2), strides=(2, 2)), "max_pool"),
+                       (lambda: conv.avg_pool(x, (2, 2), strides=2), "avg_pool"),
+                       (lambda: conv.conv2d(x, w, strides=2), "conv2d"),
+                       (lambda: conv.im2col(x, 3, strides=2), "im2col")):
+        with pytest.raises(TypeError, match=rf"{name}: unexpected argument strides .*dlmath "
+                                            r"calls it stride"):
+            call()
+    with pytest.raises(TypeError, match=r"conv2d: unexpected argument kernel_dilation .*calls "
+                                        r"it dilation"):
+        conv.conv2d(x, w, kernel_dilation=2)
+    with pytest.raises(TypeError, match=r"conv2d: stride must be an int or a tuple of two ints; "
+                                        r"got the list \[1, 1\].*pass \(1, 1\)"):
+        conv.conv2d(x, w, stride=[1, 1])
+    with pytest.raises(TypeError, match=r"max_pool: padding must be .*got the list"):
+        conv.max_pool(x, (2, 2), padding=[(0, 0), (1, 1)])

@@ -99,6 +99,17 @@ def test_linear_type_errors(kwargs, pattern):
         data.linear(jax.random.key(0), **args)
 
 
+@pytest.mark.parametrize("key", [None, 0, np.float32(1.0)])
+def test_a_missing_or_wrong_key_is_a_type_error(key):
+    with pytest.raises(TypeError, match="data.linear: key must be a jax.random key"):
+        data.linear(key, 10, 1.0, 0.0)
+    with pytest.raises(TypeError, match="data.digits: key must be a jax.random key"):
+        data.digits(key)
+    # a raw PRNGKey array is a key too
+    x, _ = data.linear(jax.random.PRNGKey(0), 10, 1.0, 0.0)
+    assert x.shape == (10, 1)
+
+
 def test_linear_accepts_traced_hyperparameters():
     """Under jit the values are unknown: their range checks are skipped (the issue: a
     traced noise raised TracerBoolConversionError)."""

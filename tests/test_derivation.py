@@ -12,6 +12,9 @@ from dlmath.derivation import (
     LINE_AT,
     WRAP_AT,
     Derivation,
+    LinearDerivative,
+    LinearIntegral,
+    LinearSum,
     define,
     expand_definitions,
     latex_width,
@@ -244,10 +247,123 @@ def test_a_line_is_not_broken_inside_a_fraction_or_an_exponent():
 
 def test_a_wide_left_side_breaks_too():
     q = sp.symbols("q0:14", real=True)
-    start = sp.Mul(sum(q[:7]), sum(q[7:]), evaluate=False) + sp.Mul(sum(q[7:]), sum(q[:7]), evaluate=False)
+    start = (sp.Mul(sum(q[:7]), sum(q[7:]), evaluate=False)
+             + sp.Mul(sum(q[7:]), sum(q[:7]), evaluate=False))
     d = Derivation("a symmetric sum", start)
     d.step(2 * sp.Mul(sum(q[:7]), sum(q[7:]), evaluate=False), "the two products are equal")
     rows = _rows(d.latex)
     assert not latex_errors(d.latex)
     formula = [r for r in rows if r"\scriptsize" not in r]
     assert len(formula) >= 3 and all(latex_width(r) <= LINE_AT for r in formula), formula
+
+
+# ---------------------------------------------------------------- evaluation by linearity
+
+
+def _rational(e):
+    return sp.cancel(sp.expand(e))
+
+
+def test_a_linear_sum_takes_constants_out_and_names_its_index_once():
+    N = sp.Symbol("N", integer=True, positive=True)
+    a, b = sp.symbols("a b", real=True)
+    xs = sp.IndexedBase("x", real=True)
+    by_i = LinearSum(a * xs[i] + b, (i, 0, N - 1)).doit()
+    by_j = LinearSum(a * xs[j] + b, (j, 0, N - 1)).doit()
+    assert sp.expand(by_i - by_j) == 0  # one canonical index: the same sum cancels
+    assert sp.expand(sp.Sum(xs[i], (i, 0, N - 1)) - sp.Sum(xs[j], (j, 0, N - 1))) != 0
+    (inner,) = by_i.atoms(sp.Sum)  # a * sum of x, and N copies of b
+    assert inner.function.base == xs and inner.limits[0][1:] == (0, N - 1)
+    assert sp.expand(by_i - a * inner) == N * b
+    assert LinearSum(b, (i, 0, N - 1)).doit() == N * b
+    # what SymPy can sum it sums (a geometric series), what it cannot stays a sum
+    beta = sp.Symbol("beta", positive=True)
+    geometric = LinearSum((1 - beta) * beta**k, (k, 0, N - 1)).doit()
+    assert geometric.subs({beta: sp.Rational(1, 2), N: 3}).doit() == sp.Rational(7, 8)
+
+
+def test_nested_linear_sums_keep_their_indices_apart():
+    N, M = sp.symbols("N M", integer=True, positive=True)
+    xs, gs = sp.IndexedBase("x", real=True), sp.IndexedBase("g", real=True)
+    nested = LinearSum(LinearSum(xs[i] * gs[j], (i, 0, N - 1)), (j, 0, M - 1)).doit()
+    explicit = sum(xs[p] * gs[q] for p in range(2) for q in range(3))
+    assert sp.expand(nested.subs({N: 2, M: 3}).doit() - explicit) == 0
+
+
+def test_linear_operators_display_as_sympys_own():
+    N = sp.Symbol("N", integer=True, positive=True)
+    xs = sp.IndexedBase("x", real=True)
+    line = (x, -sp.oo, sp.oo)
+    for linear, plain in ((LinearSum(xs[i] ** 2, (i, 0, N - 1)), sp.Sum(xs[i] ** 2, (i, 0, N - 1))),
+                          (LinearIntegral(sp.exp(-x**2), line), sp.Integral(sp.exp(-x**2), line)),
+                          (LinearDerivative(sigma(z) ** 2, z), sp.Derivative(sigma(z) ** 2, z))):
+        shown, expected = define(sp.Symbol("S"), linear), define(sp.Symbol("S"), plain)
+        assert shown.latex == expected.latex and shown.text == expected.text
+
+
+def test_linear_sums_prove_what_sympys_sums_cannot():
+    N = sp.Symbol("N", integer=True, positive=True)
+    gs, dev = sp.IndexedBase("g", real=True), sp.IndexedBase("d")
+
+    def centred(total):  # d_j = g_j - (sum_i g_i) / N
+        return {dev: sp.Lambda(j, gs[j] - total(gs[i], (i, 0, N - 1)) / N)}
+
+    d = Derivation("deviations sum to 0", LinearSum(dev[j], (j, 0, N - 1)),
+                   definitions=centred(LinearSum))
+    d.step(sp.Integer(0), "the sum is linear", simplifiers=[_rational])
+    assert d.scope == "proven"
+    plain = Derivation("plain sums", sp.Sum(dev[j], (j, 0, N - 1)), definitions=centred(sp.Sum))
+    with pytest.raises(ProofError):  # SymPy's sums over i and over j do not cancel
+        plain.step(sp.Integer(0), "the sum is linear", simplifiers=[_rational])
+
+
+def test_linear_sums_prove_that_the_batch_norm_gradient_sums_to_zero():
+    N = sp.Symbol("N", integer=True, positive=True)
+    gamma, mu = sp.symbols("gamma mu", real=True)
+    sd, S = sp.Symbol("sigma", positive=True), sp.Symbol("S")
+    xs, gs, xh = (sp.IndexedBase(n, real=True) for n in ("x", "g", "xhat"))
+    dL = sp.IndexedBase("dL")
+    compact = sp.Lambda(j, gamma / (N * sd) * (N * gs[j] - LinearSum(gs[i], (i, 0, N - 1))
+                                               - xh[j] * S))
+    defs = {dL: compact, xh: sp.Lambda(j, (xs[j] - mu) / sd),
+            mu: LinearSum(xs[i], (i, 0, N - 1)) / N}
+    d = Derivation("sums to zero", LinearSum(dL[j], (j, 0, N - 1)), definitions=defs)
+    d.step(-gamma * S / (N * sd) * LinearSum(xh[j], (j, 0, N - 1)), "the sum is linear",
+           simplifiers=[_rational])
+    d.step(sp.Integer(0), r"$\sum_j x_j = N\mu$", simplifiers=[_rational])
+    assert d.scope == "proven"
+
+
+def test_a_linear_integral_integrates_a_polynomial_against_a_gaussian_term_by_term():
+    mu, eps, u = sp.symbols("mu epsilon u", real=True)
+    s = sp.Symbol("sigma", positive=True)
+    c = sp.symbols("c_0:4", real=True)
+    f, phi = sp.Function("f"), sp.Function("phi")
+    cubic = {f: sp.Lambda(u, sum(c_i * u**n for n, c_i in enumerate(c))),
+             phi: sp.Lambda(eps, sp.exp(-eps**2 / 2) / sp.sqrt(2 * sp.pi))}
+    line = (eps, -sp.oo, sp.oo)
+    d = Derivation("reparameterised gradient",
+                   sp.Derivative(LinearIntegral(f(mu + s * eps) * phi(eps), line), mu),
+                   definitions=cubic)
+    d.step(LinearIntegral(sp.Derivative(f(mu + s * eps), mu) * phi(eps), line),
+           "differentiate under the integral")
+    assert d.scope == "proven"
+    mean = expand_definitions(LinearIntegral(f(mu + s * eps) * phi(eps), line), cubic)
+    assert sp.expand(mean - (c[0] + c[1] * mu + c[2] * (mu**2 + s**2)
+                             + c[3] * (mu**3 + 3 * mu * s**2))) == 0  # the Gaussian moments
+
+
+def test_a_linear_derivative_of_a_matrix_expression_uses_matrix_calculus():
+    n = sp.Symbol("n", integer=True, positive=True)
+    H = sp.MatrixSymbol("H", n, n)
+    th, ts = sp.MatrixSymbol("theta", n, 1), sp.MatrixSymbol("theta^*", n, 1)
+    quadratic = (th - ts).T * H * (th - ts) / 2
+    with pytest.raises(NotImplementedError):  # SymPy's own Derivative cannot evaluate it
+        sp.Derivative(quadratic, th).doit()
+    d = Derivation("gradient of the quadratic", LinearDerivative(quadratic, th))
+    d.step(sp.MatMul(sp.Rational(1, 2), sp.MatAdd(H, H.T), th - ts, evaluate=False),
+           "product rule")
+    assert d.scope == "proven"
+    a = sp.Symbol("a", real=True)
+    scalar = LinearDerivative(a * sigma(z) + a * z**2, z).doit()
+    assert sp.expand(scalar - (a * sp.Derivative(sigma(z), z) + 2 * a * z)) == 0

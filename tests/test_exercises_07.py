@@ -59,9 +59,10 @@ def test_exercise_3_the_gate_path_of_the_cell_state(verdicts):
 
 
 def _split(params, x, h):
-    hid = params["weight_hh"].shape[1]
-    gx = x @ params["weight_ih"].T + params["bias_ih"]
-    gh = h @ params["weight_hh"].T + params["bias_hh"]
+    """The two projections as recurrent.init_gru's dense layers compute them (x @ w + b)."""
+    hid = params["hh"]["w"].shape[0]
+    gx = x @ params["ih"]["w"] + params["ih"]["b"]
+    gh = h @ params["hh"]["w"] + params["hh"]["b"]
     return hid, gx, gh
 
 
@@ -85,7 +86,7 @@ def _reset_before_bias(params, x, h):  # r * (W_hn h) + b_hn: the bias outside t
     hid, gx, gh = _split(params, x, h)
     r = jax.nn.sigmoid(gx[:, :hid] + gh[:, :hid])
     z = jax.nn.sigmoid(gx[:, hid:2 * hid] + gh[:, hid:2 * hid])
-    b_hn = params["bias_hh"][2 * hid:]
+    b_hn = params["hh"]["b"][2 * hid:]
     n = jnp.tanh(gx[:, 2 * hid:] + r * (gh[:, 2 * hid:] - b_hn) + b_hn)
     return (1 - z) * n + z * h
 
@@ -98,9 +99,9 @@ def _gates_swapped(params, x, h):  # (z, r, n) instead of PyTorch's (r, z, n)
     return (1 - z) * n + z * h
 
 
-def _one_bias(params, x, h):  # bias_hh dropped (a framework that adds one bias per gate)
+def _one_bias(params, x, h):  # the hidden bias dropped (a framework that adds one per gate)
     hid, gx, _ = _split(params, x, h)
-    gh = h @ params["weight_hh"].T
+    gh = h @ params["hh"]["w"]
     r = jax.nn.sigmoid(gx[:, :hid] + gh[:, :hid])
     z = jax.nn.sigmoid(gx[:, hid:2 * hid] + gh[:, hid:2 * hid])
     n = jnp.tanh(gx[:, 2 * hid:] + r * gh[:, 2 * hid:])
@@ -108,19 +109,30 @@ def _one_bias(params, x, h):  # bias_hh dropped (a framework that adds one bias 
 
 
 def _reference_rewritten(params, x, h):  # the same step, gate by gate, h + (1 - z)(n - h)
-    hid = params["weight_hh"].shape[1]
-    rows = lambda q: slice(q * hid, (q + 1) * hid)  # noqa: E731
-    pre = lambda q: x @ params["weight_ih"][rows(q)].T + params["bias_ih"][rows(q)]  # noqa: E731
-    rec = lambda q: h @ params["weight_hh"][rows(q)].T + params["bias_hh"][rows(q)]  # noqa: E731
+    hid = params["hh"]["w"].shape[0]
+    cols = lambda q: slice(q * hid, (q + 1) * hid)  # noqa: E731
+    pre = lambda q: x @ params["ih"]["w"][:, cols(q)] + params["ih"]["b"][cols(q)]  # noqa: E731
+    rec = lambda q: h @ params["hh"]["w"][:, cols(q)] + params["hh"]["b"][cols(q)]  # noqa: E731
     r, z = jax.nn.sigmoid(pre(0) + rec(0)), jax.nn.sigmoid(pre(1) + rec(1))
     n = jnp.tanh(pre(2) + r * rec(2))
     return h + (1 - z) * (n - h)
+
+
+def _hidden_kernel_transposed(params, x, h):  # h w^T, PyTorch's (out, in) habit, on (H, 3H)
+    hid, gx, _ = _split(params, x, h)
+    gh = h @ params["hh"]["w"].reshape(3, hid, hid).transpose(0, 2, 1).reshape(hid, 3 * hid) \
+        + params["hh"]["b"]
+    r = jax.nn.sigmoid(gx[:, :hid] + gh[:, :hid])
+    z = jax.nn.sigmoid(gx[:, hid:2 * hid] + gh[:, hid:2 * hid])
+    n = jnp.tanh(gx[:, 2 * hid:] + r * gh[:, 2 * hid:])
+    return (1 - z) * n + z * h
 
 
 def test_exercise_4_gru_step(verdicts):
     v = verdicts["Exercise 4"]
     assert judge("Exercise 4", _reference, v).ok is True
     assert judge("Exercise 4", _reference_rewritten, v).ok is True
-    for mistake in (_z_swapped, _reset_before_bias, _gates_swapped, _one_bias):
+    for mistake in (_z_swapped, _reset_before_bias, _gates_swapped, _one_bias,
+                    _hidden_kernel_transposed):
         assert judge("Exercise 4", mistake, v).ok is False, mistake.__name__
     assert judge("Exercise 4", lambda params, x, h: h, v).ok is False

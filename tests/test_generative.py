@@ -15,6 +15,7 @@ from jax.test_util import check_grads
 
 from dlmath import generative as G
 from dlmath.formulas import generative as F
+from dlmath.testing import in_float64
 
 
 def _gaussian(shape=(3, 4), seed=0):
@@ -97,6 +98,7 @@ def test_gan_losses_are_optax_cross_entropies_and_stable():
 
 
 def test_float64_gradients_against_finite_differences():
+    # check_grads of per-example (non-scalar) ELBOs: verify checks gradients of scalars only
     with jax.enable_x64(True):
         mean, log_var = (np.asarray(a, np.float64) for a in _gaussian((2, 3), seed=2))
         x = np.asarray(jax.random.uniform(jax.random.key(6), (2, 4)), np.float64)
@@ -126,28 +128,31 @@ def test_documented_formulas_equal_the_code():
     mu, ell = (_numbers(rng, b, 2) for b in (F.mu, F.ell))
     xs = {F.x[a]: float(rng.uniform()) for a in range(3)}
     ys = _numbers(rng, F.y, 3)
-    arr = lambda d, base, n: jnp.array([d[base[k]] for k in range(n)], jnp.float64)  # noqa: E731
-    with jax.enable_x64(True):
-        m64, lv64 = arr(mu, F.mu, 2), arr(ell, F.ell, 2)
-        x64, y64 = arr(xs, F.x, 3), arr(ys, F.y, 3)
-        np.testing.assert_allclose(G.gaussian_kl(m64, lv64), value(F.GAUSSIAN_KL.expr, mu | ell),
-                                   rtol=1e-12)
-        eps_draw = jax.random.normal(jax.random.key(9), (2,), jnp.float32).astype(jnp.float64)
-        got = G.reparameterize(jax.random.key(9), m64, lv64)
-        want = [float(F.REPARAMETERIZE.expr.subs(F.j, k).xreplace(
-            mu | ell | {F.eps[k]: float(eps_draw[k])})) for k in range(2)]
-        np.testing.assert_allclose(got, want, rtol=1e-12)
-        for formula, lk in ((F.ELBO_BERNOULLI, "bernoulli"), (F.ELBO_GAUSSIAN, "gaussian")):
-            np.testing.assert_allclose(G.elbo(x64, y64, m64, lv64, likelihood=lk),
-                                       value(formula.expr, mu | ell | xs | ys), rtol=1e-10)
-        rs, fs = _numbers(rng, F.r, 2), _numbers(rng, F.f, 3)
-        r64, f64 = arr(rs, F.r, 2), arr(fs, F.f, 3)
-        np.testing.assert_allclose(G.discriminator_loss(r64, f64),
-                                   value(F.DISCRIMINATOR_LOSS.expr, rs | fs), rtol=1e-10)
-        np.testing.assert_allclose(G.generator_loss(f64),
-                                   value(F.GENERATOR_LOSS_NON_SATURATING.expr, fs), rtol=1e-10)
-        np.testing.assert_allclose(G.generator_loss(f64, saturating=True),
-                                   value(F.GENERATOR_LOSS_SATURATING.expr, fs), rtol=1e-10)
+    rs, fs = _numbers(rng, F.r, 2), _numbers(rng, F.f, 3)
+    arr = lambda d, base, n: np.array([d[base[k]] for k in range(n)], np.float64)  # noqa: E731
+
+    def code(m, lv, x, y, r, f):
+        """Every documented function at these numbers (run in float64)."""
+        return {"kl": G.gaussian_kl(m, lv),
+                "eps": jax.random.normal(jax.random.key(9), (2,), jnp.float32),
+                "z": G.reparameterize(jax.random.key(9), m, lv),
+                **{lk: G.elbo(x, y, m, lv, likelihood=lk) for lk in G.LIKELIHOODS},
+                "d": G.discriminator_loss(r, f), "g": G.generator_loss(f),
+                "g_sat": G.generator_loss(f, saturating=True)}
+
+    got = in_float64(code, arr(mu, F.mu, 2), arr(ell, F.ell, 2), arr(xs, F.x, 3),
+                     arr(ys, F.y, 3), arr(rs, F.r, 2), arr(fs, F.f, 3))
+    np.testing.assert_allclose(got["kl"], value(F.GAUSSIAN_KL.expr, mu | ell), rtol=1e-12)
+    want = [float(F.REPARAMETERIZE.expr.subs(F.j, k).xreplace(
+        mu | ell | {F.eps[k]: float(got["eps"][k])})) for k in range(2)]
+    np.testing.assert_allclose(got["z"], want, rtol=1e-12)
+    for formula, lk in ((F.ELBO_BERNOULLI, "bernoulli"), (F.ELBO_GAUSSIAN, "gaussian")):
+        np.testing.assert_allclose(got[lk], value(formula.expr, mu | ell | xs | ys), rtol=1e-10)
+    np.testing.assert_allclose(got["d"], value(F.DISCRIMINATOR_LOSS.expr, rs | fs), rtol=1e-10)
+    np.testing.assert_allclose(got["g"], value(F.GENERATOR_LOSS_NON_SATURATING.expr, fs),
+                               rtol=1e-10)
+    np.testing.assert_allclose(got["g_sat"], value(F.GENERATOR_LOSS_SATURATING.expr, fs),
+                               rtol=1e-10)
     assert isinstance(F.GAUSSIAN_KL.expr, sp.Sum)
 
 
@@ -168,7 +173,9 @@ def test_errors():
         G.elbo(jnp.zeros((3, 5)), jnp.zeros((3, 5)), m, m)
     with pytest.raises(ValueError, match=r"discriminator_loss: fake_logits has no entries"):
         G.discriminator_loss(jnp.zeros(3), jnp.zeros(0))
-    with pytest.raises(TypeError, match=r"generator_loss: saturating must be True or False"):
+    with pytest.raises(TypeError, match=r"generator_loss: saturating must be a Python bool"):
         G.generator_loss(jnp.zeros(3), saturating=1)
+    with pytest.raises(TypeError, match=r"reparameterize: key must be a jax.random key"):
+        G.reparameterize(None, m, m)
     with pytest.raises(TypeError, match=r"generator_loss: fake_logits must be a floating"):
         G.generator_loss(jnp.zeros(3, jnp.int32))

@@ -10,11 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import sympy as sp
-from jax.test_util import check_grads
 
 from dlmath import data, graphs
 from dlmath.formulas import graphs as FG
-from dlmath.testing import finite_difference_grad
+from dlmath.testing import in_float64, verify
 
 
 def _graph(seed=0, n=6, p=0.5, weighted=False):
@@ -75,11 +74,10 @@ def test_gcn_normalize_spectrum_and_eigenvector():
 
 
 def test_gcn_normalize_float64_and_empty_graph():
-    with jax.enable_x64(True):
-        a = jnp.asarray(_graph(), jnp.float64)
-        out = graphs.gcn_normalize(a)
-        assert out.dtype == jnp.float64
-        np.testing.assert_allclose(out, _np_normalize(a), rtol=1e-14)
+    a = np.asarray(_graph(), np.float64)
+    out = in_float64(graphs.gcn_normalize, a)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, _np_normalize(a), rtol=1e-14)
     assert graphs.gcn_normalize(jnp.zeros((0, 0))).shape == (0, 0)
 
 
@@ -161,8 +159,7 @@ def test_gcn_normalize_edges_equals_the_dense_normalisation(weighted):
 def test_dirichlet_energy_pairwise_trace_and_formula():
     a = _graph(weighted=True)[:4, :4]
     x = _features(n=4, f=2).astype(np.float64)
-    with jax.enable_x64(True):
-        got = float(graphs.dirichlet_energy(jnp.asarray(x), jnp.asarray(a)))
+    got = float(in_float64(graphs.dirichlet_energy, x, a))
     assert got == pytest.approx(np.trace(x.T @ (np.eye(4) - _np_normalize(a)) @ x), rel=1e-12)
     want = _evaluate(
         FG.DIRICHLET_ENERGY.expr, {FG.A: a, FG.X: x, FG.d_tilde: a.sum(1) + 1}, {FG.N: 4, FG.F: 2}
@@ -176,49 +173,47 @@ def test_dirichlet_energy_pairwise_trace_and_formula():
 
 def test_over_smoothing_energy_falls_by_rho_squared_per_step():
     adjacency, _ = data.karate_club()
-    with jax.enable_x64(True):
-        a = jnp.asarray(adjacency, jnp.float64)
+    def smoothing(a):
+        """The propagation matrix and the energies of six propagations of a random signal."""
         a_hat = graphs.gcn_normalize(a)
-        lam = np.linalg.eigvalsh(np.asarray(a_hat))
-        rho = max(abs(lam[0]), abs(lam[-2]))
         h = jax.random.normal(jax.random.key(0), (34, 3), jnp.float64)
         energy_of = jax.jit(graphs.dirichlet_energy)
-        energy = float(energy_of(h, a))
+        energies = [energy_of(h, a)]
         for _ in range(6):
             h = a_hat @ h
-            new = float(energy_of(h, a))
-            assert new <= rho**2 * energy * (1 + 1e-9)
-            energy = new
+            energies.append(energy_of(h, a))
+        return a_hat, energies
+
+    a_hat, energies = in_float64(smoothing, np.asarray(adjacency, np.float64))
+    lam = np.linalg.eigvalsh(a_hat)
+    rho = max(abs(lam[0]), abs(lam[-2]))
+    for energy, new in zip(energies[:-1], energies[1:], strict=True):
+        assert float(new) <= rho**2 * float(energy) * (1 + 1e-9)
 
 
 # ------------------------------------------------------------------ gradients
 def test_gradients_against_finite_differences_and_check_grads():
-    with jax.enable_x64(True):
-        a = jnp.asarray(_graph(), jnp.float64)
-        x = jnp.asarray(_features(), jnp.float64)
-        a_hat = graphs.gcn_normalize(a)
-        params = {"w": jnp.asarray(_features(seed=2, n=3, f=2), jnp.float64), "b": jnp.ones(2)}
-        senders, receivers, weight = _edges_of(np.asarray(a))
-        weight = jnp.asarray(weight, jnp.float64)
-        fns = {
-            "normalize": (lambda m: jnp.sum(jnp.sin(graphs.gcn_normalize(m))), a + 0.3),
-            "layer": (lambda v: jnp.sum(jnp.tanh(graphs.gcn_layer(params, a_hat, v))), x),
-            "weights": (
-                lambda w_: jnp.sum(graphs.message_passing(senders, receivers, x, 6, w_) ** 2),
-                weight,
-            ),
-        }
-        for name, (fn, arg) in fns.items():
-            fn = jax.jit(fn)
-            g = np.asarray(jax.grad(fn)(arg))
-            np.testing.assert_allclose(
-                g, finite_difference_grad(fn, arg), rtol=1e-6, atol=1e-8, err_msg=name
-            )
-        check_grads(jax.jit(fns["layer"][0]), (x,), order=1, modes=["fwd", "rev"])
-        energy = jax.jit(lambda v: graphs.dirichlet_energy(v, a))
-        np.testing.assert_allclose(
-            jax.grad(energy)(x), 2 * (np.eye(6) - np.asarray(a_hat)) @ np.asarray(x), rtol=1e-10
-        )
+    # float64 NumPy constants: verify runs every function in float64
+    a = np.asarray(_graph(), np.float64)
+    x = np.asarray(_features(), np.float64)
+    a_hat = in_float64(graphs.gcn_normalize, a)
+    params = {"w": np.asarray(_features(seed=2, n=3, f=2), np.float64), "b": np.ones(2)}
+    senders, receivers, weight = _edges_of(a)
+    fns = {
+        "normalize": (lambda m: jnp.sum(jnp.sin(graphs.gcn_normalize(m))), a + 0.3),
+        "layer": (lambda v: jnp.sum(jnp.tanh(graphs.gcn_layer(params, a_hat, v))), x),
+        "weights": (
+            lambda w_: jnp.sum(graphs.message_passing(senders, receivers, x, 6, w_) ** 2),
+            np.asarray(weight, np.float64),
+        ),
+    }
+    for name, (fn, arg) in fns.items():  # jax.grad against finite differences
+        verify(jax.jit(fn), [arg], name=name, fd_rtol=1e-8, check_grads_order=None)
+    verify(jax.jit(fns["layer"][0]), [x], finite_differences=False, check_grads_order=1,
+           fd_rtol=1e-5)  # check_grads, forward and reverse, at its float64 tolerance
+    energy = jax.jit(lambda v: graphs.dirichlet_energy(v, a))
+    verify(energy, [x], grad=lambda v: 2 * (np.eye(6) - a_hat) @ v, rtol=1e-12,
+           finite_differences=False, check_grads_order=None)
 
 
 # ------------------------------------------------------------------ equivariance, jit
@@ -362,7 +357,7 @@ def test_value_errors(call, pattern):
         (lambda: graphs.gcn_normalize([[0.0, 1.0], [1.0, 0.0]]), r"adjacency must be an array"),
         (
             lambda: graphs.gcn_layer({"w": jnp.ones((3, 2))}, jnp.eye(4), jnp.ones((4, 3))),
-            r"params must be a dict",
+            r"gcn_layer: params must be a dense layer \{'w': \(F_in, F_out\), 'b': \(F_out,\)\}",
         ),
         (
             lambda: graphs.message_passing(jnp.array([0.0]), jnp.array([0]), jnp.ones((3, 2)), 3),

@@ -14,56 +14,54 @@ import scipy.stats
 from dlmath import information as info
 from dlmath import losses
 from dlmath.formulas import cross_entropy as F
-from dlmath.symbolic import docstring_math
+from dlmath.testing import in_float64, verify
 
 
 def _dists(seed, shape):
     rng = np.random.default_rng(seed)
     e = np.exp(2.0 * rng.standard_normal((2, *shape)))
-    p, q = e / e.sum(-1, keepdims=True)
-    return jnp.asarray(p, jnp.float64), jnp.asarray(q, jnp.float64)
+    return e / e.sum(-1, keepdims=True)  # p, q: float64, promoted by verify / in_float64
 
 
-@pytest.mark.parametrize("name", ["entropy", "kl_divergence", "cross_entropy"])
-def test_docstring_formulas_are_the_registered_ones(name):
-    assert docstring_math(getattr(info, name)) == [
-        f.latex for f in F.DOCUMENTED[f"information.{name}"]]
+def _kl(p, q):
+    return info.kl_divergence(jnp.log(q), p)
 
 
 def test_values_match_scipy_optax_and_the_formulas():
-    with jax.enable_x64(True):
-        p, q = _dists(0, (3, 6))
-        h, kl, ce = info.entropy(p), info.kl_divergence(jnp.log(q), p), info.cross_entropy(p, q)
-        assert h.shape == kl.shape == ce.shape == (3,)
-        np.testing.assert_allclose(h, scipy.stats.entropy(np.asarray(p), axis=-1), rtol=1e-12)
-        np.testing.assert_allclose(kl, scipy.stats.entropy(np.asarray(p), np.asarray(q),
-                                                           axis=-1), rtol=1e-12)
-        # optax's name, arguments and meaning: kl_divergence(log_predictions, targets)
-        np.testing.assert_allclose(kl, optax.kl_divergence(jnp.log(q), p), rtol=1e-12)
-        for f, args in ((F.ENTROPY, (p,)), (F.KL_DIVERGENCE, (p, q)), (F.CROSS_ENTROPY, (p, q))):
-            ref = jax.vmap(lambda *a, f=f: f.reference(*a, 6))(*args)
-            got = {"information.entropy": h, "information.kl_divergence": kl,
-                   "information.cross_entropy": ce}[f.name]
-            np.testing.assert_allclose(got, ref, rtol=1e-12)
+    p, q = _dists(0, (3, 6))
+    h, kl, ce = in_float64(lambda p, q: (info.entropy(p), _kl(p, q), info.cross_entropy(p, q)),
+                           p, q)
+    assert h.shape == kl.shape == ce.shape == (3,)
+    formula = {f.name: lambda *a, f=f: jax.vmap(lambda *a: f.reference(*a, 6))(*a)
+               for f in (F.ENTROPY, F.KL_DIVERGENCE, F.CROSS_ENTROPY)}
+    verify(info.entropy, [p], reference=formula["information.entropy"], peer_name="scipy",
+           peer=lambda p: scipy.stats.entropy(np.asarray(p), axis=-1), rtol=1e-14)
+    verify(_kl, [p, q], reference=formula["information.kl_divergence"], peer_name="scipy",
+           peer=lambda p, q: scipy.stats.entropy(np.asarray(p), np.asarray(q), axis=-1),
+           rtol=1e-14)
+    # optax's name, arguments and meaning: kl_divergence(log_predictions, targets)
+    verify(_kl, [p, q], peer=lambda p, q: optax.kl_divergence(jnp.log(q), p), peer_name="optax",
+           rtol=1e-14)
+    verify(info.cross_entropy, [p, q], reference=formula["information.cross_entropy"],
+           rtol=1e-14)
 
 
 def test_cross_entropy_is_entropy_plus_kl_and_kl_is_nonnegative():
-    with jax.enable_x64(True):
-        p, q = _dists(1, (50, 4))
-        kl = info.kl_divergence(jnp.log(q), p)
-        np.testing.assert_allclose(info.cross_entropy(p, q), info.entropy(p) + kl, rtol=1e-12)
-        assert np.all(np.asarray(kl) > 0)
-        np.testing.assert_allclose(info.kl_divergence(jnp.log(p), p), 0.0, atol=1e-15)
-        # not symmetric: the arguments are not interchangeable
-        assert not np.allclose(kl, info.kl_divergence(jnp.log(p), q), rtol=1e-3)
+    p, q = _dists(1, (50, 4))
+    verify(info.cross_entropy, [p, q], reference=lambda p, q: info.entropy(p) + _kl(p, q),
+           rtol=1e-14)
+    kl, kl_pp, kl_qp = in_float64(lambda p, q: (_kl(p, q), _kl(p, p), _kl(q, p)), p, q)
+    assert np.all(kl > 0)
+    np.testing.assert_allclose(kl_pp, 0.0, atol=1e-15)
+    # not symmetric: the arguments are not interchangeable
+    assert not np.allclose(kl, kl_qp, rtol=1e-3)
 
 
 def test_cross_entropy_of_softmax_is_the_softmax_loss():
-    with jax.enable_x64(True):
-        p, _ = _dists(2, (5, 7))
-        z = jnp.asarray(np.random.default_rng(3).standard_normal((5, 7)), jnp.float64)
-        np.testing.assert_allclose(info.cross_entropy(p, jax.nn.softmax(z)),
-                                   losses.softmax_cross_entropy(z, p), rtol=1e-12)
+    p, _ = _dists(2, (5, 7))
+    z = np.random.default_rng(3).standard_normal((5, 7))
+    verify(lambda p, z: info.cross_entropy(p, jax.nn.softmax(z)), [p, z],
+           reference=lambda p, z: losses.softmax_cross_entropy(z, p), rtol=1e-14)
 
 
 def test_zero_probabilities_follow_0_log_0_equals_0():
@@ -85,8 +83,7 @@ def test_entropy_gradient_at_a_zero_probability_is_the_one_sided_limit_not_nan()
     np.testing.assert_array_equal(g, g_entr)
     # finite differences from the right grow without bound, as -log(eps)
     for eps in (1e-2, 1e-4):
-        with jax.enable_x64(True):
-            h = info.entropy(jnp.array([1 - eps, eps], jnp.float64))
+        h = in_float64(info.entropy, np.array([1 - eps, eps]))
         assert float(h) / eps > -np.log(eps)
 
 
@@ -129,8 +126,8 @@ def test_errors_name_the_function_and_shapes():
         info.kl_divergence(jnp.zeros(2), jnp.array([1, 0]))
     with pytest.raises(TypeError, match="kl_divergence: log_predictions must be a floating"):
         info.kl_divergence(jnp.zeros(2, jnp.complex64), jnp.array([1.0, 0.0]))
-    with pytest.raises(ValueError, match=r"entropy: p must have shape \(\*B, K\) with K >= 1 "
-                                         r"outcomes on the last axis; got \(2, 0\)"):
+    with pytest.raises(ValueError, match=r"entropy: p \(\*B, K\) with K along axis -1 has no "
+                                         r"outcomes \(shape \(2, 0\)\)"):
         info.entropy(jnp.zeros((2, 0)))
     with pytest.raises(TypeError, match="entropy: p must be a floating-point array"):
         info.entropy(jnp.array([1, 0]))
@@ -187,3 +184,51 @@ def test_chapter_figures_refuse_bad_input(close_figures):
         widgets.softmax_temperature_explorer(jnp.zeros(3, jnp.complex64))
     with pytest.raises(ValueError, match=r"softmax_temperature_explorer: t_max must be a finite"):
         widgets.softmax_temperature_explorer(jnp.zeros(3), t_max=float("inf"))
+
+
+# ---------------------------------------------------------------- optax's axis and where
+
+
+def test_kl_divergence_where_matches_optax_values_and_gradients():
+    p, q = _dists(5, (4, 6))
+    p[0, 2] = 0.0                                       # a zero probability, unmasked
+    w = np.array(np.random.default_rng(6).random((4, 6)) > 0.4)
+    w[:, 0], w[3] = True, False                         # row 3: no outcome left
+    log_q = np.log(q)
+    log_q[1, 1] = -np.inf                               # masked or not, no NaN
+    w[1, 1] = False
+
+    def compare(log_q, p):
+        # log_q holds -inf, which verify's relative error does not take: the values and
+        # gradients are computed in float64 here and compared below
+        ours = lambda a, b: jnp.sum(info.kl_divergence(a, b, where=w))  # noqa: E731
+        peer = lambda a, b: jnp.sum(optax.kl_divergence(a, b, where=w))  # noqa: E731
+        return (info.kl_divergence(log_q, p, where=w), optax.kl_divergence(log_q, p, where=w),
+                jax.grad(ours, argnums=(0, 1))(log_q, p),
+                jax.grad(peer, argnums=(0, 1))(log_q, p))
+
+    got, want, (g_log_q, g_p), (ref_log_q, ref_p) = in_float64(compare, log_q, p)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    assert float(got[3]) == 0.0
+    np.testing.assert_allclose(g_log_q, ref_log_q, rtol=1e-12, atol=1e-15)
+    assert np.all(g_log_q[~w] == 0)
+    assert np.all(g_p[~w] == 0)
+    on = w & (p > 0)
+    np.testing.assert_allclose(g_p[on], ref_p[on], rtol=1e-12)
+
+
+@pytest.mark.parametrize("axis", [0, -2])
+def test_kl_divergence_axis_matches_optax(axis):
+    p, q = (np.swapaxes(a, 0, 1) for a in _dists(7, (3, 5)))   # outcomes on axis 0
+    verify(lambda p, q: info.kl_divergence(jnp.log(q), p, axis=axis), [p, q], peer_name="optax",
+           peer=lambda p, q: optax.kl_divergence(jnp.log(q), p, axis=axis), rtol=1e-14)
+
+
+def test_kl_divergence_axis_and_where_are_checked():
+    with pytest.raises(ValueError, match=r"kl_divergence: axis must be an int in \[-2, 2\)"):
+        info.kl_divergence(jnp.zeros((2, 3)), jnp.ones((2, 3)) / 3, axis=2)
+    with pytest.raises(TypeError, match="kl_divergence: where must be a bool array"):
+        info.kl_divergence(jnp.zeros((2, 3)), jnp.ones((2, 3)) / 3, where=jnp.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"kl_divergence: where must broadcast to targets "
+                                         r"\(\*B, K\) = \(2, 3\); got \(2,\)"):
+        info.kl_divergence(jnp.zeros((2, 3)), jnp.ones((2, 3)) / 3, where=jnp.ones(2, bool))

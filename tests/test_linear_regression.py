@@ -11,7 +11,7 @@ import pytest
 
 from dlmath import formulas as F
 from dlmath import linear_regression as lr
-from dlmath.testing import finite_difference_grad
+from dlmath.testing import finite_difference_grad, in_float64, verify
 
 N, D = 40, 3
 
@@ -27,6 +27,7 @@ def _data(seed=0, n=N, d=D):
 
 @pytest.fixture
 def x64():
+    # the trainers' tests below run whole float64 training paths, not one comparison
     with jax.enable_x64(True):
         yield
 
@@ -44,30 +45,26 @@ def test_design_matrix_prepends_ones():
                                   np.concatenate([np.ones((3, 1)), x2], axis=1))
 
 
-def test_predict_and_loss(x64):
+def test_predict_and_loss():
     X, y, w = _data()
-    np.testing.assert_allclose(np.asarray(lr.predict(jnp.asarray(w), jnp.asarray(X))), X @ w,
-                               rtol=1e-13)
-    assert float(lr.loss(jnp.asarray(w), jnp.asarray(X), jnp.asarray(y))) == pytest.approx(
-        np.mean((X @ w - y) ** 2), rel=1e-13)
+    verify(lr.predict, [w, X], peer=lambda w, X: np.asarray(X) @ np.asarray(w),
+           peer_name="numpy", rtol=1e-14)
+    verify(lr.loss, [w, X, y], peer_name="numpy", rtol=1e-14,
+           peer=lambda w, X, y: np.mean((np.asarray(X) @ np.asarray(w) - np.asarray(y)) ** 2))
 
 
-def test_mse_gradient_equals_autodiff_and_the_formula(x64):
+def test_mse_gradient_equals_autodiff_and_the_formula():
     X, y, w = _data(1)
-    Xj, yj, wj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(w)
-    g = np.asarray(lr.mse_gradient(wj, Xj, yj))
-    auto = np.asarray(jax.grad(lr.loss)(wj, Xj, yj))
-    np.testing.assert_allclose(g, auto, rtol=1e-12, atol=1e-14)
-    formula = np.asarray(F.LINEAR_GRADIENT.reference(X, w[:, None], y[:, None], N))
-    np.testing.assert_allclose(g, formula.reshape(-1), rtol=1e-12, atol=1e-14)
+    verify(lr.loss, [w, X, y], grad=lr.mse_gradient, rtol=1e-13,
+           grad_reference=lambda w, X, y: F.LINEAR_GRADIENT.reference(X, w[:, None], y[:, None],
+                                                                      N))
 
 
 def test_mse_gradient_has_the_factor_two():
     """Independent of jax.grad: float64 central differences of the loss. A gradient
     without the 2 (X^T(Xw - y)/N) is off by a factor of 2 and fails here."""
     X, y, w = _data(2)
-    with jax.enable_x64(True):
-        g = np.asarray(lr.mse_gradient(jnp.asarray(w), jnp.asarray(X), jnp.asarray(y)))
+    g = in_float64(lr.mse_gradient, w, X, y)
     fd = finite_difference_grad(lambda v: lr.loss(v, jnp.asarray(X), jnp.asarray(y)), w)
     np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-9)
     # and in closed form with numpy
@@ -75,30 +72,29 @@ def test_mse_gradient_has_the_factor_two():
     assert np.max(np.abs(g)) > 0.1  # a zero gradient would pass vacuously
 
 
-def test_hessian_equals_autodiff_and_the_formula(x64):
+def test_hessian_equals_autodiff_and_the_formula():
     X, y, w = _data(3)
-    H = np.asarray(lr.hessian(jnp.asarray(X)))
-    auto = np.asarray(jax.hessian(lr.loss)(jnp.asarray(w), jnp.asarray(X), jnp.asarray(y)))
-    np.testing.assert_allclose(H, auto, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(H, np.asarray(F.LINEAR_HESSIAN.reference(X, N)), rtol=1e-12)
+    verify(lr.hessian, [X], peer=lambda X: jax.hessian(lr.loss)(jnp.asarray(w), X, jnp.asarray(y)),
+           peer_name="jax.hessian", reference=lambda X: F.LINEAR_HESSIAN.reference(X, N),
+           rtol=1e-13)
+    H = in_float64(lr.hessian, X)
     np.testing.assert_allclose(H, H.T)
 
 
-def test_normal_equations_equal_lstsq(x64):
+def test_normal_equations_equal_lstsq():
     X, y, _ = _data(4)
-    w_star = np.asarray(lr.normal_equations(jnp.asarray(X), jnp.asarray(y)))
-    np.testing.assert_allclose(w_star, np.linalg.lstsq(X, y, rcond=None)[0], rtol=1e-10)
-    formula = np.asarray(F.NORMAL_EQUATIONS.reference(X, y[:, None])).reshape(-1)
-    np.testing.assert_allclose(w_star, formula, rtol=1e-10)
+    verify(lr.normal_equations, [X, y], peer_name="numpy.linalg.lstsq", rtol=1e-11,
+           peer=lambda X, y: np.linalg.lstsq(np.asarray(X), np.asarray(y), rcond=None)[0],
+           reference=lambda X, y: F.NORMAL_EQUATIONS.reference(X, y[:, None]))
     # the gradient vanishes there
-    g = np.asarray(lr.mse_gradient(jnp.asarray(w_star), jnp.asarray(X), jnp.asarray(y)))
+    g = in_float64(lambda X, y: lr.mse_gradient(lr.normal_equations(X, y), X, y), X, y)
     assert np.max(np.abs(g)) < 1e-12
 
 
-def test_max_stable_learning_rate_is_two_over_lambda_max(x64):
+def test_max_stable_learning_rate_is_two_over_lambda_max():
     X, _, _ = _data(5)
     lam_max = np.linalg.eigvalsh(2 * X.T @ X / N)[-1]
-    eta = float(lr.max_stable_learning_rate(jnp.asarray(X)))
+    eta = float(in_float64(lr.max_stable_learning_rate, X))
     assert eta == pytest.approx(2 / lam_max, rel=1e-12)
     assert eta == pytest.approx(float(F.GD_STEP_BOUND.reference(lam_max)), rel=1e-12)
 
@@ -106,15 +102,27 @@ def test_max_stable_learning_rate_is_two_over_lambda_max(x64):
 # ---------------------------------------------------------------- gradient descent
 
 
+def _full_losses(path, X, y):
+    """The full-data loss at every point of a path (T + 1, D), in NumPy."""
+    return np.mean((np.asarray(path) @ np.asarray(X).T - np.asarray(y)) ** 2, axis=1)
+
+
 def test_gradient_descent_path_follows_the_update_rule(x64):
+    from dlmath.training import History
+
     X, y, w0 = _data(6)
     eta = 0.05
-    path, losses = lr.gradient_descent(jnp.asarray(w0), jnp.asarray(X), jnp.asarray(y), eta, 5)
-    assert path.shape == (6, D) and losses.shape == (6,)
+    w_last, history = lr.gradient_descent(jnp.asarray(w0), jnp.asarray(X), jnp.asarray(y),
+                                          eta, 5)
+    assert isinstance(history, History) and history.evaluations == []
+    path, losses = history.path, history.loss
+    assert path.shape == (6, D) and losses.shape == (5,)
+    np.testing.assert_array_equal(np.asarray(w_last), np.asarray(path[-1]))
     w = w0.copy()
     for t in range(6):
         np.testing.assert_allclose(np.asarray(path[t]), w, rtol=1e-12, atol=1e-14)
-        assert float(losses[t]) == pytest.approx(np.mean((X @ w - y) ** 2), rel=1e-12)
+        if t < 5:  # the loss at w_t, before update t
+            assert float(losses[t]) == pytest.approx(np.mean((X @ w - y) ** 2), rel=1e-12)
         w = w - eta * 2 * X.T @ (X @ w - y) / N
 
 
@@ -126,13 +134,29 @@ def test_gradient_descent_is_fit_with_sgd_on_the_hand_written_gradient(x64):
     from dlmath import optim, training
 
     X, y, w0 = (jnp.asarray(a) for a in _data(6))
-    path, losses = lr.gradient_descent(w0, X, y, 0.05, 7)
+    w_last, ours = lr.gradient_descent(w0, X, y, 0.05, 7)
     for opt in (optim.sgd(0.05), optax.sgd(0.05)):
-        _, history = training.fit(opt, lr.loss, w0, (X, y), steps=7,
-                                  value_and_grad=lr.loss_and_gradient, keep_path=True)
-        np.testing.assert_allclose(np.asarray(history.path), np.asarray(path), rtol=1e-13)
-        np.testing.assert_allclose(np.asarray(history.loss), np.asarray(losses[:-1]),
-                                   rtol=1e-12)
+        params, history = training.fit(opt, lr.loss, w0, (X, y), steps=7,
+                                       value_and_grad=lr.loss_and_gradient, keep_path=True)
+        np.testing.assert_allclose(np.asarray(params), np.asarray(w_last), rtol=1e-13)
+        np.testing.assert_allclose(np.asarray(history.path), np.asarray(ours.path), rtol=1e-13)
+        np.testing.assert_allclose(np.asarray(history.loss), np.asarray(ours.loss), rtol=1e-12)
+
+
+def test_the_trainers_return_what_every_trainer_returns(x64):
+    """(params, History), as training.fit and logistic_regression.train_logistic."""
+    from dlmath import logistic_regression, training
+
+    X, y, w0 = (jnp.asarray(a) for a in _data(12))
+    results = [lr.gradient_descent(w0, X, y, 0.05, 3),
+               lr.minibatch_gradient_descent(jax.random.key(0), w0, X, y, 0.05, 8, 3),
+               logistic_regression.train_logistic((w0, jnp.zeros(())), X, (y > 0), 0.1, 3)]
+    for params, history in results:
+        assert isinstance(history, training.History) and history.loss.shape == (3,)
+        assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(
+            w0 if history.path is not None else (w0, jnp.zeros(())))
+    assert results[0][1].path.shape == results[1][1].path.shape == (4, D)
+    assert results[2][1].path is None
 
 
 def test_loss_and_gradient_is_the_pair(x64):
@@ -146,9 +170,11 @@ def test_loss_and_gradient_is_the_pair(x64):
 
 def test_gradient_descent_zero_steps(x64):
     X, y, w0 = _data(6)
-    path, losses = lr.gradient_descent(jnp.asarray(w0), jnp.asarray(X), jnp.asarray(y), 0.1, 0)
-    np.testing.assert_array_equal(np.asarray(path), w0[None])
-    assert losses.shape == (1,)
+    w_last, history = lr.gradient_descent(jnp.asarray(w0), jnp.asarray(X), jnp.asarray(y),
+                                          0.1, 0)
+    np.testing.assert_array_equal(np.asarray(history.path), w0[None])
+    np.testing.assert_array_equal(np.asarray(w_last), w0)
+    assert history.loss.shape == (0,)
 
 
 def test_gradient_descent_converges_below_the_bound_and_diverges_above(x64):
@@ -157,15 +183,16 @@ def test_gradient_descent_converges_below_the_bound_and_diverges_above(x64):
     eta_max = float(lr.max_stable_learning_rate(Xj))
     w_star = np.linalg.lstsq(X, y, rcond=None)[0]
 
-    path, losses = lr.gradient_descent(wj, Xj, yj, 0.95 * eta_max, 300)
-    np.testing.assert_allclose(np.asarray(path[-1]), w_star, rtol=1e-8, atol=1e-10)
-    assert float(losses[-1]) == pytest.approx(np.mean((X @ w_star - y) ** 2), rel=1e-10)
+    w_last, history = lr.gradient_descent(wj, Xj, yj, 0.95 * eta_max, 300)
+    np.testing.assert_allclose(np.asarray(w_last), w_star, rtol=1e-8, atol=1e-10)
+    assert float(history.loss[-1]) == pytest.approx(np.mean((X @ w_star - y) ** 2), rel=1e-10)
 
-    path, losses = lr.gradient_descent(wj, Xj, yj, 1.05 * eta_max, 100)
-    losses = np.asarray(losses)
+    _, history = lr.gradient_descent(wj, Xj, yj, 1.05 * eta_max, 100)
+    losses = _full_losses(history.path, X, y)
     # the top-eigenvector component grows by |1 - 1.05 * 2| = 1.1 per step
     assert losses[-1] > 1e6 * losses[0]
     assert np.all(np.diff(losses[50:]) > 0)
+    np.testing.assert_allclose(np.asarray(history.loss), losses[:-1], rtol=1e-12)
 
 
 def test_minibatch_with_the_full_batch_is_gradient_descent(x64):
@@ -173,7 +200,8 @@ def test_minibatch_with_the_full_batch_is_gradient_descent(x64):
     Xj, yj, wj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(w0)
     full = lr.gradient_descent(wj, Xj, yj, 0.1, 20)
     mini = lr.minibatch_gradient_descent(jax.random.key(0), wj, Xj, yj, 0.1, N, 20)
-    for a, b in zip(full, mini, strict=True):
+    for a, b in zip(jax.tree_util.tree_leaves(full), jax.tree_util.tree_leaves(mini),
+                    strict=True):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-11, atol=1e-13)
 
 
@@ -181,11 +209,13 @@ def test_minibatch_is_reproducible_and_uses_the_key(x64):
     X, y, w0 = _data(9)
     Xj, yj, wj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(w0)
     run = lambda k: lr.minibatch_gradient_descent(jax.random.key(k), wj, Xj, yj, 0.05, 8, 100)
-    (p1, l1), (p1_again, _), (p2, _) = run(1), run(1), run(2)
+    (p1, h1), (p1_again, _), (p2, _) = run(1), run(1), run(2)
     np.testing.assert_array_equal(np.asarray(p1), np.asarray(p1_again))
     assert not np.allclose(np.asarray(p1), np.asarray(p2))
     # small steps on small batches still bring the full-data loss down
-    assert float(l1[-1]) < 0.2 * float(l1[0])
+    full = np.asarray(jax.vmap(lr.loss, (0, None, None))(h1.path, Xj, yj))
+    np.testing.assert_allclose(full, _full_losses(h1.path, X, y), rtol=1e-12)
+    assert full[-1] < 0.2 * full[0]
 
 
 def test_a_new_learning_rate_does_not_recompile():
@@ -217,12 +247,14 @@ def test_minibatch_steps_use_the_batches_of_fit(x64):
 
     X, y, w0 = (jnp.asarray(a) for a in _data(10))
     key, B, eta = jax.random.key(3), 8, 0.05
-    path, _ = lr.minibatch_gradient_descent(key, w0, X, y, eta, B, 12)
+    _, history = lr.minibatch_gradient_descent(key, w0, X, y, eta, B, 12)
     w = np.asarray(w0)
     for t in range(12):
         Xb, yb = (np.asarray(a) for a in _batch((X, y), key, t, N, B))
+        # the history records the loss of step t's mini-batch, at w_t
+        assert float(history.loss[t]) == pytest.approx(np.mean((Xb @ w - yb) ** 2), rel=1e-11)
         w = w - eta * 2 * Xb.T @ (Xb @ w - yb) / B
-        np.testing.assert_allclose(np.asarray(path[t + 1]), w, rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(np.asarray(history.path[t + 1]), w, rtol=1e-11, atol=1e-13)
 
 
 # ---------------------------------------------------------------- error paths
@@ -387,9 +419,9 @@ def test_functions_of_w_compute_in_the_dtype_of_w():
     assert lr.predict(w16, X).dtype == jnp.float16
     assert lr.loss(w16, X, y).dtype == jnp.float16
     assert lr.mse_gradient(w16, X, y).dtype == jnp.float16
-    path, losses = lr.gradient_descent(w16, X, y, 0.2, 30)
-    assert path.dtype == jnp.float16 and losses.dtype == jnp.float16
-    assert float(losses[-1]) < 0.1 * float(losses[0])
+    w_last, history = lr.gradient_descent(w16, X, y, 0.2, 30)
+    assert w_last.dtype == history.path.dtype == history.loss.dtype == jnp.float16
+    assert float(history.loss[-1]) < 0.1 * float(history.loss[0])
     # integer targets are real numbers: cast to the weights' dtype
     g_int = lr.mse_gradient(jnp.zeros(2), X, jnp.arange(8))
     np.testing.assert_allclose(g_int, lr.mse_gradient(jnp.zeros(2), X, jnp.arange(8.0)))
@@ -400,9 +432,9 @@ def test_value_checks_stay_out_of_the_way_under_jit():
     y = 1.0 + 2.0 * jnp.arange(5.0)
     w = jax.jit(lr.normal_equations)(X, y)
     np.testing.assert_allclose(w, [1.0, 2.0], atol=1e-4)
-    path = jax.jit(lambda rate: lr.gradient_descent(jnp.zeros(2), X, y, rate, 2)[0])(0.01)
+    path = jax.jit(lambda rate: lr.gradient_descent(jnp.zeros(2), X, y, rate, 2)[1].path)(0.01)
     assert path.shape == (3, 2)
-    np.testing.assert_allclose(path, lr.gradient_descent(jnp.zeros(2), X, y, 0.01, 2)[0],
+    np.testing.assert_allclose(path, lr.gradient_descent(jnp.zeros(2), X, y, 0.01, 2)[1].path,
                                rtol=1e-6)
     eta = jax.jit(lr.max_stable_learning_rate)(X)
     assert float(eta) == pytest.approx(float(lr.max_stable_learning_rate(X)), rel=1e-6)

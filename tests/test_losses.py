@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.test_util import check_grads
 
 from dlmath import losses
+from dlmath.testing import in_float64, verify
 
 SHAPES = [(), (1,), (7,), (4, 5), (2, 3, 4)]
 
@@ -21,10 +21,9 @@ def _pair(shape, seed=0, dtype=np.float64):
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_mse_equals_numpy_mean_squared_error(shape):
     p, t = _pair(shape)
-    with jax.enable_x64(True):
-        got = losses.mse(jnp.asarray(p), jnp.asarray(t))
-        assert got.shape == ()
-        assert float(got) == pytest.approx(float(np.mean((p - t) ** 2)), rel=1e-14)
+    assert in_float64(losses.mse, p, t).shape == ()
+    verify(losses.mse, [p, t], peer=lambda p, t: np.mean((np.asarray(p) - np.asarray(t)) ** 2),
+           peer_name="numpy", rtol=1e-15)
 
 
 def test_mse_float32_and_integer_targets():
@@ -38,16 +37,13 @@ def test_mse_float32_and_integer_targets():
 @pytest.mark.parametrize("shape", [(7,), (4, 5)], ids=str)
 def test_mse_gradient_is_two_residuals_over_n(shape):
     p, t = _pair(shape, seed=1)
-    with jax.enable_x64(True):
-        g = np.asarray(jax.grad(losses.mse)(jnp.asarray(p), jnp.asarray(t)))
-    np.testing.assert_allclose(g, 2 * (p - t) / p.size, rtol=1e-13, atol=1e-16)
+    verify(losses.mse, [p, t], grad=lambda p, t: 2 * (p - t) / p.size, rtol=1e-15)
 
 
 def test_mse_check_grads():
+    # verify runs jax.test_util.check_grads to order 2, forward and reverse, in both arguments
     p, t = _pair((3, 4), seed=2)
-    with jax.enable_x64(True):
-        check_grads(losses.mse, (jnp.asarray(p), jnp.asarray(t)), order=2,
-                    modes=("fwd", "rev"))
+    verify(losses.mse, [p, t], finite_differences=False, check_grads_order=2, fd_rtol=1e-6)
 
 
 def test_mse_shape_mismatch_is_an_error_not_a_broadcast():
@@ -76,9 +72,30 @@ def test_mse_refuses_non_real_targets():
 
 
 @pytest.mark.parametrize("shape", [(0,), (2, 0)], ids=str)
-def test_mse_refuses_empty_input(shape):
-    with pytest.raises(ValueError, match="empty"):
-        losses.mse(jnp.zeros(shape), jnp.zeros(shape))
+@pytest.mark.parametrize("name", ["mse", "mse_gradient"])
+def test_mse_refuses_empty_input(shape, name):
+    with pytest.raises(ValueError, match=f"{name}: predictions .* has no element"):
+        getattr(losses, name)(jnp.zeros(shape), jnp.zeros(shape))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_mse_gradient_is_autodiff_of_mse_and_the_formula(shape):
+    from dlmath.formulas.regression import MSE_GRADIENT
+
+    p, t = _pair(shape, seed=4)
+    n = max(p.size, 1)
+    # mse_gradient against jax.grad (shapes must agree), jax.grad against the derived formula
+    verify(losses.mse, [p, t], grad=losses.mse_gradient, rtol=1e-15,
+           grad_reference=lambda p, t: MSE_GRADIENT.reference(p.ravel(), t.ravel(),
+                                                              jnp.arange(n), n))
+
+
+def test_mse_gradient_checks_as_mse():
+    with pytest.raises(ValueError, match=r"mse_gradient: targets .* \(3, 1\)"):
+        losses.mse_gradient(jnp.zeros(3), jnp.zeros((3, 1)))
+    with pytest.raises(TypeError, match="mse_gradient: predictions"):
+        losses.mse_gradient(jnp.arange(3), jnp.zeros(3))
+    assert losses.mse_gradient(jnp.zeros(3, jnp.float16), jnp.arange(3)).dtype == jnp.float16
 
 
 def test_mse_works_inside_jit_and_checks_while_tracing():

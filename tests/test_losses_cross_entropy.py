@@ -9,11 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from jax.test_util import check_grads
 
 from dlmath import losses
 from dlmath.formulas import cross_entropy as F
-from dlmath.symbolic import docstring_math
+from dlmath.testing import in_float64, verify
 
 BCE = losses.binary_cross_entropy_with_logits
 SCE = losses.softmax_cross_entropy
@@ -31,14 +30,7 @@ def _random(seed, shape_z, k=None, scale=3.0, dtype=None):
     return z, jnp.asarray(e / e.sum(-1, keepdims=True), dtype)  # rows sum to 1
 
 
-# ---------------------------------------------------------------- docstrings
-
-
-@pytest.mark.parametrize("name", ["binary_cross_entropy_with_logits", "softmax_cross_entropy",
-                                  "softmax_cross_entropy_with_integer_labels"])
-def test_docstring_formulas_are_the_registered_ones(name):
-    want = [f.latex for f in F.DOCUMENTED[f"losses.{name}"]]
-    assert docstring_math(getattr(losses, name)) == want
+# ---------------------------------------------------------------- exports
 
 
 def test_mse_is_still_exported():
@@ -49,15 +41,15 @@ def test_mse_is_still_exported():
 
 
 def test_bce_values_match_optax_jaxnn_and_both_formulas():
-    with jax.enable_x64(True):
-        z, y = _random(0, (4, 5))
-        got = BCE(z, y)
-        assert got.shape == (4, 5) and got.dtype == jnp.float64
-        np.testing.assert_allclose(got, optax.sigmoid_binary_cross_entropy(z, y), rtol=1e-12)
-        jaxnn = -y * jax.nn.log_sigmoid(z) - (1 - y) * jax.nn.log_sigmoid(-z)
-        np.testing.assert_allclose(got, jaxnn, rtol=1e-12)
-        np.testing.assert_allclose(got, F.BCE_WITH_LOGITS.reference(z, y), rtol=1e-12)
-        np.testing.assert_allclose(got, F.BCE_DEFINITION.reference(z, y), rtol=1e-9)
+    z, y = in_float64(lambda: _random(0, (4, 5)))
+    got = in_float64(BCE, z, y)
+    assert got.shape == (4, 5) and got.dtype == np.float64
+    verify(BCE, [z, y], peer=optax.sigmoid_binary_cross_entropy, peer_name="optax",
+           reference=F.BCE_WITH_LOGITS.reference, rtol=1e-13)
+    verify(BCE, [z, y], peer_name="jax.nn", rtol=1e-13,
+           peer=lambda z, y: -y * jax.nn.log_sigmoid(z) - (1 - y) * jax.nn.log_sigmoid(-z))
+    # the definition, -y log(sigma) - (1 - y) log(1 - sigma), loses digits to 1 - sigma
+    verify(BCE, [z, y], reference=F.BCE_DEFINITION.reference, rtol=1e-10)
 
 
 def test_bce_accepts_int_and_bool_targets():
@@ -68,28 +60,24 @@ def test_bce_accepts_int_and_bool_targets():
 
 
 def test_softmax_ce_values_match_optax_and_formula():
-    with jax.enable_x64(True):
-        z, y = _random(1, (2, 3, 5), k=5)
-        got = SCE(z, y)
-        assert got.shape == (2, 3)
-        np.testing.assert_allclose(got, optax.softmax_cross_entropy(z, y), rtol=1e-12)
-        np.testing.assert_allclose(got, -jnp.sum(y * jax.nn.log_softmax(z), -1), rtol=1e-12)
-        ref = jax.vmap(jax.vmap(lambda a, b: F.SOFTMAX_CROSS_ENTROPY.reference(a, b, 5)))
-        np.testing.assert_allclose(got, ref(z, y), rtol=1e-12)
+    z, y = in_float64(lambda: _random(1, (2, 3, 5), k=5))
+    assert in_float64(SCE, z, y).shape == (2, 3)
+    ref = jax.vmap(jax.vmap(lambda a, b: F.SOFTMAX_CROSS_ENTROPY.reference(a, b, 5)))
+    verify(SCE, [z, y], peer=optax.softmax_cross_entropy, peer_name="optax", reference=ref,
+           rtol=1e-13)
+    verify(SCE, [z, y], peer=lambda z, y: -jnp.sum(y * jax.nn.log_softmax(z), -1),
+           peer_name="jax.nn", rtol=1e-13)
 
 
 def test_integer_ce_values_match_optax_formula_and_one_hot():
-    with jax.enable_x64(True):
-        z, _ = _random(2, (4, 3, 6), k=6)
-        c = jnp.asarray(np.random.default_rng(3).integers(0, 6, (4, 3)))
-        got = ICE(z, c)
-        assert got.shape == (4, 3)
-        np.testing.assert_allclose(
-            got, optax.softmax_cross_entropy_with_integer_labels(z, c), rtol=1e-12)
-        np.testing.assert_allclose(got, SCE(z, jax.nn.one_hot(c, 6, dtype=z.dtype)),
-                                   rtol=1e-12)
-        ref = jax.vmap(jax.vmap(lambda a, b: F.SOFTMAX_CROSS_ENTROPY_INTEGER.reference(a, b, 6)))
-        np.testing.assert_allclose(got, ref(z, c), rtol=1e-12)
+    z, _ = in_float64(lambda: _random(2, (4, 3, 6), k=6))
+    c = np.random.default_rng(3).integers(0, 6, (4, 3))
+    assert in_float64(ICE, z, c).shape == (4, 3)
+    ref = jax.vmap(jax.vmap(lambda a, b: F.SOFTMAX_CROSS_ENTROPY_INTEGER.reference(a, b, 6)))
+    verify(ICE, [z, c], peer=optax.softmax_cross_entropy_with_integer_labels, peer_name="optax",
+           reference=ref, rtol=1e-13)
+    verify(ICE, [z, c], peer=lambda z, c: SCE(z, jax.nn.one_hot(c, 6, dtype=z.dtype)),
+           peer_name="one-hot", rtol=1e-13)
 
 
 def test_out_of_range_class_ids_raise_when_concrete_and_give_nan_under_jit():
@@ -171,8 +159,12 @@ def test_sigmoid_binary_cross_entropy_is_optaxs_name_for_the_same_function():
     with pytest.raises(TypeError, match="sigmoid_binary_cross_entropy: logits must be a floating"):
         sbce(jnp.array([1, 2]), jnp.array([0.0, 1.0]))
     with pytest.raises(ValueError, match=r"sigmoid_binary_cross_entropy: class ids.*got "
-                                         r"targets\[0\] = 3"):
+                                         r"labels\[0\] = 3"):
         sbce(jnp.zeros(2), jnp.array([3, 1]))
+    # optax's argument name, by keyword
+    np.testing.assert_array_equal(sbce(logits=z, labels=y), BCE(z, y))
+    with pytest.raises(TypeError, match="sigmoid_binary_cross_entropy: labels must hold real"):
+        sbce(z, labels=y.astype(jnp.complex64))
 
 
 def test_empty_batch_passes_through_as_in_optax():
@@ -194,40 +186,36 @@ def test_everything_works_under_jit_and_vmap():
 
 
 def test_bce_gradient_is_sigmoid_minus_target_including_zero():
-    with jax.enable_x64(True):
-        z, y = _random(5, (7,))
-        z = z.at[0].set(0.0)  # the kink of max(z, 0) and |z|: the custom JVP is exact there
-        g = jax.grad(lambda a: jnp.sum(BCE(a, y)))(z)
-        np.testing.assert_allclose(g, jax.nn.sigmoid(z) - y, rtol=1e-12, atol=1e-15)
-        g_optax = jax.grad(lambda a: jnp.sum(optax.sigmoid_binary_cross_entropy(a, y)))(z)
-        np.testing.assert_allclose(g, g_optax, rtol=1e-12, atol=1e-15)
-        gy = jax.grad(lambda b: jnp.sum(BCE(z, b)))(y)
-        np.testing.assert_allclose(gy, -z, rtol=1e-12)
-        check_grads(lambda a, b: BCE(a, b), (z, y), order=2, modes=("fwd", "rev"))
+    z, y = in_float64(lambda: _random(5, (7,)))
+    z = np.concatenate([[0.0], z[1:]])  # the kink of max(z, 0) and |z|: the custom JVP is exact
+    bce_sum = lambda z, y: jnp.sum(BCE(z, y))  # noqa: E731
+    # in z against sigmoid - y and finite differences; check_grads to order 2 in (z, y)
+    verify(bce_sum, [z, y], grad=lambda z, y: jax.nn.sigmoid(z) - y, rtol=1e-14)
+    verify(jax.grad(bce_sum), [z, y], peer_name="optax", rtol=1e-14,
+           peer=jax.grad(lambda z, y: jnp.sum(optax.sigmoid_binary_cross_entropy(z, y))))
+    verify(bce_sum, [z, y], argnum=1, grad=lambda z, y: -z, rtol=1e-14, check_grads_order=None)
 
 
 def test_softmax_ce_gradient_is_softmax_minus_labels():
-    with jax.enable_x64(True):
-        z, y = _random(6, (3, 5), k=5)
-        g = jax.grad(lambda a: jnp.sum(SCE(a, y)))(z)
-        np.testing.assert_allclose(g, jax.nn.softmax(z) - y, rtol=1e-10, atol=1e-14)
-        g_optax = jax.grad(lambda a: jnp.sum(optax.softmax_cross_entropy(a, y)))(z)
-        np.testing.assert_allclose(g, g_optax, rtol=1e-10, atol=1e-14)
-        gy = jax.grad(lambda b: jnp.sum(SCE(z, b)))(y)
-        np.testing.assert_allclose(gy, -jax.nn.log_softmax(z), rtol=1e-12)
+    z, y = in_float64(lambda: _random(6, (3, 5), k=5))
+    sce_sum = lambda z, y: jnp.sum(SCE(z, y))  # noqa: E731
+    verify(sce_sum, [z, y], grad=lambda z, y: jax.nn.softmax(z) - y, rtol=1e-13)
+    verify(jax.grad(sce_sum), [z, y], peer_name="optax", rtol=1e-13,
+           peer=jax.grad(lambda z, y: jnp.sum(optax.softmax_cross_entropy(z, y))))
+    verify(sce_sum, [z, y], argnum=1, grad=lambda z, y: -jax.nn.log_softmax(z), rtol=1e-13,
+           check_grads_order=None)
 
 
 def test_integer_ce_gradient_is_softmax_minus_one_hot():
-    with jax.enable_x64(True):
-        z, _ = _random(7, (4, 3), k=3)
-        c = jnp.array([0, 2, 1, 1])
-        g = jax.grad(lambda a: jnp.sum(ICE(a, c)))(z)
-        np.testing.assert_allclose(g, jax.nn.softmax(z) - jax.nn.one_hot(c, 3), rtol=1e-10,
-                                   atol=1e-14)
-        # forward mode too (jvp of the gather and of the stop_gradient shift)
-        t = jnp.asarray(np.random.default_rng(9).standard_normal(z.shape), z.dtype)
-        _, jvp = jax.jvp(lambda a: jnp.sum(ICE(a, c)), (z,), (t,))
-        np.testing.assert_allclose(jvp, jnp.sum(g * t), rtol=1e-12)
+    z, _ = in_float64(lambda: _random(7, (4, 3), k=3))
+    c = np.array([0, 2, 1, 1])
+    ice_sum = lambda z: jnp.sum(ICE(z, c))  # noqa: E731
+    verify(ice_sum, [z], grad=lambda z: jax.nn.softmax(z) - jax.nn.one_hot(c, 3), rtol=1e-13)
+    # forward mode too (jvp of the gather and of the stop_gradient shift)
+    t = np.random.default_rng(9).standard_normal(z.shape)
+    jvp, g = in_float64(lambda z, t: (jax.jvp(ice_sum, (z,), (t,))[1], jax.grad(ice_sum)(z)),
+                        z, t)
+    np.testing.assert_allclose(jvp, np.sum(g * t), rtol=1e-12)
 
 
 # ---------------------------------------------------------------- stability
@@ -327,3 +315,160 @@ def test_non_array_labels_are_named_in_the_error():
         ICE(jnp.zeros((2, 3)), [0, 1])
     with pytest.raises(TypeError, match="binary_cross_entropy_with_logits: targets must be an"):
         BCE(jnp.zeros(2), [0.0, 1.0])
+
+
+# ---------------------------------------------------------------- the hand-written gradients
+
+BCE_GRAD = losses.sigmoid_binary_cross_entropy_gradient
+ICE_GRAD = losses.softmax_cross_entropy_with_integer_labels_gradient
+
+
+def test_bce_gradient_is_autodiff_of_the_loss_optax_and_the_formula():
+    z, y = in_float64(lambda: _random(21, (3, 4)))
+    z = np.where(np.arange(z.size).reshape(z.shape) == 0, 0.0, z)   # z[0, 0] = 0
+    got = in_float64(BCE_GRAD, z, y)
+    assert got.shape == z.shape and got.dtype == np.float64
+    # the custom JVP is this function: jax.grad of the loss equals it exactly
+    verify(lambda z, y: jnp.sum(losses.sigmoid_binary_cross_entropy(z, y)), [z, y], grad=BCE_GRAD,
+           rtol=0.0, finite_differences=False, check_grads_order=None)
+    verify(BCE_GRAD, [z, y], reference=F.BCE_GRADIENT.reference, peer_name="optax", rtol=1e-15,
+           peer=jax.grad(lambda z, y: jnp.sum(optax.sigmoid_binary_cross_entropy(z, y))))
+
+
+def test_bce_gradient_takes_0_1_labels_and_gives_nan_for_other_ids_under_jit():
+    z = jnp.array([-2.0, 0.5, 3.0])
+    want = BCE_GRAD(z, jnp.array([0.0, 1.0, 1.0]))
+    np.testing.assert_array_equal(BCE_GRAD(z, jnp.array([0, 1, 1], jnp.uint8)), want)
+    np.testing.assert_array_equal(BCE_GRAD(z, jnp.array([False, True, True])), want)
+    with pytest.raises(ValueError, match=r"sigmoid_binary_cross_entropy_gradient: class ids "
+                                         r".*got labels\[2\] = 2"):
+        BCE_GRAD(z, jnp.array([0, 1, 2]))
+    out = jax.jit(BCE_GRAD)(z, jnp.array([0, 1, 2]))
+    assert np.all(np.isfinite(out[:2])) and np.isnan(out[2])
+
+
+def test_integer_ce_gradient_is_autodiff_of_the_loss_optax_and_the_formula():
+    z, _ = in_float64(lambda: _random(22, (2, 3, 5), k=5))
+    c = np.random.default_rng(23).integers(0, 5, (2, 3)).astype(np.uint8)
+    got = in_float64(ICE_GRAD, z, c)
+    assert got.shape == z.shape and got.dtype == np.float64
+    verify(lambda z: jnp.sum(ICE(z, c)), [z], grad=lambda z: ICE_GRAD(z, c), rtol=1e-15)
+    peer = lambda z: jnp.sum(optax.softmax_cross_entropy_with_integer_labels(  # noqa: E731
+        z, c.astype(np.int32)))
+
+    def ref(z):
+        return jnp.array([[F.SOFTMAX_CROSS_ENTROPY_INTEGER_GRADIENT.reference(a, k, int(b), 5)
+                           for k in range(5)]
+                          for a, b in zip(z.reshape(6, 5), c.reshape(6), strict=True)])
+
+    verify(lambda z: ICE_GRAD(z, c), [z], peer=jax.grad(peer), peer_name="optax", reference=ref,
+           rtol=1e-15)
+
+
+def test_integer_ce_gradient_checks_ids_and_gives_a_nan_row_under_jit():
+    z = jnp.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"with_integer_labels_gradient: class ids .*labels\[1\]"):
+        ICE_GRAD(z, jnp.array([0, 3]))
+    g = jax.jit(ICE_GRAD)(z, jnp.array([0, 3]))
+    assert np.all(np.isfinite(g[0])) and np.all(np.isnan(g[1]))
+
+
+# ---------------------------------------------------------------- optax's axis and where
+
+
+def _mask(seed, shape, full_row=None):
+    w = np.random.default_rng(seed).random(shape) > 0.35
+    w[..., 0] = True
+    if full_row is not None:
+        w[full_row] = False           # a row with no entry left
+    return jnp.asarray(w)
+
+
+def _grads(f, *args):
+    return jax.grad(lambda a, b: jnp.sum(f(a, b)), argnums=(0, 1))(*args)
+
+
+def test_softmax_ce_where_matches_optax_values_and_gradients():
+    # kept: masked entries are compared by index (exact zeros, optax only where w holds)
+    with jax.enable_x64(True):
+        z, y = _random(24, (4, 6), k=6)
+        w = _mask(25, (4, 6), full_row=2)
+        got = SCE(z, y, where=w)
+        want = optax.softmax_cross_entropy(z, y, where=w)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+        assert float(got[2]) == 0.0
+        gz, gy = _grads(lambda a, b: SCE(a, b, where=w), z, y)
+        pz, py = _grads(lambda a, b: optax.softmax_cross_entropy(a, b, where=w), z, y)
+        np.testing.assert_allclose(gz, pz, rtol=1e-12, atol=1e-15)
+        assert np.all(np.asarray(gz)[~np.asarray(w)] == 0)
+        # in the labels: optax's at the entries that take part, 0 (not NaN) at masked ones
+        np.testing.assert_allclose(np.asarray(gy)[np.asarray(w)], np.asarray(py)[np.asarray(w)],
+                                   rtol=1e-12)
+        assert np.all(np.asarray(gy)[~np.asarray(w)] == 0)
+        # a mask of one flag per example (optax expands it at axis)
+        rows = jnp.array([True, False, True, True])
+        np.testing.assert_allclose(SCE(z, y, where=rows),
+                                   optax.softmax_cross_entropy(z, y, where=rows), rtol=1e-12)
+        np.testing.assert_allclose(_grads(lambda a, b: SCE(a, b, where=rows), z, y)[0],
+                                   _grads(lambda a, b: optax.softmax_cross_entropy(
+                                       a, b, where=rows), z, y)[0], rtol=1e-12, atol=1e-15)
+
+
+def test_integer_ce_where_matches_optax_values_and_gradients():
+    # kept: exact zeros of masked rows and five comparisons under several masks, in one context
+    with jax.enable_x64(True):
+        z, _ = _random(26, (5, 6), k=6)
+        c = jnp.array([0, 3, 0, 5, 0])
+        w = _mask(27, (5, 6), full_row=1)
+        got = ICE(z, c, where=w)
+        want = optax.softmax_cross_entropy_with_integer_labels(z, c, where=w)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+        assert float(got[1]) == 0.0
+        g = jax.grad(lambda a: jnp.sum(ICE(a, c, where=w)))(z)
+        p = jax.grad(lambda a: jnp.sum(optax.softmax_cross_entropy_with_integer_labels(
+            a, c, where=w)))(z)
+        assert np.all(np.isfinite(g))
+        np.testing.assert_allclose(g, p, rtol=1e-12, atol=1e-15)
+        rows = jnp.array([True, False, True, True, False])
+        np.testing.assert_allclose(ICE(z, c, where=rows),
+                                   optax.softmax_cross_entropy_with_integer_labels(
+                                       z, c, where=rows), rtol=1e-12)
+        # the unmasked call is unchanged by an all-True mask
+        np.testing.assert_allclose(ICE(z, c, where=jnp.ones((5, 6), bool)), ICE(z, c),
+                                   rtol=1e-12)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -2])
+def test_class_axis_matches_optax(axis):
+    z, _ = in_float64(lambda: _random(28, (4, 5, 3)))
+    y = in_float64(lambda x: jax.nn.softmax(x, axis=axis),
+                   np.random.default_rng(29).standard_normal(z.shape))
+    ours = lambda z, y: SCE(z, y, axis=axis)  # noqa: E731
+    peer = lambda z, y: optax.softmax_cross_entropy(z, y, axis=axis)  # noqa: E731
+    verify(ours, [z, y], peer=peer, peer_name="optax", rtol=1e-13)
+    verify(lambda z, y: _grads(ours, z, y)[0], [z, y], peer=lambda z, y: _grads(peer, z, y)[0],
+           peer_name="optax", rtol=1e-13)
+    k = z.shape[axis]
+    c = np.random.default_rng(30).integers(
+        0, k, tuple(s for d, s in enumerate(z.shape) if d != axis % 3))
+    ours = lambda z: jnp.sum(ICE(z, c, axis=axis))  # noqa: E731
+    peer = lambda z: jnp.sum(optax.softmax_cross_entropy_with_integer_labels(  # noqa: E731
+        z, c, axis=axis))
+    verify(lambda z: ICE(z, c, axis=axis), [z], peer_name="optax", rtol=1e-13,
+           peer=lambda z: optax.softmax_cross_entropy_with_integer_labels(z, c, axis=axis))
+    verify(jax.grad(ours), [z], peer=jax.grad(peer), peer_name="optax", rtol=1e-14)
+
+
+def test_axis_and_where_are_checked():
+    z, y = jnp.zeros((2, 3)), jnp.full((2, 3), 1 / 3)
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy: axis must be an int in "
+                                         r"\[-2, 2\)"):
+        SCE(z, y, axis=2)
+    with pytest.raises(ValueError, match=r"with_integer_labels: labels must have shape "
+                                         r"\(\*B,\) = \(3,\)"):
+        ICE(z, jnp.array([0, 1]), axis=0)
+    with pytest.raises(TypeError, match="softmax_cross_entropy: where must be a bool array"):
+        SCE(z, y, where=jnp.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"with_integer_labels: where must broadcast to .* "
+                                         r"= \(2, 3\); got \(3, 2\)"):
+        ICE(z, jnp.array([0, 1]), where=jnp.ones((3, 2), bool))

@@ -65,8 +65,10 @@ def test_errors_name_the_function_and_argument():
         metrics.accuracy(jnp.zeros((2, 3), jnp.int32), jnp.array([0, 1]))
     with pytest.raises(ValueError, match="accuracy: logits .* holds no example"):
         metrics.accuracy(jnp.zeros((0, 3)), jnp.zeros((0,), jnp.int32))
-    with pytest.raises(ValueError, match="accuracy: logits must have shape"):
+    with pytest.raises(ValueError, match=r"accuracy: logits \(\*B, K\) .* has no classes"):
         metrics.accuracy(jnp.zeros((2, 0)), jnp.array([0, 1]))
+    with pytest.raises(ValueError, match=r"accuracy: logits must have shape \(\*B, K\)"):
+        metrics.accuracy(jnp.float32(1.0), jnp.int32(0))
     with pytest.raises(ValueError,
                        match=r"binary_accuracy: class ids must lie in \[0, K\) = \[0, 2\)"):
         metrics.binary_accuracy(jnp.zeros(2), jnp.array([0, 2]))

@@ -71,7 +71,8 @@ def test_escape_hatches_only_for_machine_dependent_cells(path):
                 f"{path.name} code cell {k}: NBVAL_IGNORE_OUTPUT is only for timings and "
                 "device information (dlmath.bench); this cell has neither"
             )
-            shown = "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+            shown = "".join("".join(o.get("text", ""))
+                            + "".join(o.get("data", {}).get("text/plain", ""))
                             for o in c["outputs"])
             verdict = re.search(r"(?<!=)\b(True|False)\b", shown)  # not a label such as jit=True
             assert verdict is None, (
@@ -79,3 +80,37 @@ def test_escape_hatches_only_for_machine_dependent_cells(path):
                 f"({verdict and verdict.group(0)}); a False there would pass unseen, so move the "
                 "check to a compared cell"
             )
+
+
+#: ``from dlmath import a, b as c`` / ``from dlmath.formulas import x`` / ``import dlmath.y as z``
+_DLMATH_IMPORT = re.compile(
+    r"^\s*from dlmath(?:\.[\w.]+)? import \(?([\w\s,]+?)\)?\s*$"
+    r"|^\s*import (dlmath[\w.]*)(?: as (\w+))?", re.M)
+
+
+def _dlmath_names(code: str) -> set[str]:
+    """The names a chapter binds to dlmath's modules and objects (``dlmath`` itself too)."""
+    names = {"dlmath"}
+    for imported, module, alias in _DLMATH_IMPORT.findall(code):
+        if module:
+            names.add(alias or module.split(".")[0])
+        for part in imported.replace("\n", " ").split(","):
+            words = part.split()
+            if words:
+                names.add(words[-1])  # "x as y" binds y
+    return names
+
+
+@pytest.mark.parametrize("path", IPYNBS, ids=lambda p: p.name)
+def test_notebooks_use_public_names_only(path):
+    """A chapter reads only public names of dlmath (no ``module._private``): what it shows
+    and calls is what a reader may call too."""
+    nb = json.loads(path.read_text())
+    code = "\n".join("".join(c["source"]) for c in _code_cells(nb))
+    # multi-line "from dlmath import (\n a,\n b,\n)" joined to one line first
+    flat = re.sub(r"\(\s*\n([^)]*)\)", lambda m: m.group(1).replace("\n", " "), code)
+    names = _dlmath_names(flat)
+    private = sorted({m.group(0) for name in names
+                      for m in re.finditer(rf"(?<![\w.]){re.escape(name)}(?:\.\w+)*\._[A-Za-z]\w*",
+                                           code)})
+    assert not private, f"{path.name} reads private names of dlmath: {private}"

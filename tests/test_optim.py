@@ -13,7 +13,7 @@ import pytest
 
 from dlmath import optim, training
 from dlmath.formulas import optim as F
-from dlmath.symbolic import docstring_math
+from dlmath.testing import in_float64
 
 KEY = jax.random.key(0)
 
@@ -139,35 +139,33 @@ def test_jit_equals_eager_and_scans(name):
     assert float(losses[-1]) < 0.5 * float(losses[0])
 
 
-def test_docstrings_quote_the_registered_formulas():
-    for key, formulas in F.DOCUMENTED.items():
-        fn = getattr(optim, key.split(".", 1)[1])
-        assert docstring_math(fn) == [" ".join(f.latex.split()) for f in formulas], key
-
-
 def _r(key, shape=(5,)):
     return jax.random.normal(key, shape, jnp.float64)
 
 
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_sgd_formulas_against_code(nesterov):
-    with jax.enable_x64(True):
+    def pairs():
+        """(code, formula, rtol) of every quantity, computed in float64."""
         k1, k2 = jax.random.split(KEY)
         g, m_prev, eta, mu = _r(k1), _r(k2), 0.3, 0.7
         u, _ = optim.sgd(eta).update(g, optim.SgdState(None))
-        np.testing.assert_allclose(u, F.SGD_STEP.reference(g, eta), rtol=1e-14)
+        out = [(u, F.SGD_STEP.reference(g, eta), 1e-14)]
         u, s = optim.sgd(eta, momentum=mu, nesterov=nesterov).update(g, optim.SgdState(m_prev))
         m = F.MOMENTUM_TRACE.reference(g, m_prev, mu)
-        np.testing.assert_allclose(s.trace, m, rtol=1e-14)
         ref = (F.NESTEROV_STEP.reference(g, m, eta, mu) if nesterov
                else F.HEAVY_BALL_STEP.reference(m, eta))
-        np.testing.assert_allclose(u, ref, rtol=1e-14)
+        return out + [(s.trace, m, 1e-14), (u, ref, 1e-14)]
+
+    for got, want, rtol in in_float64(pairs):
+        np.testing.assert_allclose(got, want, rtol=rtol)
 
 
 @pytest.mark.parametrize("centered", [False, True])
 @pytest.mark.parametrize("eps_in_sqrt", [False, True])
 def test_rmsprop_formulas_against_code(centered, eps_in_sqrt):
-    with jax.enable_x64(True):
+    def pairs():
+        """(code, formula, rtol) of every quantity, computed in float64."""
         k1, k2, k3 = jax.random.split(KEY, 3)
         g, nu_prev, gbar_prev = _r(k1), 1.0 + _r(k2) ** 2, 0.1 * _r(k3)
         eta, rho, eps = 0.01, 0.8, 1e-3
@@ -176,10 +174,10 @@ def test_rmsprop_formulas_against_code(centered, eps_in_sqrt):
                                    gbar_prev if centered else None, None)
         u, s = opt.update(g, state)
         nu = F.RMS_NU.reference(g, nu_prev, rho)
-        np.testing.assert_allclose(s.nu, nu, rtol=1e-14)
+        out = [(s.nu, nu, 1e-14)]
         if centered:
             gbar = F.ADAM_M.reference(g, gbar_prev, rho)  # the same moving average
-            np.testing.assert_allclose(s.mu, gbar, rtol=1e-14)
+            out.append((s.mu, gbar, 1e-14))
             if eps_in_sqrt:
                 ref = F.RMS_STEP_CENTERED.reference(g, nu, gbar, eta, eps)
             else:  # the docstring states it in words: eps + sqrt(nu - gbar^2)
@@ -187,16 +185,22 @@ def test_rmsprop_formulas_against_code(centered, eps_in_sqrt):
         else:
             ref = (F.RMS_STEP.reference(g, nu, eta, eps) if eps_in_sqrt
                    else F.RMS_STEP_EPS_OUTSIDE.reference(g, nu, eta, eps))
-        np.testing.assert_allclose(u, ref, rtol=1e-13)
+        return out + [(u, ref, 1e-13)]
+
+    for got, want, rtol in in_float64(pairs):
+        np.testing.assert_allclose(got, want, rtol=rtol)
 
 
 @pytest.mark.parametrize("name", ["adam", "adamw"])
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_adam_formulas_against_code(name, nesterov):
-    with jax.enable_x64(True):
+    t = 4
+
+    def pairs():
+        """(code, formula, rtol) of every quantity, computed in float64, and the count."""
         k1, k2, k3, k4 = jax.random.split(KEY, 4)
         g, m_prev, v_prev, theta = _r(k1), _r(k2), _r(k3) ** 2, _r(k4)
-        eta, b1, b2, eps, eps_root, lam, t = 0.01, 0.8, 0.95, 1e-3, 1e-4, 0.2, 4
+        eta, b1, b2, eps, eps_root, lam = 0.01, 0.8, 0.95, 1e-3, 1e-4, 0.2
         kw = dict(eps_root=eps_root, nesterov=nesterov)
         if name == "adamw":
             kw["weight_decay"] = lam
@@ -205,9 +209,6 @@ def test_adam_formulas_against_code(name, nesterov):
         u, s = opt.update(g, state, theta)
         m = F.ADAM_M.reference(g, m_prev, b1)
         v = F.ADAM_V.reference(g, v_prev, b2)
-        np.testing.assert_allclose(s.mu, m, rtol=1e-14)
-        np.testing.assert_allclose(s.nu, v, rtol=1e-14)
-        assert int(s.count) == t
         if nesterov:  # the step formula with m_t replaced so that m_t/(1-b1^t) = NAdam's mhat
             m_used = F.NADAM_MHAT.reference(g, m, t, b1) * (1 - b1**t)
         else:
@@ -216,7 +217,12 @@ def test_adam_formulas_against_code(name, nesterov):
             ref = F.ADAM_STEP.reference(m_used, v, t, eta, b1, b2, eps, eps_root)
         else:
             ref = F.ADAMW_STEP.reference(m_used, v, theta, t, eta, b1, b2, eps, eps_root, lam)
-        np.testing.assert_allclose(u, ref, rtol=1e-12)
+        return [(s.mu, m, 1e-14), (s.nu, v, 1e-14), (u, ref, 1e-12)], s.count
+
+    checks, count = in_float64(pairs)
+    assert int(count) == t
+    for got, want, rtol in checks:
+        np.testing.assert_allclose(got, want, rtol=rtol)
 
 
 def test_adam_bias_correction_makes_a_constant_gradient_exact():
@@ -238,6 +244,18 @@ def test_apply_updates_keeps_dtypes_and_structure():
     assert new["a"].dtype == jnp.bfloat16
     np.testing.assert_array_equal(new["a"].astype(jnp.float32), 1.5)
     np.testing.assert_array_equal(new["b"][0], 0.0)
+
+
+def test_apply_updates_of_none_is_none_as_optax():
+    updates = {"a": jnp.ones(2)}
+    assert optim.apply_updates(None, updates) is None
+    assert optax.apply_updates(None, updates) is None
+    params, ups = {"a": None, "b": jnp.ones(2)}, {"a": None, "b": jnp.full(2, 0.5)}
+    ours, theirs = optim.apply_updates(params, ups), optax.apply_updates(params, ups)
+    assert ours["a"] is None and theirs["a"] is None
+    np.testing.assert_array_equal(ours["b"], theirs["b"])
+    # the kernel is the computation alone, for callers that have checked their inputs
+    np.testing.assert_array_equal(optim.apply_updates.kernel(params, ups)["b"], 1.5)
 
 
 # ------------------------------------------------------------------------- error paths
@@ -295,11 +313,26 @@ def test_adamw_needs_params():
         opt.update(_grads_at(0), state, {"w": jnp.ones(3)})
 
 
-def test_adam_optax_positional_order_is_refused():
-    # optax.adam's 5th positional argument is eps_root, adamw's 7th weight_decay; ours are
-    # keyword-only, so an optax-style positional call fails loudly instead of misreading.
-    with pytest.raises(TypeError):
-        optim.adam(0.1, 0.9, 0.999, 1e-8, 0.0)
+_MASK = {"dense": {"w": True, "b": False}, "out": False, "scale": True}  # a prefix of params
+
+
+@pytest.mark.parametrize("name, args", [
+    ("adam", (0.01, 0.8, 0.99, 1e-3, 1e-2, jnp.bfloat16)),
+    ("adamw", (0.01, 0.8, 0.99, 1e-3, 1e-2, None, 0.5, _MASK)),
+])
+def test_adam_and_adamw_take_optax_positional_order(name, args):
+    """Every argument by position, as optax reads it (eps_root 5th, mu_dtype 6th, adamw's
+    weight_decay 7th and mask 8th): the same 100 steps as optax's."""
+    p_ours, u_ours = _run(getattr(optim, name)(*args), optim.apply_updates)
+    p_theirs, u_theirs = _run(getattr(optax, name)(*args), optax.apply_updates)
+    for a, b in zip(jax.tree_util.tree_leaves((p_ours, u_ours)),
+                    jax.tree_util.tree_leaves((p_theirs, u_theirs)), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    # a positional call and the keyword call build the same object (compiled once by fit)
+    assert getattr(optim, name)(*args[:4]) is getattr(optim, name)(
+        args[0], b1=args[1], b2=args[2], eps=args[3])
+    with pytest.raises(TypeError):  # nesterov and state_dtype are keyword-only
+        getattr(optim, name)(*args[:6], *([0.5, None] if name == "adamw" else []), False)
 
 
 @pytest.mark.parametrize("name", ["sgd", "rmsprop", "adam", "adamw"])
@@ -544,6 +577,8 @@ def test_trajectory_factory_errors():
         training.trajectory(optim.sgd(0.1), loss, w0, 3, learning_rate=0.1)
     with pytest.raises(TypeError, match="trajectory: optimizer must have init and update"):
         training.trajectory(optim.sgd, loss, w0, 3, rate=0.1)
+    with pytest.raises(TypeError, match=r"trajectory: optimizer must have init\(params\)"):
+        training.trajectory(lambda learning_rate: learning_rate, loss, w0, 3, learning_rate=0.1)
     with pytest.raises(TypeError, match="trajectory: steps must be an int"):
         training.trajectory(optim.sgd(0.1), loss, w0, 2.0)
     for opt in (optim.sgd(0.1), optim.sgd):   # the message names trajectory, not fit

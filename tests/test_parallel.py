@@ -17,6 +17,7 @@ from jax.sharding import PartitionSpec as P
 
 from dlmath import layers, optim, parallel, training
 from dlmath.formulas import parallel as FP
+from dlmath.testing import in_float64
 
 COLLECTIVE = re.compile(r"\s(all-reduce|all-gather|reduce-scatter|collective-permute|all-to-all)"
                         r"(?:-start)?\(")
@@ -155,9 +156,8 @@ def test_documented_formulas_equal_the_code():
     rng = np.random.default_rng(0)
     x, w = rng.normal(size=(2, 4)), rng.normal(size=(4, 6))
     mesh = mesh_of(2)
-    with jax.enable_x64(True):
-        col = np.asarray(parallel.column_parallel_matmul(jnp.asarray(x), jnp.asarray(w), mesh))
-        row = np.asarray(parallel.row_parallel_matmul(jnp.asarray(x), jnp.asarray(w), mesh))
+    col = in_float64(parallel.column_parallel_matmul, x, w, mesh)
+    row = in_float64(parallel.row_parallel_matmul, x, w, mesh)
     xs = {FP.x[r, c]: x[r, c] for r in range(2) for c in range(4)}
     ws = {FP.w[r, c]: w[r, c] for r in range(4) for c in range(6)}
     for r in range(2):
@@ -171,9 +171,8 @@ def test_documented_formulas_equal_the_code():
             assert abs(float(e.subs(xs | ws)) - row[r, j]) < 1e-12
     params = [{"w": rng.normal(size=(4, 4)), "b": rng.normal(size=4)},
               {"w": rng.normal(size=(4, 2)), "b": rng.normal(size=2)}]
-    with jax.enable_x64(True):
-        out = np.asarray(parallel.tensor_parallel_mlp(
-            jax.tree_util.tree_map(jnp.asarray, params), jnp.asarray(x), mesh))
+    out = in_float64(lambda p, x: parallel.tensor_parallel_mlp(
+        jax.tree_util.tree_map(jnp.asarray, p), x, mesh), params, x)
     nums = xs | {FP.w1[r, c]: params[0]["w"][r, c] for r in range(4) for c in range(4)}
     nums |= {FP.b1[c]: params[0]["b"][c] for c in range(4)}
     nums |= {FP.w2[r, c]: params[1]["w"][r, c] for r in range(4) for c in range(2)}

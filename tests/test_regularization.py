@@ -32,6 +32,23 @@ def test_mask_leaves_out_the_biases_and_a_callable_mask_works():
     np.testing.assert_array_equal(g["b"], jnp.zeros(2))
 
 
+def test_a_prefix_mask_selects_as_optax_masks_do():
+    """A mask may be a prefix of params (one bool for a whole layer), as optax's masks: the
+    gradient of the penalty is optax.add_decayed_weights with the same mask."""
+    import optax
+
+    p = {"layer": _params(), "out": {"w": jnp.array([1.0, 2.0]), "b": jnp.array(3.0)}}
+    mask = {"layer": {"w": True, "b": False}, "out": True}
+    g = jax.grad(lambda q: regularization.l2_penalty(q, 0.3, mask=mask))(p)
+    decay = optax.add_decayed_weights(0.3, mask=mask)
+    decayed, _ = decay.update(jax.tree_util.tree_map(jnp.zeros_like, p), decay.init(p), p)
+    for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(decayed),
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert float(regularization.l1_penalty(p, 1.0, mask={"layer": False, "out": True})) == \
+        pytest.approx(6.0)
+
+
 def test_under_sgd_the_penalty_is_weight_decay():
     # one SGD step on the penalty alone shrinks every weight by the factor (1 - eta * lambda)
     p = _params()
@@ -55,7 +72,8 @@ def test_errors():
         regularization.l2_penalty(p, float("nan"))
     with pytest.raises(TypeError, match="l2_penalty: l2 must be a real number"):
         regularization.l2_penalty(p, True)
-    with pytest.raises(ValueError, match="l2_penalty: mask must have the pytree structure"):
+    with pytest.raises(ValueError, match="l2_penalty: mask must be a pytree with the structure "
+                                         "of params, or a prefix of it"):
         regularization.l2_penalty(p, 1.0, mask={"w": True})
     with pytest.raises(TypeError, match="l2_penalty: the leaves of mask must be Python bools"):
         regularization.l2_penalty(p, 1.0, mask={"w": 1, "b": 0})
@@ -135,5 +153,12 @@ def test_dropout_equals_flax_statistics_and_errors():
         regularization.dropout(jax.random.key(0), x, -0.1)
     with pytest.raises(TypeError, match="dropout: key must be a jax.random key"):
         regularization.dropout(0, x, 0.5)
+    with pytest.raises(TypeError, match="dropout: key must be a jax.random key"):
+        regularization.dropout(None, x, 0.5)
+    with pytest.raises(TypeError, match="dropout: deterministic must be a Python bool"):
+        regularization.dropout(jax.random.key(0), x, 0.5, deterministic=1)
+    # the kernel is the computation alone: the same mask from the same key
+    np.testing.assert_array_equal(regularization.dropout.kernel(jax.random.key(0), x, 0.5),
+                                  ours)
     with pytest.raises(TypeError, match="dropout: x must be a floating-point array"):
         regularization.dropout(jax.random.key(0), jnp.ones(3, jnp.int32), 0.5)

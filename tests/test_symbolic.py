@@ -6,13 +6,13 @@ import math
 import re
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import sympy as sp
 
 from dlmath import symbolic
 from dlmath.symbolic import ProofError, prove_equal, show, to_jax
+from dlmath.testing import in_float64
 
 x, y = symbolic.reals("x y")
 a, b = symbolic.positives("a b")
@@ -180,24 +180,21 @@ def test_to_jax_matches_numpy():
     f = to_jax(sp.sin(x) * y**2 + sp.exp(-x), [x, y])
     xs = np.linspace(-2.0, 2.0, 7)
     ys = np.linspace(0.5, 3.0, 7)
-    with jax.enable_x64(True):
-        got = np.asarray(f(jnp.asarray(xs), jnp.asarray(ys)))
+    got = in_float64(f, xs, ys)
     np.testing.assert_allclose(got, np.sin(xs) * ys**2 + np.exp(-xs), rtol=1e-14)
 
 
 def test_to_jax_erf_works_on_arrays():
     f = to_jax(sp.erf(x / sp.sqrt(2)), [x])
     xs = np.linspace(-3.0, 3.0, 11)
-    with jax.enable_x64(True):
-        got = np.asarray(f(jnp.asarray(xs)))
+    got = in_float64(f, xs)
     want = np.array([math.erf(v / math.sqrt(2)) for v in xs])
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
 
 def test_to_jax_is_differentiable():
     f = to_jax(x**3, [x])
-    with jax.enable_x64(True):
-        assert float(jax.grad(f)(2.0)) == pytest.approx(12.0, rel=1e-14)
+    assert float(in_float64(jax.grad(f), 2.0)) == pytest.approx(12.0, rel=1e-14)
 
 
 def test_to_jax_matrix_symbol_expression():
@@ -206,8 +203,7 @@ def test_to_jax_matrix_symbol_expression():
     f = to_jax(A.T * (A * v), [A, v])
     rng = np.random.default_rng(0)
     An, vn = rng.normal(size=(3, 2)), rng.normal(size=(2, 1))
-    with jax.enable_x64(True):
-        got = np.asarray(f(jnp.asarray(An), jnp.asarray(vn)))
+    got = in_float64(f, An, vn)
     np.testing.assert_allclose(got, An.T @ (An @ vn), rtol=1e-13)
 
 

@@ -7,7 +7,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dlmath.testing import VerificationError, finite_difference_grad, relative_error, verify
+from dlmath.testing import (
+    VerificationError,
+    finite_difference_grad,
+    in_float64,
+    relative_error,
+    verify,
+)
 
 
 def f(x):
@@ -39,17 +45,31 @@ def test_finite_differences_match_the_closed_form(x):
     fd = finite_difference_grad(f, x)
     assert fd.shape == x.shape
     assert fd.dtype == np.float64
-    with jax.enable_x64(True):
-        exact = np.asarray(grad_f(jnp.asarray(x)))
+    exact = in_float64(grad_f, x)
     np.testing.assert_allclose(fd, exact, rtol=0, atol=1e-8)
 
 
 def test_finite_differences_promote_float32_input_to_float64():
     # float32 differences with eps = 1e-6 would be wrong in the 2nd digit; float64 is not.
     fd = finite_difference_grad(f, X_VEC.astype(np.float32))
-    with jax.enable_x64(True):
-        exact = np.asarray(grad_f(jnp.asarray(X_VEC.astype(np.float32), jnp.float64)))
+    exact = in_float64(grad_f, X_VEC.astype(np.float32))
     np.testing.assert_allclose(fd, exact, rtol=0, atol=1e-8)
+
+
+# ---------------------------------------------------------------- in_float64
+
+
+def test_in_float64_promotes_floats_passes_the_rest_and_returns_numpy():
+    def f(x, n, y, key):
+        return {"sum": x + 1e-10 * n, "y": y, "dtypes": (x.dtype, y.dtype), "key": key}
+
+    key = ("not", "an", "array")
+    out = in_float64(f, np.float32(1.0), 3, np.arange(3), key)
+    assert isinstance(out["sum"], np.ndarray) and out["sum"].dtype == np.float64
+    assert out["sum"] == 1.0 + 3e-10  # float32 would round the 3e-10 away
+    assert out["dtypes"] == (jnp.float64, np.arange(3).dtype)  # ints are not promoted
+    assert out["key"] == key
+    assert float(in_float64(lambda a: a / 3, 1.0)) == 1 / 3  # a Python float: float64
 
 
 @pytest.mark.parametrize("eps", [0.0, -1e-6])

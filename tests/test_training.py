@@ -171,9 +171,9 @@ def test_step_keys_are_fresh_every_step_and_reproducible():
     wb, _ = training.fit(optim.sgd(0.05), noisy, jnp.zeros(3), (X, y), steps=5, batch_size=8,
                          key=key, step_key=True)
     assert wb.shape == (3,) and bool(jnp.all(jnp.isfinite(wb)))
-    with pytest.raises(ValueError, match="fit: step_key=True needs a key"):
+    with pytest.raises(TypeError, match="fit: key must be a jax.random key"):
         training.fit(optim.sgd(0.05), noisy, jnp.zeros(3), (X, y), steps=1, step_key=True)
-    with pytest.raises(TypeError, match="fit: step_key must be True or False"):
+    with pytest.raises(TypeError, match="fit: step_key must be a Python bool"):
         training.fit(optim.sgd(0.05), loss, jnp.zeros(3), (X, y), steps=1, key=key, step_key=1)
 
 
@@ -183,7 +183,10 @@ def test_step_keys_are_fresh_every_step_and_reproducible():
     ({"steps": True}, TypeError, "steps"),
     ({"steps": 3, "batch_size": 0, "key": jax.random.key(0)}, ValueError, "batch_size"),
     ({"steps": 3, "batch_size": 99, "key": jax.random.key(0)}, ValueError, "batch_size"),
-    ({"steps": 3, "batch_size": 4}, ValueError, "batch_size needs a key"),
+    ({"steps": 3, "batch_size": 4}, TypeError, "key must be a jax.random key"),
+    ({"steps": 3, "batch_size": 4, "key": 0}, TypeError, "key must be a jax.random key"),
+    ({"steps": 3, "key": "seed"}, TypeError, "key must be a jax.random key"),
+    ({"steps": 3, "keep_path": 1}, TypeError, "keep_path must be a Python bool"),
     ({"steps": 3, "log_every": 0}, ValueError, "log_every"),
 ])
 def test_bad_run_arguments(kwargs, error, match):
@@ -194,7 +197,7 @@ def test_bad_run_arguments(kwargs, error, match):
 
 def test_bad_objects():
     X, y = _problem()
-    with pytest.raises(TypeError, match="fit: optimizer must have init and update"):
+    with pytest.raises(TypeError, match=r"fit: optimizer must have init\(params\) and update"):
         training.fit(object(), loss, jnp.zeros(3), (X, y), steps=1)
     with pytest.raises(TypeError, match="fit: loss_fn"):
         training.fit(optim.sgd(0.1), None, jnp.zeros(3), (X, y), steps=1)
@@ -211,3 +214,50 @@ def test_bad_objects():
         training.fit(optim.sgd(0.1), loss, jnp.zeros(3), (X.astype(jnp.complex64), y), steps=1)
     with pytest.raises(ValueError, match="fit: learning_rate|sgd: learning_rate"):
         training.fit(optim.sgd(-0.1), loss, jnp.zeros(3), (X, y), steps=1)
+
+
+# ---------------------------------------------------------------- the one training step
+
+
+def test_train_step_is_the_step_of_fit_and_of_optax_written_out():
+    X, y = _problem()
+    opt, vg = optim.adam(0.1), jax.value_and_grad(loss)
+    fitted, hist = training.fit(opt, loss, jnp.zeros(3), (X, y), steps=4)
+    w, s = jnp.zeros(3), opt.init(jnp.zeros(3))
+    ox = optax.adam(0.1)
+    w_ox, s_ox = jnp.zeros(3), ox.init(jnp.zeros(3))
+    for t in range(4):
+        w, s, value = training.train_step(opt, vg, w, s, X, y)
+        np.testing.assert_allclose(value, hist.loss[t], rtol=1e-6)
+        u, s_ox = ox.update(jax.grad(loss)(w_ox, X, y), s_ox, w_ox)
+        w_ox = optax.apply_updates(w_ox, u)
+    np.testing.assert_allclose(w, fitted, rtol=1e-6)
+    np.testing.assert_allclose(w, w_ox, rtol=1e-5)
+    # the package's dtype rule: float32 data is cast to float16 parameters, which stay so
+    p16 = jnp.zeros(3, jnp.float16)
+    sgd = optim.sgd(0.05)
+    w16, _, _ = training.train_step(sgd, vg, p16, sgd.init(p16), X, y)
+    assert w16.dtype == jnp.float16
+    # a key may follow the arrays (fit's step_key)
+    noisy = jax.value_and_grad(lambda w, X, y, k: loss(w + jax.random.normal(k, w.shape), X, y))
+    w_k, _, _ = training.train_step(sgd, noisy, jnp.zeros(3), sgd.init(jnp.zeros(3)), X, y,
+                                    jax.random.key(0))
+    assert w_k.shape == (3,)
+
+
+def test_train_step_errors():
+    X, y = _problem()
+    opt, vg, w = optim.sgd(0.1), jax.value_and_grad(loss), jnp.zeros(3)
+    with pytest.raises(TypeError, match=r"train_step: optimizer must have init\(params\)"):
+        training.train_step(object(), vg, w, None, X, y)
+    with pytest.raises(TypeError, match="train_step: value_and_grad must be a function"):
+        training.train_step(opt, "grad", w, opt.init(w), X, y)
+    with pytest.raises(TypeError, match="train_step: every leaf of params must be a floating"):
+        training.train_step(opt, vg, jnp.zeros(3, jnp.int32), opt.init(w), X, y)
+    with pytest.raises(TypeError, match=r"train_step: batch\[0\] must be an array"):
+        training.train_step(opt, vg, w, opt.init(w), [[1.0, 2.0, 3.0]], y)
+    with pytest.raises(TypeError, match=r"train_step: batch\[1\] must hold real numbers"):
+        training.train_step(opt, vg, w, opt.init(w), X, y.astype(jnp.complex64))
+    with pytest.raises(ValueError, match="train_step: every array of batch must have the same "
+                                         "number N"):
+        training.train_step(opt, vg, w, opt.init(w), X, y[:-1])

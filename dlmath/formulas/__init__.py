@@ -12,8 +12,10 @@ the formulas its docstring quotes as ``$$...$$``, in order. :data:`DOCUMENTED` h
 their union, which the tests walk. Shared sizes and indices (``N``, ``K``, ``n_in``, ``i``,
 ...) come from :mod:`dlmath.formulas.symbols`, so one name is one SymPy symbol everywhere.
 ``python -m dlmath.formulas.sync`` writes the registered formulas into the docstrings
-(:mod:`dlmath.formulas.sync`). Importing this package imports SymPy; ``import dlmath``
-does not.
+(:mod:`dlmath.formulas.sync`); :mod:`dlmath.formulas.registry` reads them back (the ``$$``
+blocks, the object of a key); :mod:`dlmath.formulas.links` names the chapter cell that
+derives each formula and the tests that check it. Importing this package imports SymPy;
+``import dlmath`` does not.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ __all__ = ["Formula", "DOCUMENTED", "MSE", "LINEAR_GRADIENT", "LINEAR_HESSIAN",
            "NORMAL_EQUATIONS", "GD_STEP_BOUND", "SOFTMAX", "LOG_SOFTMAX"]
 
 #: the modules that are not topics
-_NOT_TOPICS = ("_formula", "symbols", "sync")
+_NOT_TOPICS = ("_formula", "links", "registry", "symbols", "sync")
 #: every topic module of this package, found by name (a new topic needs no edit here)
 TOPICS = tuple(importlib.import_module(f"{__name__}.{m.name}")
                for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)

@@ -26,7 +26,7 @@ from dlmath.formulas.symbols import L, N, l, n_in, n_out
 
 __all__ = [
     "DENSE", "BACKWARD_DELTA", "BACKWARD_GRAD_W", "BACKWARD_GRAD_B",
-    "LECUN_VARIANCE", "HE_VARIANCE", "XAVIER_VARIANCE", "LOG_SIGMOID_JACOBIAN_BOUND",
+    "LECUN_VARIANCE", "HE_VARIANCE", "GLOROT_VARIANCE", "LOG_SIGMOID_JACOBIAN_BOUND",
     "SIGMOID_JACOBIAN_BOUND_PRODUCT",
     "DELTA_OUTPUT_COLUMN", "DELTA_COLUMN", "GRAD_W_COLUMN", "GRAD_B_COLUMN",
     "substitute",
@@ -49,9 +49,9 @@ BACKWARD_GRAD_B = Formula("layers.backward (db)", _Delta.T * sp.OneMatrix(N, 1),
 # ---------------------------------------------------------------- initialisation variances
 # The fan-in and fan-out are the layer sizes n_in, n_out of the row form above (one symbol
 # each, integer and positive).
-LECUN_VARIANCE = Formula("layers.init_variance (lecun)", 1 / n_in, (n_in, n_out))
-HE_VARIANCE = Formula("layers.init_variance (he)", 2 / n_in, (n_in, n_out))
-XAVIER_VARIANCE = Formula("layers.init_variance (xavier)", 2 / (n_in + n_out), (n_in, n_out))
+LECUN_VARIANCE = Formula("initializers.variance (lecun)", 1 / n_in, (n_in, n_out))
+HE_VARIANCE = Formula("initializers.variance (he)", 2 / n_in, (n_in, n_out))
+GLOROT_VARIANCE = Formula("initializers.variance (glorot)", 2 / (n_in + n_out), (n_in, n_out))
 
 # ---------------------------------------------------------------- vanishing gradients
 s = sp.IndexedBase("s", positive=True)      # s_l = ||W^(l)||_2, the spectral norms
@@ -113,6 +113,6 @@ def substitute(expr, values: dict) -> sp.Matrix:
 DOCUMENTED = {
     "layers.dense": (DENSE,),
     "layers.backward": (BACKWARD_DELTA, BACKWARD_GRAD_W, BACKWARD_GRAD_B),
-    "layers.init_variance": (LECUN_VARIANCE, HE_VARIANCE, XAVIER_VARIANCE),
+    "initializers.variance": (LECUN_VARIANCE, HE_VARIANCE, GLOROT_VARIANCE),
     "layers.log_sigmoid_jacobian_bound": (LOG_SIGMOID_JACOBIAN_BOUND,),
 }

@@ -15,8 +15,9 @@ from dlmath.formulas.symbols import D, K, N, c, i, j, k
 from dlmath.formulas.symbols import lam as _lam
 
 __all__ = [
-    "BCE_DEFINITION", "BCE_WITH_LOGITS", "SOFTMAX_CROSS_ENTROPY",
-    "SOFTMAX_CROSS_ENTROPY_INTEGER", "LOGISTIC_GRADIENT_W", "LOGISTIC_GRADIENT_B",
+    "BCE_DEFINITION", "BCE_WITH_LOGITS", "BCE_GRADIENT", "SOFTMAX_CROSS_ENTROPY",
+    "SOFTMAX_CROSS_ENTROPY_INTEGER", "SOFTMAX_CROSS_ENTROPY_INTEGER_GRADIENT",
+    "LOGISTIC_GRADIENT_W", "LOGISTIC_GRADIENT_B",
     "SOFTMAX_GRADIENT_W", "SOFTMAX_GRADIENT_B", "ENTROPY", "KL_DIVERGENCE", "CROSS_ENTROPY",
     "K", "N", "D", "i", "j", "k", "c",
 ]
@@ -48,6 +49,9 @@ BCE_WITH_LOGITS = Formula(
     sp.Max(_z, 0) - _z * _y + sp.log(1 + sp.exp(-sp.Abs(_z))),
     (_z, _y),
 )
+# Its derivative in the logit, the gradient that logistic regression carries back.
+BCE_GRADIENT = Formula("losses.sigmoid_binary_cross_entropy_gradient", _sigmoid(_z) - _y,
+                       (_z, _y))
 
 # Softmax cross-entropy of logits z_0..z_{K-1} against probabilities y_0..y_{K-1}, and
 # against a class id c.
@@ -60,6 +64,12 @@ SOFTMAX_CROSS_ENTROPY_INTEGER = Formula(
     "losses.softmax_cross_entropy_with_integer_labels",
     _logsumexp(_zs) - _zs[c],
     (_zs, c, K),
+)
+# Entry k of its gradient in the logits: softmax(z)_k - [k = c].
+SOFTMAX_CROSS_ENTROPY_INTEGER_GRADIENT = Formula(
+    "losses.softmax_cross_entropy_with_integer_labels_gradient",
+    sp.exp(_zs[k]) / sp.Sum(sp.exp(_zs[j]), (j, 0, K - 1)) - sp.KroneckerDelta(k, c),
+    (_zs, k, c, K),
 )
 
 
@@ -98,7 +108,10 @@ CROSS_ENTROPY = Formula("information.cross_entropy",
 DOCUMENTED = {
     "losses.binary_cross_entropy_with_logits": (BCE_DEFINITION, BCE_WITH_LOGITS),
     "losses.softmax_cross_entropy": (SOFTMAX_CROSS_ENTROPY,),
+    "losses.sigmoid_binary_cross_entropy_gradient": (BCE_GRADIENT,),
     "losses.softmax_cross_entropy_with_integer_labels": (SOFTMAX_CROSS_ENTROPY_INTEGER,),
+    "losses.softmax_cross_entropy_with_integer_labels_gradient": (
+        SOFTMAX_CROSS_ENTROPY_INTEGER_GRADIENT,),
     "logistic_regression.logistic_gradient": (LOGISTIC_GRADIENT_W, LOGISTIC_GRADIENT_B),
     "logistic_regression.softmax_gradient": (SOFTMAX_GRADIENT_W, SOFTMAX_GRADIENT_B),
     "information.entropy": (ENTROPY,),

@@ -1,12 +1,14 @@
 r"""Formulas of recurrent networks (chapter 07): the Elman, LSTM and GRU steps, and gradient
 clipping by the global norm.
 
-Entries are indexed as the code's arrays, with PyTorch's parameter names: hidden unit
-$j = 0 \dots H - 1$ (:data:`j`), input feature $a = 0 \dots D - 1$, hidden feature
-$b = 0 \dots H - 1$; gate $q$ of a cell owns the rows $qH + j$ of ``weight_ih``,
-``weight_hh``, ``bias_ih`` and ``bias_hh`` (PyTorch's order: LSTM $i, f, g, o$ = 0, 1, 2,
-3; GRU $r, z, n$ = 0, 1, 2). The sequence functions carry a step index $t \ge 1$, with
-$h_0$ the initial state. ``notebooks/07_recurrent.ipynb`` derives and proves them.
+Entries are indexed as PyTorch's weights, ``(G·H, D)`` and ``(G·H, H)``: $W^{ih}$ and
+$W^{hh}$ are the transposes of the code's kernels ``params["ih"]["w"]`` and
+``params["hh"]["w"]``, $b^{ih}$ and $b^{hh}$ its biases. Hidden unit $j = 0 \dots H - 1$
+(:data:`j`), input feature $a = 0 \dots D - 1$, hidden feature $b = 0 \dots H - 1$; gate $q$
+of a cell owns the rows $qH + j$ of $W^{ih}$, $W^{hh}$, $b^{ih}$ and $b^{hh}$ (the columns
+of the kernels; PyTorch's order: LSTM $i, f, g, o$ = 0, 1, 2, 3; GRU $r, z, n$ = 0, 1, 2).
+The sequence functions carry a step index $t \ge 1$, with $h_0$ the initial state.
+``notebooks/07_recurrent.ipynb`` derives and proves them.
 """
 
 from __future__ import annotations
@@ -93,10 +95,10 @@ LSTM_STEP_HIDDEN = Formula("recurrent.lstm.hidden", _seq[2], (*_seq_args, c_new)
 GRU_STEP = Formula("recurrent.gru", _seq[3], _seq_args)
 
 #: $\|g\| = \sqrt{\sum_k g_k^2}$ over every entry of every leaf.
-GLOBAL_NORM = Formula("training.global_norm", sp.sqrt(sp.Sum(g[k] ** 2, (k, 0, n - 1))),
+GLOBAL_NORM = Formula("transforms.global_norm", sp.sqrt(sp.Sum(g[k] ** 2, (k, 0, n - 1))),
                       (g, n))
 #: $g_j \min(1, c / \|g\|)$: the clipped gradient keeps the direction of $g$.
-CLIPPED = Formula("training.clip_by_global_norm",
+CLIPPED = Formula("transforms.clip_by_global_norm",
                   g[j] * sp.Min(1, c_max / sp.sqrt(sp.Sum(g[k] ** 2, (k, 0, n - 1)))),
                   (g, j, n, c_max))
 
@@ -107,6 +109,6 @@ DOCUMENTED = {
     "recurrent.rnn": (RNN_STEP,),
     "recurrent.lstm": (LSTM_STEP_CELL, LSTM_STEP_HIDDEN),
     "recurrent.gru": (GRU_STEP,),
-    "training.global_norm": (GLOBAL_NORM,),
-    "training.clip_by_global_norm": (CLIPPED,),
+    "transforms.global_norm": (GLOBAL_NORM,),
+    "transforms.clip_by_global_norm": (CLIPPED,),
 }

@@ -7,15 +7,17 @@ import sympy as sp
 from dlmath.formulas._formula import Formula
 from dlmath.formulas.symbols import D, N, i
 
-__all__ = ["MSE", "LINEAR_GRADIENT", "LINEAR_HESSIAN", "NORMAL_EQUATIONS",
+__all__ = ["MSE", "MSE_GRADIENT", "LINEAR_GRADIENT", "LINEAR_HESSIAN", "NORMAL_EQUATIONS",
            "GD_STEP_BOUND", "N", "D", "i"]
 
 
-def _mse() -> Formula:
+def _mse() -> tuple[Formula, Formula]:
     yhat = sp.IndexedBase("yhat", real=True)
     y = sp.IndexedBase("y", real=True)
     expr = sp.Sum((yhat[i] - y[i]) ** 2, (i, 0, N - 1)) / N
-    return Formula("mse", expr, (yhat, y, N))
+    # entry i of the gradient in the predictions: the mean carries its 1/N into each entry
+    grad = Formula("losses.mse_gradient", 2 / N * (yhat[i] - y[i]), (yhat, y, i, N))
+    return Formula("mse", expr, (yhat, y, N)), grad
 
 
 def _linear() -> tuple[Formula, Formula, Formula]:
@@ -28,7 +30,7 @@ def _linear() -> tuple[Formula, Formula, Formula]:
     return grad, hess, normal
 
 
-MSE = _mse()
+MSE, MSE_GRADIENT = _mse()
 LINEAR_GRADIENT, LINEAR_HESSIAN, NORMAL_EQUATIONS = _linear()
 
 _lam = sp.Symbol("lambda_max", positive=True)
@@ -36,6 +38,7 @@ GD_STEP_BOUND = Formula("linear_regression.max_stable_learning_rate", 2 / _lam, 
 
 DOCUMENTED = {
     "losses.mse": (MSE,),
+    "losses.mse_gradient": (MSE_GRADIENT,),
     "linear_regression.mse_gradient": (LINEAR_GRADIENT,),
     "linear_regression.hessian": (LINEAR_HESSIAN,),
     "linear_regression.normal_equations": (NORMAL_EQUATIONS,),

@@ -11,8 +11,8 @@ docstring from ``sympy.latex`` of its formulas, so nobody pastes printer output 
 * A block that differs is replaced by the formula, on one line when it fits in 100
   columns, otherwise wrapped at spaces (after a ``+``, ``-`` or ``=`` where possible, so no
   line starts with a sign) with the continuation lines at the indentation of the line the
-  block opens on. :func:`dlmath.symbolic.docstring_math` joins whitespace, so it reads the
-  result back as exactly ``sympy.latex`` of the formula.
+  block opens on. :func:`dlmath.formulas.registry.math_blocks` joins whitespace, so it
+  reads the result back as exactly ``sympy.latex`` of the formula.
 * What the command cannot fix is listed, and it exits non-zero: a docstring with fewer
   blocks than registered formulas (write a placeholder block, e.g. two ``$$`` around a
   space, where each new formula goes), one with more, an unregistered block in the
@@ -30,22 +30,23 @@ from __future__ import annotations
 
 import argparse
 import ast
-import importlib
-import inspect
-import pkgutil
 import re
 import sys
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
-__all__ = ["math_blocks", "own_docstring", "public_docstrings", "format_block",
-           "out_of_sync", "sync", "main", "WIDTH"]
+from dlmath.formulas.registry import (
+    find_def,
+    locate,
+    math_blocks,
+    math_spans,
+    public_docstrings,
+)
+
+__all__ = ["format_block", "out_of_sync", "sync", "main", "WIDTH"]
 
 #: The line length of the sources (ruff's line-length), which wrapped blocks respect.
 WIDTH = 100
-_LITERAL = re.compile(r"``.*?``", flags=re.S)
-_BLOCK = re.compile(r"\$\$(.+?)\$\$", flags=re.S)
 _PREFIX = re.compile(r"([rRuUbBfF]*)(\"\"\"|'''|\"|')")
 _BREAK_AFTER = {"+", "-", "=", r"\cdot", r"\times"}
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -55,163 +56,10 @@ def _normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def _block_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of the text between each pair of ``$$``, skipping inline literals."""
-    masked = _LITERAL.sub(lambda m: " " * len(m.group()), text)
-    return [m.span(1) for m in _BLOCK.finditer(masked)]
-
-
-def math_blocks(doc: str | None) -> list[str]:
-    """The display-math blocks of a docstring, in order, with whitespace joined.
-
-    As :func:`dlmath.symbolic.docstring_math`, except that a ``$$`` inside an inline
-    literal (double backquotes) is text, not math.
-
-    Args:
-        doc: a docstring, or ``None``.
-
-    Returns:
-        One string per block, each as ``" ".join(block.split())``.
-    """
-    doc = doc or ""
-    return [_normalize(doc[s:e]) for s, e in _block_spans(doc)]
-
-
-# ------------------------------------------------------------------ the public objects
-
-
-def _dlmath_modules() -> list[str]:
-    """Every importable module of the dlmath package (``"dlmath.losses"``, ...)."""
-    import dlmath
-
-    return sorted(["dlmath"] + [m.name for m in pkgutil.walk_packages(dlmath.__path__, "dlmath.")])
-
-
-def _tree(module_name: str) -> ast.Module | None:
-    module = sys.modules.get(module_name) or importlib.import_module(module_name)
-    path = getattr(module, "__file__", None)
-    if not path or not path.endswith(".py"):
-        return None
-    return ast.parse(Path(path).read_text(encoding="utf-8"))
-
-
-def _find_def(tree: ast.AST, qualname: str):
-    """The ``def``/``class`` node of ``qualname`` (``"f"``, ``"Cls.method"``) or None."""
-    node = tree
-    for part in qualname.split("."):
-        found = None
-        for child in getattr(node, "body", []):
-            if (isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                    and child.name == part):
-                found = child
-                if ast.get_docstring(child, clean=False) is not None:
-                    break  # a property's getter over its docstring-less setter
-        if found is None:
-            return None
-        node = found
-    return node
-
-
-def _function_of(attr):
-    """The function behind a method, property, cached_property, static/class method."""
-    if isinstance(attr, property):
-        return attr.fget
-    if isinstance(attr, cached_property):
-        return attr.func
-    if isinstance(attr, (staticmethod, classmethod)):
-        return attr.__func__
-    return attr
-
-
-def own_docstring(obj) -> str | None:
-    """The docstring written in the object's own body, cleaned, or ``None``.
-
-    For a class this is the string literal in its ``class`` body, read from the source:
-    the ``__doc__`` that ``dataclass`` or ``NamedTuple`` generate (``"Cache(zs,
-    activations)"``) does not count, nor a docstring inherited from a base. For a
-    function (also one wrapped by ``jax.jit`` or ``functools.wraps``) it is its own
-    ``__doc__``.
-
-    Args:
-        obj: a class, a function, or a wrapper of one.
-
-    Returns:
-        The cleaned docstring (as :func:`inspect.cleandoc`), or ``None`` when there is none.
-    """
-    if inspect.isclass(obj):
-        tree = _tree(obj.__module__)
-        node = _find_def(tree, obj.__qualname__) if tree is not None else None
-        if node is None:
-            return None
-        return ast.get_docstring(node)
-    fn = inspect.unwrap(_function_of(obj))
-    doc = getattr(fn, "__doc__", None)
-    if not isinstance(doc, str) or doc is getattr(type(fn), "__doc__", None):
-        return None
-    return inspect.cleandoc(doc)
-
-
-def _key(obj) -> str | None:
-    module = getattr(obj, "__module__", None) or ""
-    if not module.startswith("dlmath."):
-        return None
-    return f"{module.removeprefix('dlmath.')}.{obj.__qualname__}"
-
-
-def public_docstrings() -> dict[str, str | None]:
-    """Own docstring of every public object of dlmath, by registry key.
-
-    Walks every dlmath module that has an ``__all__``; takes each function and class it
-    lists (defined in dlmath; re-exports count once, under the module that defines them)
-    and each public method, property and cached property in a class body.
-
-    Returns:
-        ``{"module.name": docstring, "module.Class.member": docstring, ...}`` with the
-        docstring as :func:`own_docstring` (``None`` where there is none).
-    """
-    out: dict[str, str | None] = {}
-    for module_name in _dlmath_modules():
-        module = importlib.import_module(module_name)
-        for name in getattr(module, "__all__", ()):
-            obj = getattr(module, name)
-            target = inspect.unwrap(obj) if callable(obj) else obj
-            if not (inspect.isclass(target) or inspect.isfunction(target)):
-                continue  # data: symbols, formulas, constants
-            key = _key(target)
-            if key is None or key in out:
-                continue
-            out[key] = own_docstring(obj)
-            if inspect.isclass(target):
-                for member, attr in vars(target).items():
-                    fn = _function_of(attr)
-                    if member.startswith("_") or not inspect.isfunction(inspect.unwrap(fn)):
-                        continue
-                    out[f"{key}.{member}"] = own_docstring(attr)
-    return out
-
-
-# ------------------------------------------------------------------ the source edits
-
-
 def _registry() -> dict:
     from dlmath.formulas import DOCUMENTED
 
     return DOCUMENTED
-
-
-def _locate(key: str) -> tuple[str, str]:
-    """(module name, qualname) of a registry key: the longest importable module prefix."""
-    parts = key.split(".")
-    for n in range(len(parts) - 1, 0, -1):
-        module_name = "dlmath." + ".".join(parts[:n])
-        try:
-            importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name is not None and module_name.startswith(e.name):
-                continue
-            raise
-        return module_name, ".".join(parts[n:])
-    raise LookupError(f"{key}: no dlmath module in this name")
 
 
 @dataclass
@@ -275,7 +123,7 @@ def _plan() -> tuple[list[_Edit], list[str]]:
     trees: dict[Path, ast.Module] = {}
     for key, formulas in _registry().items():
         try:
-            module_name, qualname = _locate(key)
+            module_name, qualname = locate(key)
         except LookupError as e:
             problems.append(str(e))
             continue
@@ -286,7 +134,7 @@ def _plan() -> tuple[list[_Edit], list[str]]:
             texts[path] = path.read_text(encoding="utf-8")
             trees[path] = ast.parse(texts[path])
         text = texts[path]
-        node = _find_def(trees[path], qualname)
+        node = find_def(trees[path], qualname)
         if node is None:
             problems.append(f"{rel}: {key}: no def or class {qualname!r} in this file")
             continue
@@ -316,7 +164,7 @@ def _plan() -> tuple[list[_Edit], list[str]]:
         raw = "r" in m.group(1).lower()
         body_start = seg_start + m.end()
         body = text[body_start:seg_end - len(m.group(2))]
-        spans = _block_spans(body)
+        spans = math_spans(body)
         value_blocks = math_blocks(first.value.value)
         if len(spans) != len(value_blocks):
             problems.append(f"{rel}:{first.lineno}: {key}: escapes in the docstring hide its "

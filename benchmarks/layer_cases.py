@@ -1,0 +1,158 @@
+"""The rows of the layers: convolution and pooling, recurrent cells, attention,
+normalisation."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from benchmarks.case import Case, same, with_vjp
+from dlmath import attention, conv, convert, normalization, recurrent
+
+# --------------------------------------------------------------------- convolution, pooling
+
+def conv_case(kernel_size, padding, grad):
+    def build(key, size):
+        n, hw, c, o = (8, 32, 32, 64) if size == "full" else (2, 6, 3, 4)
+        k1, k2 = jax.random.split(key)
+        x = jax.random.normal(k1, (n, hw, hw, c))
+        w = jax.random.normal(k2, (kernel_size, kernel_size, c, o)) / kernel_size
+        ours = lambda x_, w_: conv.conv2d(x_, w_, padding=padding)  # noqa: E731
+        peer = lambda x_, w_: jax.lax.conv_general_dilated(  # noqa: E731
+            x_, w_, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        args = (x, w)
+        if grad:
+            ours, peer, args = with_vjp(ours, peer, args, jax.random.fold_in(key, 1), (0, 1))
+        return same(ours, peer, args)
+    k = f"{kernel_size}x{kernel_size} {padding}"
+    return Case(f"conv.conv2d {k}" + (" grad" if grad else ""), "8x32x32x32 -> 64",
+                "lax.conv_general_dilated", build)
+
+
+def pool_case(name, grad):
+    def build(key, size):
+        shape = (8, 32, 32, 32) if size == "full" else (2, 4, 4, 3)
+        x = jax.random.normal(key, shape)
+        ours = lambda x_: getattr(conv, name)(x_, (2, 2), stride=(2, 2))  # noqa: E731
+        peer = lambda x_: getattr(nn, name)(x_, (2, 2), strides=(2, 2))  # noqa: E731
+        args = (x,)
+        if grad:
+            ours, peer, args = with_vjp(ours, peer, args, jax.random.fold_in(key, 1))
+        return same(ours, peer, args)
+    return Case(f"conv.{name} 2x2" + (" grad" if grad else ""), "8x32x32x32",
+                f"flax.linen.{name}", build)
+
+
+# ------------------------------------------------------------------------------ recurrent
+
+_CELLS = {"rnn": nn.SimpleCell, "lstm": nn.OptimizedLSTMCell, "gru": nn.GRUCell}
+
+
+def recurrent_case(cell, grad):
+    def build(key, size):
+        b, t, d, h = (32, 64, 128, 256) if size == "full" else (2, 3, 4, 5)
+        k1, k2 = jax.random.split(key)
+        params = getattr(recurrent, f"init_{cell}")(k1, d, h)
+        xs = jax.random.normal(k2, (b, t, d))
+        zeros = jnp.zeros((b, h))
+        state = (zeros, zeros) if cell == "lstm" else zeros
+        module = nn.RNN(_CELLS[cell](h))
+        flax_state = (zeros, zeros) if cell == "lstm" else zeros  # flax's LSTM carry is (c, h)
+
+        def ours(p, x):
+            return getattr(recurrent, cell)(p, x, state)[0]
+
+        def peer(p, x):
+            return module.apply({"params": {"cell": convert.to_flax(p, cell)}}, x,
+                                initial_carry=flax_state)
+
+        args = (params, xs)
+        if grad:
+            ours, peer, args = with_vjp(ours, peer, args, jax.random.fold_in(key, 1))
+        return same(ours, peer, args)
+    return Case(f"recurrent.{cell}" + (" grad (params)" if grad else ""), "B32 T64 128->256",
+                f"flax.linen.RNN({_CELLS[cell].__name__})", build)
+
+
+# ------------------------------------------------------------------------------ attention
+
+def sdpa_case(name, grad, causal=False):
+    def build(key, size):
+        b, h, t, d = (4, 8, 512, 64) if size == "full" else (1, 2, 5, 4)
+        q, k, v = (jax.random.normal(kk, (b, h, t, d)) for kk in jax.random.split(key, 3))
+        fn = getattr(attention, name)
+
+        def ours(q_, k_, v_):
+            return fn(q_, k_, v_, is_causal=causal)
+
+        def peer(q_, k_, v_):  # jax.nn's layout is (B, T, heads, D)
+            out = jax.nn.dot_product_attention(*(jnp.swapaxes(a, 1, 2) for a in (q_, k_, v_)),
+                                               is_causal=causal)
+            return jnp.swapaxes(out, 1, 2)
+
+        args = (q, k, v)
+        if grad:
+            ours, peer, args = with_vjp(ours, peer, args, jax.random.fold_in(key, 1),
+                                         (0, 1, 2))
+        return same(ours, peer, args)
+    label = f"attention.{name}" + (" causal" if causal else "") + (" grad" if grad else "")
+    return Case(label, "B4 H8 T512 D64", "jax.nn.dot_product_attention", build)
+
+
+def mha_case(grad):
+    def build(key, size):
+        b, t, e, h = (16, 128, 256, 8) if size == "full" else (2, 3, 8, 2)
+        k1, k2 = jax.random.split(key)
+        params = attention.init_multi_head_attention(k1, e)
+        x = jax.random.normal(k2, (b, t, e))
+        module = nn.MultiHeadDotProductAttention(num_heads=h, qkv_features=e, out_features=e)
+
+        def ours(p, x_):
+            return attention.multi_head_attention(p, x_, x_, x_, h)
+
+        def peer(p, x_):
+            flax_params = convert.to_flax(p, "multi_head_attention", num_heads=h)
+            return module.apply({"params": flax_params}, x_, x_, x_)
+
+        args = (params, x)
+        if grad:
+            ours, peer, args = with_vjp(ours, peer, args, jax.random.fold_in(key, 1), (0, 1))
+        return same(ours, peer, args)
+    return Case("attention.multi_head_attention" + (" grad" if grad else ""),
+                "B16 T128 E256 8 heads", "flax.linen.MultiHeadDotProductAttention", build)
+
+
+
+# ------------------------------------------------------------------------ normalisation
+
+def norm_case(name, grad):
+    def build(key, size):
+        n, d = (256, 1024) if size == "full" else (4, 6)
+        k1, k2, k3 = jax.random.split(key, 3)
+        x = jax.random.normal(k1, (n, d))
+        scale, bias = 1 + 0.1 * jax.random.normal(k2, (d,)), 0.1 * jax.random.normal(k3, (d,))
+        if name == "rms_norm":
+            module = nn.RMSNorm(epsilon=1e-6)
+            ours = lambda x_, s, b: normalization.rms_norm(x_, s, eps=1e-6)  # noqa: E731
+            peer = lambda x_, s, b: module.apply({"params": {"scale": s}}, x_)  # noqa: E731
+        elif name == "layer_norm":
+            module = nn.LayerNorm(epsilon=1e-5)
+            ours = lambda x_, s, b: normalization.layer_norm(x_, s, b, eps=1e-5)  # noqa: E731
+            peer = lambda x_, s, b: module.apply(  # noqa: E731
+                {"params": {"scale": s, "bias": b}}, x_)
+        else:
+            module = nn.BatchNorm(use_running_average=False, epsilon=1e-5)
+            ours = lambda x_, s, b: normalization.batch_norm(x_, s, b, eps=1e-5)  # noqa: E731
+            stats = {"mean": jnp.zeros(d), "var": jnp.ones(d)}
+            peer = lambda x_, s, b: module.apply(  # noqa: E731
+                {"params": {"scale": s, "bias": b}, "batch_stats": stats}, x_,
+                mutable=["batch_stats"])[0]
+        args = (x, scale, bias)
+        if grad:
+            ours, peer, args = with_vjp(ours, peer, args, jax.random.fold_in(key, 1), (0, 1))
+        return same(ours, peer, args)
+    peer_name = {"rms_norm": "flax.linen.RMSNorm", "layer_norm": "flax.linen.LayerNorm",
+                 "batch_norm": "flax.linen.BatchNorm"}[name]
+    return Case(f"normalization.{name}" + (" grad" if grad else ""), "256x1024", peer_name,
+                build)
