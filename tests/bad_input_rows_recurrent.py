@@ -29,21 +29,28 @@ def param_arrays(cell):
             ("params", "hh", "b"): A((g,), param=True)}
 
 
+def _state(cell, s, rng, names):
+    """The state argument of ``cell``: ``names[0] = (h, c)`` for the LSTM, else
+    ``names[1] = h``, each ``(N, H)``; and its array specs."""
+    h = normal(rng, (s["N"], s["H"]), 0.5)
+    if cell == "lstm":
+        return {names[0]: (h, normal(rng, (s["N"], s["H"]), 0.5))}
+    return {names[1]: h}
+
+
+def _state_arrays(cell, names):
+    if cell == "lstm":
+        return {(names[0], 0): A(("N", "H")), (names[0], 1): A(("N", "H"))}
+    return {(names[1],): A(("N", "H"))}
+
+
 def _sequence_row(cell):
     def build(s, rng):
         kw = {"params": params(cell, s, rng), "xs": normal(rng, (s["N"], s["T"], s["D"]))}
-        h0 = normal(rng, (s["N"], s["H"]), 0.5)
-        if cell == "lstm":
-            kw["initial_state"] = (h0, normal(rng, (s["N"], s["H"]), 0.5))
-        else:
-            kw["initial_h"] = h0
-        return kw
+        return kw | _state(cell, s, rng, ("initial_state", "initial_h"))
 
-    arrays = {**param_arrays(cell), ("xs",): A(("N", "T", "D"))}
-    if cell == "lstm":
-        arrays |= {("initial_state", 0): A(("N", "H")), ("initial_state", 1): A(("N", "H"))}
-    else:
-        arrays[("initial_h",)] = A(("N", "H"))
+    arrays = {**param_arrays(cell), ("xs",): A(("N", "T", "D")),
+              **_state_arrays(cell, ("initial_state", "initial_h"))}
     return Spec(f"recurrent.{cell}", build, arrays, sizes=SIZES[cell],
                 empty={"N": "pass", "T": "pass"}, out_dtype="params",
                 grad_of=(("xs",),), examples=1)
@@ -76,19 +83,10 @@ def _step_row(cell):
     def build(s, rng):
         cols = s["H"] if cell == "rnn" else s["G"]
         kw = {"hh": params(cell, s, rng)["hh"], "xw": normal(rng, (s["N"], cols))}
-        h = normal(rng, (s["N"], s["H"]), 0.5)
-        if cell == "lstm":
-            kw["state"] = (h, normal(rng, (s["N"], s["H"]), 0.5))
-        else:
-            kw["h"] = h
-        return kw
+        return kw | _state(cell, s, rng, ("state", "h"))
 
     arrays = {("hh", "w"): A(("H", g), param=True), ("hh", "b"): A((g,), param=True),
-              ("xw",): A(("N", g))}
-    if cell == "lstm":
-        arrays |= {("state", 0): A(("N", "H")), ("state", 1): A(("N", "H"))}
-    else:
-        arrays[("h",)] = A(("N", "H"))
+              ("xw",): A(("N", g)), **_state_arrays(cell, ("state", "h"))}
     return Spec(f"recurrent.{cell}_step", build, arrays, sizes=SIZES[cell],
                 empty={"N": "pass"}, out_dtype="params", grad_of=(("xw",),), examples=1)
 

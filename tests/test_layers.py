@@ -49,25 +49,27 @@ def _net(dtype=jnp.float64, sizes=SIZES, n=6, scheme="glorot", key=KEY):
 @pytest.mark.parametrize("activation,loss", [("sigmoid", "cross_entropy"), ("tanh", "mse"),
                                              ("relu", "cross_entropy")])
 def test_hand_backward_equals_jax_grad_and_finite_differences(activation, loss):
-    with jax.enable_x64(True):
+    def draw():
         params, x, y = _net()
         targets = y if loss == "cross_entropy" else jax.random.normal(KEY, (6, SIZES[-1]))
-        theta, unravel = ravel_pytree(params)
-        out_act = "identity" if loss == "cross_entropy" else "sigmoid"
+        return (*ravel_pytree(params), x, targets)
 
-        def fn(th, xx):
-            out = layers.mlp(unravel(th), xx, activation=activation, output_activation=out_act)
-            if loss == "cross_entropy":
-                return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(out, targets))
-            return losses.mse(out, targets)
+    theta, unravel, x, targets = in_float64(draw)
+    out_act = "identity" if loss == "cross_entropy" else "sigmoid"
 
-        def by_hand(th, xx):
-            _, grads = backprop.loss_and_grad(unravel(th), xx, targets, loss=loss,
-                                            activation=activation, output_activation=out_act)
-            return ravel_pytree(grads)[0]
+    def fn(th, xx):
+        out = layers.mlp(unravel(th), xx, activation=activation, output_activation=out_act)
+        if loss == "cross_entropy":
+            return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(out, targets))
+        return losses.mse(out, targets)
 
-        report = verify(jax.jit(fn), [theta, x], name=f"backprop {activation} {loss}", grad=by_hand,
-                        check_grads_order=None, rtol=1e-12)
+    def by_hand(th, xx):
+        _, grads = backprop.loss_and_grad(unravel(th), xx, targets, loss=loss,
+                                          activation=activation, output_activation=out_act)
+        return ravel_pytree(grads)[0]
+
+    report = verify(jax.jit(fn), [theta, x], name=f"backprop {activation} {loss}", grad=by_hand,
+                    check_grads_order=None, rtol=1e-12)
     assert report.passed
     assert [c.reference for c in report.checks] == ["jax.grad", "finite differences"]
 
@@ -76,14 +78,18 @@ def test_hand_backward_equals_jax_grad_and_finite_differences(activation, loss):
 def test_backward_is_the_vjp_of_the_forward_pass(activation):
     """Reverse mode *is* backprop: jax.vjp of params -> output, pulled back along any
     cotangent, gives what backward computes from the same grad_output."""
-    with jax.enable_x64(True):
-        params, x, _ = _net()
-        out, pullback = jax.vjp(lambda p: layers.mlp(p, x, activation=activation), params)
-        cotangent = jax.random.normal(jax.random.key(3), out.shape, jnp.float64)
-        (by_vjp,) = pullback(cotangent)
+    params, x, cotangent = in_float64(lambda: (*_net()[:2], jax.random.normal(
+        jax.random.key(3), (6, SIZES[-1]), jnp.float64)))
+
+    def by_hand(u):
         cache = layers.forward(params, x, activation=activation)
-        by_hand = layers.backward(params, cache, cotangent, activation=activation)
-        assert relative_error(ravel_pytree(by_hand)[0], ravel_pytree(by_vjp)[0]) < 1e-13
+        return ravel_pytree(layers.backward(params, cache, u, activation=activation))[0]
+
+    def by_vjp(u):
+        _, pullback = jax.vjp(lambda p: layers.mlp(p, x, activation=activation), params)
+        return ravel_pytree(pullback(u)[0])[0]
+
+    verify(by_hand, [cotangent], peer=by_vjp, peer_name="jax.vjp", rtol=1e-13)
 
 
 @pytest.mark.parametrize("name", [a.name for a in activations.ACTIVATIONS])
@@ -121,7 +127,7 @@ def test_dense_matches_its_formula():
 def test_backward_matches_the_batched_formulas():
     """grads of the last layer = A^T Delta and Delta^T 1; the error of the layer below =
     (Delta W^T) o sigma'(Z), with that lower error taken from jax.grad (independent)."""
-    with jax.enable_x64(True):
+    def pairs():
         params, x, y = _net()
         act = "tanh"
         cache = layers.forward(params, x, activation=act)
@@ -129,9 +135,6 @@ def test_backward_matches_the_batched_formulas():
         grads = layers.backward(params, cache, g_out, activation=act)
         delta = g_out                      # identity output: Delta^(L) = dL/da^(L)
         a_prev, w = cache.activations[-2], params[-1]["w"]
-        assert relative_error(grads[-1]["w"], F.BACKWARD_GRAD_W.reference(a_prev, delta)) < 1e-14
-        db = F.BACKWARD_GRAD_B.reference(delta, delta.shape[0])[:, 0]
-        assert relative_error(grads[-1]["b"], db) < 1e-14
 
         def loss_of_lower_z(z):
             logits = jnp.tanh(z) @ w + params[-1]["b"]
@@ -139,30 +142,41 @@ def test_backward_matches_the_batched_formulas():
 
         lower_delta = jax.grad(loss_of_lower_z)(cache.zs[-2])
         s = 1.0 - jnp.tanh(cache.zs[-2]) ** 2
-        assert relative_error(lower_delta, F.BACKWARD_DELTA.reference(delta, w, s)) < 1e-13
-        assert relative_error(grads[-2]["b"], jnp.sum(lower_delta, axis=0)) < 1e-13
+        return ((grads[-1]["w"], F.BACKWARD_GRAD_W.reference(a_prev, delta)),
+                (grads[-1]["b"], F.BACKWARD_GRAD_B.reference(delta, delta.shape[0])[:, 0]),
+                (lower_delta, F.BACKWARD_DELTA.reference(delta, w, s)),
+                (grads[-2]["b"], jnp.sum(lower_delta, axis=0)))
+
+    (gw, gw_ref), (gb, gb_ref), (lower, lower_ref), (gb2, gb2_ref) = in_float64(pairs)
+    assert relative_error(gw, gw_ref) < 1e-14
+    assert relative_error(gb, gb_ref) < 1e-14
+    assert relative_error(lower, lower_ref) < 1e-13
+    assert relative_error(gb2, gb2_ref) < 1e-13
 
 
 def test_column_form_is_the_transpose_of_the_code():
     """The derivation's delta^(l) = (W^(l+1)T delta^(l+1)) o sigma'(z^(l)) and
     dL/dW^(l) = delta^(l) a^(l-1)T, with the math's W = the code's w transposed, give for one
     example exactly what the code's rows give."""
-    with jax.enable_x64(True):
+    def code():
         params, x, y = _net(n=1)
         cache = layers.forward(params, x, activation="sigmoid")
         _, g_out = backprop.cross_entropy_and_grad(cache.activations[-1], y)
         grads = layers.backward(params, cache, g_out, activation="sigmoid")
-        M = lambda a: sp.Matrix(np.asarray(a, np.float64))  # noqa: E731
-        a1 = cache.activations[-2]
-        delta_l = F.substitute(F.DELTA_COLUMN, {
-            F.W_next: M(params[-1]["w"].T),          # math W^(l+1) = code w^T
-            F.delta_next: M(g_out.T),                # a column: the example's row, transposed
-            F.dsigma_z: M((a1 * (1 - a1)).T),
-        })
-        grad_w = F.substitute(F.GRAD_W_COLUMN, {F.delta_l: delta_l,
-                                                F.a_prev: M(cache.activations[-3].T)})
-        assert relative_error(np.array(grad_w, np.float64).T, grads[-2]["w"]) < 1e-13
-        assert relative_error(np.array(delta_l, np.float64)[:, 0], grads[-2]["b"]) < 1e-13
+        return params, cache, g_out, grads
+
+    params, cache, g_out, grads = in_float64(code)      # NumPy float64: sympy reads them
+    M = lambda a: sp.Matrix(np.asarray(a, np.float64))  # noqa: E731
+    a1 = cache.activations[-2]
+    delta_l = F.substitute(F.DELTA_COLUMN, {
+        F.W_next: M(params[-1]["w"].T),          # math W^(l+1) = code w^T
+        F.delta_next: M(g_out.T),                # a column: the example's row, transposed
+        F.dsigma_z: M((a1 * (1 - a1)).T),
+    })
+    grad_w = F.substitute(F.GRAD_W_COLUMN, {F.delta_l: delta_l,
+                                            F.a_prev: M(cache.activations[-3].T)})
+    assert relative_error(np.array(grad_w, np.float64).T, grads[-2]["w"]) < 1e-13
+    assert relative_error(np.array(delta_l, np.float64)[:, 0], grads[-2]["b"]) < 1e-13
 
 
 def test_substitute_rejects_matrices_that_do_not_fit():
