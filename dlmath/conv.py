@@ -8,8 +8,10 @@ Legend: ``N`` images, ``H`` x ``W`` pixels, ``C`` input channels, ``O`` output c
 What every framework calls convolution is **cross-correlation**: the kernel is not
 flipped. It is a sum over the kernel's ``KH·KW`` positions of shifted, strided slices of
 the padded image, each times a ``(C, O)`` matrix; :func:`im2col` sets those slices side by
-side as one patch matrix, and :func:`conv2d` computes the whole sum as a single matrix
-product of the patches with the reshaped kernel. :func:`conv2d_backward` is the
+side as one patch matrix, and :func:`conv2d_im2col` computes the whole sum as a single
+matrix product of the patches with the reshaped kernel: the form the chapter derives.
+:func:`conv2d` computes the same sum with XLA's own convolution (``lax.conv_general_dilated``,
+the backend's tuned kernels), tested equal to it. :func:`conv2d_backward` is the
 hand-derived backward pass: the weight gradient is the correlation of the input with the
 output gradient, and the input gradient is a *transposed convolution*, the full
 correlation of the output gradient (with ``stride - 1`` zeros inserted between its
@@ -36,8 +38,8 @@ from jax import lax
 
 from dlmath import _checks
 
-__all__ = ["conv2d", "conv2d_backward", "im2col", "output_size", "same_padding", "max_pool",
-           "avg_pool", "global_avg_pool"]
+__all__ = ["conv2d", "conv2d_im2col", "conv2d_backward", "im2col", "output_size",
+           "same_padding", "max_pool", "avg_pool", "global_avg_pool"]
 
 _NHWC = ("Images are channels-last (N, H, W, C); an NCHW array converts with "
          "x.transpose(0, 2, 3, 1), a single image with x[None].")
@@ -220,11 +222,13 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1):
     1\\0 \leq c \leq C - 1}} {w}_{u,v,c,o} {x}_{n,d u + i s - p,d v + j s - p,c}$$
 
     with stride $s$, dilation $d$ and low padding $p$ per axis (entries in the padding are
-    0). It is computed as ``im2col(x) @ w.reshape(KH·KW·C, O)``: the sum over the ``KH·KW``
-    kernel positions of strided slices of the padded image times ``w[u, v]``, as one matrix
-    product. Equal to
-    ``lax.conv_general_dilated(x, w, stride, padding, rhs_dilation=dilation,
-    dimension_numbers=("NHWC", "HWIO", "NHWC"))`` and to flax's ``nn.Conv``.
+    0). Computed by XLA's convolution, ``lax.conv_general_dilated(x, w, stride, padding,
+    rhs_dilation=dilation, dimension_numbers=("NHWC", "HWIO", "NHWC"))`` at full float32
+    precision: the backend's tuned kernels, faster than a matrix product of the patches.
+    :func:`conv2d_im2col` is the same sum as the chapter derives it
+    (``im2col(x) @ w.reshape(KH·KW·C, O)``), tested equal to this function. Equal to flax's
+    ``nn.Conv`` too; its gradient (JAX's transpose of the convolution) equals the
+    hand-derived :func:`conv2d_backward`.
 
     Args:
         x: images ``(N, H, W, C)``, floating.
@@ -245,8 +249,32 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1):
 
     Derived in ``notebooks/06_convolution.ipynb``.
     """
-    stride, dilation, pads, out = _geometry("conv2d", x.shape, w.shape[:2], stride, padding,
+    stride, dilation, pads, _ = _geometry("conv2d", x.shape, w.shape[:2], stride, padding,
                                             dilation)
+    y = lax.conv_general_dilated(x.astype(w.dtype), w, stride, pads, rhs_dilation=dilation,
+                                 dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                 precision=lax.Precision.HIGHEST)
+    return y if b is None else y + b.astype(w.dtype)
+
+
+@_checks.checked(lambda x, w, b=None, *, stride=1, padding=0, dilation=1, **unknown: _check_conv(
+    "conv2d_im2col", x, w, b, stride, padding, dilation, unknown), static_argnames=_GEOMETRY)
+def conv2d_im2col(x, w, b=None, *, stride=1, padding=0, dilation=1):
+    r"""The convolution of :func:`conv2d` computed as the chapter derives it:
+
+    $${b}_{o} + \sum_{\substack{0 \leq u \leq K_{H} - 1\\0 \leq v \leq K_{W} -
+    1\\0 \leq c \leq C - 1}} {w}_{u,v,c,o} {x}_{n,d u + i s - p,d v + j s - p,c}$$
+
+    as ``im2col(x) @ w.reshape(KH·KW·C, O)``: the ``KH·KW`` strided slices of the padded
+    image set side by side, times the reshaped kernel, one matrix product. Tested equal to
+    :func:`conv2d` (which hands the same sum to XLA's convolution and is the faster one) and
+    to ``lax.conv_general_dilated``; the patch matrix is the image written ``KH·KW`` times
+    over, which is what makes this form slower. Derived in ``notebooks/06_convolution.ipynb``.
+
+    Args, Returns, Raises: as :func:`conv2d`.
+    """
+    stride, dilation, pads, out = _geometry("conv2d_im2col", x.shape, w.shape[:2], stride,
+                                            padding, dilation)
     y = _correlate(_pad(x.astype(w.dtype), pads), w, stride, dilation, out)
     return y if b is None else y + b.astype(w.dtype)
 
@@ -416,6 +444,13 @@ def _pool_geometry(who, xs, window_shape, stride, padding):
     window = _checks.require_int_pair(who, "window_shape", window_shape)
     stride = (1, 1) if stride is None else _checks.require_int_pair(who, "stride", stride)
     pads = _padding(who, padding, xs[1:3], window, stride, (1, 1))
+    for k in range(2):
+        if max(pads[k]) >= window[k]:
+            raise ValueError(
+                f"{who}: padding {pads[k]} on axis {'HW'[k]} must be smaller than the window "
+                f"({window[k]}) on each side; otherwise a window lies wholly in the padding "
+                "and has no pixel to pool. \"SAME\" padding always fits; PyTorch asks for at "
+                "most half the window.")
     out = tuple(_out(who, xs[1 + k], window[k], stride[k], pads[k], 1, "HW"[k],
                      "window (window_shape)") for k in range(2))
     return window, stride, pads, out
@@ -440,11 +475,13 @@ _POOLING = ("window_shape", "stride", "padding")
 def max_pool(x, window_shape, stride=None, padding="VALID"):
     r"""Max pooling over windows of H and W, channel by channel (flax.linen's ``max_pool``):
     $y_{nijc} = \max_{u,v} x_{n, si + u - p, sj + v - p, c}$, the padding being
-    $-\infty$ (never the maximum).
+    $-\infty$ (never the maximum: the padding on each side is smaller than the window, so
+    every window holds a pixel). A NaN in a window is its maximum.
 
-    The gradient goes to the arg-max of each window. At a tie the *whole* gradient goes to
-    the first maximal entry in row-major order of the window, as ``lax.reduce_window``
-    (flax, TensorFlow) does; ``jnp.max`` over the window would split it equally instead.
+    Computed by XLA's windowed reduction ``lax.reduce_window`` (``lax.max``), as flax. The
+    gradient goes to the arg-max of each window. At a tie the *whole* gradient goes to the
+    first maximal entry in row-major order of the window (flax, TensorFlow);
+    ``jnp.max`` over a stack of the window's slices would split it equally instead.
 
     Args:
         x: ``(N, H, W, C)``, floating.
@@ -457,15 +494,15 @@ def max_pool(x, window_shape, stride=None, padding="VALID"):
         ``(N, H', W', C)`` in the dtype of ``x``.
 
     Raises:
-        ValueError: ``x`` not of rank 4, a window larger than the padded image, bad sizes.
+        ValueError: ``x`` not of rank 4, a window larger than the padded image, padding as
+            large as the window on a side, bad sizes.
         TypeError: a non-floating ``x``, non-integer sizes, a list (not a tuple) for a size,
             an unknown keyword (``strides``: named as dlmath's ``stride``).
     """
-    window, stride, pads, out = _pool_geometry("max_pool", x.shape, window_shape, stride, padding)
-    xp = _pad(x, pads, -jnp.inf)
-    stack = jnp.stack([sl for _, sl in _slices(xp, window, stride, (1, 1), out)], axis=-1)
-    first = jnp.argmax(stack, axis=-1)  # the first maximum (NaN counts as the maximum)
-    return jnp.take_along_axis(stack, first[..., None], axis=-1)[..., 0]
+    window, stride, pads, _ = _pool_geometry("max_pool", x.shape, window_shape, stride, padding)
+    # XLA's windowed reduction: one pass over the image, no stack of the KH·KW slices
+    return lax.reduce_window(x, -jnp.inf, lax.max, (1, *window, 1),
+                             (1, *stride, 1), ((0, 0), *pads, (0, 0)))
 
 
 @_checks.checked(_check_avg_pool, static_argnames=(*_POOLING, "count_include_pad"))
@@ -478,6 +515,8 @@ def avg_pool(x, window_shape, stride=None, padding="VALID", count_include_pad=Tr
 
     Without it, each window is divided by the number of its pixels inside the image. The
     gradient spreads evenly: each pixel of a window gets $1/(K_H K_W)$ of the window's.
+    The sums are taken in at least float32 (a float16 image is summed in float32 and the
+    mean returned in float16, so a window of large values does not overflow).
 
     Args:
         x: ``(N, H, W, C)``, floating.
@@ -491,12 +530,13 @@ def avg_pool(x, window_shape, stride=None, padding="VALID", count_include_pad=Tr
         ValueError, TypeError: as :func:`max_pool`, and a non-bool ``count_include_pad``.
     """
     window, stride, pads, out = _pool_geometry("avg_pool", x.shape, window_shape, stride, padding)
-    total = sum(sl for _, sl in _slices(_pad(x, pads), window, stride, (1, 1), out))
+    wide = _checks.accumulation_dtype(x.dtype)  # float16 sums reach 65504 quickly
+    total = sum(sl for _, sl in _slices(_pad(x.astype(wide), pads), window, stride, (1, 1), out))
     if count_include_pad:
-        return total / math.prod(window)
-    ones = _pad(jnp.ones((1, x.shape[1], x.shape[2], 1), x.dtype), pads)
+        return (total / math.prod(window)).astype(x.dtype)
+    ones = _pad(jnp.ones((1, x.shape[1], x.shape[2], 1), wide), pads)
     counts = sum(sl for _, sl in _slices(ones, window, stride, (1, 1), out))
-    return total / counts
+    return (total / counts).astype(x.dtype)
 
 
 def _check_global_pool(x) -> None:

@@ -67,10 +67,10 @@ def specs():
                    "padding": PADDING}
     geometry = {"stride": STRIDE, "padding": PADDING, "dilation": STRIDE}
     return [
-        Spec("conv.conv2d", _conv_build, {("x",): IMAGE, ("w",): KERNEL,
-                                          ("b",): A(("O",))},
-             geometry, sizes=SIZES, empty={"N": "pass"}, out_dtype="params",
-             grad_of=(("x",), ("w",)), peer=_conv_peer, examples=1),
+        *[Spec(name, _conv_build, {("x",): IMAGE, ("w",): KERNEL, ("b",): A(("O",))},
+               geometry, sizes=SIZES, empty={"N": "pass"}, out_dtype="params",
+               grad_of=(("x",), ("w",)), peer=_conv_peer, examples=1)
+          for name in ("conv.conv2d", "conv.conv2d_im2col")],
         Spec("conv.conv2d_backward", _backward_build,
              {("x",): IMAGE, ("w",): KERNEL, ("grad_output",): A(("N", "Ho", "Wo", "O"))},
              {**geometry, "padding": H(count=True, low=0, static=True,

@@ -69,8 +69,10 @@ def test_forward_backward_and_im2col_equal_lax():
         patches = conv.im2col(x, w.shape[:2], **geometry)
         _, vjp = jax.vjp(peer, x, w)
         want_grads = (*vjp(g), g.sum((0, 1, 2)))
-        return (ours, peer(x, w) + b, patches @ w.reshape(-1, w.shape[-1]) + b,
-                conv.conv2d_backward(x, w, g, **geometry), want_grads)
+        by_hand = (conv.conv2d_im2col(x, w, b, **geometry),
+                   patches @ w.reshape(-1, w.shape[-1]) + b)
+        return (ours, peer(x, w) + b, by_hand, conv.conv2d_backward(x, w, g, **geometry),
+                want_grads)
 
     def run_all():
         inputs = []
@@ -84,9 +86,10 @@ def test_forward_backward_and_im2col_equal_lax():
             CASES, inputs, strict=True)])(inputs)
 
     results = in_float64(run_all)
-    for case, (ours, want, im2col, grads, grads_want) in zip(CASES, results, strict=True):
+    for case, (ours, want, by_hand, grads, grads_want) in zip(CASES, results, strict=True):
         np.testing.assert_allclose(ours, want, rtol=1e-12, atol=1e-12, err_msg=str(case))
-        np.testing.assert_allclose(im2col, want, rtol=1e-12, atol=1e-12, err_msg=str(case))
+        for form in by_hand:  # conv2d_im2col, and im2col's patches times the kernel
+            np.testing.assert_allclose(form, ours, rtol=1e-12, atol=1e-12, err_msg=str(case))
         for got, ref in zip(grads, grads_want, strict=True):  # dx, dw, db
             np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12, err_msg=str(case))
 
@@ -225,9 +228,10 @@ def test_documented_formulas_equal_the_code():
     def everything(x, w, b, g):
         geometry = {"stride": s, "padding": p, "dilation": d}
         return (conv.conv2d(x, w, b, **geometry), *conv.conv2d_backward(x, w, g, **geometry),
-                conv.avg_pool(x, (K, K), (s, s), ((p, p), (p, p))), conv.global_avg_pool(x))
+                conv.avg_pool(x, (K, K), (s, s), ((p, p), (p, p))), conv.global_avg_pool(x),
+                conv.conv2d_im2col(x, w, b, **geometry))
 
-    y, dx, dw, _, pooled, gap = in_float64(everything, x, w, b, g)
+    y, dx, dw, _, pooled, gap, y_im2col = in_float64(everything, x, w, b, g)
 
     def x_entry(idx):
         n_, r, c_, ch = idx
@@ -259,6 +263,7 @@ def test_documented_formulas_equal_the_code():
     for i_, j_, o_ in [(0, 0, 0), (1, 2, 1), (ho - 1, wo - 1, 0)]:
         e = F.CONV2D.expr.subs(geo).subs({F.n: 0, F.i: i_, F.j: j_, F.o: o_})
         assert abs(numbers(e) - y[0, i_, j_, o_]) < 1e-9
+        assert abs(numbers(e) - y_im2col[0, i_, j_, o_]) < 1e-9
     e = F.WEIGHT_GRADIENT.expr.subs(geo).subs({F.N_: 1, F.H_out: ho, F.W_out: wo, F.u: 1,
                                                F.v: 0, F.c: 1, F.o: 0})
     assert abs(numbers(e) - dw[1, 0, 1, 0]) < 1e-9
@@ -356,3 +361,25 @@ def test_one_vocabulary_stride_and_the_peers_names_are_refused_clearly():
         conv.conv2d(x, w, stride=[1, 1])
     with pytest.raises(TypeError, match=r"max_pool: padding must be .*got the list"):
         conv.max_pool(x, (2, 2), padding=[(0, 0), (1, 1)])
+
+
+@pytest.mark.parametrize("name", ["max_pool", "avg_pool"])
+@pytest.mark.parametrize("padding", [2, ((0, 0), (0, 2)), ((2, 0), (0, 0))])
+def test_pooling_refuses_padding_as_large_as_the_window(name, padding):
+    """A window wholly in the padding has no pixel: max would be -inf, the average without
+    the padding 0/0. Either side of either axis as large as the window is refused."""
+    x = _normal(6, (1, 5, 5, 2))
+    with pytest.raises(ValueError, match=rf"^{name}: padding .* must be smaller than the window"):
+        getattr(conv, name)(x, (2, 2), (2, 2), padding)
+    one_less = 1 if padding == 2 else tuple((min(lo, 1), min(hi, 1)) for lo, hi in padding)
+    y = getattr(conv, name)(x, (2, 2), (2, 2), one_less)
+    assert bool(jnp.all(jnp.isfinite(y)))
+
+
+def test_avg_pool_sums_float16_in_float32():
+    """Four float16 pixels of 30000: their sum (120000) is beyond float16's 65504, their mean
+    is not; the mean comes back in float16."""
+    x = jnp.full((1, 2, 2, 1), 30000.0, jnp.float16)
+    for flag in (True, False):
+        y = conv.avg_pool(x, (2, 2), count_include_pad=flag)
+        assert y.dtype == jnp.float16 and float(y[0, 0, 0, 0]) == 30000.0

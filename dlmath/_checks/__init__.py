@@ -20,7 +20,9 @@ The rules, for every function:
   float32 data and a carried state never changes type (one opt-in exception: an optimizer
   built with ``state_dtype`` keeps its state, and casts gradients, in that dtype, so a float16
   model can have a float32 Adam state). A function without parameters
-  (losses, activations) follows JAX's type promotion.
+  (losses, activations) follows JAX's type promotion. Reductions (sums, means, variances,
+  norms) are taken in at least float32 (:func:`accumulation_dtype`) and the result is
+  returned in the input's dtype, so float16 data does not overflow in a sum of squares.
 * **Class ids.** Labels are integers of any width (uint8 ... int64), compared and indexed
   in at least 32 bits (so uint8 ids and ``K >= 256`` classes never overflow). Concrete ids
   outside ``[0, K)`` raise ``ValueError``; under ``jit`` (unknown values) a loss is NaN for
@@ -39,6 +41,7 @@ The rules, for every function:
 from __future__ import annotations
 
 from dlmath._checks.arrays import (  # noqa: F401
+    accumulation_dtype,
     cast_floats,
     checked,
     dtype_of,

@@ -134,6 +134,14 @@ def cast_floats(dtype, *arrays):
     return tuple(out)
 
 
+def accumulation_dtype(dtype):
+    """The dtype a reduction (a sum, a mean, a variance, a norm) is taken in: at least
+    float32, so that float16 and bfloat16 sums and squares do not overflow or lose their
+    low bits (float16's largest number is 65504, so a square overflows at 256). The result
+    is cast back to the input's dtype."""
+    return jnp.promote_types(dtype, jnp.float32)
+
+
 def first_bad(name: str, values, bad) -> str | None:
     """The first entry of ``values`` where the boolean array ``bad`` is ``True``, as an error
     message names it (``"labels[3] = -1"``, ``"X[1, 2] = nan"``); ``None`` where none is."""
@@ -162,15 +170,45 @@ def require_optimizer(who: str, optimizer) -> None:
             f"dlmath.optim's and optax's do; got {type(optimizer).__name__}.")
 
 
+@functools.lru_cache(maxsize=8)
+def _raw_key_shape(impl: str) -> tuple[int, ...]:
+    """The shape of a raw ``jax.random.PRNGKey`` of the default generator ``impl`` (``(2,)``
+    for threefry)."""
+    return tuple(jax.eval_shape(lambda: jax.random.PRNGKey(0)).shape)
+
+
 def require_key(who: str, key, what: str = "the random draws") -> None:
-    """A ``jax.random`` key (new-style ``jax.random.key`` or a raw ``PRNGKey`` array); a
-    missing key is a ``TypeError`` everywhere."""
+    """One ``jax.random`` key: a new-style ``jax.random.key`` (shape ``()``) or a raw
+    ``jax.random.PRNGKey`` (a uint32 array of shape ``(2,)``). Anything else is a
+    ``TypeError``: a missing key, a number (a seed is not a key), an array of another dtype
+    or shape, and a batch of keys (no function of the package takes one: ``jax.vmap`` maps
+    a function over keys)."""
     dtype = getattr(key, "dtype", None)
-    ok = dtype is not None and (jnp.issubdtype(dtype, jax.dtypes.prng_key)
-                                or (dtype == jnp.uint32 and shape_of(key)[-1:] == (2,)))
-    if not ok:
-        raise TypeError(f"{who}: key must be a jax.random key, for {what}; got "
-                        f"{type(key).__name__}. Pass key=jax.random.key(0).")
+    shape = shape_of(key) if dtype is not None else None
+    raw = _raw_key_shape(str(jax.config.jax_default_prng_impl))
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        if shape == ():
+            return
+        got = f"a batch of keys, a key array of shape {fmt(shape)}"
+        hint = "Pass one key (keys[0]), or map the function over the keys with jax.vmap."
+    elif dtype is not None and dtype == jnp.uint32 and shape == raw:
+        return
+    elif dtype is not None and dtype == jnp.uint32:
+        got = f"a uint32 array of shape {fmt(shape)}"
+        hint = (f"A raw jax.random.PRNGKey has shape {fmt(raw)}" +
+                ("; a batch of raw keys is mapped over with jax.vmap." if shape[-1:] == raw
+                 else "."))
+        hint += " Pass key=jax.random.key(0)."
+    else:
+        got = (f"a {dtype} array of shape {fmt(shape)}" if dtype is not None
+               else type(key).__name__ + (f" {key!r}" if isinstance(key, (int, float, str))
+                                          else ""))
+        hint = ("A seed is not a key: pass key=jax.random.key(seed)."
+                if isinstance(key, (int, np.integer)) and not isinstance(key, bool)
+                else "Pass key=jax.random.key(0).")
+    raise TypeError(f"{who}: key must be a jax.random key (jax.random.key(seed), or a raw "
+                    f"jax.random.PRNGKey(seed), uint32 {fmt(raw)}), for {what}; got {got}. "
+                    f"{hint}")
 
 
 def checked(check, static_argnames=()):

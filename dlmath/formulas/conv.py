@@ -100,6 +100,7 @@ GLOBAL_AVG_POOL = Formula(
 
 DOCUMENTED = {
     "conv.conv2d": (CONV2D,),
+    "conv.conv2d_im2col": (CONV2D,),
     "conv.conv2d_backward": (WEIGHT_GRADIENT, INPUT_GRADIENT),
     "conv.output_size": (OUTPUT_SIZE,),
     "conv.same_padding": (SAME_PADDING_TOTAL,),
