@@ -135,9 +135,12 @@ def sigmoid(x):
 
     $$\frac{e^{- x}}{\left(1 + e^{- x}\right)^{2}}$$
 
-    Computed with $z = -|x|$ only: $1/(1 + e^{z})$ for $x \ge 0$ and $e^{z}/(1 + e^{z})$
-    for $x < 0$, so no exponential overflows ($\pm 10^4$ gives exactly 1 and 0, with
-    gradient 0, in float32 and float16).
+    Computed as $1/(1 + e^{-x})$ in at least float32 (returned in the dtype of ``x``): for
+    $x \to -\infty$, $e^{-x}$ overflows to $\infty$ and the value is exactly 0, never NaN.
+    Its derivative is not the automatic one of that expression (which forms
+    $\infty/\infty$ there) but the derived $\sigma(1 - \sigma)$, registered with
+    ``jax.custom_jvp``; so $\pm 10^4$ gives exactly 1 and 0, with gradient 0, in float32
+    and float16, and the gradient costs one multiplication (as ``jax.nn.sigmoid``).
 
     Args:
         x: floating array of any shape ``(*S,)``.
@@ -148,11 +151,22 @@ def sigmoid(x):
     Raises:
         TypeError: if ``x`` is not floating.
     """
-    # z = -|x| written with `where`, so that at x = 0 (owned by the branch x >= 0) dz/dx = -1
-    # by construction, not by a convention for the gradient of abs at 0 (JAX's is 1).
-    z = jnp.where(x >= 0, -x, x)
-    e = jnp.exp(z)
-    return jnp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return _logistic(x)
+
+
+@jax.custom_jvp
+def _logistic(x):
+    r"""$1/(1 + e^{-x})$ in at least float32 (float16's $e^{-x}$ overflows already at
+    $x < -11$, where $\sigma$ is still $10^{-5}$), cast back to the dtype of ``x``."""
+    wide = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    return (1 / (1 + jnp.exp(-wide))).astype(x.dtype)
+
+
+@_logistic.defjvp
+def _logistic_jvp(primals, tangents):
+    r"""The derived derivative $\sigma' = \sigma(1 - \sigma)$, from the value alone."""
+    s = _logistic(primals[0])
+    return s, tangents[0] * s * (1 - s)
 
 
 @_checks.checked(_floating_x("tanh"))
@@ -313,9 +327,12 @@ def gelu(x, approximate: bool = True):
 
     Its largest absolute error against the exact form is measured in
     ``notebooks/02_activations.ipynb``. The exact form is computed with ``erfc(-x/sqrt 2)``
-    (accurate for negative $x$); in the approximation the cubic is evaluated at $x$ clipped
-    to $[-10, 10]$, where $\tanh$ is already $\pm 1$ in float64, so that $x^3$ cannot
-    overflow float16 and the gradient stays finite at $\pm 10^4$.
+    (accurate for negative $x$). The approximation is computed in at least float32 (so
+    float16's $x^3$ cannot overflow; where float32's does, $\tanh$ is $\pm 1$ and the value
+    still right) and differentiated by its derived derivative, registered with
+    ``jax.custom_jvp``: $\frac12(1 + t) + \frac12 x (1 - t^2)\sqrt{2/\pi}(1 + 3 \cdot
+    0.044715\,x^2)$ with $t$ the tanh, whose second term is taken as 0 for $|x| \ge 10$
+    (where $1 - t^2$ is 0 even in float64), so the gradient stays finite at $\pm 10^4$.
 
     Args:
         x: floating array of any shape ``(*S,)``.
@@ -328,10 +345,33 @@ def gelu(x, approximate: bool = True):
         TypeError: if ``x`` is not floating or ``approximate`` is not a bool.
     """
     if approximate:
-        c = np.sqrt(2 / np.pi).astype(x.dtype)  # rounded once, from float64
-        xc = jnp.clip(x, -_GELU_CLIP, _GELU_CLIP)
-        return x * (0.5 * (1 + jnp.tanh(c * (xc + _GELU_CUBIC * xc**3))))
+        return _gelu_tanh(x)
     return 0.5 * x * jax.scipy.special.erfc(-x * np.sqrt(0.5).astype(x.dtype))
+
+
+def _gelu_tanh_parts(x):
+    r"""$x$ in at least float32, $\sqrt{2/\pi}$ rounded once from float64 to its dtype, and
+    $t = \tanh(\sqrt{2/\pi}(x + 0.044715 x^3))$."""
+    w = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    c = np.sqrt(2 / np.pi).astype(w.dtype)
+    return w, c, jnp.tanh(c * (w + _GELU_CUBIC * (w * w * w)))
+
+
+@jax.custom_jvp
+def _gelu_tanh(x):
+    w, _, t = _gelu_tanh_parts(x)
+    return (w * (0.5 * (1 + t))).astype(x.dtype)
+
+
+@_gelu_tanh.defjvp
+def _gelu_tanh_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    w, c, t = _gelu_tanh_parts(x)
+    half = 0.5 * (1 + t)
+    wc = jnp.clip(w, -_GELU_CLIP, _GELU_CLIP)  # finite in the branch `where` does not take
+    slope = half + jnp.where(jnp.abs(w) < _GELU_CLIP,
+                             0.5 * wc * (1 - t * t) * c * (1 + 3 * _GELU_CUBIC * wc * wc), 0)
+    return (w * half).astype(x.dtype), dx * slope.astype(x.dtype)
 
 
 @_checks.checked(_floating_x("silu"))
