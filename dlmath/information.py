@@ -142,7 +142,9 @@ def cross_entropy(p, q):
     It equals $H(p) + \mathrm{KL}(p \,\|\, q) \ge H(p)$. With ``q = softmax(z)`` it is
     :func:`dlmath.losses.softmax_cross_entropy` (which works from logits, stably: use that
     one for a loss).
-    Derived in ``notebooks/03_cross_entropy.ipynb``.
+    Derived in ``notebooks/03_cross_entropy.ipynb``. A class with $p_k = 0$ contributes 0
+    (even where $q_k = 0$), with derivatives 0 in $p_k$ and $q_k$, as in
+    :func:`kl_divergence` ($\partial/\partial q_k = -p_k/q_k$ would be $0/0$ there).
 
     Args:
         p: floating array ``(*B, K)``. q: floating array ``(*B, K)``.
@@ -155,4 +157,5 @@ def cross_entropy(p, q):
         ValueError: if the shapes differ.
     """
     p, q = _promoted(p, q)
+    q = jnp.where(p == 0, jnp.ones((), q.dtype), q)  # 0 log 1 = 0, and no 0/0 in the gradient
     return -jnp.sum(xlogy(p, q), axis=-1)

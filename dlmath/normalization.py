@@ -12,8 +12,11 @@ The ``*_backward`` functions are the compact hand-derived gradients (the formula
 ``notebooks/09_normalization.ipynb`` proves); the forward functions are plain JAX, so
 ``jax.grad`` of them is the reference the backward passes are tested against.
 
-Computation is in the dtype of ``scale``: an ``x`` (and a ``bias``) of another float dtype
-is cast to it (the package's rule for functions with parameters).
+Results are in the dtype of ``scale``: an ``x`` (and a ``bias``) of another float dtype is
+cast to it (the package's rule for functions with parameters), and the statistics are
+computed in at least float32 (a float16 ``x`` with $|x - \mu| > 256$ would overflow its
+squares), as flax does. ``eps >= 0``; with ``eps = 0`` a constant row (or a batch of one)
+has $\sigma = 0$ and $\hat x = 0$: the output is the bias, never NaN.
 """
 
 from __future__ import annotations
@@ -73,8 +76,19 @@ def _backward_check(who: str, batch: bool, eps_default: float = 1e-5):
 
 
 def _cast(scale, *arrays):
-    """The arrays in the dtype of ``scale`` (the package's rule for parameters)."""
-    return tuple(a.astype(scale.dtype) for a in arrays)
+    """``scale`` and the arrays in the dtype the statistics are computed in: that of
+    ``scale`` (the package's rule for parameters), at least float32 (the rule for
+    reductions: a float16 square overflows at 256). Results go back to ``scale.dtype``."""
+    wide = _checks.accumulation_dtype(scale.dtype)
+    return (scale.astype(wide), *(a.astype(wide) for a in arrays))
+
+
+def _root(var, eps):
+    r"""$\sqrt{\sigma^2 + \epsilon}$, and 1 where that is 0 (only with ``eps = 0``, where
+    every $x - \mu$ is 0 too): the package's $0/0 = 0$ (:func:`dlmath._checks.quotient`)
+    taken on the per-row statistic, so a constant row gives $\hat x = 0$, not NaN."""
+    root = jnp.sqrt(var + eps)
+    return jnp.where(root == 0, jnp.ones((), root.dtype), root)
 
 
 def _moments(x, axes):
@@ -116,9 +130,10 @@ def batch_norm(x, scale, bias, *, eps=1e-5):
             channels; ``eps`` negative or not finite.
         TypeError: non-floating arrays.
     """
-    x, bias = _cast(scale, x, bias)
+    out_dtype = scale.dtype
+    scale, x, bias = _cast(scale, x, bias)
     mean, var = _moments(x, tuple(range(x.ndim - 1)))
-    return (x - mean) / jnp.sqrt(var + eps) * scale + bias
+    return ((x - mean) / _root(var, eps) * scale + bias).astype(out_dtype)
 
 
 @_checks.checked(_backward_check("batch_norm_backward", batch=True))
@@ -146,16 +161,17 @@ def batch_norm_backward(x, scale, grad_output, *, eps=1e-5):
         ValueError, TypeError: as :func:`batch_norm`; ``grad_output`` not of the shape of ``x`` or
             not floating.
     """
-    x, g = _cast(scale, x, grad_output)
+    out_dtype = scale.dtype
+    scale, x, g = _cast(scale, x, grad_output)
     axes = tuple(range(x.ndim - 1))
     n = x.size // x.shape[-1]
     mean, var = _moments(x, axes)
-    sigma = jnp.sqrt(var + eps)
+    sigma = _root(var, eps)
     x_hat = (x - mean) / sigma
     sum_g = jnp.sum(g, axis=axes, keepdims=True)
     sum_gx = jnp.sum(g * x_hat, axis=axes, keepdims=True)
     grad_x = scale / (n * sigma) * (n * g - sum_g - x_hat * sum_gx)
-    return grad_x, sum_gx.reshape(-1), sum_g.reshape(-1)
+    return tuple(a.astype(out_dtype) for a in (grad_x, sum_gx.reshape(-1), sum_g.reshape(-1)))
 
 
 def _check_statistics(who: str, x, vectors: dict, *, batch: bool) -> None:
@@ -207,10 +223,11 @@ def update_running_statistics(running_mean, running_var, x, *, momentum=0.99):
             ``[0, 1]``.
         TypeError: non-floating arrays.
     """
-    x, running_var = _cast(running_mean, x, running_var)
+    out_dtype = running_mean.dtype
+    running_mean, x, running_var = _cast(running_mean, x, running_var)
     mean, var = _moments(x, tuple(range(x.ndim - 1)))
-    return (momentum * running_mean + (1 - momentum) * mean.reshape(-1),
-            momentum * running_var + (1 - momentum) * var.reshape(-1))
+    return ((momentum * running_mean + (1 - momentum) * mean.reshape(-1)).astype(out_dtype),
+            (momentum * running_var + (1 - momentum) * var.reshape(-1)).astype(out_dtype))
 
 
 def _check_inference(x, scale, bias, running_mean, running_var, *, eps=1e-5) -> None:
@@ -239,8 +256,9 @@ def batch_norm_inference(x, scale, bias, running_mean, running_var, *, eps=1e-5)
         ValueError: a vector not ``(C,)``; ``x`` a scalar; ``eps`` out of range.
         TypeError: non-floating arrays.
     """
-    x, bias, mean, var = _cast(scale, x, bias, running_mean, running_var)
-    return (x - mean) / jnp.sqrt(var + eps) * scale + bias
+    out_dtype = scale.dtype
+    scale, x, bias, mean, var = _cast(scale, x, bias, running_mean, running_var)
+    return ((x - mean) / _root(var, eps) * scale + bias).astype(out_dtype)
 
 
 @_checks.checked(_forward_check("layer_norm", batch=False))
@@ -268,9 +286,10 @@ def layer_norm(x, scale, bias, *, eps=1e-5):
             range.
         TypeError: non-floating arrays.
     """
-    x, bias = _cast(scale, x, bias)
+    out_dtype = scale.dtype
+    scale, x, bias = _cast(scale, x, bias)
     mean, var = _moments(x, -1)
-    return (x - mean) / jnp.sqrt(var + eps) * scale + bias
+    return ((x - mean) / _root(var, eps) * scale + bias).astype(out_dtype)
 
 
 @_checks.checked(_backward_check("layer_norm_backward", batch=False))
@@ -293,16 +312,18 @@ def layer_norm_backward(x, scale, grad_output, *, eps=1e-5):
     Raises:
         ValueError, TypeError: as :func:`layer_norm`; ``grad_output`` of another shape.
     """
-    x, g = _cast(scale, x, grad_output)
+    out_dtype = scale.dtype
+    scale, x, g = _cast(scale, x, grad_output)
     d = x.shape[-1]
     mean, var = _moments(x, -1)
-    sigma = jnp.sqrt(var + eps)
+    sigma = _root(var, eps)
     x_hat = (x - mean) / sigma
     h = g * scale
     grad_x = (d * h - jnp.sum(h, -1, keepdims=True)
               - x_hat * jnp.sum(h * x_hat, -1, keepdims=True)) / (d * sigma)
     batch = tuple(range(x.ndim - 1))
-    return grad_x, jnp.sum(g * x_hat, axis=batch), jnp.sum(g, axis=batch)
+    return tuple(a.astype(out_dtype) for a in (grad_x, jnp.sum(g * x_hat, axis=batch),
+                                               jnp.sum(g, axis=batch)))
 
 
 @_checks.checked(lambda x, scale, *, eps=1e-6: _check("rms_norm", x, scale, batch=False,
@@ -326,8 +347,9 @@ def rms_norm(x, scale, *, eps=1e-6):
         ValueError: ``x`` a scalar; ``scale`` not ``(C,)``; ``C = 0``; ``eps`` out of range.
         TypeError: non-floating arrays.
     """
-    (x,) = _cast(scale, x)
-    return x / jnp.sqrt(jnp.mean(jnp.square(x), -1, keepdims=True) + eps) * scale
+    out_dtype = scale.dtype
+    scale, x = _cast(scale, x)
+    return (x / _root(jnp.mean(jnp.square(x), -1, keepdims=True), eps) * scale).astype(out_dtype)
 
 
 @_checks.checked(_backward_check("rms_norm_backward", batch=False, eps_default=1e-6))
@@ -348,8 +370,10 @@ def rms_norm_backward(x, scale, grad_output, *, eps=1e-6):
     Raises:
         ValueError, TypeError: as :func:`rms_norm`; ``grad_output`` of another shape.
     """
-    x, g = _cast(scale, x, grad_output)
-    r = jnp.sqrt(jnp.mean(jnp.square(x), -1, keepdims=True) + eps)
+    out_dtype = scale.dtype
+    scale, x, g = _cast(scale, x, grad_output)
+    r = _root(jnp.mean(jnp.square(x), -1, keepdims=True), eps)
     h = g * scale
     grad_x = (h - x * jnp.sum(h * x, -1, keepdims=True) / (x.shape[-1] * r**2)) / r
-    return grad_x, jnp.sum(g * x / r, axis=tuple(range(x.ndim - 1)))
+    return grad_x.astype(out_dtype), jnp.sum(g * x / r, axis=tuple(range(x.ndim - 1))).astype(
+        out_dtype)

@@ -318,7 +318,7 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt: 
     Args:
         learning_rate: $\eta > 0$.
         decay: $\rho \in [0, 1)$.
-        eps: $\epsilon \ge 0$.
+        eps: $\epsilon \ge 0$ (with 0, a zero gradient history gives a zero update, not NaN).
         initial_scale: $\nu_0 \ge 0$.
         eps_in_sqrt: where $\epsilon$ sits (above).
         centered: divide by the root of the variance instead of the second moment.
@@ -383,10 +383,11 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt: 
         else:
             second = nu_hat
         if eps_in_sqrt:
-            scale = _tmap(lambda s: jax.lax.rsqrt(s + eps), second)
+            scale = _tmap(lambda s: jnp.sqrt(s + eps), second)
         else:
-            scale = _tmap(lambda s: 1 / (jnp.sqrt(s) + eps), second)
-        updates = _scale(learning_rate, _tmap(lambda s, g: s * g, scale, grads), nu)
+            scale = _tmap(lambda s: jnp.sqrt(s) + eps, second)
+        # with eps = 0, a zero gradient history gives 0 / 0 = 0, not NaN (_checks.quotient)
+        updates = _scale(learning_rate, _tmap(_checks.quotient, grads, scale), nu)
         trace = state.trace
         if momentum is not None:
             updates, trace = _trace(updates, trace, momentum, nesterov)
@@ -432,7 +433,9 @@ def _adam_core(who, learning_rate, b1, b2, eps, eps_root, nesterov, mu_dtype, st
         else:
             mu_hat = _bias_correction(mu, b1, count)
         nu_hat = _bias_correction(nu, b2, count)
-        d = _tmap(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
+        # with eps = 0, a zero gradient history gives 0 / 0 = 0, not NaN (_checks.quotient)
+        d = _tmap(lambda m, v: _checks.quotient(m, jnp.sqrt(v + eps_root) + eps), mu_hat,
+                  nu_hat)
         return d, AdamState(count=count, mu=_keep_dtype(mu, state.mu),
                             nu=_keep_dtype(nu, state.nu))
 
@@ -475,7 +478,8 @@ def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None,
     Args:
         learning_rate: $\eta > 0$.
         b1, b2: $\beta_1, \beta_2 \in [0, 1)$.
-        eps: $\epsilon \ge 0$ (outside the square root).
+        eps: $\epsilon \ge 0$ (outside the square root; with 0, a zero gradient history gives
+            a zero update, not NaN).
         eps_root: $\bar\epsilon \ge 0$ (inside).
         mu_dtype: as optax: ``None`` or the float dtype of $m_t$ only.
         nesterov: NAdam, keyword-only.

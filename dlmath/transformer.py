@@ -94,7 +94,7 @@ def _check(who: str):
                                f" for x of embedding size E = {E} and linear1's w (E, F) with "
                                f"F = {F}", "Build them with init_transformer_block(key, E, F), "
                                "or convert.from_pytorch(state_dict, 'transformer_block').")
-        _checks.hyperparameter(who, "eps", eps, low=0.0, low_open=True)
+        _checks.hyperparameter(who, "eps", eps, low=0.0)
         _checks.require_flag(who, "is_causal", is_causal)
         _checks.require_divisor(who, "num_heads", num_heads, E, "the embedding size E")
         _checks.require_mask(who, mask, (*xs[:-1], xs[-2]))
@@ -123,7 +123,7 @@ def transformer_block(params, x, num_heads, mask=None, *, is_causal=False, eps=1
         x: floating ``(*B, T, E)``.
         num_heads: an int that divides ``E``.
         mask, is_causal: as :func:`multi_head_attention` (``S = T``).
-        eps: the layer norms' $\epsilon > 0$.
+        eps: the layer norms' $\epsilon \ge 0$ (with 0, a constant row normalises to 0).
 
     Returns:
         ``(*B, T, E)`` in the parameters' dtype.
@@ -131,7 +131,7 @@ def transformer_block(params, x, num_heads, mask=None, *, is_causal=False, eps=1
     Raises:
         TypeError: non-floating input or parameters; mixed parameter dtypes.
         ValueError: wrong parameter names or shapes; ``x`` of fewer than 2 axes or another ``E``; as
-            :func:`multi_head_attention`; ``eps <= 0``.
+            :func:`multi_head_attention`; ``eps < 0``.
     """
     x = x.astype(params["linear1"]["w"].dtype)
     z = layer_norm.kernel(x, params["norm1"]["scale"], params["norm1"]["bias"], eps=eps)

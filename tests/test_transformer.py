@@ -84,7 +84,8 @@ def test_transformer_block_errors():
     with pytest.raises(TypeError, match=r"transformer_block: x must be a floating-point array"):
         f(p, x.astype(jnp.int32), 2)
     with pytest.raises(ValueError, match=r"transformer_block: eps must be a finite number"):
-        f(p, x, 2, eps=0.0)
+        f(p, x, 2, eps=-1e-5)
+    assert bool(jnp.all(jnp.isfinite(f(p, x, 2, eps=0.0))))  # eps >= 0, the package's one rule
     with pytest.raises(ValueError, match=r"transformer_block: the embedding size E = 8 must "
                                          r"be divisible by num_heads = 3"):
         f(p, x, 3)

@@ -30,6 +30,10 @@ The rules, for every function:
 * **Hyper-parameters.** Real scalars (never bools, complex numbers or callables), finite, in
   their documented range; a learning rate is ``> 0``. Range checks are skipped for traced
   values, so hyper-parameters may be ``jit`` arguments.
+* **eps.** Every ``eps`` (normalisations, optimizers) is a real ``eps >= 0``; with
+  ``eps = 0`` a denominator can be 0, and 0/0 is taken as 0 (:func:`quotient`): a constant
+  row normalises to 0 (the output is the bias), a zero gradient history gives a zero
+  update; a nonzero number over 0 stays infinite.
 * **Empty axes.** A reduction over an empty axis (a mean over ``N = 0`` examples, a softmax
   over ``K = 0`` classes) raises, naming the axis; an empty *batch* axis that is not
   reduced passes through and returns an empty result, as ``jax.nn`` does.
@@ -49,6 +53,7 @@ from dlmath._checks.arrays import (  # noqa: F401
     float_dtype_of_tree,
     fmt,
     is_traced,
+    quotient,
     require_flag,
     require_float_dtype,
     require_floating,
@@ -73,6 +78,7 @@ from dlmath._checks.trees import (  # noqa: F401
     require_keys,
     require_like,
     require_mask,
+    require_scalar_loss,
     require_shapes,
     require_state,
 )
@@ -88,5 +94,6 @@ from dlmath._checks.values import (  # noqa: F401
     predictions_and_targets,
     regression_data,
     require_int_pair,
+    sizes,
     where_mask,
 )

@@ -142,6 +142,15 @@ def accumulation_dtype(dtype):
     return jnp.promote_types(dtype, jnp.float32)
 
 
+def quotient(numerator, denominator):
+    r"""``numerator / denominator`` with $0/0 = 0$: the package's one rule for ``eps``
+    (``eps >= 0``; with ``eps = 0`` a zero denominator can meet a zero numerator: a zero
+    gradient history in an optimizer). A nonzero numerator over 0 stays $\pm\infty$, so a
+    broken computation still shows."""
+    return numerator / jnp.where((denominator == 0) & (numerator == 0),
+                                 jnp.ones((), denominator.dtype), denominator)
+
+
 def first_bad(name: str, values, bad) -> str | None:
     """The first entry of ``values`` where the boolean array ``bad`` is ``True``, as an error
     message names it (``"labels[3] = -1"``, ``"X[1, 2] = nan"``); ``None`` where none is."""
@@ -163,7 +172,13 @@ def require_flag(who: str, name: str, value, why: str = "") -> None:
 
 
 def require_optimizer(who: str, optimizer) -> None:
-    """An optimizer as :mod:`dlmath.optim` and optax build them: ``init`` and ``update``."""
+    """An optimizer as :mod:`dlmath.optim` and optax build them: ``init`` and ``update``. A
+    class (whose ``init``/``update`` are unbound) is not one: its instances are."""
+    if isinstance(optimizer, type):
+        raise TypeError(
+            f"{who}: optimizer must be an object with init(params) and update(grads, state, "
+            f"params); got the class {optimizer.__name__} itself. Pass an instance, "
+            f"{optimizer.__name__}(...).")
     if not all(callable(getattr(optimizer, f, None)) for f in ("init", "update")):
         raise TypeError(
             f"{who}: optimizer must have init(params) and update(grads, state, params), as "

@@ -64,6 +64,28 @@ def require_callable(who: str, name: str, value, what: str) -> None:
         raise TypeError(f"{who}: {name} must be {what}; got {type(value).__name__}.")
 
 
+def require_scalar_loss(who: str, name: str, fn, *args, pick=None) -> None:
+    """``fn(*args)`` (or ``pick`` of it, e.g. the loss of a ``(loss, grads)`` pair) is a real
+    floating scalar, the loss that a gradient is taken of. Only its shape and dtype are
+    computed (``jax.eval_shape``: nothing runs), so the check costs one trace of ``fn``.
+    ``ValueError`` for an array of another shape, ``TypeError`` for another dtype or object."""
+    out = jax.eval_shape(fn, *args)
+    if pick is not None:
+        out = pick(out)
+    shape, dtype = getattr(out, "shape", None), getattr(out, "dtype", None)
+    if shape == () and dtype is not None and jnp.issubdtype(dtype, jnp.floating):
+        return
+    got = (f"an array of shape {fmt(shape)} and dtype {dtype}" if shape is not None
+           else f"{type(out).__name__}")
+    message = (f"{who}: {name} must return a real floating scalar (shape ()), the loss whose "
+               f"gradient is taken; got {got}. ")
+    if shape is not None and dtype is not None and jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(message + "Reduce it to one number, e.g. jnp.mean over the examples "
+                         "(a gradient is defined for a scalar output only).")
+    raise TypeError(message + "A loss is a floating-point number: compute it from the "
+                    "floating parameters (a count or a flag has no gradient).")
+
+
 def optional_float_dtype(who: str, name: str, dtype):
     """``None``, or a floating dtype (an optimizer's ``state_dtype``), as a NumPy dtype."""
     if dtype is None:

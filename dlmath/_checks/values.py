@@ -4,6 +4,7 @@ regression data."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import jax.numpy as jnp
 import numpy as np
@@ -86,6 +87,26 @@ def count(who: str, name: str, value, *, low: int = 0, high: int | None = None) 
         hi = "" if high is None else f", {high}]"
         interval = f"[{low}{hi}" if high is not None else f">= {low}"
         raise ValueError(f"{who}: {name} must be an int {interval}; got {value}.")
+
+
+def sizes(who: str, name: str, value, *, at_least: int = 1, legend: str = "",
+          hint: str = "") -> tuple[int, ...]:
+    """A sequence (tuple, list, range) of at least ``at_least`` ints ``>= 1``, the widths of
+    layers; returns it as a tuple. ``TypeError`` for a single number or another object,
+    ``ValueError`` for too few entries or an entry below 1."""
+    shown = f" {legend}" if legend else ""
+    tail = f" {hint}" if hint else ""
+    many = {1: "one", 2: "two", 3: "three"}.get(at_least, str(at_least))
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        raise TypeError(f"{who}: {name} must be a sequence of at least {many} ints >= 1"
+                        f"{shown}; got {type(value).__name__} {value!r}.{tail}")
+    out = tuple(value.tolist() if isinstance(value, np.ndarray) else value)
+    if len(out) < at_least:
+        raise ValueError(f"{who}: {name} must be at least {many} ints >= 1{shown}; got "
+                         f"{out!r}.{tail}")
+    for k, n in enumerate(out):
+        count(who, f"{name}[{k}]", n, low=1)
+    return out
 
 
 # ---------------------------------------------------------------- class ids
