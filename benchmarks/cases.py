@@ -17,6 +17,8 @@ import optax
 from benchmarks.case import Case, same, with_vjp
 from benchmarks.layer_cases import (
     conv_case,
+    gat_case,
+    group_norm_case,
     mha_case,
     norm_case,
     pool_case,
@@ -98,6 +100,15 @@ def _kl(grad):
 
 # ---------------------------------------------------------------------------- optimizers
 
+def _smooth_labels():
+    def build(key, size):
+        n, k = (4096, 1000) if size == "full" else (4, 5)
+        labels = jax.nn.one_hot(jax.random.randint(key, (n,), 0, k), k)
+        return same(lambda y: losses.smooth_labels(y, 0.1),
+                    lambda y: optax.smooth_labels(y, 0.1), (labels,))
+    return Case("losses.smooth_labels", "4096x1000", "optax.smooth_labels", build)
+
+
 def _optimizer(name, ours_make, peer_make):
     def build(key, size):
         shapes = [(512, 512)] * 8 + [(512,)] * 8 if size == "full" else [(3, 2), (2,)]
@@ -163,4 +174,6 @@ def all_cases() -> list[Case]:
     cases += [mha_case(False), mha_case(True)]
     for name in ("layer_norm", "rms_norm", "batch_norm"):
         cases += [norm_case(name, False), norm_case(name, True)]
+    cases += [group_norm_case(False), group_norm_case(True), _smooth_labels(),
+              gat_case(False), gat_case(True)]
     return cases

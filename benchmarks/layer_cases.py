@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from benchmarks.case import Case, same, with_vjp
-from dlmath import attention, conv, convert, normalization, recurrent
+from dlmath import attention, conv, convert, graphs, normalization, recurrent
 
 # --------------------------------------------------------------------- convolution, pooling
 
@@ -156,3 +156,66 @@ def norm_case(name, grad):
                  "batch_norm": "flax.linen.BatchNorm"}[name]
     return Case(f"normalization.{name}" + (" grad" if grad else ""), "256x1024", peer_name,
                 build)
+
+
+def group_norm_case(grad):
+    def build(key, size):
+        shape, groups = ((32, 16, 16, 64), 8) if size == "full" else ((2, 3, 3, 6), 3)
+        k1, k2, k3 = jax.random.split(key, 3)
+        c = shape[-1]
+        x = jax.random.normal(k1, shape)
+        scale, bias = 1 + 0.1 * jax.random.normal(k2, (c,)), 0.1 * jax.random.normal(k3, (c,))
+        module = nn.GroupNorm(num_groups=groups, epsilon=1e-5)
+        ours = lambda x_, s, b: normalization.group_norm(x_, s, b, groups)  # noqa: E731
+        peer = lambda x_, s, b: module.apply(  # noqa: E731
+            {"params": {"scale": s, "bias": b}}, x_)
+        args = (x, scale, bias)
+        if grad:
+            ours, peer, args = with_vjp(ours, peer, args, jax.random.fold_in(key, 1), (0, 1))
+        return same(ours, peer, args)
+    return Case("normalization.group_norm" + (" grad" if grad else ""), "32x16x16x64, 8 groups",
+                "flax.linen.GroupNorm", build)
+
+
+# ------------------------------------------------------------------------ graphs
+
+def _dense_gat(params, counts, x, heads):
+    """The attention layer from its formula with dense (N, N) matrices: counts[i, j] edges
+    j -> i (one self-loop per node), a softmax over each row's edges."""
+    n = x.shape[0]
+    h = (x @ params["w"]).reshape(n, heads, -1)
+    score = (jnp.einsum("nhf,hf->nh", h, params["att_dst"])[:, None]
+             + jnp.einsum("nhf,hf->nh", h, params["att_src"])[None])          # (N, N, heads)
+    score = jnp.where(score >= 0, score, 0.2 * score)
+    edge = counts[..., None] > 0
+    top = jnp.max(jnp.where(edge, score, -jnp.inf), axis=1, keepdims=True)
+    weight = counts[..., None] * jnp.exp(jnp.where(edge, score - top, 0.0))
+    alpha = weight / jnp.sum(weight, axis=1, keepdims=True)
+    return jnp.einsum("ijh,jhf->ihf", alpha, h).reshape(n, -1) + params["b"]
+
+
+def gat_case(grad):
+    def build(key, size):
+        n, e, f_in, f_out, heads = (1024, 8192, 64, 16, 4) if size == "full" else (5, 8, 3, 2, 2)
+        k1, k2, k3, k4 = jax.random.split(key, 4)
+        params = graphs.init_gat(k1, f_in, f_out, num_heads=heads)
+        params = {**params, "b": 0.1 * jax.random.normal(k4, params["b"].shape)}
+        senders = jax.random.randint(k2, (e,), 0, n)
+        receivers = jax.random.randint(jax.random.fold_in(k2, 1), (e,), 0, n)
+        x = jax.random.normal(k3, (n, f_in))
+        counts = jnp.zeros((n, n)).at[receivers, senders].add(1.0)
+        counts = counts.at[jnp.arange(n), jnp.arange(n)].set(1.0)   # self-loops: one each
+
+        def ours(p, x_):
+            return graphs.gat_layer(p, senders, receivers, x_, n, num_heads=heads)
+
+        def peer(p, x_):
+            return _dense_gat(p, counts, x_, heads)
+
+        args = (params, x)
+        if grad:
+            ours, peer, args = with_vjp(ours, peer, args, jax.random.fold_in(key, 1), (0, 1))
+        return same(ours, peer, args)
+    return Case("graphs.gat_layer" + (" grad" if grad else ""),
+                "N1024 E8192 64 -> 4 heads x 16",
+                "dense formula in jnp (no installed peer)", build)

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dlmath import _checks
+from dlmath import _checks, _reduce
 
 __all__ = ["softmax", "log_softmax", "sigmoid", "tanh", "relu", "leaky_relu", "softplus",
            "gelu", "silu", "Activation", "SIGMOID", "TANH", "RELU", "IDENTITY", "ACTIVATIONS",
@@ -158,7 +158,7 @@ def sigmoid(x):
 def _logistic(x):
     r"""$1/(1 + e^{-x})$ in at least float32 (float16's $e^{-x}$ overflows already at
     $x < -11$, where $\sigma$ is still $10^{-5}$), cast back to the dtype of ``x``."""
-    wide = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    wide = x.astype(_reduce.wide(x.dtype))
     return (1 / (1 + jnp.exp(-wide))).astype(x.dtype)
 
 
@@ -166,7 +166,7 @@ def _logistic(x):
 def _logistic_jvp(primals, tangents):
     r"""The derived derivative $\sigma' = \sigma(1 - \sigma)$, from the value alone."""
     s = _logistic(primals[0])
-    return s, tangents[0] * s * (1 - s)
+    return s, tangents[0] * _sigmoid_derivative(primals[0], s)
 
 
 @_checks.checked(_floating_x("tanh"))
@@ -352,7 +352,7 @@ def gelu(x, approximate: bool = True):
 def _gelu_tanh_parts(x):
     r"""$x$ in at least float32, $\sqrt{2/\pi}$ rounded once from float64 to its dtype, and
     $t = \tanh(\sqrt{2/\pi}(x + 0.044715 x^3))$."""
-    w = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    w = x.astype(_reduce.wide(x.dtype))
     c = np.sqrt(2 / np.pi).astype(w.dtype)
     return w, c, jnp.tanh(c * (w + _GELU_CUBIC * (w * w * w)))
 

@@ -269,51 +269,50 @@ def _flash_forward(q, k, v, is_causal, block_size):
     return out, lse
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def _flash_tangent(q, k, v, out, lse, dq, dk, dv, is_causal, block_size):
+    """The tangent of the output, block by block, with each block's weights P recomputed
+    from the stored log-sum-exp: for the scores' tangent dS = (dQ K^T + Q dK^T) / sqrt(D),
+    dO = (P * dS) V + P dV - rowsum(P * dS) O. It is linear in (dQ, dK, dV); its transpose
+    (reverse mode) is the backward pass dV = P^T dO, dP = dO V^T,
+    dS = P * (dP - rowsum(dO * O)), dQ = dS K / sqrt(D), dK = dS^T Q / sqrt(D). The step is
+    rematerialised (``jax.checkpoint``), so the transpose recomputes P from Q, K and the
+    log-sum-exp instead of storing a T x S array."""
+    T, S, D = q.shape[-2], k.shape[-2], q.shape[-1]
+    n_blocks = -(-S // block_size)
+    scale = 1.0 / math.sqrt(D)
+
+    @functools.partial(jax.checkpoint, prevent_cse=False)
+    def step(carry, block):
+        acc, rowsum = carry
+        kj, vj, dkj, dvj, start = block
+        s = jnp.einsum("...td,...sd->...ts", q, kj) * scale
+        allowed = _block_allowed(start, T, S, block_size, is_causal)
+        p = jnp.where(allowed, jnp.exp(jnp.where(allowed, s - lse[..., None], 0.0)), 0.0)
+        ds = (jnp.einsum("...td,...sd->...ts", dq, kj)
+              + jnp.einsum("...td,...sd->...ts", q, dkj)) * scale
+        p_ds = p * ds
+        acc = (acc + jnp.einsum("...ts,...sv->...tv", p_ds, vj)
+               + jnp.einsum("...ts,...sv->...tv", p, dvj))
+        return (acc, rowsum + jnp.sum(p_ds, axis=-1)), None
+
+    blocks = tuple(_blocks(x, block_size, n_blocks) for x in (k, v, dk, dv))
+    (acc, rowsum), _ = jax.lax.scan(
+        step, (jnp.zeros_like(out), jnp.zeros(out.shape[:-1], out.dtype)),
+        (*blocks, jnp.arange(n_blocks) * block_size))
+    return acc - rowsum[..., None] * out
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3, 4))
 def _flash(q, k, v, is_causal, block_size):
     return _flash_forward(q, k, v, is_causal, block_size)[0]
 
 
-def _flash_fwd(q, k, v, is_causal, block_size):
+@_flash.defjvp
+def _flash_jvp(is_causal, block_size, primals, tangents):
+    """Forward mode evaluates the blocked tangent; reverse mode transposes it."""
+    q, k, v = primals
     out, lse = _flash_forward(q, k, v, is_causal, block_size)
-    return out, (q, k, v, out, lse)
-
-
-def _flash_bwd(is_causal, block_size, residuals, d_out):
-    """The backward pass, block by block, recomputing P from the stored log-sum-exp:
-    dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dO * O)), dQ = dS K / sqrt(D),
-    dK = dS^T Q / sqrt(D)."""
-    q, k, v, out, lse = residuals
-    T, S, D = q.shape[-2], k.shape[-2], q.shape[-1]
-    n_blocks = -(-S // block_size)
-    scale = 1.0 / math.sqrt(D)
-    delta = jnp.sum(d_out * out, axis=-1)  # rowsum(dP * P) = rowsum(dO * O)
-
-    def step(dq, block):
-        kj, vj, start = block
-        s = jnp.einsum("...td,...sd->...ts", q, kj) * scale
-        allowed = _block_allowed(start, T, S, block_size, is_causal)
-        p = jnp.where(allowed, jnp.exp(jnp.where(allowed, s - lse[..., None], 0.0)), 0.0)
-        dv = jnp.einsum("...ts,...tv->...sv", p, d_out)
-        dp = jnp.einsum("...tv,...sv->...ts", d_out, vj)
-        ds = p * (dp - delta[..., None])
-        dq = dq + jnp.einsum("...ts,...sd->...td", ds, kj) * scale
-        dk = jnp.einsum("...ts,...td->...sd", ds, q) * scale
-        return dq, (dk, dv)
-
-    starts = jnp.arange(n_blocks) * block_size
-    dq, (dk, dv) = jax.lax.scan(
-        step, jnp.zeros_like(q),
-        (_blocks(k, block_size, n_blocks), _blocks(v, block_size, n_blocks), starts))
-
-    def unblock(x):
-        x = jnp.moveaxis(x, 0, -3)
-        return x.reshape(*x.shape[:-3], -1, x.shape[-1])[..., :S, :]
-
-    return dq, unblock(dk), unblock(dv)
-
-
-_flash.defvjp(_flash_fwd, _flash_bwd)
+    return out, _flash_tangent(q, k, v, out, lse, *tangents, is_causal, block_size)
 
 
 def _check_flash(query, key, value, *, is_causal=False, block_size=128) -> None:
@@ -335,11 +334,17 @@ def flash_attention(query, key, value, *, is_causal=False, block_size=128):
 
     $a' = a e^{m - m'} + \sum_j e^{x_j - m'} v_j$, and after the last block $o_t = a / \ell$,
     equal to :func:`scaled_dot_product_attention` (the streaming softmax, proven in the
-    chapter). Memory per step is ``O(T * block_size)``; the backward pass (a
-    ``jax.custom_vjp``) recomputes each block's weights from the stored
-    $\log \ell + m$ instead of storing them, with $dV = P^T dO$, $dP = dO\, V^T$,
+    chapter). Memory per step is ``O(T * block_size)``.
+
+    Both modes of differentiation work block by block, recomputing each block's weights
+    $P$ from the stored $\log \ell + m$ instead of storing them. One rule (a
+    ``jax.custom_jvp``) gives the tangent of the output for tangents $dQ, dK, dV$ of the
+    inputs: with $dS = (dQ\, K^T + Q\, dK^T) / \sqrt{D}$ the tangent of the scores,
+    $dO = (P \odot dS)\, V + P\, dV - \mathrm{rowsum}(P \odot dS) \odot O$. Forward mode
+    (``jax.jvp``, ``jax.jacfwd``) evaluates it; reverse mode (``jax.grad``, ``jax.vjp``)
+    transposes it into the backward pass $dV = P^T dO$, $dP = dO\, V^T$,
     $dS = P \odot (dP - \mathrm{rowsum}(dO \odot O))$, $dQ = dS\, K / \sqrt{D}$,
-    $dK = dS^T Q / \sqrt{D}$.
+    $dK = dS^T Q / \sqrt{D}$, with the same memory.
 
     Args:
         query: floating ``(*B, T, D)``.

@@ -36,7 +36,7 @@ import math
 import jax.numpy as jnp
 from jax import lax
 
-from dlmath import _checks
+from dlmath import _checks, _reduce
 
 __all__ = ["conv2d", "conv2d_im2col", "conv2d_backward", "im2col", "output_size",
            "same_padding", "max_pool", "avg_pool", "global_avg_pool"]
@@ -530,7 +530,7 @@ def avg_pool(x, window_shape, stride=None, padding="VALID", count_include_pad=Tr
         ValueError, TypeError: as :func:`max_pool`, and a non-bool ``count_include_pad``.
     """
     window, stride, pads, out = _pool_geometry("avg_pool", x.shape, window_shape, stride, padding)
-    wide = _checks.accumulation_dtype(x.dtype)  # float16 sums reach 65504 quickly
+    wide = _reduce.wide(x.dtype)  # float16 sums reach 65504 quickly
     total = sum(sl for _, sl in _slices(_pad(x.astype(wide), pads), window, stride, (1, 1), out))
     if count_include_pad:
         return (total / math.prod(window)).astype(x.dtype)

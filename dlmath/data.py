@@ -84,14 +84,17 @@ def digits(key, *, test_fraction: float = 0.25):
 
     Args:
         key: a ``jax.random`` key for the split.
-        test_fraction: the share of examples held out, in ``(0, 1)``.
+        test_fraction: the share of examples held out, in ``(0, 1)``; the test set has
+            ``round(test_fraction * 1797)`` examples, which must leave at least one example
+            on each side (``test_fraction`` between 1/1797 and 1796/1797).
 
     Returns:
         ``(x_train, y_train, x_test, y_test)`` with ``x: (N, 64)`` float32 and
         ``y: (N,)`` int32 class ids.
 
     Raises:
-        ValueError: if ``test_fraction`` is not a finite number in ``(0, 1)``.
+        ValueError: if ``test_fraction`` is not a finite number in ``(0, 1)``, or rounds to
+            an empty train or test set.
         TypeError: if it is not a real number (or is traced: it sets the split's sizes); a
             ``key`` that is not a ``jax.random`` key.
         ImportError: if scikit-learn is not installed (it is in ``requirements.txt``).
@@ -109,8 +112,15 @@ def digits(key, *, test_fraction: float = 0.25):
     d = load_digits()
     x = np.asarray(d.data, np.float32) / 16.0
     y = np.asarray(d.target, np.int32)
-    perm = np.asarray(jax.random.permutation(key, x.shape[0]))
-    n_test = int(round(test_fraction * x.shape[0]))
+    n = x.shape[0]
+    n_test = int(round(test_fraction * n))
+    if not 1 <= n_test <= n - 1:
+        raise ValueError(
+            f"data.digits: test_fraction = {float(test_fraction)!r} holds out round("
+            f"{float(test_fraction)!r} * {n}) = {n_test} of the {n} examples, which leaves a "
+            "split empty; need at least one example on each side. Pass a test_fraction "
+            f"between 1 / {n} and {n - 1} / {n}.")
+    perm = np.asarray(jax.random.permutation(key, n))
     test, train = perm[:n_test], perm[n_test:]
     return (jnp.asarray(x[train]), jnp.asarray(y[train]),
             jnp.asarray(x[test]), jnp.asarray(y[test]))

@@ -20,7 +20,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from dlmath import _checks
+from dlmath import _checks, _reduce
 from dlmath.losses import binary_cross_entropy_with_logits
 
 __all__ = ["gaussian_kl", "reparameterize", "elbo", "discriminator_loss", "generator_loss",
@@ -63,7 +63,10 @@ def gaussian_kl(mean, log_var):
             number: no variance can be negative).
 
     Returns:
-        ``(*B,)``: one KL per example (not reduced over the batch); 0 for ``Z = 0``.
+        ``(*B,)``: one KL per example (not reduced over the batch); 0 for ``Z = 0``. In the
+        promoted dtype of ``mean`` and ``log_var``, summed in at least float32 (float16
+        squares overflow past 256: a float16 mean of 200 gives the float64 value rounded to
+        float16, not inf).
 
     Raises:
         TypeError: non-floating ``mean`` or ``log_var``.
@@ -72,7 +75,9 @@ def gaussian_kl(mean, log_var):
     Derived in ``notebooks/10_generative.ipynb``.
     """
     mean, log_var = _promoted(mean, log_var)
-    return 0.5 * jnp.sum(jnp.exp(log_var) + mean**2 - 1.0 - log_var, axis=-1)
+    wide = _reduce.wide(mean.dtype)  # at least float32: float16 squares overflow past 256
+    m, lv = mean.astype(wide), log_var.astype(wide)
+    return (0.5 * jnp.sum(jnp.exp(lv) + m**2 - 1.0 - lv, axis=-1)).astype(mean.dtype)
 
 
 def _check_sample(key, mean, log_var) -> None:

@@ -1,5 +1,6 @@
 r"""Graph neural networks: the normalised adjacency, the graph-convolution layer, message
-passing over an edge list, and the Dirichlet energy.
+passing over an edge list, the Dirichlet energy, the graph-attention and graph-isomorphism
+layers over an edge list, and graph-level readouts.
 
 Conventions. A graph of $N$ nodes is given either densely, by its adjacency matrix
 ``adjacency: (N, N)`` whose entry $A_{ij} \ge 0$ is the weight of the edge that carries a
@@ -22,7 +23,12 @@ equivariant, bounds the spectrum of $\hat A$ and shows over-smoothing with the D
 energy.
 
 Input checks follow :mod:`dlmath._checks`: shapes, ranks and dtypes always; the values of an
-adjacency (finite, $\ge 0$) and of node ids (in $[0, N)$) only where they are concrete.
+adjacency (finite, $\ge 0$) and of node ids (in $[0, N)$) only where they are concrete. Under
+``jit`` an edge list with an id outside $[0, N)$ (a negative one included: ids are never
+counted from the end) gives NaN in every entry of the result, so the mistake shows.
+
+Dtypes: degrees, messages and energies are summed in at least float32 (float16 sums
+overflow at 65504) and returned in the dtype each function names.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dlmath import _checks
+from dlmath import _checks, _reduce, activations, initializers, layers
 
 __all__ = ["gcn_normalize", "gcn_layer", "message_passing", "gcn_normalize_edges",
            "dirichlet_energy"]
@@ -157,6 +163,15 @@ def _widen(ids):
     return ids
 
 
+def _ids_ok(senders, receivers, num_nodes: int):
+    """Whether every id lies in ``[0, N)``: always where the ids are concrete (they were
+    checked); under ``jit`` a ``False`` turns the whole result into NaN. Compared in at
+    least 32 bits (``N = 300`` does not wrap to 44 beside uint8 ids)."""
+    senders, receivers = _widen(senders), _widen(receivers)
+    return (jnp.all((senders >= 0) & (senders < num_nodes))
+            & jnp.all((receivers >= 0) & (receivers < num_nodes)))
+
+
 # ------------------------------------------------------------------ dense form
 @_checks.checked(_check_normalize)
 def gcn_normalize(adjacency):
@@ -177,7 +192,8 @@ def gcn_normalize(adjacency):
             to the one added here.
 
     Returns:
-        ``(N, N)``, $\hat A$, in the dtype of ``adjacency``.
+        ``(N, N)``, $\hat A$, in the dtype of ``adjacency``; formed in at least float32, so
+        a float16 degree above 65504 does not overflow.
 
     Raises:
         TypeError: a non-floating ``adjacency`` (convert 0/1 ints with
@@ -185,9 +201,10 @@ def gcn_normalize(adjacency):
         ValueError: a matrix that is not square; a concrete entry that is negative or not finite
             (under ``jit`` not checked: a degree $\le 0$ then gives NaN or inf).
     """
-    a_tilde = adjacency + jnp.eye(adjacency.shape[0], dtype=adjacency.dtype)
-    inv_sqrt = jax.lax.rsqrt(jnp.sum(a_tilde, axis=1))
-    return inv_sqrt[:, None] * a_tilde * inv_sqrt[None, :]
+    wide = _reduce.wide(adjacency.dtype)  # at least float32: float16 degrees overflow
+    a_tilde = adjacency.astype(wide) + jnp.eye(adjacency.shape[0], dtype=wide)
+    inv_sqrt = jax.lax.rsqrt(jnp.sum(a_tilde, axis=1))   # row sums: the edges into node i
+    return (inv_sqrt[:, None] * a_tilde * inv_sqrt[None, :]).astype(adjacency.dtype)
 
 
 @_checks.checked(_check_layer)
@@ -202,8 +219,9 @@ def gcn_layer(params: dict, adjacency, x):
     applies the shared kernel, as :func:`dlmath.layers.dense` does to every node; the
     product is formed as $\hat A (X W)$. Relabelling the nodes by a permutation $P$
     ($P \hat A P^T$, $P X$) gives $P$ times the output (proven in
-    ``notebooks/11_graphs.ipynb``). The same layer over an edge list is
-    ``message_passing(*gcn_normalize_edges(...), x @ w, N) + b``.
+    ``notebooks/11_graphs.ipynb``). The same layer over the edge list ``s, r`` of $A$ is
+    ``message_passing(s2, r2, x @ w, N, w2) + b`` with
+    ``s2, r2, w2 = gcn_normalize_edges(s, r, N)``.
 
     Args:
         params: ``{"w": (F_in, F_out), "b": (F_out,)}``, real floating, one dtype.
@@ -245,19 +263,25 @@ def message_passing(senders, receivers, x, num_nodes: int, edge_weight=None):
         edge_weight: floating ``(E,)`` or ``None`` (every weight 1).
 
     Returns:
-        ``(N, F)``, in the promoted dtype of ``x`` and ``edge_weight``.
+        ``(N, F)``, in the promoted dtype of ``x`` and ``edge_weight``, summed in at least
+        float32 (float16 messages whose partial sums pass 65504 do not overflow).
 
     Raises:
         TypeError: non-integer ids; a non-floating ``x`` or ``edge_weight``; a ``num_nodes`` that is
             not an int.
         ValueError: ids of another rank or of different lengths; ``x`` without ``num_nodes`` rows;
-            concrete ids outside $[0, N)$ (under ``jit`` not checked: an out-of-range sender reads
-            NaN and an out-of-range receiver is dropped, as ``segment_sum`` drops it).
+            concrete ids outside $[0, N)$. Under ``jit`` the ids are not checked: a sender or
+            receiver outside $[0, N)$, negative ones included, makes every entry of the result
+            NaN (an edge is never dropped, nor read from another node, without a word).
     """
-    messages = jnp.take(x, _widen(senders), axis=0, mode="fill", fill_value=jnp.nan)
+    senders, receivers = _widen(senders), _widen(receivers)
+    dtype = x.dtype if edge_weight is None else jnp.result_type(x, edge_weight)
+    wide = _reduce.wide(dtype)                  # sums of float16 messages in float32
+    messages = jnp.take(x.astype(wide), senders, axis=0)
     if edge_weight is not None:
-        messages = messages * edge_weight[:, None]
-    return jax.ops.segment_sum(messages, _widen(receivers), num_segments=num_nodes)
+        messages = messages * edge_weight.astype(wide)[:, None]
+    m = jax.ops.segment_sum(messages, receivers, num_segments=num_nodes)
+    return jnp.where(_ids_ok(senders, receivers, num_nodes), m, jnp.nan).astype(dtype)
 
 
 @_checks.checked(_check_edges, static_argnames=("num_nodes",))
@@ -267,10 +291,10 @@ def gcn_normalize_edges(senders, receivers, num_nodes: int, edge_weight=None):
 
     $$\frac{{w}_{e}}{\sqrt{{\tilde{d}}_{{r}_{e}}} \sqrt{{\tilde{d}}_{{s}_{e}}}}$$
 
-    with $\tilde d_i = 1 + \sum_{e:\, r_e = i} w_e$, the row sums of $A + I$. So
-    ``message_passing(*gcn_normalize_edges(s, r, N), x, N)`` equals
-    ``gcn_normalize(A) @ x`` for the adjacency of the edge list; an undirected graph
-    must list each edge in both directions.
+    with $\tilde d_i = 1 + \sum_{e:\, r_e = i} w_e$, the row sums of $A + I$. So with
+    ``s2, r2, w2 = gcn_normalize_edges(s, r, N)``, ``message_passing(s2, r2, x, N, w2)``
+    equals ``gcn_normalize(A) @ x`` for the adjacency ``A`` of the edge list ``s, r``
+    (directed or not); an undirected graph must list each edge in both directions.
 
     Args:
         senders, receivers: integer node ids ``(E,)`` in $[0, N)$.
@@ -280,22 +304,27 @@ def gcn_normalize_edges(senders, receivers, num_nodes: int, edge_weight=None):
     Returns:
         ``(senders, receivers, edge_weight)`` of length $E + N$, the self-loops
         $(0, 0), \dots, (N-1, N-1)$ last; the ids int32 (or wider, as given), the weights
-        float32 (or ``edge_weight``'s dtype).
+        float32 (or ``edge_weight``'s dtype), the degrees summed in at least float32 (a
+        float16 degree above 65504 does not overflow).
 
     Raises:
         TypeError, ValueError: as :func:`message_passing`, and for concrete weights that are
-            negative or not finite.
+            negative or not finite. Under ``jit`` an id outside $[0, N)$ makes every weight
+            NaN, as :func:`message_passing` does.
     """
     senders, receivers = _widen(senders), _widen(receivers)
+    ok = _ids_ok(senders, receivers, num_nodes)
     if edge_weight is None:
         edge_weight = jnp.ones(senders.shape, jnp.float32)
+    dtype, wide = edge_weight.dtype, _reduce.wide(edge_weight.dtype)
     ids = jnp.arange(num_nodes, dtype=senders.dtype)
     senders = jnp.concatenate([senders, ids])
     receivers = jnp.concatenate([receivers, ids.astype(receivers.dtype)])
-    edge_weight = jnp.concatenate([edge_weight, jnp.ones((num_nodes,), edge_weight.dtype)])
-    degree = jax.ops.segment_sum(edge_weight, receivers, num_segments=num_nodes)
+    weight = jnp.concatenate([edge_weight.astype(wide), jnp.ones((num_nodes,), wide)])
+    degree = jax.ops.segment_sum(weight, receivers, num_segments=num_nodes)
     inv_sqrt = jax.lax.rsqrt(degree)
-    return senders, receivers, edge_weight * inv_sqrt[senders] * inv_sqrt[receivers]
+    weight = weight * inv_sqrt[senders] * inv_sqrt[receivers]
+    return senders, receivers, jnp.where(ok, weight, jnp.nan).astype(dtype)
 
 
 # ------------------------------------------------------------------ smoothness
@@ -323,7 +352,7 @@ def dirichlet_energy(x, adjacency):
 
     Returns:
         A scalar, in the promoted dtype of ``x`` and ``adjacency`` (summed over nodes and
-        features, not averaged).
+        features, not averaged; degrees and sum formed in at least float32).
 
     Raises:
         TypeError: a non-floating ``x`` or ``adjacency``.
@@ -331,8 +360,307 @@ def dirichlet_energy(x, adjacency):
             non-finite concrete entries of ``adjacency``.
     """
     dtype = jnp.result_type(x, adjacency)
-    x, a = x.astype(dtype), adjacency.astype(dtype)
-    a_tilde = a + jnp.eye(a.shape[0], dtype=dtype)
+    wide = _reduce.wide(dtype)                  # at least float32: float16 sums overflow
+    x, a = x.astype(wide), adjacency.astype(wide)
+    a_tilde = a + jnp.eye(a.shape[0], dtype=wide)
     y = x * jax.lax.rsqrt(jnp.sum(a_tilde, axis=1))[:, None]
     differences = y[:, None, :] - y[None, :, :]            # (N, N, F): no cancellation
-    return jnp.sum(a_tilde[:, :, None] * differences**2) / 2
+    return (jnp.sum(a_tilde[:, :, None] * differences**2) / 2).astype(dtype)
+
+
+# ------------------------------------------------------------------ attention, GIN, readout
+__all__ += ["gat_layer", "init_gat", "gin_layer", "readout"]
+
+_GAT_KEYS = ("w", "att_src", "att_dst", "b")
+
+
+def _check_gat_params(who: str, params, num_heads) -> tuple[int, int]:
+    """(F_in, F_out) of ``{"w": (F_in, H F_out), "att_src": (H, F_out), "att_dst": (H,
+    F_out), "b": (H F_out,)}`` for ``H = num_heads``, of one float dtype."""
+    _checks.count(who, "num_heads", num_heads, low=1)
+    if not isinstance(params, dict) or set(params) != set(_GAT_KEYS):
+        got = f"a dict with keys {sorted(params)}" if isinstance(params, dict) \
+            else type(params).__name__
+        raise TypeError(f"{who}: params must be a dict with the entries {list(_GAT_KEYS)}; got "
+                        f"{got}. Build them with init_gat.")
+    ws = _checks.shape_of(params["w"])
+    if len(ws) != 2:
+        raise ValueError(f"{who}: params['w'] must have shape (F_in, heads*F_out); got "
+                         f"{_checks.fmt(ws)}.")
+    _checks.require_divisor(who, "num_heads", num_heads, ws[1],
+                            "the width of params['w'] (heads*F_out)")
+    f_out = ws[1] // num_heads
+    _checks.require_shapes(
+        who, "params", params,
+        {("w",): ("(F_in, heads*F_out)", ws), ("att_src",): ("(heads, F_out)", (num_heads, f_out)),
+         ("att_dst",): ("(heads, F_out)", (num_heads, f_out)),
+         ("b",): ("(heads*F_out,)", (ws[1],))},
+        context=f" for num_heads = {num_heads} and params['w'] {_checks.fmt(ws)}",
+        hint="Build them with init_gat.")
+    return ws[0], f_out
+
+
+def _check_node_features(who: str, x, num_nodes, f_in: int) -> None:
+    if _features(who, x, num_nodes, "num_nodes") != f_in:
+        raise ValueError(
+            f"{who}: x must have F_in = {f_in} features (the rows of params['w']); got x "
+            f"{_checks.fmt(_checks.shape_of(x))}.")
+
+
+def _check_gat(params, senders, receivers, x, num_nodes, *, num_heads=1, negative_slope=0.2,
+               add_self_loops=True) -> None:
+    who = "gat_layer"
+    f_in, _ = _check_gat_params(who, params, num_heads)
+    _checks.hyperparameter(who, "negative_slope", negative_slope)
+    _checks.require_flag(who, "add_self_loops", add_self_loops)
+    _edge_list(who, senders, receivers, num_nodes, None)
+    _check_node_features(who, x, num_nodes, f_in)
+
+
+@_checks.checked(_check_gat, static_argnames=("num_nodes", "num_heads", "add_self_loops"))
+def gat_layer(params, senders, receivers, x, num_nodes: int, *, num_heads: int = 1,
+              negative_slope=0.2, add_self_loops: bool = True):
+    r"""A graph-attention layer (Veličković et al.'s GAT, as PyTorch Geometric's
+    ``GATConv(concat=True)``), before its activation. Per head, $X' = X W$ and for the edge
+    $e$ from $s_e$ to $r_e$ the score $\varepsilon_e$, the LeakyReLU of $a_{dst} \cdot
+    X'_{r_e} + a_{src} \cdot X'_{s_e}$:
+
+    $$\begin{cases} \sum_{f=0}^{F - 1} {X'}_{{r}_{e},f} {a_{dst}}_{f} + \sum_{f=0}^{F -
+    1} {X'}_{{s}_{e},f} {a_{src}}_{f} & \text{for}\: \sum_{f=0}^{F -
+    1} {X'}_{{r}_{e},f} {a_{dst}}_{f} + \sum_{f=0}^{F -
+    1} {X'}_{{s}_{e},f} {a_{src}}_{f} \geq 0 \\\lambda \left(\sum_{f=0}^{F -
+    1} {X'}_{{r}_{e},f} {a_{dst}}_{f} + \sum_{f=0}^{F -
+    1} {X'}_{{s}_{e},f} {a_{src}}_{f}\right) & \text{otherwise} \end{cases}$$
+
+    ($a_{dst}$, $a_{src}$ the head's attention vectors, $\lambda$ = ``negative_slope``); the
+    weights of the edges into a node are the softmax of their scores, and the output is the
+    weighted sum of the senders' $X'$ plus the bias (the sums run over the edge list after
+    the self-loops are handled, below):
+
+    $${b}_{f} + \frac{\sum_{e=0}^{E - 1} e^{{\varepsilon}_{e}} \delta_{i {r}_{e}}
+    {X'}_{{s}_{e},f}}{\sum_{e=0}^{E - 1} e^{{\varepsilon}_{e}} \delta_{i {r}_{e}}}$$
+
+    The heads' outputs are concatenated, head $h$ in columns $h F_{out} \dots (h + 1)
+    F_{out} - 1$. The softmax over a node's incoming edges (a segment softmax:
+    ``jax.ops.segment_max`` subtracted before ``exp``, ``jax.ops.segment_sum`` after) is
+    stable, so scores of $\pm 10^4$ give finite outputs and gradients. With
+    ``add_self_loops`` (PyTorch Geometric's default) the self-loops of the edge list are
+    removed and one is added per node, so every node attends to itself once; a repeated
+    edge counts as often as it is listed. A node that receives no edge (possible only
+    without self-loops) gets 0 from the sum: its output is $b$. Relabelling the nodes
+    (permuting ``x`` and renaming the ids) permutes the output rows the same way. GCN
+    (:func:`gcn_layer`) is the case of fixed weights $1/\sqrt{\tilde d_i \tilde d_j}$
+    given by the degrees instead of learned scores.
+
+    Args:
+        params: ``{"w": (F_in, heads*F_out), "att_src": (heads, F_out), "att_dst": (heads,
+            F_out), "b": (heads*F_out,)}``, real floating, one dtype (:func:`init_gat`);
+            PyTorch Geometric's ``lin.weight`` is ``w`` transposed, its ``att_src`` and
+            ``att_dst`` ``(1, heads, F_out)`` are ours with the first axis dropped.
+        senders, receivers: integer node ids ``(E,)`` in $[0, N)$, edge $e$ going from
+            ``senders[e]`` to ``receivers[e]``.
+        x: floating node features ``(N, F_in)``; cast to the dtype of ``params``.
+        num_nodes: $N$, a Python int (static); ``x`` must have $N$ rows.
+        num_heads: the number of heads, an int >= 1 (static) that divides the width of
+            ``w``.
+        negative_slope: $\lambda$ of the LeakyReLU, a finite real (may be traced).
+        add_self_loops: a Python bool (static).
+
+    Returns:
+        ``(N, heads*F_out)`` pre-activations in the dtype of ``params``; scores, softmax and
+        sums are formed in at least float32. An empty graph ($N = 0$) gives an empty result.
+
+    Raises:
+        TypeError: ``params`` not such a dict of one float dtype; non-integer ids; a
+            non-floating ``x``; ``num_nodes`` or ``num_heads`` not an int; a non-bool
+            ``add_self_loops``.
+        ValueError: shapes that do not fit (``x`` without ``num_nodes`` rows or ``F_in``
+            features, ``num_heads`` not dividing the width of ``w``); concrete ids outside
+            $[0, N)$; a ``negative_slope`` that is not finite. Under ``jit`` the ids are not
+            checked: an id outside $[0, N)$ makes every entry NaN, as :func:`message_passing`.
+    """
+    senders, receivers = _widen(senders), _widen(receivers)
+    ok = _ids_ok(senders, receivers, num_nodes)
+    dtype = params["w"].dtype
+    wide = _reduce.wide(dtype)
+    w, att_src, att_dst, b = (params[k].astype(wide) for k in _GAT_KEYS)
+    heads, f_out = att_src.shape
+    h = (x.astype(dtype).astype(wide) @ w).reshape(num_nodes, heads, f_out)
+    keep = jnp.ones(senders.shape, bool)
+    if add_self_loops:
+        keep = senders != receivers
+        loops = jnp.arange(num_nodes, dtype=senders.dtype)
+        senders = jnp.concatenate([senders, loops])
+        receivers = jnp.concatenate([receivers, loops.astype(receivers.dtype)])
+        keep = jnp.concatenate([keep, jnp.ones((num_nodes,), bool)])
+    score_src = jnp.sum(h * att_src, axis=-1)                       # (N, heads)
+    score_dst = jnp.sum(h * att_dst, axis=-1)
+    scores = jnp.take(score_dst, receivers, axis=0) + jnp.take(score_src, senders, axis=0)
+    scores = activations.leaky_relu.kernel(scores, negative_slope)     # (E, heads)
+    keep = keep[:, None]
+    top = jax.lax.stop_gradient(jax.ops.segment_max(
+        jnp.where(keep, scores, -jnp.inf), receivers, num_segments=num_nodes))
+    shifted = jnp.where(keep, scores - jnp.take(top, receivers, axis=0), 0.0)
+    weights = jnp.where(keep, jnp.exp(shifted), 0.0)
+    total = jax.ops.segment_sum(weights, receivers, num_segments=num_nodes)
+    alpha = weights / jnp.take(jnp.where(total > 0, total, 1.0), receivers, axis=0)
+    messages = alpha[..., None] * jnp.take(h, senders, axis=0)       # (E, heads, F_out)
+    out = jax.ops.segment_sum(messages, receivers, num_segments=num_nodes)
+    out = out.reshape(num_nodes, heads * f_out) + b
+    return jnp.where(ok, out, jnp.nan).astype(dtype)
+
+
+def init_gat(key, in_features: int, out_features: int, *, num_heads: int = 1,
+             dtype=jnp.float32) -> dict:
+    r"""Random parameters of :func:`gat_layer`, as PyTorch Geometric's ``GATConv`` draws
+    them: ``w``, ``att_src`` and ``att_dst`` Glorot-uniform
+    (:func:`dlmath.initializers.glorot_uniform`: $\mathcal U[-r, r]$, $r = \sqrt{6/(n_{in}
+    + n_{out})}$, with the fans of ``w (F_in, heads*F_out)`` and of each attention array
+    ``(heads, F_out)``), ``b`` zeros.
+
+    Args:
+        key: a ``jax.random`` key (split into three, for ``w``, ``att_src``, ``att_dst``).
+        in_features, out_features: $F_{in}$ and $F_{out}$ per head, ints >= 1.
+        num_heads: an int >= 1.
+        dtype: a real floating dtype (``None``: JAX's default float dtype).
+
+    Returns:
+        ``{"w": (F_in, heads*F_out), "att_src": (heads, F_out), "att_dst": (heads, F_out),
+        "b": (heads*F_out,)}``.
+
+    Raises:
+        TypeError: a missing or batched key; sizes that are not ints; a non-floating dtype.
+        ValueError: a size below 1.
+    """
+    who = "init_gat"
+    _checks.require_key(who, key, "the weights")
+    for name, value in (("in_features", in_features), ("out_features", out_features),
+                        ("num_heads", num_heads)):
+        _checks.count(who, name, value, low=1)
+    _checks.require_float_dtype(who, "dtype", dtype)
+    init = initializers.glorot_uniform(dtype=dtype)
+    k_w, k_src, k_dst = jax.random.split(key, 3)
+    width = num_heads * out_features
+    return {"w": init(k_w, (in_features, width)),
+            "att_src": init(k_src, (num_heads, out_features)),
+            "att_dst": init(k_dst, (num_heads, out_features)),
+            "b": jnp.zeros((width,), dtype)}
+
+
+def _check_gin(params, senders, receivers, x, num_nodes, *, eps=0.0) -> None:
+    who = "gin_layer"
+    dims, _ = _checks.require_dense_stack(who, "params", params,
+                                          hint="Build them with layers.init_mlp.")
+    _checks.hyperparameter(who, "eps", eps)
+    _edge_list(who, senders, receivers, num_nodes, None)
+    _check_node_features(who, x, num_nodes, dims[0][0])
+
+
+@_checks.checked(_check_gin, static_argnames=("num_nodes",))
+def gin_layer(params, senders, receivers, x, num_nodes: int, *, eps=0.0):
+    r"""A graph-isomorphism layer (Xu et al.'s GIN, PyTorch Geometric's ``GINConv``): each
+    node adds the sum of its neighbours' features to $(1 + \epsilon)$ times its own,
+
+    $$\left(\epsilon + 1\right) {X}_{i,f} + \sum_{e=0}^{E - 1} \delta_{i {r}_{e}} {X}_{{s}_{e},f}$$
+
+    then an MLP maps $h_i$ (:func:`dlmath.layers.mlp` with ReLU between its layers and
+    none after the last: the output is the last layer's pre-activation). The sum, unlike a
+    mean or a maximum, tells apart neighbourhoods that are different multisets of features
+    (a node with two neighbours of feature 1 from one with a single one), which makes the
+    layer as discriminative as the 1-Weisfeiler-Leman test when its MLP is injective on
+    the features it sees. A repeated edge counts as often as it is listed; a node with no
+    incoming edge gets $h_i = (1 + \epsilon) x_i$.
+
+    Args:
+        params: the MLP's layers ``[{"w": (F_in, D_1), "b": (D_1,)}, ...]``, real floating,
+            one dtype (:func:`dlmath.layers.init_mlp`).
+        senders, receivers: integer node ids ``(E,)`` in $[0, N)$.
+        x: floating node features ``(N, F_in)``; cast to the dtype of ``params``.
+        num_nodes: $N$, a Python int (static).
+        eps: $\epsilon$, a finite real (may be traced, so it can be learned).
+
+    Returns:
+        ``(N, D_L)`` in the dtype of ``params``; the neighbour sum is formed in at least
+        float32. An empty graph ($N = 0$) gives an empty result.
+
+    Raises:
+        TypeError: ``params`` not a list of dense layers of one float dtype; non-integer ids;
+            a non-floating ``x``; ``num_nodes`` not an int.
+        ValueError: kernels that do not chain; ``x`` without ``num_nodes`` rows or ``F_in``
+            features; concrete ids outside $[0, N)$; a non-finite ``eps``. Under ``jit`` an
+            id outside $[0, N)$ makes every entry NaN, as :func:`message_passing`.
+    """
+    dtype = params[0]["w"].dtype
+    wide = _reduce.wide(dtype)
+    x = x.astype(dtype).astype(wide)
+    h = (1 + eps) * x + message_passing.kernel(senders, receivers, x, num_nodes)
+    return layers.mlp.kernel(params, h.astype(dtype))
+
+
+_REDUCTIONS = ("sum", "mean", "max")
+
+
+def _check_readout(x, graph_ids, num_graphs, *, reduce="sum") -> None:
+    who = "readout"
+    if not isinstance(reduce, str) or reduce not in _REDUCTIONS:
+        raise ValueError(f"{who}: reduce must be one of {list(_REDUCTIONS)}; got {reduce!r}.")
+    _checks.count(who, "num_graphs", num_graphs)
+    _checks.require_floating(who, "x", x)
+    _checks.require_ndim(who, "x", x, 2, "(N, F)",
+                         "One row of features per node; a single feature is x[:, None].")
+    n = _checks.shape_of(x)[0]
+    dt = _checks.dtype_of(graph_ids, who, "graph_ids")
+    if dt == jnp.bool_ or not jnp.issubdtype(dt, jnp.integer):
+        raise TypeError(f"{who}: graph_ids must be integer graph ids (N,); got dtype {dt}. "
+                        "Convert them with graph_ids.astype(jnp.int32).")
+    if _checks.shape_of(graph_ids) != (n,):
+        raise ValueError(f"{who}: graph_ids must have shape (N,) = ({n},), the graph of each "
+                         f"row of x; got {_checks.fmt(_checks.shape_of(graph_ids))}.")
+    _checks.ids_in_range(who, "graph_ids", graph_ids, num_graphs, what="graph", letter="G",
+                         check="num_graphs and graph_ids")
+
+
+@_checks.checked(_check_readout, static_argnames=("num_graphs", "reduce"))
+def readout(x, graph_ids, num_graphs: int, *, reduce: str = "sum"):
+    r"""A graph-level readout: the node features of each graph of a batch pooled into one
+    row, as PyTorch Geometric's ``global_add_pool`` / ``global_mean_pool`` /
+    ``global_max_pool``. For ``reduce="sum"``,
+
+    $$\sum_{i=0}^{N - 1} \delta_{q {c}_{i}} {X}_{i,f}$$
+
+    (the graph $c$ of node $i$ is ``graph_ids[i]``); ``"mean"`` divides by the number of
+    nodes of the graph and ``"max"`` takes the largest value of each feature. The sum is
+    invariant to relabelling the nodes and, unlike the mean and the maximum, tells apart
+    graphs whose node features are different multisets ({1, 1} and {1} have one mean and
+    one maximum). A graph without nodes gives a row of zeros for every ``reduce`` (the
+    package's 0/0 = 0 for the mean; as PyTorch Geometric's pools).
+
+    Args:
+        x: floating node features ``(N, F)``, the nodes of every graph of the batch.
+        graph_ids: integer ids ``(N,)`` in $[0, G)$, the graph of each node (any order).
+        num_graphs: $G$, a Python int >= 0 (static).
+        reduce: ``"sum"``, ``"mean"`` or ``"max"`` (static).
+
+    Returns:
+        ``(G, F)`` in the dtype of ``x``; sums formed in at least float32.
+
+    Raises:
+        TypeError: a non-floating ``x``; non-integer ``graph_ids``; ``num_graphs`` not an
+            int.
+        ValueError: ``x`` not 2-D; ``graph_ids`` not ``(N,)``; concrete ids outside
+            $[0, G)$; an unknown ``reduce``. Under ``jit`` an id outside $[0, G)$ makes every
+            entry NaN.
+    """
+    ids = _widen(graph_ids)
+    ok = jnp.all((ids >= 0) & (ids < num_graphs))
+    wide = _reduce.wide(x.dtype)
+    values = x.astype(wide)
+    counts = jax.ops.segment_sum(jnp.ones(ids.shape, wide), ids, num_segments=num_graphs)
+    if reduce == "max":
+        pooled = jax.ops.segment_max(values, ids, num_segments=num_graphs)
+        pooled = jnp.where(counts[:, None] > 0, pooled, 0.0)
+    else:
+        pooled = jax.ops.segment_sum(values, ids, num_segments=num_graphs)
+        if reduce == "mean":
+            pooled = pooled / jnp.where(counts > 0, counts, 1.0)[:, None]
+    return jnp.where(ok, pooled, jnp.nan).astype(x.dtype)

@@ -93,8 +93,9 @@ def kl_divergence(log_predictions, targets, axis: int = -1, where=None):
     argument named first is the *second* distribution of $\mathrm{KL}(p \,\|\, q)$, as in
     ``optax.kl_divergence(log_predictions, targets)``.
 
-    $0 \log(0/q) = 0$, even where $\log q_k = -\infty$ (optax gives NaN there); it is
-    $+\infty$ where $\log q_k = -\infty$ but $p_k > 0$. Always $\ge 0$, and 0 exactly
+    $0 \log(0/q) = 0$, even where $\log q_k = -\infty$ (optax gives NaN there), and a
+    class with $p_k = 0$ has derivative 0 in $p_k$ and in $\log q_k$ (the term is held at
+    0); it is $+\infty$ where $\log q_k = -\infty$ but $p_k > 0$. Always $\ge 0$, and 0 exactly
     when $p = q$ (Gibbs' inequality). Not symmetric. Given log-probabilities from logits,
     it is finite with finite gradients at logits of $\pm 10^4$ in float32, where
     ``softmax(z)`` underflows to 0 and a probability-space formula gives $\infty$ and NaN.
@@ -125,11 +126,14 @@ def kl_divergence(log_predictions, targets, axis: int = -1, where=None):
     # replaced by 0 before the product, so a log q_k of -inf (a masked or underflowed
     # class) gives 0, not 0 * (-inf) = NaN, and sends no NaN into either gradient. A
     # masked entry is replaced by p = 1, log q = 0 (a term of 0, finite derivatives).
+    # One `where` per term (as optax's one), which XLA fuses into the sum; log p is taken of
+    # a p that is 1 where p = 0, so the branch the `where` drops sends no inf into a gradient.
     drop = p == 0
     if where is not None:
         p, drop = jnp.where(where, p, jnp.ones((), p.dtype)), drop | ~where
-    safe_log_q = jnp.where(drop, jnp.zeros((), log_q.dtype), log_q)
-    return jnp.sum(-entr(p) - p * safe_log_q, axis=axis, where=where)
+    log_p = jnp.log(jnp.where(drop, jnp.ones((), p.dtype), p))
+    terms = p * jnp.where(drop, jnp.zeros((), p.dtype), log_p - log_q)
+    return jnp.sum(terms, axis=axis, where=where)
 
 
 @_checks.checked(lambda p, q: _check_pair("cross_entropy", "p", p, "q", q))

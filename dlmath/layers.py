@@ -34,7 +34,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from dlmath import _checks, initializers
+from dlmath import _checks, _reduce, initializers
 from dlmath.activations import activation_named
 
 __all__ = [
@@ -120,7 +120,7 @@ def init_mlp(key, sizes, *, scheme: str = "he", distribution: str = "normal",
 
     Args:
         key: a ``jax.random`` key (one sub-key per layer is split from it).
-        sizes: at least two ints >= 1.
+        sizes: a sequence (tuple, list, range, 1-D NumPy array) of at least two ints >= 1.
         scheme: ``"lecun"``, ``"he"`` or ``"glorot"`` (:data:`dlmath.initializers.SCHEMES`).
         distribution: ``"normal"``, ``"truncated_normal"`` or ``"uniform"``.
         gain: a real scalar >= 0 that multiplies the standard deviation (``gain != 1``
@@ -133,17 +133,15 @@ def init_mlp(key, sizes, *, scheme: str = "he", distribution: str = "normal",
     Raises:
         ValueError: for fewer than two sizes, a size below 1, an unknown scheme or distribution, or
             a concrete ``gain`` below 0 or not finite.
-        TypeError: a missing key, a size that is not an int, a ``gain`` that is not a real number,
-            a ``dtype`` that is not a real floating type.
+        TypeError: a missing key or one that is not a single ``jax.random`` key, ``sizes``
+            that is not a sequence (a single int), a size that is not an int, a ``gain`` that
+            is not a real number, a ``dtype`` that is not a real floating type.
     """
     who = "init_mlp"
     _checks.require_key(who, key, "the kernels")
-    sizes = tuple(sizes)
-    if len(sizes) < 2:
-        raise ValueError(f"{who}: sizes must be at least two ints >= 1 (D_0, ..., D_L); got "
-                         f"{sizes!r}.")
-    for k, n in enumerate(sizes):
-        _checks.count(who, f"sizes[{k}]", n, low=1)
+    sizes = _checks.sizes(who, "sizes", sizes, at_least=2, legend="(D_0, ..., D_L)",
+                          hint="One hidden layer of H units between D inputs and K outputs "
+                               "is sizes=(D, H, K).")
     if distribution not in initializers.DISTRIBUTIONS:
         raise ValueError(f"{who}: distribution must be one of "
                          f"{list(initializers.DISTRIBUTIONS)}; got {distribution!r}.")
@@ -236,6 +234,20 @@ def _check_backward(params, cache, grad_output, *, activation="relu",
             f"{who}: cache must be the Cache that forward returned for these {len(dims)} "
             "layers."
         )
+    n = _checks.shape_of(cache.activations[0])[:1]
+    widths = [dims[0][0]] + [d_out for _, d_out in dims]
+    entries = [(f"cache.activations[{k}]", a, k) for k, a in enumerate(cache.activations)]
+    entries += [(f"cache.zs[{k}]", z, k + 1) for k, z in enumerate(cache.zs)]
+    for name, a, layer in entries:
+        if _checks.shape_of(a) != (*n, widths[layer]):
+            raise ValueError(
+                f"{who}: cache must be the Cache that forward returned for these params, of "
+                f"widths {tuple(widths)}: {name} must have shape (N, D_{layer}) = "
+                f"(N, {widths[layer]}) with the N of cache.activations[0] "
+                f"{_checks.fmt(_checks.shape_of(cache.activations[0]))}; got "
+                f"{_checks.fmt(_checks.shape_of(a))}. Run forward(params, x) again with these "
+                "params."
+            )
     _checks.require_floating(who, "grad_output", grad_output)
     _checks.require_same_shape(
         who, "the network's output", cache.activations[-1], "grad_output", grad_output,
@@ -328,6 +340,6 @@ def log_sigmoid_jacobian_bound(params):
         TypeError, ValueError: for malformed ``params``.
     """
     dtype = params[0]["w"].dtype
-    work = jnp.promote_types(dtype, jnp.float32)
+    work = _reduce.wide(dtype)
     norms = jnp.stack([jnp.linalg.norm(layer["w"].astype(work), 2) for layer in params])
     return (-len(params) * jnp.log(jnp.asarray(4.0, work)) + jnp.sum(jnp.log(norms))).astype(dtype)

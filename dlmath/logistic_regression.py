@@ -119,6 +119,13 @@ def _checker(who, multiclass: bool, fit: bool = True):
     return lambda params, X, y, l2=0.0: _check_fit(who, params, X, y, l2, False)
 
 
+def _targets(y, dtype):
+    """Float targets in the parameters' ``dtype`` (the package's rule); 0/1 ids (ints of any
+    width, bools) left as ids, which the loss's kernels read as 0/1 and any other id as NaN
+    (possible only under ``jit``, where the ids are not checked)."""
+    return y.astype(dtype) if jnp.issubdtype(y.dtype, jnp.floating) else y
+
+
 def _logits(params, X):
     """``X @ w + b``, ``X`` in the parameters' dtype (the package's rule)."""
     w, b = params
@@ -190,9 +197,9 @@ def logistic_loss(params, X, y, l2=0.0):
         TypeError: non-floating ``X`` or parameters, parameters of two float dtypes, non-real
             targets.
         ValueError: shapes that do not fit; ``N = 0``; ``l2 < 0``; concrete integer targets other
-            than 0 and 1.
+            than 0 and 1 (under ``jit`` such an example's loss, hence the mean, is NaN).
     """
-    bce = sigmoid_binary_cross_entropy.kernel(_logits(params, X), y.astype(params[0].dtype))
+    bce = sigmoid_binary_cross_entropy.kernel(_logits(params, X), _targets(y, params[0].dtype))
     return jnp.mean(bce) + l2_penalty(tuple(params), l2, mask=_WEIGHTS_ONLY)
 
 
@@ -216,10 +223,11 @@ def logistic_gradient(params, X, y, l2=0.0):
         ``(grad_w, grad_b)`` with shapes ``(D,)`` and ``()``.
 
     Raises:
-        ValueError, TypeError: as :func:`logistic_loss`.
+        ValueError, TypeError: as :func:`logistic_loss` (under ``jit`` an integer target other
+            than 0 and 1 makes the gradient NaN).
     """
     w, _ = params
-    X, y = X.astype(w.dtype), y.astype(w.dtype)
+    X, y = X.astype(w.dtype), _targets(y, w.dtype)
     r = sigmoid_binary_cross_entropy_gradient.kernel(_logits(params, X), y)
     n = X.shape[0]
     return (X.T @ r / n + l2 * w, jnp.sum(r) / n)

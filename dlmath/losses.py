@@ -451,3 +451,50 @@ def softmax_cross_entropy_with_integer_labels_gradient(logits, labels):
     valid = (labels >= 0) & (labels < k)
     rows = softmax.kernel(logits, axis=-1) - jax.nn.one_hot(labels, k, dtype=logits.dtype)
     return jnp.where(valid[..., None], rows, jnp.nan)
+
+
+# ------------------------------------------------------------------ label smoothing
+__all__ += ["smooth_labels"]
+
+
+def _check_smooth(labels, alpha) -> None:
+    who = "smooth_labels"
+    _checks.hyperparameter(who, "alpha", alpha, low=0.0, high=1.0,
+                           hint="alpha = 0 keeps the labels, 1 gives the uniform 1/K.")
+    _checks.require_floating(who, "labels", labels,
+                             "Class ids become one-hot labels with jax.nn.one_hot(ids, K).")
+    _checks.class_axis(who, "labels", labels, -1)
+
+
+@_checks.checked(_check_smooth)
+def smooth_labels(labels, alpha):
+    r"""Label smoothing: each row of probability labels mixed with the uniform distribution
+    over its $K$ classes,
+
+    $$\left(1 - \alpha\right) {y}_{k} + \frac{\alpha}{K}$$
+
+    as ``optax.smooth_labels`` (Szegedy et al.; Müller et al. 2019). A row that sums to 1
+    still sums to 1. With it the softmax cross-entropy is
+    $(1 - \alpha)\,\mathrm{CE}(z, y) + \alpha\,\mathrm{CE}(z, 1/K)$ (the cross-entropy is
+    linear in the labels), the loss of PyTorch's ``cross_entropy(label_smoothing=alpha)``:
+    for $\alpha > 0$ the target of a class is at most
+    $1 - \alpha + \alpha/K < 1$, so the optimal logits stay finite.
+
+    Args:
+        labels: floating ``(*B, K)``, classes on the last axis (one-hot or soft); class ids
+            become one-hot rows with ``jax.nn.one_hot(ids, K)``.
+        alpha: $\alpha \in [0, 1]$, a real scalar (checked unless traced); 0 returns the
+            labels, 1 the uniform $1/K$.
+
+    Returns:
+        ``(*B, K)`` in the dtype of ``labels`` (not reduced); an empty batch gives an empty
+        result.
+
+    Raises:
+        ValueError: ``labels`` a scalar or with no classes ($K = 0$); ``alpha`` outside
+            $[0, 1]$ or not finite.
+        TypeError: ``labels`` not floating (integer class ids), ``alpha`` not a real number.
+    """
+    dtype = labels.dtype
+    alpha = jnp.asarray(alpha, dtype)
+    return ((1 - alpha) * labels + alpha / labels.shape[-1]).astype(dtype)

@@ -21,9 +21,11 @@ has $\sigma = 0$ and $\hat x = 0$: the output is the bias, never NaN.
 
 from __future__ import annotations
 
+import math
+
 import jax.numpy as jnp
 
-from dlmath import _checks
+from dlmath import _checks, _reduce
 
 __all__ = ["batch_norm", "batch_norm_backward", "update_running_statistics",
            "batch_norm_inference", "layer_norm", "layer_norm_backward", "rms_norm",
@@ -79,7 +81,7 @@ def _cast(scale, *arrays):
     """``scale`` and the arrays in the dtype the statistics are computed in: that of
     ``scale`` (the package's rule for parameters), at least float32 (the rule for
     reductions: a float16 square overflows at 256). Results go back to ``scale.dtype``."""
-    wide = _checks.accumulation_dtype(scale.dtype)
+    wide = _reduce.wide(scale.dtype)
     return (scale.astype(wide), *(a.astype(wide) for a in arrays))
 
 
@@ -377,3 +379,69 @@ def rms_norm_backward(x, scale, grad_output, *, eps=1e-6):
     grad_x = (h - x * jnp.sum(h * x, -1, keepdims=True) / (x.shape[-1] * r**2)) / r
     return grad_x.astype(out_dtype), jnp.sum(g * x / r, axis=tuple(range(x.ndim - 1))).astype(
         out_dtype)
+
+
+# ------------------------------------------------------------------ group norm
+__all__ += ["group_norm"]
+
+
+def _check_group_norm(x, scale, bias, num_groups, *, eps=1e-5) -> None:
+    who = "group_norm"
+    _check(who, x, scale, bias, batch=False, eps=eps)
+    s = _checks.shape_of(x)
+    if len(s) < 2:
+        raise ValueError(f"{who}: x must have shape (N, ..., C) with a batch axis; got "
+                         f"{_checks.fmt(s)}. A single example (..., C) is x[None].")
+    _checks.require_divisor(who, "num_groups", num_groups, s[-1], "the channels C")
+    if any(d == 0 for d in s[1:-1]):
+        raise ValueError(f"{who}: x {_checks.fmt(s)} has an empty axis between the batch and "
+                         "the channels; the statistics of a group are a mean over its values "
+                         "and are undefined for none.")
+
+
+@_checks.checked(_check_group_norm, static_argnames=("num_groups",))
+def group_norm(x, scale, bias, num_groups, *, eps=1e-5):
+    r"""Group normalisation (Wu and He), channels last: the $C$ channels of each example
+    split into ``num_groups`` groups of $C/G$ consecutive channels, each group normalised
+    with the mean $\mu$ and the biased variance $\sigma^2$ of its $M$ values (its channels
+    at every position of the example: $M = H W C/G$ for an image ``(N, H, W, C)``),
+
+    $$\beta + \frac{\gamma \left({x}_{j} - \frac{\sum_{i=0}^{M -
+    1} {x}_{i}}{M}\right)}{\sqrt{\epsilon + \frac{\sum_{i=0}^{M -
+    1} \left({x}_{i} - \frac{\sum_{i=0}^{M - 1} {x}_{i}}{M}\right)^{2}}{M}}}$$
+
+    that is $y = \gamma_c (x - \mu)/\sqrt{\sigma^2 + \epsilon} + \beta_c$ with
+    $\gamma_c$ = ``scale[c]`` and $\beta_c$ = ``bias[c]`` of the entry's channel $c$.
+    ``torch.nn.GroupNorm(num_groups, C, eps)`` on the channels-first layout (its ``weight``
+    our ``scale``) and flax's ``nn.GroupNorm(num_groups, epsilon=eps)`` (whose default
+    ``epsilon`` is 1e-6). Each example is normalised on its own, so the output does not
+    depend on the batch (a batch of one gives the same rows). One group is layer norm over
+    all the non-batch axes (:func:`layer_norm` of an ``(N, C)`` input); ``num_groups = C``
+    is instance norm (each channel of each example over its positions).
+
+    Args:
+        x: ``(N, ..., C)``, floating, at least 2-D: a batch axis, any positions, the
+            channels last (an NCHW image transposes with ``x.transpose(0, 2, 3, 1)``).
+        scale, bias: ``(C,)``, floating, one dtype.
+        num_groups: $G$, a Python int >= 1 that divides $C$ (static under ``jit``).
+        eps: $\epsilon \ge 0$, added to the variance; with ``eps = 0`` a constant group
+            gives $\hat x = 0$ (the output is the bias), never NaN.
+
+    Returns:
+        ``(N, ..., C)`` in the dtype of ``scale`` (``x`` is cast to it; the statistics are
+        taken in at least float32); an empty batch ``N = 0`` gives an empty result.
+
+    Raises:
+        ValueError: ``x`` of rank < 2; ``scale`` or ``bias`` not ``(C,)``; ``C = 0`` or an
+            empty axis between the batch and the channels; ``num_groups`` < 1 or not a divisor
+            of ``C``; ``eps`` negative or not finite.
+        TypeError: non-floating arrays; a ``num_groups`` that is not an int.
+    """
+    out_dtype = scale.dtype
+    scale, x, bias = _cast(scale, x, bias)
+    per_group = (num_groups, x.shape[-1] // num_groups)
+    positions = math.prod(x.shape[1:-1])
+    grouped = x.reshape(x.shape[0], positions, *per_group)     # (N, positions, G, C/G)
+    mean, var = _moments(grouped, (1, 3))      # two passes: no cancellation in the variance
+    a = scale.reshape(per_group) / _root(var, eps)             # gamma / sigma, per channel
+    return ((grouped - mean) * a + bias.reshape(per_group)).reshape(x.shape).astype(out_dtype)

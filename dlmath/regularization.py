@@ -15,7 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from dlmath import _checks
+from dlmath import _checks, _reduce
 
 __all__ = ["l2_penalty", "l1_penalty", "soft_threshold", "dropout"]
 
@@ -35,7 +35,11 @@ def l2_penalty(params, l2, *, mask=None):
             callable ``params -> such a tree`` (as optax's masks).
 
     Returns:
-        A scalar in the parameters' dtype.
+        A scalar in the parameters' dtype. The sum of squares is formed in at least float32
+        and scaled by a power of two near the largest $|\theta|$, so it overflows only where
+        the penalty itself does: float16 weights of 300 (whose squares pass 65504) and
+        float32 weights of $10^{20}$ with a small $\lambda$ give the float64 value rounded
+        to their dtype. Away from those limits the value is the plain sum's, bit for bit.
 
     Raises:
         TypeError: non-floating leaves; a non-real ``l2``; mask leaves that are not bools.
@@ -44,8 +48,8 @@ def l2_penalty(params, l2, *, mask=None):
     who = "l2_penalty"
     _checks.hyperparameter(who, "l2", l2, low=0.0)
     dtype, leaves = _penalised(who, params, mask)
-    total = sum((jnp.sum(jnp.square(p)) for p in leaves), jnp.zeros((), dtype))
-    return (0.5 * l2 * total).astype(dtype)
+    scale, total = _reduce.scaled_sum(leaves, 2, dtype)    # sum of squares = scale**2 * total
+    return ((0.5 * l2 * scale) * scale * total).astype(dtype)
 
 
 def _penalised(who: str, params, mask):
@@ -60,15 +64,18 @@ def l1_penalty(params, l1, *, mask=None):
     r"""$\lambda \sum_\ell \lVert \theta_\ell \rVert_1$ (the sum of absolute values) over the
     leaves of ``params`` that ``mask`` selects; the negative log of a Laplace prior
     $p(\theta) \propto e^{-\lambda|\theta|}$. Its (sub)gradient is $\lambda\,\mathrm{sign}
-    (\theta)$, 0 at $\theta = 0$ (``jnp.abs``'s convention); gradient steps on it
-    oscillate around 0 instead of reaching it, which :func:`soft_threshold` does exactly.
+    (\theta)$, 0 at $\theta = 0$ ($\mathrm{sign}(0) = 0$; autodiff of ``jnp.abs`` would
+    give 1 there); gradient steps on it oscillate around 0 instead of reaching it, which
+    :func:`soft_threshold` does exactly.
 
     Args:
         params, mask: as :func:`l2_penalty`.
         l1: $\lambda \ge 0$, a real scalar (may be traced).
 
     Returns:
-        A scalar in the parameters' dtype.
+        A scalar in the parameters' dtype, the sum formed as :func:`l2_penalty`'s (in at
+        least float32, scaled by a power of two: float16 weights whose sum passes 65504 give
+        the float64 value rounded to float16).
 
     Raises:
         TypeError, ValueError: as :func:`l2_penalty` (for ``l1``).
@@ -76,8 +83,8 @@ def l1_penalty(params, l1, *, mask=None):
     who = "l1_penalty"
     _checks.hyperparameter(who, "l1", l1, low=0.0)
     dtype, leaves = _penalised(who, params, mask)
-    total = sum((jnp.sum(jnp.abs(p)) for p in leaves), jnp.zeros((), dtype))
-    return (l1 * total).astype(dtype)
+    scale, total = _reduce.scaled_sum(leaves, 1, dtype)    # sum of |theta| = scale * total
+    return ((l1 * scale) * total).astype(dtype)
 
 
 def _check_soft_threshold(x, threshold):

@@ -47,7 +47,30 @@ class History(NamedTuple):
 
 @functools.lru_cache(maxsize=128)
 def _value_and_grad(loss_fn):
-    return jax.value_and_grad(loss_fn)
+    """``jax.value_and_grad(loss_fn)``, whose loss is checked to be a scalar while it is
+    traced (the check costs nothing at run time)."""
+    def loss(params, *batch):
+        value = loss_fn(params, *batch)
+        _checks.require_scalar_loss("fit", "loss_fn(params, *batch)", value)
+        return value
+
+    return jax.value_and_grad(loss)
+
+
+@functools.lru_cache(maxsize=128)
+def _checked_value_and_grad(value_and_grad):
+    """A hand-written ``value_and_grad`` whose output is checked while it is traced: the
+    pair ``(loss, grads)`` with a scalar loss."""
+    def checked(params, *batch):
+        out = value_and_grad(params, *batch)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise TypeError(f"fit: value_and_grad(params, *batch) must return the pair "
+                            f"(loss, grads); got {type(out).__name__}.")
+        _checks.require_scalar_loss("fit", "the loss of value_and_grad(params, *batch)",
+                                    out[0])
+        return out
+
+    return checked
 
 
 def _check_train_step(optimizer, value_and_grad, params, state, *batch):
@@ -55,6 +78,12 @@ def _check_train_step(optimizer, value_and_grad, params, state, *batch):
     _checks.require_optimizer(who, optimizer)
     _checks.require_callable(who, "value_and_grad", value_and_grad,
                              "a function params, *batch -> (loss, grads)")
+    for name, value in (("optimizer", optimizer), ("value_and_grad", value_and_grad)):
+        if not _hashable(value):
+            raise TypeError(
+                f"{who}: {name} must be hashable (the compiled step is specialised to it); got "
+                f"{type(value).__name__}, which is not (a mutable @dataclass is not). Declare "
+                "it @dataclass(frozen=True), or train with fit, which accepts it.")
     dtype = _checks.float_dtype_of_tree(who, "params", params)
     _checks.examples(who, "batch", tuple(a for a in batch if not _is_key(a)), dtype)
 
@@ -90,8 +119,9 @@ def train_step(optimizer, value_and_grad, params, state, *batch):
 
     Raises:
         TypeError: an optimizer without ``init``/``update``; a ``value_and_grad`` that is not
-            callable; non-floating parameters or parameters of mixed float dtypes; a batch entry
-            that is not an array of real numbers or a key.
+            callable; an optimizer or ``value_and_grad`` that cannot be hashed (:func:`fit`
+            accepts those); non-floating parameters or parameters of mixed float dtypes; a
+            batch entry that is not an array of real numbers or a key.
         ValueError: batch arrays without a leading axis, or with different $N$.
     """
     dtype = jnp.result_type(jax.tree_util.tree_leaves(params)[0])
@@ -116,10 +146,10 @@ def _batch(data, key, t, n, batch_size):
 _STEP_STREAM = 2**31 - 1
 
 
-@functools.partial(jax.jit, static_argnames=("optimizer", "value_and_grad", "batch_size",
-                                             "keep_path", "length", "step_key"))
-def _chunk(params, state, key, data, start, *, optimizer, value_and_grad, batch_size,
-           keep_path, length, step_key=False):
+def _steps(one_step, params, state, key, data, start, *, batch_size, keep_path, length,
+           step_key=False):
+    """``length`` steps ``one_step(params, state, *batch) -> (params, state, loss)`` from step
+    ``start``, as one ``jax.lax.scan``."""
     n = data[0].shape[0] if data else 0
 
     def step(carry, t):
@@ -127,12 +157,40 @@ def _chunk(params, state, key, data, start, *, optimizer, value_and_grad, batch_
         batch = data if batch_size is None else _batch(data, key, t, n, batch_size)
         if step_key:
             batch = (*batch, jax.random.fold_in(jax.random.fold_in(key, _STEP_STREAM), t))
-        p, s, value = train_step.kernel(optimizer, value_and_grad, p, s, *batch)
+        p, s, value = one_step(p, s, *batch)
         return (p, s), (value, p if keep_path else None)
 
     (params, state), (values, path) = jax.lax.scan(step, (params, state),
                                                    start + jnp.arange(length))
     return params, state, values, path
+
+
+_CHUNK_STATIC = ("batch_size", "keep_path", "length", "step_key")
+
+
+@functools.partial(jax.jit, static_argnames=("optimizer", "value_and_grad", *_CHUNK_STATIC))
+def _chunk(params, state, key, data, start, *, optimizer, value_and_grad, **options):
+    """The chunk of steps, compiled once per (hashable) optimizer and gradient function."""
+    return _steps(functools.partial(train_step.kernel, optimizer, value_and_grad), params,
+                  state, key, data, start, **options)
+
+
+def _closed_chunk(optimizer, value_and_grad):
+    """The chunk of steps for an optimizer or a gradient function that cannot be hashed (a
+    mutable ``@dataclass``, whose fields may change between calls): compiled for one call of
+    :func:`fit`, closing over them instead of taking them as static arguments."""
+    def one_step(p, s, *batch):
+        return train_step.__wrapped__(optimizer, value_and_grad, p, s, *batch)
+
+    return jax.jit(functools.partial(_steps, one_step), static_argnames=_CHUNK_STATIC)
+
+
+def _hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
@@ -149,8 +207,15 @@ def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
     Args:
         optimizer: an object with ``init(params)`` and ``update(grads, state, params)``:
             :mod:`dlmath.optim`'s, a :func:`dlmath.transforms.chain` (clipping before an
-            optimizer), or optax's unchanged.
-        loss_fn: ``loss_fn(params, *batch) -> scalar``, JAX-traceable.
+            optimizer), optax's unchanged, or a class of one's own. A hashable optimizer
+            (those above, a ``@dataclass(frozen=True)``) is a static argument of the compiled
+            steps, which later calls with the same optimizer reuse; one that cannot be hashed
+            (a mutable ``@dataclass``, whose fields may change between calls) is closed over
+            and compiled anew at each call of ``fit``. The same holds for ``loss_fn`` and
+            ``value_and_grad``.
+        loss_fn: ``loss_fn(params, *batch) -> scalar``, JAX-traceable; its output must be a
+            real floating scalar (checked on its shape and dtype while the steps are
+            compiled, as is the loss of a ``value_and_grad``).
         params: the start $\theta_0$, a pytree of floating arrays of one dtype.
         data: a tuple of arrays whose leading axes are the $N$ examples; each step passes a
             batch of them (all of them without ``batch_size``). Floating data of another
@@ -184,9 +249,11 @@ def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
         TypeError: an optimizer without ``init``/``update``; a loss that is not callable;
             non-floating parameters or parameters of mixed float dtypes; data that is not a tuple of
             arrays; ``step_key`` or ``keep_path`` not a bool; a ``key`` that is not a
-            ``jax.random`` key, or none with ``batch_size`` or ``step_key``.
+            ``jax.random`` key, or none with ``batch_size`` or ``step_key``; a loss (of
+            ``loss_fn`` or ``value_and_grad``) that is not floating.
         ValueError: ``steps < 0``; ``batch_size`` outside ``[1, N]``; data whose leading axes
-            differ; ``log_every < 1``.
+            differ; ``log_every < 1``; a loss that is not a scalar (a vector of per-example
+            losses: take its mean).
 
     Chapters 01, 03, 04 and 05 train through it.
     """
@@ -215,7 +282,16 @@ def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
     if log_every is None:
         log_every = max(steps, 1)
     _checks.count(who, "log_every", log_every, low=1)
-    vg = value_and_grad if value_and_grad is not None else _value_and_grad(loss_fn)
+    # compiled once per function, or for this call only where it cannot be hashed
+    if value_and_grad is not None:
+        vg = (_checked_value_and_grad if _hashable(value_and_grad)
+              else _checked_value_and_grad.__wrapped__)(value_and_grad)
+    else:
+        vg = (_value_and_grad if _hashable(loss_fn) else _value_and_grad.__wrapped__)(loss_fn)
+    if _hashable(optimizer) and _hashable(vg):
+        chunk = functools.partial(_chunk, optimizer=optimizer, value_and_grad=vg)
+    else:
+        chunk = _closed_chunk(optimizer, vg)
     if key is None:
         key = jax.random.key(0)  # unused: full-batch steps draw nothing
     state = optimizer.init(params)
@@ -224,10 +300,9 @@ def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
     done = 0
     while done < steps:
         length = min(log_every, steps - done)
-        params, state, values, path = _chunk(
-            params, state, key, data, jnp.asarray(done), optimizer=optimizer,
-            value_and_grad=vg, batch_size=batch_size, keep_path=keep_path, length=length,
-            step_key=step_key)
+        params, state, values, path = chunk(
+            params, state, key, data, jnp.asarray(done), batch_size=batch_size,
+            keep_path=keep_path, length=length, step_key=step_key)
         done += length
         losses.append(values)
         if keep_path:
@@ -299,10 +374,11 @@ def trajectory(optimizer, loss_fn: Callable, params, steps: int, **hyperparamete
         $T + 1$ (``path[0]`` is the start); ``losses`` is ``(T + 1,)``, the loss at each point.
 
     Raises:
-        ValueError: ``steps < 0``; a hyper-parameter out of its range.
+        ValueError: ``steps < 0``; a hyper-parameter out of its range; a ``loss_fn`` whose
+            output is not a scalar.
         TypeError: ``steps`` not an int; an optimizer object given hyper-parameters; a factory that
             does not return an optimizer; a hyper-parameter that is not a real scalar; ``loss_fn``
-            not callable; non-floating params.
+            not callable, or its output not floating; non-floating params.
 
     The explorations of ``notebooks/05_optimizers.ipynb`` (ill-conditioned quadratic,
     Rosenbrock) and :func:`dlmath.widgets.optimizer_explorer` are drawn from it.
@@ -311,6 +387,7 @@ def trajectory(optimizer, loss_fn: Callable, params, steps: int, **hyperparamete
     _checks.count(who, "steps", steps)
     _checks.require_callable(who, "loss_fn", loss_fn, "a callable params -> scalar")
     _checks.float_dtype_of_tree(who, "params", params)
+    _checks.require_scalar_loss(who, "loss_fn(params)", jax.eval_shape(loss_fn, params))
     try:
         _checks.require_optimizer(who, optimizer)
     except TypeError:
@@ -350,5 +427,7 @@ def trajectory(optimizer, loss_fn: Callable, params, steps: int, **hyperparamete
         ) from err
     _checks.require_optimizer(who, probe)
     names = tuple(sorted(hyperparameters))
-    run = _compiled_path(optimizer, loss_fn, steps, names)
+    compiled = _compiled_path if _hashable(optimizer) and _hashable(loss_fn) \
+        else _compiled_path.__wrapped__  # compiled for this call only
+    run = compiled(optimizer, loss_fn, steps, names)
     return run(params, tuple(hyperparameters[k] for k in names))

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from dlmath import _checks
+from dlmath import _checks, _reduce
 from dlmath.optim import Optimizer
 
 __all__ = ["EmptyState", "chain", "clip_by_global_norm", "global_norm"]
@@ -81,9 +81,11 @@ def _floating_leaves(who: str, name: str, tree) -> list:
 
 
 def _norm_of(leaves):
-    """The global norm, summed in at least float32 (float16 squares overflow at 256)."""
-    wide = jnp.promote_types(jnp.result_type(*leaves), jnp.float32)
-    return jnp.sqrt(sum(jnp.sum(jnp.square(jnp.asarray(x).astype(wide))) for x in leaves))
+    """The global norm, summed in at least float32 (float16 squares overflow at 256) and
+    scaled by a power of two near the largest entry (float32 squares of 1e20 overflow):
+    ``dlmath._reduce.scaled_sum``."""
+    scale, total = _reduce.scaled_sum(leaves, 2)
+    return scale * jnp.sqrt(total)
 
 
 def clip_by_global_norm(max_norm) -> Optimizer:

@@ -1,12 +1,13 @@
 """Bad-input rows of dlmath.graphs (chapter 11). Graphs of N = 4 nodes: an adjacency
-``(N, N)`` of 0/1 weights with a zero diagonal (symmetric), node features ``(N, F)`` with
+``(N, N)`` of 0/1 weights with a zero diagonal (directed: not symmetric in general, so a
+transposed adjacency or a degree over the wrong axis shows), node features ``(N, F)`` with
 F = 2, a layer kernel ``(F, G)`` with G = 3, and an edge list of E = 5 edges whose node ids
 are class-like integers in ``[0, N)``. The references are float64 NumPy."""
 
 from __future__ import annotations
 
 import numpy as np
-from bad_input_cases import A, H, Spec, normal
+from bad_input_cases import A, H, Spec, fixed_key, normal
 
 SIZES = {"N": 4, "F": 2, "G": 3, "E": 5}
 ADJ = A(("N", "N"))
@@ -18,8 +19,9 @@ NUM_NODES_EDGES = H(count=True, low=0, static=True, pred=lambda v: int(v) >= 4)
 
 
 def _adjacency(rng, n):
-    upper = np.triu((rng.random((n, n)) < 0.6).astype(np.float32), 1)
-    return upper + upper.T
+    a = (rng.random((n, n)) < 0.6).astype(np.float32)   # A_ij: the edge j -> i
+    np.fill_diagonal(a, 0.0)
+    return a
 
 
 def _edges(rng, s):
@@ -98,6 +100,80 @@ def _edges_build(s, rng):
     }
 
 
+def _np_gat(kw):
+    """The attention layer edge by edge in float64: self-loops replaced by one per node,
+    a softmax over the edges into each node, heads concatenated."""
+    p = {k: np.asarray(v, np.float64) for k, v in kw["params"].items()}
+    heads, n = kw["num_heads"], kw["num_nodes"]
+    s, r = np.asarray(kw["senders"], np.int64), np.asarray(kw["receivers"], np.int64)
+    keep = s != r
+    s, r = np.concatenate([s[keep], np.arange(n)]), np.concatenate([r[keep], np.arange(n)])
+    h = (np.asarray(kw["x"], np.float64) @ p["w"]).reshape(n, heads, -1)
+    score = (h[r] * p["att_dst"]).sum(-1) + (h[s] * p["att_src"]).sum(-1)     # (E, heads)
+    score = np.where(score >= 0, score, kw["negative_slope"] * score)
+    out = np.zeros_like(h)
+    for i in range(n):
+        into = r == i
+        weight = np.exp(score[into] - score[into].max(0))
+        out[i] = np.einsum("eh,ehf->hf", weight / weight.sum(0), h[s[into]])
+    return out.reshape(n, -1) + p["b"]
+
+
+def _gat_build(s, rng):
+    senders, receivers = _edges(rng, s)
+    return {
+        "params": {"w": normal(rng, (s["F"], s["W"]), 0.7),
+                   "att_src": normal(rng, (s["M"], s["G"])),
+                   "att_dst": normal(rng, (s["M"], s["G"])), "b": normal(rng, (s["W"],), 0.1)},
+        "senders": senders, "receivers": receivers, "x": normal(rng, (s["N"], s["F"])),
+        "num_nodes": s["N"], "num_heads": s["M"], "negative_slope": 0.2,
+    }
+
+
+def _gin_build(s, rng):
+    senders, receivers = _edges(rng, s)
+    return {
+        "params": [{"w": normal(rng, (s["F"], s["H"]), 0.7), "b": normal(rng, (s["H"],), 0.1)},
+                   {"w": normal(rng, (s["H"], s["K"]), 0.7), "b": normal(rng, (s["K"],), 0.1)}],
+        "senders": senders, "receivers": receivers, "x": normal(rng, (s["N"], s["F"])),
+        "num_nodes": s["N"], "eps": 0.1,
+    }
+
+
+def _np_gin(kw):
+    x = np.asarray(kw["x"], np.float64)
+    h = (1 + kw["eps"]) * x + _np_messages(kw["senders"], kw["receivers"], x, kw["num_nodes"])
+    for k, layer in enumerate(kw["params"]):
+        h = h @ np.asarray(layer["w"], np.float64) + np.asarray(layer["b"], np.float64)
+        h = np.maximum(h, 0.0) if k < len(kw["params"]) - 1 else h
+    return h
+
+
+def _readout_build(reduce):
+    def build(s, rng):
+        g = s["B"]
+        graph_ids = rng.integers(0, max(g, 1), size=s["N"]).astype(np.int32)
+        if s["N"]:
+            graph_ids[0] = max(g, 1) - 1    # num_graphs < B is wrong
+        return {"x": normal(rng, (s["N"], s["F"])), "graph_ids": graph_ids, "num_graphs": g,
+                "reduce": reduce}
+    return build
+
+
+def _np_readout(kw):
+    x, ids = np.asarray(kw["x"], np.float64), np.asarray(kw["graph_ids"]).astype(np.int64)
+    out = np.zeros((kw["num_graphs"], x.shape[1]))
+    for g in range(kw["num_graphs"]):
+        rows = x[ids == g]
+        if len(rows):
+            out[g] = {"sum": np.sum, "mean": np.mean, "max": np.max}[kw["reduce"]](rows, 0)
+    return out
+
+
+#: gat_layer: heads M = 2 of G = 3 features each, W = M G = 6 columns of w
+GAT_SIZES = {**SIZES, "M": 2, "W": 6}
+
+
 def specs():
     ids = A(("E",), kind="labels", classes="N")
     return [
@@ -147,8 +223,9 @@ def specs():
             grad_of=(("x",), ("edge_weight",)),
             wide_k=300,
             names_ok=("num_nodes",),
-            note="under jit an out-of-range sender reads NaN and an out-of-range receiver is "
-            "dropped (documented), so labels_jit is not set",
+            labels_jit="nan",
+            note="under jit any id outside [0, N), a negative one included, makes every entry "
+            "NaN (documented)",
         ),
         Spec(
             "graphs.gcn_normalize_edges",
@@ -163,7 +240,9 @@ def specs():
             ),
             wide_k=300,
             names_ok=("num_nodes",),
-            note="a concrete negative or non-finite weight raises, naming edge_weight",
+            labels_jit="nan",
+            note="a concrete negative or non-finite weight raises, naming edge_weight; under "
+            "jit an id outside [0, N) makes every weight NaN (documented)",
         ),
         Spec(
             "graphs.dirichlet_energy",
@@ -177,6 +256,83 @@ def specs():
             out_dtype="promote",
             ref=lambda kw: _np_energy(kw["x"], kw["adjacency"]),
             grad_of=(("x",),),
+        ),
+        Spec(
+            "graphs.gat_layer",
+            _gat_build,
+            {
+                ("params", "w"): A(("F", "W"), param=True),
+                ("params", "att_src"): A(("M", "G"), param=True),
+                ("params", "att_dst"): A(("M", "G"), param=True),
+                ("params", "b"): A(("W",), param=True),
+                ("senders",): ids,
+                ("receivers",): ids,
+                ("x",): FEATURES,
+            },
+            {"num_nodes": NUM_NODES, "negative_slope": H(),
+             "num_heads": H(count=True, low=1, static=True, pred=lambda v: int(v) == 2)},
+            sizes=GAT_SIZES,
+            empty={"E": "pass"},
+            out_dtype="params",
+            ref=_np_gat,
+            grad_of=(("x",), ("params", "w"), ("params", "att_src")),
+            wide_k=300,
+            names_ok=("num_nodes", "num_heads"),
+            labels_jit="nan",
+            note="under jit an id outside [0, N) makes every entry NaN (documented)",
+        ),
+        Spec(
+            "graphs.gin_layer",
+            _gin_build,
+            {
+                ("params", 0, "w"): A(("F", "H"), param=True),
+                ("params", 0, "b"): A(("H",), param=True),
+                ("params", 1, "w"): A(("H", "K"), param=True),
+                ("params", 1, "b"): A(("K",), param=True),
+                ("senders",): ids,
+                ("receivers",): ids,
+                ("x",): FEATURES,
+            },
+            {"num_nodes": NUM_NODES, "eps": H()},
+            sizes=SIZES,
+            empty={"E": "pass"},
+            out_dtype="params",
+            ref=_np_gin,
+            grad_of=(("x",), ("params", 0, "w")),
+            wide_k=300,
+            names_ok=("num_nodes", "layer"),
+            labels_jit="nan",
+            note="under jit an id outside [0, N) makes every entry NaN (documented)",
+        ),
+        *(Spec(
+            "graphs.readout",
+            _readout_build(reduce),
+            {("x",): FEATURES, ("graph_ids",): A(("N",), kind="labels", classes="B")},
+            {"num_graphs": H(count=True, low=0, static=True, pred=lambda v: int(v) >= 2),
+             "reduce": H(choices=("sum", "mean", "max"), static=True)},
+            sizes={**SIZES, "B": 2},
+            empty={"N": "pass"},
+            out_dtype="promote",
+            ref=_np_readout,
+            grad_of=(("x",),),
+            wide_k=300,
+            names_ok=("num_graphs",),
+            labels_jit="nan",
+            tag=f"-{reduce}",
+            note="a graph without nodes gives zeros; under jit an id outside [0, G) makes "
+            "every entry NaN (documented)",
+        ) for reduce in ("sum", "mean", "max")),
+        Spec(
+            "graphs.init_gat",
+            lambda s, rng: {"key": fixed_key(), "in_features": s["F"], "out_features": s["G"],
+                            "num_heads": 2, "dtype": np.float32},
+            {},
+            {"in_features": H(count=True, low=1, static=True),
+             "out_features": H(count=True, low=1, static=True),
+             "num_heads": H(count=True, low=1, static=True),
+             "dtype": H(dtype=True, static=True, allow_none=True)},
+            sizes=SIZES,
+            jittable=False,
         ),
         # the loader of chapter 11's graph lives in dlmath.data; its row is kept here
         Spec(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 import optax
-from bad_input_cases import A, Spec, build_mse, ids, normal, np_log_softmax, probs
+from bad_input_cases import A, H, Spec, build_mse, ids, normal, np_log_softmax, probs
 
 
 def specs():
@@ -71,4 +71,12 @@ def specs():
              labels_jit="nan",
              ref=lambda kw: np.exp(np_log_softmax(kw["logits"])) - np.eye(
                  np.shape(kw["logits"])[-1])[np.asarray(kw["labels"]).astype(np.int64)]),
+        Spec("losses.smooth_labels",
+             lambda s, rng: {"labels": probs(rng, (s["N"], s["K"])), "alpha": 0.1},
+             {("labels",): A(("N", "K"), ranks=(1, 2, 3))}, {"alpha": H(low=0.0, high=1.0)},
+             empty={"N": "pass", "K": "raise"}, out_dtype="promote", stable=True,
+             grad_of=(("labels",),),
+             ref=lambda kw: (1 - kw["alpha"]) * np.asarray(kw["labels"], np.float64)
+             + kw["alpha"] / np.shape(kw["labels"])[-1],
+             peer=lambda kw: optax.smooth_labels(jnp.asarray(kw["labels"]), kw["alpha"])),
     ]

@@ -98,6 +98,20 @@ def _build(grad=False, bias=True, stats=False, eps=1e-5):
     return build
 
 
+def _gn_ref(kw):
+    x, s, b = _f64(kw, "x", "scale", "bias")
+    g = kw["num_groups"]
+    grouped = x.reshape(x.shape[0], g, -1)
+    mu, var = grouped.mean(-1, keepdims=True), grouped.var(-1, keepdims=True)
+    return ((grouped - mu) / np.sqrt(var + kw["eps"])).reshape(x.shape) * s + b
+
+
+def _gn_build(s, rng):
+    kw = _build()(s, rng)
+    kw["num_groups"] = 3
+    return kw
+
+
 def specs():
     G = A(("N", "C"))
     return [
@@ -135,4 +149,11 @@ def specs():
              {("x",): X, ("scale",): PARAM, ("grad_output",): G}, EPS, sizes=SIZES,
              empty={"N": "pass", "C": "raise"}, out_dtype="params", ref=_rms_backward_ref,
              names_ok=("grad_output",)),
+        # C = 6 channels in 3 groups of 2; a group's statistics are a mean over its values
+        Spec("normalization.group_norm", _gn_build,
+             {("x",): X, ("scale",): PARAM, ("bias",): PARAM},
+             {**EPS, "num_groups": H(count=True, low=1, static=True,
+                                     pred=lambda v: 6 % int(v) == 0)},
+             sizes={"C": 6}, empty={"N": "pass", "C": "raise"}, out_dtype="params",
+             ref=_gn_ref, grad_of=(("x",),)),
     ]

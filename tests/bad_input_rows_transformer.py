@@ -44,7 +44,7 @@ def _block_spec(name, **kw):
                 {**{("params", *k): A(v, param=True) for k, v in _BLOCK.items()},
                  ("x",): A(("N", "T", "E"))},
                 {"num_heads": H(count=True, low=1, static=True, pred=lambda v: 4 % int(v) == 0),
-                 "is_causal": H(boolean=True, static=True), "eps": H(low=0.0, low_open=True)},
+                 "is_causal": H(boolean=True, static=True), "eps": H(low=0.0)},
                 empty={"N": "pass", "T": "pass"}, out_dtype="params", examples=1, **kw)
 
 

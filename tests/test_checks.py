@@ -173,3 +173,66 @@ def test_pytree_and_state_checks():
         _checks.require_state("adam", None, State)
     with pytest.raises(TypeError, match="f: fn must be a function; got int"):
         _checks.require_callable("f", "fn", 3, "a function")
+
+
+@pytest.mark.parametrize("key", [jax.random.key(0), jax.random.PRNGKey(0)])
+def test_require_key_takes_one_key_of_either_kind(key):
+    _checks.require_key("f", key)
+
+
+@pytest.mark.parametrize("bad, shown", [
+    (0, "got int 0. A seed is not a key"),
+    (None, "got NoneType"),
+    (np.zeros(3, np.uint32), "got a uint32 array of shape (3,)"),
+    (np.zeros(2, np.float32), "got a float32 array of shape (2,)"),
+    (jax.random.split(jax.random.key(0), 2), "got a batch of keys, a key array of shape (2,)"),
+    (jax.random.split(jax.random.PRNGKey(0), 3), "got a uint32 array of shape (3, 2)"),
+])
+def test_require_key_refuses_what_is_not_one_key(bad, shown):
+    with pytest.raises(TypeError, match=r"^f: key must be a jax.random key \(") as info:
+        _checks.require_key("f", bad, "the draws")
+    assert shown in str(info.value), str(info.value)
+    assert "for the draws" in str(info.value)
+
+
+def test_sizes():
+    assert _checks.sizes("f", "sizes", [2, 3], at_least=2) == (2, 3)
+    assert _checks.sizes("f", "sizes", np.array([4, 1])) == (4, 1)
+    with pytest.raises(TypeError, match=r"^f: sizes must be a sequence of at least two ints "
+                                        r">= 1 \(D_0, ...\); got int 3\. hint"):
+        _checks.sizes("f", "sizes", 3, at_least=2, legend="(D_0, ...)", hint="hint")
+    with pytest.raises(ValueError, match=r"^f: sizes must be at least two ints >= 1; got \(3,\)"):
+        _checks.sizes("f", "sizes", (3,), at_least=2)
+    with pytest.raises(ValueError, match=r"^f: sizes\[1\] must be an int >= 1; got 0"):
+        _checks.sizes("f", "sizes", (3, 0))
+    with pytest.raises(TypeError, match=r"^f: sizes must be a sequence"):
+        _checks.sizes("f", "sizes", "34")
+
+
+def test_require_scalar_loss():
+    w = jnp.ones(3)
+    _checks.require_scalar_loss("f", "loss_fn", jnp.sum(w))
+    _checks.require_scalar_loss("f", "loss_fn", 0.5)
+    _checks.require_scalar_loss("f", "loss_fn", jax.eval_shape(jnp.sum, w))
+    jax.jit(lambda w: _checks.require_scalar_loss("f", "loss_fn", jnp.sum(w)))(w)  # traced
+    with pytest.raises(ValueError, match=r"^f: loss_fn must return a real floating scalar "
+                                         r"\(shape \(\)\).*got an array of shape \(3,\)"):
+        _checks.require_scalar_loss("f", "loss_fn", jax.eval_shape(lambda w: w * 2, w))
+    with pytest.raises(TypeError, match=r"^f: loss_fn must return .*dtype int32"):
+        _checks.require_scalar_loss("f", "loss_fn", jnp.sum(w > 0))
+    with pytest.raises(TypeError, match=r"^f: loss_fn must return .*got tuple"):
+        _checks.require_scalar_loss("f", "loss_fn", (w, w))
+
+
+def test_require_optimizer_refuses_a_class():
+    class Plain:
+        def init(self, params):
+            return ()
+
+        def update(self, grads, state, params=None):
+            return grads, state
+
+    _checks.require_optimizer("f", Plain())
+    with pytest.raises(TypeError, match=r"^f: optimizer must be an object .*got the class "
+                                        r"Plain itself\. Pass an instance, Plain\(\.\.\.\)"):
+        _checks.require_optimizer("f", Plain)

@@ -211,24 +211,26 @@ def test_max_pool_ties_route_the_whole_gradient_to_the_first_maximum():
 
 
 def test_documented_formulas_equal_the_code():
-    """The $$ formulas (dlmath.formulas.conv), evaluated entry by entry at small sizes."""
+    """The $$ formulas (dlmath.formulas.conv), evaluated entry by entry at small sizes, all
+    different (H, W, C, O, K_H, K_W), so no formula can sum to the wrong limit unseen."""
     import sympy as sp
 
     from dlmath.formulas import conv as F
 
     rng = np.random.default_rng(5)
-    H, W, C, O, K = 4, 5, 2, 2, 2
+    H, W, C, O, KH, KW = 4, 5, 3, 4, 2, 3
     s, d, p = 2, 1, 1
     x = rng.standard_normal((1, H, W, C))
-    w = rng.standard_normal((K, K, C, O))
+    w = rng.standard_normal((KH, KW, C, O))
     b = rng.standard_normal(O)
-    g = rng.standard_normal((1, 3, 3, O))  # output grid: (4 + 2 - 2) // 2 + 1 = 3, 3 by 3
+    # output grid: (4 + 2 - 2) // 2 + 1 = 3 rows, (5 + 2 - 3) // 2 + 1 = 3 columns
+    g = rng.standard_normal((1, 3, 3, O))
 
     @jax.jit
     def everything(x, w, b, g):
         geometry = {"stride": s, "padding": p, "dilation": d}
         return (conv.conv2d(x, w, b, **geometry), *conv.conv2d_backward(x, w, g, **geometry),
-                conv.avg_pool(x, (K, K), (s, s), ((p, p), (p, p))), conv.global_avg_pool(x),
+                conv.avg_pool(x, (KH, KW), (s, s), ((p, p), (p, p))), conv.global_avg_pool(x),
                 conv.conv2d_im2col(x, w, b, **geometry))
 
     y, dx, dw, _, pooled, gap, y_im2col = in_float64(everything, x, w, b, g)
@@ -258,22 +260,22 @@ def test_documented_formulas_equal_the_code():
         expr = unroll(expr)
         return float(expr.xreplace({e: value(e) for e in expr.atoms(sp.Indexed)}))
 
-    geo = {F.s: s, F.d: d, F.p: p, F.K_H: K, F.K_W: K, F.C: C}
+    geo = {F.s: s, F.d: d, F.p: p, F.K_H: KH, F.K_W: KW, F.C: C}
     ho, wo = y.shape[1:3]
-    for i_, j_, o_ in [(0, 0, 0), (1, 2, 1), (ho - 1, wo - 1, 0)]:
+    for i_, j_, o_ in [(0, 0, 0), (1, 2, 1), (ho - 1, wo - 1, O - 1)]:
         e = F.CONV2D.expr.subs(geo).subs({F.n: 0, F.i: i_, F.j: j_, F.o: o_})
         assert abs(numbers(e) - y[0, i_, j_, o_]) < 1e-9
         assert abs(numbers(e) - y_im2col[0, i_, j_, o_]) < 1e-9
     e = F.WEIGHT_GRADIENT.expr.subs(geo).subs({F.N_: 1, F.H_out: ho, F.W_out: wo, F.u: 1,
-                                               F.v: 0, F.c: 1, F.o: 0})
-    assert abs(numbers(e) - dw[1, 0, 1, 0]) < 1e-9
+                                               F.v: 2, F.c: 2, F.o: 3})
+    assert abs(numbers(e) - dw[1, 2, 2, 3]) < 1e-9
     for a_, b2 in [(0, 0), (2, 3), (3, 4)]:
         e = F.INPUT_GRADIENT.expr.subs(geo).subs({F.H_out: ho, F.W_out: wo, F.O_: O, F.n: 0,
-                                                  F.a: a_, F.b_: b2, F.c: 1})
-        assert abs(numbers(e) - dx[0, a_, b2, 1]) < 1e-9
-    e = F.AVG_POOL.expr.subs({F.s: s, F.p: p, F.K_H: K, F.K_W: K}).subs(
-        {F.n: 0, F.i: 1, F.j: 1, F.c: 0})
-    assert abs(numbers(e) - pooled[0, 1, 1, 0]) < 1e-9
+                                                  F.a: a_, F.b_: b2, F.c: 2})
+        assert abs(numbers(e) - dx[0, a_, b2, 2]) < 1e-9
+    e = F.AVG_POOL.expr.subs({F.s: s, F.p: p, F.K_H: KH, F.K_W: KW}).subs(
+        {F.n: 0, F.i: 1, F.j: 1, F.c: 2})
+    assert abs(numbers(e) - pooled[0, 1, 1, 2]) < 1e-9
     e = F.GLOBAL_AVG_POOL.expr.subs({F.H: H, F.W: W}).subs({F.n: 0, F.c: 1})
     assert abs(numbers(e) - float(gap[0, 1])) < 1e-9
     for H_, K_, s_, P_, d_ in [(7, 3, 2, 2, 1), (8, 2, 3, 1, 2), (5, 5, 1, 0, 1)]:

@@ -30,6 +30,17 @@ def _np_normalize(a):
     return np.diag(d**-0.5) @ at @ np.diag(d**-0.5)
 
 
+def _directed(seed=0, n=6, p=0.5):
+    """A weighted directed graph, A_ij > 0 for an edge j -> i: A != A^T and its row sums
+    (in-degrees) differ from its column sums, so a transposed adjacency or a degree taken
+    over the wrong axis changes the results."""
+    rng = np.random.default_rng(seed)
+    a = (rng.random((n, n)) < p) * (rng.random((n, n)) + 0.5)
+    np.fill_diagonal(a, 0.0)
+    assert not np.allclose(a, a.T) and not np.allclose(a.sum(0), a.sum(1))
+    return a
+
+
 def _features(seed=1, n=6, f=3):
     return np.random.default_rng(seed).standard_normal((n, f)).astype(np.float32)
 
@@ -191,6 +202,73 @@ def test_over_smoothing_energy_falls_by_rho_squared_per_step():
         assert float(new) <= rho**2 * float(energy) * (1 + 1e-9)
 
 
+def test_directed_graphs_use_row_sums_and_a_not_its_transpose():
+    """A_ij is the edge j -> i: the degrees are the row sums (the edges into i), the layer is
+    A_hat X W (not A_hat^T X W), the messages of the edge list are A X; on a directed graph,
+    where the transposes differ, against float64 NumPy. Shapes N = 7, F_in = 3, F_out = 2
+    are all different, so no product can be taken the other way round."""
+    a = _directed(seed=11, n=7)
+    d = a.sum(1) + 1                                     # row sums of A + I
+    a_hat = (a + np.eye(7)) / np.sqrt(np.outer(d, d))
+    d_col = a.sum(0) + 1                                 # the wrong axis, for contrast
+    assert not np.allclose(a_hat, (a + np.eye(7)) / np.sqrt(np.outer(d_col, d_col)))
+    got = np.asarray(graphs.gcn_normalize(jnp.asarray(a, jnp.float32)), np.float64)
+    np.testing.assert_allclose(got, a_hat, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(in_float64(graphs.gcn_normalize, a), a_hat, rtol=1e-13)
+
+    x = _features(seed=3, n=7, f=3)
+    params = {"w": _features(seed=4, n=3, f=2), "b": np.array([0.25, -0.5], np.float32)}
+    want = a_hat @ x.astype(np.float64) @ params["w"].astype(np.float64) + params["b"]
+    assert not np.allclose(want, a_hat.T @ x @ params["w"] + params["b"], atol=1e-3)
+    layer = graphs.gcn_layer(params, jnp.asarray(a_hat, jnp.float32), x)
+    np.testing.assert_allclose(np.asarray(layer, np.float64), want, rtol=1e-5, atol=1e-6)
+
+    senders, receivers, weight = _edges_of(a)
+    weight = weight.astype(np.float32)
+    np.testing.assert_allclose(graphs.message_passing(senders, receivers, x, 7, weight),
+                               a @ x.astype(np.float64), rtol=1e-5, atol=1e-6)
+    s2, r2, w2 = graphs.gcn_normalize_edges(senders, receivers, 7, weight)
+    np.testing.assert_allclose(graphs.message_passing(s2, r2, x, 7, w2),
+                               a_hat @ x.astype(np.float64), rtol=1e-5, atol=1e-6)
+    # the Dirichlet energy's sum over the edges of A + I, degrees from the row sums
+    y = x.astype(np.float64) / np.sqrt(d)[:, None]
+    energy = 0.5 * np.sum((a + np.eye(7))[:, :, None] * (y[:, None] - y[None, :]) ** 2)
+    assert float(in_float64(graphs.dirichlet_energy, x, a)) == pytest.approx(energy, rel=1e-12)
+
+
+def test_the_usage_written_in_the_docstrings_runs_as_written():
+    """Every call of a graphs function written as inline code in the module's docstrings runs
+    as written (assignments first) on a directed graph, and the identities they state hold:
+    the edge-list normalisation passes the messages of gcn_normalize(A), and the edge-list
+    layer is gcn_layer."""
+    import re
+
+    a = (_directed(seed=5, n=5) > 0).astype(np.float64)  # the docstrings' edges: weight 1
+    s, r, _ = _edges_of(a)
+    x = jnp.asarray(_features(seed=6, n=5, f=3))
+    w, b = jnp.asarray(_features(seed=7, n=3, f=2)), jnp.array([0.5, -1.0])
+    ns = {"A": jnp.asarray(a, jnp.float32), "adjacency": jnp.asarray(a, jnp.float32), "s": s,
+          "r": r, "N": 5, "x": x, "w": w, "b": b, "jnp": jnp,
+          **{name: getattr(graphs, name) for name in graphs.__all__}}
+    calls = re.compile(r"\b(" + "|".join(graphs.__all__) + r")\(")
+    docs = [graphs.__doc__] + [getattr(graphs, name).__doc__ for name in graphs.__all__]
+    snippets = [" ".join(code.split()) for doc in docs
+                for code in re.findall(r"``(.+?)``", doc, flags=re.S) if calls.search(code)]
+    assignments = [c for c in snippets if re.match(r"^[\w, ]+ = ", c)]
+    assert len(snippets) >= 5 and assignments
+    for code in assignments:
+        exec(code, ns)
+    for code in snippets:
+        if code not in assignments:
+            eval(code, ns)
+    a_hat = graphs.gcn_normalize(ns["A"])
+    np.testing.assert_allclose(graphs.message_passing(ns["s2"], ns["r2"], x, 5, ns["w2"]),
+                               a_hat @ x, atol=1e-6)
+    np.testing.assert_allclose(
+        graphs.message_passing(ns["s2"], ns["r2"], x @ w, 5, ns["w2"]) + b,
+        graphs.gcn_layer({"w": w, "b": b}, a_hat, x), atol=1e-5)
+
+
 # ------------------------------------------------------------------ gradients
 def test_gradients_against_finite_differences_and_check_grads():
     # float64 NumPy constants: verify runs every function in float64
@@ -259,11 +337,21 @@ def test_everything_compiles_under_jit():
     )
 
 
-def test_out_of_range_ids_under_jit_read_nan_or_are_dropped():
+@pytest.mark.parametrize("bad", [3, 10, -1, -3])
+@pytest.mark.parametrize("which", ["senders", "receivers"])
+def test_out_of_range_ids_under_jit_give_nan_everywhere(bad, which):
+    """Under jit the ids are not checked: any id outside [0, N), a negative one included (not
+    read from the end), makes every entry NaN, never a wrapped node or a dropped edge."""
     x = jnp.ones((3, 2))
+    ids = {"senders": jnp.array([0, 1, 2]), "receivers": jnp.array([1, 2, 0])}
+    ids[which] = ids[which].at[1].set(bad)
     mp = jax.jit(graphs.message_passing, static_argnums=3)
-    assert bool(jnp.all(jnp.isnan(mp(jnp.array([5]), jnp.array([0]), x, 3)[0])))
-    np.testing.assert_array_equal(mp(jnp.array([0]), jnp.array([7]), x, 3), np.zeros((3, 2)))
+    assert bool(jnp.all(jnp.isnan(mp(ids["senders"], ids["receivers"], x, 3))))
+    edges = jax.jit(graphs.gcn_normalize_edges, static_argnums=2)
+    assert bool(jnp.all(jnp.isnan(edges(ids["senders"], ids["receivers"], 3)[2])))
+    good = jax.jit(graphs.message_passing, static_argnums=3)(
+        jnp.array([0, 1, 2]), jnp.array([1, 2, 0]), x, 3)
+    np.testing.assert_array_equal(good, np.ones((3, 2)))
 
 
 # ------------------------------------------------------------------ errors

@@ -163,6 +163,25 @@ def test_out_of_range_ids_raise_when_concrete_and_give_nan_under_jit():
     assert np.isnan(loss) and np.all(np.isnan(gW)) and np.all(np.isnan(gb))
 
 
+@pytest.mark.parametrize("bad", [2, 3, -1, 255])
+def test_binary_ids_out_of_range_under_jit_give_nan_not_a_finite_loss(bad):
+    """0/1 targets given as ints are ids: under jit an id other than 0 and 1 makes the loss,
+    the gradient and the training history NaN (it is not read as the probability 3)."""
+    X, W, b, labels = _problem(9)
+    params = (W[:, 0], b[0])
+    y = np.asarray(labels == 0).astype(np.int32)
+    y[5] = bad
+    y = jnp.asarray(y, jnp.uint8 if bad == 255 else jnp.int32)
+    loss = jax.jit(lambda p, t: lr.logistic_loss(p, X, t))(params, y)
+    gw, gb = jax.jit(lambda p, t: lr.logistic_gradient(p, X, t))(params, y)
+    _, history = jax.jit(lambda t: lr.train_logistic(params, X, t, 0.1, 2))(y)
+    assert np.isnan(loss) and np.all(np.isnan(gw)) and np.isnan(gb)
+    assert np.all(np.isnan(history.loss))
+    good = y.at[5].set(1)  # the same ids, valid: the float targets' values
+    np.testing.assert_array_equal(jax.jit(lambda p, t: lr.logistic_loss(p, X, t))(params, good),
+                                  lr.logistic_loss(params, X, good.astype(jnp.float32)))
+
+
 @pytest.mark.parametrize("rate", [-1.0, 0.0, float("nan"), float("inf"), np.float32(-1.0),
                                   np.array(0.0), jnp.array(float("nan"))])
 def test_learning_rates_that_are_not_positive_and_finite_are_refused(rate):

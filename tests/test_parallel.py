@@ -153,34 +153,37 @@ def test_the_compiled_programs_hold_the_predicted_collectives():
 
 
 def test_documented_formulas_equal_the_code():
+    """The $$ formulas at sizes that all differ (N = 3 examples, D = 6 features, n = 2
+    devices; C = 4 columns and R = 3 rows of w per device; R = 5 hidden units of the MLP per
+    device, 3 outputs), so no formula can confuse two of them unseen."""
     rng = np.random.default_rng(0)
-    x, w = rng.normal(size=(2, 4)), rng.normal(size=(4, 6))
+    x, w = rng.normal(size=(3, 6)), rng.normal(size=(6, 8))
     mesh = mesh_of(2)
     col = in_float64(parallel.column_parallel_matmul, x, w, mesh)
     row = in_float64(parallel.row_parallel_matmul, x, w, mesh)
-    xs = {FP.x[r, c]: x[r, c] for r in range(2) for c in range(4)}
-    ws = {FP.w[r, c]: w[r, c] for r in range(4) for c in range(6)}
-    for r in range(2):
+    xs = {FP.x[r, c]: x[r, c] for r in range(3) for c in range(6)}
+    ws = {FP.w[r, c]: w[r, c] for r in range(6) for c in range(8)}
+    for r in range(3):
         for dev in range(2):
-            for c in range(3):  # C = 6 / 2 columns per device
-                e = FP.COLUMN_SPLIT.expr.subs({FP.D: 4, FP.C: 3}).subs(
-                    {FP.i: r, FP.d: dev, FP.c: c}).doit().subs(xs | ws)
-                assert abs(float(e) - col[r, 3 * dev + c]) < 1e-12
-        for j in range(6):
-            e = FP.ROW_SPLIT.expr.subs({FP.R: 2, FP.n: 2}).subs({FP.i: r, FP.j: j}).doit()
-            assert abs(float(e.subs(xs | ws)) - row[r, j]) < 1e-12
-    params = [{"w": rng.normal(size=(4, 4)), "b": rng.normal(size=4)},
-              {"w": rng.normal(size=(4, 2)), "b": rng.normal(size=2)}]
+            for c in range(4):  # C = 8 / 2 columns per device
+                e = FP.COLUMN_SPLIT.expr.subs({FP.D: 6, FP.C: 4}).subs(
+                    {FP.i: r, FP.d: dev, FP.c: c}).doit().xreplace(xs | ws)
+                assert abs(float(e) - col[r, 4 * dev + c]) < 1e-12
+        for j in range(8):  # R = 6 / 2 rows per device
+            e = FP.ROW_SPLIT.expr.subs({FP.R: 3, FP.n: 2}).subs({FP.i: r, FP.j: j}).doit()
+            assert abs(float(e.xreplace(xs | ws)) - row[r, j]) < 1e-12
+    params = [{"w": rng.normal(size=(6, 10)), "b": rng.normal(size=10)},
+              {"w": rng.normal(size=(10, 3)), "b": rng.normal(size=3)}]
     out = in_float64(lambda p, x: parallel.tensor_parallel_mlp(
         jax.tree_util.tree_map(jnp.asarray, p), x, mesh), params, x)
-    nums = xs | {FP.w1[r, c]: params[0]["w"][r, c] for r in range(4) for c in range(4)}
-    nums |= {FP.b1[c]: params[0]["b"][c] for c in range(4)}
-    nums |= {FP.w2[r, c]: params[1]["w"][r, c] for r in range(4) for c in range(2)}
-    nums |= {FP.b2[c]: params[1]["b"][c] for c in range(2)}
-    for r in range(2):
-        for j in range(2):
-            e = FP.SPLIT_MLP.expr.subs({FP.D: 4, FP.R: 2, FP.n: 2}).subs({FP.i: r, FP.j: j})
-            assert abs(float(e.doit().subs(nums)) - out[r, j]) < 1e-12
+    nums = xs | {FP.w1[r, c]: params[0]["w"][r, c] for r in range(6) for c in range(10)}
+    nums |= {FP.b1[c]: params[0]["b"][c] for c in range(10)}
+    nums |= {FP.w2[r, c]: params[1]["w"][r, c] for r in range(10) for c in range(3)}
+    nums |= {FP.b2[c]: params[1]["b"][c] for c in range(3)}
+    for r in range(3):
+        for j in range(3):  # R = 10 / 2 hidden units per device
+            e = FP.SPLIT_MLP.expr.subs({FP.D: 6, FP.R: 5, FP.n: 2}).subs({FP.i: r, FP.j: j})
+            assert abs(float(e.doit().xreplace(nums)) - out[r, j]) < 1e-12
     for M_, n_ in ((1000.0, 1), (1000.0, 8), (3.5, 3)):
         want = float(FP.RING_BYTES.expr.subs({FP.M: M_, FP.n: n_}))
         assert abs(float(parallel.ring_all_reduce_bytes(M_, n_)) - want) < 1e-6 * M_

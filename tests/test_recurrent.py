@@ -284,13 +284,14 @@ def test_errors_name_the_function_the_argument_and_the_shapes():
 # ---- the documented formulas ---------------------------------------------------------------
 
 def test_documented_formulas_equal_the_code():
-    """The $$ formulas of the docstrings (dlmath.formulas.recurrent) at D = 2, H = 2, with
-    numbers for every entry, against the cells (one sequence, one step)."""
+    """The $$ formulas of the docstrings (dlmath.formulas.recurrent) at D = 3, H = 2 (two
+    sizes that differ, so a sum to the wrong limit shows), with numbers for every entry,
+    against the cells (one sequence, one step)."""
     import sympy as sp
 
     from dlmath.formulas import recurrent as F
 
-    d, hh = 2, 2
+    d, hh = 3, 2
     rng = np.random.default_rng(1)
     x, h, c = rng.standard_normal(d), rng.standard_normal(hh), rng.standard_normal(hh)
     for cell, G in R.GATES.items():

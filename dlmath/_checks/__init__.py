@@ -21,7 +21,7 @@ The rules, for every function:
   built with ``state_dtype`` keeps its state, and casts gradients, in that dtype, so a float16
   model can have a float32 Adam state). A function without parameters
   (losses, activations) follows JAX's type promotion. Reductions (sums, means, variances,
-  norms) are taken in at least float32 (:func:`accumulation_dtype`) and the result is
+  norms) are taken in at least float32 (``dlmath._reduce``) and the result is
   returned in the input's dtype, so float16 data does not overflow in a sum of squares.
 * **Class ids.** Labels are integers of any width (uint8 ... int64), compared and indexed
   in at least 32 bits (so uint8 ids and ``K >= 256`` classes never overflow). Concrete ids
@@ -39,13 +39,16 @@ The rules, for every function:
   reduced passes through and returns an empty result, as ``jax.nn`` does.
 * **Pytrees.** Gradients, updates and states must have the structure and leaf shapes of the
   parameters they belong to.
+* **Keys.** A ``key`` argument is one ``jax.random`` key: ``jax.random.key(seed)`` or a raw
+  ``jax.random.PRNGKey(seed)`` (uint32, shape ``(2,)``). A seed, an array of another dtype or
+  shape and a batch of keys are a ``TypeError`` (a function is mapped over keys with
+  ``jax.vmap``).
 """
 
 
 from __future__ import annotations
 
 from dlmath._checks.arrays import (  # noqa: F401
-    accumulation_dtype,
     cast_floats,
     checked,
     dtype_of,

@@ -134,14 +134,6 @@ def cast_floats(dtype, *arrays):
     return tuple(out)
 
 
-def accumulation_dtype(dtype):
-    """The dtype a reduction (a sum, a mean, a variance, a norm) is taken in: at least
-    float32, so that float16 and bfloat16 sums and squares do not overflow or lose their
-    low bits (float16's largest number is 65504, so a square overflows at 256). The result
-    is cast back to the input's dtype."""
-    return jnp.promote_types(dtype, jnp.float32)
-
-
 def quotient(numerator, denominator):
     r"""``numerator / denominator`` with $0/0 = 0$: the package's one rule for ``eps``
     (``eps >= 0``; with ``eps = 0`` a zero denominator can meet a zero numerator: a zero

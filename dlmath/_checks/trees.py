@@ -64,14 +64,13 @@ def require_callable(who: str, name: str, value, what: str) -> None:
         raise TypeError(f"{who}: {name} must be {what}; got {type(value).__name__}.")
 
 
-def require_scalar_loss(who: str, name: str, fn, *args, pick=None) -> None:
-    """``fn(*args)`` (or ``pick`` of it, e.g. the loss of a ``(loss, grads)`` pair) is a real
-    floating scalar, the loss that a gradient is taken of. Only its shape and dtype are
-    computed (``jax.eval_shape``: nothing runs), so the check costs one trace of ``fn``.
-    ``ValueError`` for an array of another shape, ``TypeError`` for another dtype or object."""
-    out = jax.eval_shape(fn, *args)
-    if pick is not None:
-        out = pick(out)
+def require_scalar_loss(who: str, name: str, out) -> None:
+    """``out``, the value of a loss (an array, a traced value, or the
+    ``jax.ShapeDtypeStruct`` of ``jax.eval_shape``: only its shape and dtype are read), is a
+    real floating scalar, which a gradient can be taken of. ``ValueError`` for an array of
+    another shape, ``TypeError`` for another dtype or object."""
+    if isinstance(out, (float, np.floating)):  # a Python or NumPy float is a scalar
+        return
     shape, dtype = getattr(out, "shape", None), getattr(out, "dtype", None)
     if shape == () and dtype is not None and jnp.issubdtype(dtype, jnp.floating):
         return

@@ -19,6 +19,7 @@ __all__ = [
     "SOFTMAX_CROSS_ENTROPY_INTEGER", "SOFTMAX_CROSS_ENTROPY_INTEGER_GRADIENT",
     "LOGISTIC_GRADIENT_W", "LOGISTIC_GRADIENT_B",
     "SOFTMAX_GRADIENT_W", "SOFTMAX_GRADIENT_B", "ENTROPY", "KL_DIVERGENCE", "CROSS_ENTROPY",
+    "SMOOTH_LABELS",
     "K", "N", "D", "i", "j", "k", "c",
 ]
 
@@ -105,7 +106,13 @@ KL_DIVERGENCE = Formula("information.kl_divergence",
 CROSS_ENTROPY = Formula("information.cross_entropy",
                         -sp.Sum(_p[k] * sp.log(_q[k]), (k, 0, K - 1)), (_p, _q, K))
 
+# Label smoothing of probability labels y_0..y_{K-1} with weight alpha in [0, 1].
+_alpha = sp.Symbol("alpha", nonnegative=True)
+SMOOTH_LABELS = Formula("losses.smooth_labels", (1 - _alpha) * _ys[k] + _alpha / K,
+                        (_ys, k, K, _alpha))
+
 DOCUMENTED = {
+    "losses.smooth_labels": (SMOOTH_LABELS,),
     "losses.binary_cross_entropy_with_logits": (BCE_DEFINITION, BCE_WITH_LOGITS),
     "losses.softmax_cross_entropy": (SOFTMAX_CROSS_ENTROPY,),
     "losses.sigmoid_binary_cross_entropy_gradient": (BCE_GRADIENT,),

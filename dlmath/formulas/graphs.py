@@ -16,7 +16,9 @@ from dlmath.formulas.symbols import N, i, j, k
 
 __all__ = ["N", "i", "j", "k", "E", "F", "F_in", "e", "f", "g", "A", "A_hat", "X", "W", "b",
            "s", "r", "w", "d_tilde", "degree", "GCN_NORMALIZE", "GCN_LAYER",
-           "MESSAGE_PASSING", "GCN_EDGE_WEIGHT", "DIRICHLET_ENERGY"]
+           "MESSAGE_PASSING", "GCN_EDGE_WEIGHT", "DIRICHLET_ENERGY", "Xp", "a_src", "a_dst",
+           "score", "slope", "GAT_SCORE", "GAT_OUTPUT", "eps_gin", "GIN_AGGREGATE", "q", "gid",
+           "READOUT_SUM"]
 
 #: The number of edges, of features, of a layer's input features.
 E, F, F_in = sp.symbols("E F F_in", integer=True, positive=True)
@@ -73,10 +75,64 @@ DIRICHLET_ENERGY = Formula(
     (A, X, d_tilde, N, F),
 )
 
+# ---- attention, GIN, readout
+#: the transformed features $X' = XW$ of one head, its attention vectors, the edge scores
+Xp = sp.IndexedBase("X'", real=True)
+a_src, a_dst = sp.IndexedBase("a_{src}", real=True), sp.IndexedBase("a_{dst}", real=True)
+score = sp.IndexedBase(r"\varepsilon", real=True)
+#: the slope of the LeakyReLU below 0
+slope = sp.Symbol(r"\lambda", real=True)
+
+
+def _leaky(t):
+    return sp.Piecewise((t, t >= 0), (slope * t, True))
+
+
+#: $\varepsilon_e = \mathrm{LeakyReLU}(a_{dst} \cdot X'_{r_e} + a_{src} \cdot X'_{s_e})$.
+GAT_SCORE = Formula(
+    "graphs.gat_layer.score",
+    _leaky(sp.Sum(a_dst[f] * Xp[r[e], f], (f, 0, F - 1))
+           + sp.Sum(a_src[f] * Xp[s[e], f], (f, 0, F - 1))),
+    (a_dst, a_src, Xp, s, r, e, F, slope),
+)
+
+#: $H_{if} = \sum_e [r_e = i] e^{\varepsilon_e} X'_{s_e f} / \sum_e [r_e = i]
+#: e^{\varepsilon_e} + b_f$ (the softmax over the edges into $i$).
+GAT_OUTPUT = Formula(
+    "graphs.gat_layer",
+    sp.Sum(sp.KroneckerDelta(i, r[e]) * sp.exp(score[e]) * Xp[s[e], f], (e, 0, E - 1))
+    / sp.Sum(sp.KroneckerDelta(i, r[e]) * sp.exp(score[e]), (e, 0, E - 1)) + b[f],
+    (score, Xp, s, r, b, i, f, E),
+)
+
+#: $\epsilon$ of GIN
+eps_gin = sp.Symbol("epsilon", real=True)
+
+#: $h_{if} = (1 + \epsilon) X_{if} + \sum_e [r_e = i] X_{s_e f}$.
+GIN_AGGREGATE = Formula(
+    "graphs.gin_layer",
+    (1 + eps_gin) * X[i, f] + sp.Sum(sp.KroneckerDelta(i, r[e]) * X[s[e], f], (e, 0, E - 1)),
+    (X, s, r, eps_gin, i, f, E),
+)
+
+#: the graph index and the graph id of each node
+q = sp.Symbol("q", integer=True, nonnegative=True)
+gid = sp.IndexedBase("c", integer=True, nonnegative=True)
+
+#: $y_{qf} = \sum_i [c_i = q] X_{if}$.
+READOUT_SUM = Formula(
+    "graphs.readout",
+    sp.Sum(sp.KroneckerDelta(q, gid[i]) * X[i, f], (i, 0, N - 1)),
+    (X, gid, q, f, N),
+)
+
 DOCUMENTED = {
     "graphs.gcn_normalize": (GCN_NORMALIZE,),
     "graphs.gcn_layer": (GCN_LAYER,),
     "graphs.message_passing": (MESSAGE_PASSING,),
     "graphs.gcn_normalize_edges": (GCN_EDGE_WEIGHT,),
     "graphs.dirichlet_energy": (DIRICHLET_ENERGY,),
+    "graphs.gat_layer": (GAT_SCORE, GAT_OUTPUT),
+    "graphs.gin_layer": (GIN_AGGREGATE,),
+    "graphs.readout": (READOUT_SUM,),
 }

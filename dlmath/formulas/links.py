@@ -155,6 +155,8 @@ LINKS: dict[str, Link] = {
                                               _SOFTREG),
     "cross_entropy.SOFTMAX_GRADIENT_B": _link("03", "softmax_ce_gradient = Derivation(",
                                               _SOFTREG),
+    "cross_entropy.SMOOTH_LABELS": _link(
+        None, None, "smooth_labels::test_smooth_labels_is_its_formula_and_optax"),
     "cross_entropy.ENTROPY": _link("03", "entropy_plus_kl = Derivation(", _INFO),
     "cross_entropy.KL_DIVERGENCE": _link("03", "gibbs = Derivation(", _INFO),
     "cross_entropy.CROSS_ENTROPY": _link("03", "entropy_plus_kl = Derivation(", _INFO),
@@ -180,6 +182,15 @@ LINKS: dict[str, Link] = {
         "graphs::test_gcn_normalize_edges_equals_the_dense_normalisation"),
     "graphs.DIRICHLET_ENERGY": _link("11", "define(E_(X_ms), FG.DIRICHLET_ENERGY.expr",
                                      "graphs::test_dirichlet_energy_pairwise_trace_and_formula"),
+    "graphs.GAT_SCORE": _link(None, None,
+                              "graph_attention::test_gat_layer_is_the_registered_formulas"),
+    "graphs.GAT_OUTPUT": _link(None, None,
+                               "graph_attention::test_gat_layer_is_the_registered_formulas"),
+    "graphs.GIN_AGGREGATE": _link(
+        None, None, "graph_attention::test_gin_layer_is_the_dense_reference_and_the_formula"),
+    "graphs.READOUT_SUM": _link(
+        None, None,
+        "graph_attention::test_readout_sum_is_the_formula_and_invariant_to_node_order"),
     # ---- normalisation and regularisation (chapter 09)
     "normalization.BATCH_NORM": _link("09", 'display(define("y_j", FN.BATCH_NORM.expr',
                                       "normalization::test_batch_norm_is_its_formula_and_numpy"),
@@ -188,6 +199,8 @@ LINKS: dict[str, Link] = {
         "normalization::test_batch_norm_backward_is_its_formula"),
     "normalization.LAYER_NORM": _link("09", "ln_backward = Derivation(", _NORMS),
     "normalization.RMS_NORM": _link("09", "rms_backward = Derivation(", _NORMS),
+    "normalization.GROUP_NORM": _link(
+        None, None, "group_norm::test_group_norm_is_its_formula_flax_and_numpy"),
     "normalization.DROPOUT": _link(
         "09", "dropout_mean = Derivation(",
         "regularization::test_dropout_mean_variance_formula_and_evaluation"),

@@ -18,7 +18,8 @@ from dlmath.formulas.symbols import D, N, i, j
 
 __all__ = ["N", "D", "i", "j", "a", "x", "g", "gamma", "beta", "eps", "scale", "bias",
            "batch_mean", "batch_var", "x_hat", "xh", "sigma", "BATCH_NORM", "BATCH_NORM_BACKWARD",
-           "LAYER_NORM", "RMS_NORM", "p", "m", "x0", "DROPOUT", "w", "tau", "SOFT_THRESHOLD"]
+           "LAYER_NORM", "RMS_NORM", "M", "GROUP_NORM", "p", "m", "x0", "DROPOUT", "w", "tau",
+           "SOFT_THRESHOLD"]
 
 #: The feature index of layer and RMS norm.
 a = sp.Symbol("a", integer=True, nonnegative=True)
@@ -74,6 +75,14 @@ RMS_NORM = Formula(
     (x, scale, j, D, eps),
 )
 
+#: the number of values in one group of group norm (its channels at every position)
+M = sp.Symbol("M", integer=True, positive=True)
+
+#: $y_j = \gamma \hat x_j + \beta$ over the $M$ values $x_i$ of one group of one example
+#: ($\gamma$, $\beta$: the scale and bias of the entry's channel).
+GROUP_NORM = Formula("normalization.group_norm", gamma * x_hat(j, M, i) + beta,
+                     (x, j, M, gamma, beta, eps))
+
 # ---- regularisation ------------------------------------------------------------------
 
 p = sp.Symbol("p", nonnegative=True)
@@ -95,6 +104,7 @@ DOCUMENTED = {
     "normalization.batch_norm_backward": (BATCH_NORM_BACKWARD,),
     "normalization.layer_norm": (LAYER_NORM,),
     "normalization.rms_norm": (RMS_NORM,),
+    "normalization.group_norm": (GROUP_NORM,),
     "regularization.dropout": (DROPOUT,),
     "regularization.soft_threshold": (SOFT_THRESHOLD,),
 }
