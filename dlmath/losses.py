@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
-from dlmath import _checks
+from dlmath import _checks, _reduce
 from dlmath.activations import log_softmax, sigmoid, softmax
 
 __all__ = ["mse", "mse_gradient"]
@@ -37,7 +37,9 @@ def mse(predictions, targets):
 
     with $\hat y$ = ``predictions`` and $y$ = ``targets`` flattened to $N$ elements. It is,
     up to constants, the negative log-likelihood of Gaussian noise (derived in
-    ``notebooks/01_linear_regression.ipynb``).
+    ``notebooks/01_linear_regression.ipynb``). The squares and their sum are formed in at
+    least float32 (a float16 residual of 256 would overflow its square) and the mean
+    returned in the inputs' dtype; so is the gradient.
 
     Args:
         predictions: floating array of any shape ``(*B,)``.
@@ -51,7 +53,9 @@ def mse(predictions, targets):
         ValueError: if the shapes differ, or there is no element ($N = 0$).
         TypeError: if ``predictions`` is not floating, or ``targets`` is not real.
     """
-    return jnp.mean(jnp.square(predictions - targets))
+    dtype = jnp.result_type(predictions, targets)
+    wide = _reduce.wide(dtype)
+    return jnp.mean(jnp.square(predictions.astype(wide) - targets.astype(wide))).astype(dtype)
 
 
 @_checks.checked(_mse_check("mse_gradient"))
@@ -72,8 +76,10 @@ def mse_gradient(predictions, targets):
     Raises:
         ValueError, TypeError: as :func:`mse`.
     """
-    residuals = predictions - targets
-    return 2.0 * residuals / residuals.size
+    dtype = jnp.result_type(predictions, targets)
+    wide = _reduce.wide(dtype)  # 2 (y_hat - y) overflows float16 before the division by N
+    residuals = predictions.astype(wide) - targets.astype(wide)
+    return (2.0 * residuals / residuals.size).astype(dtype)
 
 
 # ------------------------------------------------------------------ cross-entropies

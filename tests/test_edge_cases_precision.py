@@ -94,6 +94,22 @@ def test_float16_activation_gradients_at_the_range_limit(name):
     np.testing.assert_allclose(np.asarray(grad16, np.float64), grad64, rtol=2e-3, atol=1e-4)
 
 
+def test_mse_and_its_gradient_in_float16_at_the_range_limit():
+    """Residuals of 6e4: their squares (3.6e9) overflow float16, their mean gradient
+    2 r / N does not; both are the float64 values rounded to float16."""
+    p = np.asarray([6e4, -6e4, 3e4, 0.0])
+    t = np.asarray([0.0, 0.0, -3e4, 1.0])
+    g16 = jax.grad(lambda a: losses.mse(a, jnp.asarray(t, jnp.float16)).astype(jnp.float32))(
+        jnp.asarray(p, jnp.float16))
+    np.testing.assert_allclose(np.asarray(g16, np.float64), 2 * (p - t) / p.size, rtol=1e-3)
+    hand = losses.mse_gradient(jnp.asarray(p, jnp.float16), jnp.asarray(t, jnp.float16))
+    np.testing.assert_allclose(np.asarray(hand, np.float64), 2 * (p - t) / p.size, rtol=1e-3)
+    small = np.asarray([300.0, -200.0])  # squares beyond 65504, mean 65000 within range
+    value = losses.mse(jnp.asarray(small, jnp.float16), jnp.zeros(2, jnp.float16))
+    assert value.dtype == jnp.float16
+    assert float(value) == pytest.approx(np.mean(small**2), rel=1e-3)
+
+
 def test_cross_entropy_gradient_where_p_and_q_are_zero():
     """A class with p = q = 0 contributes 0 and sends no 0/0 into either gradient."""
     p, q = jnp.asarray([0.0, 0.25, 0.75]), jnp.asarray([0.0, 0.5, 0.5])
