@@ -17,10 +17,12 @@ transposes of the kernels: :mod:`dlmath.convert` maps a ``torch.nn.RNN`` / ``LST
 
 A step is split in two: the input projection ``xw = x w_ih + b_ih`` and the recurrent part
 (:func:`rnn_step`, :func:`lstm_step`, :func:`gru_step`), which adds ``h w_hh + b_hh`` and
-applies the gates. The sequence functions compute the input projections of all ``T`` steps
-as one matrix product before the loop (they do not depend on $h$) and run only the
-recurrent part inside ``jax.lax.scan`` (:func:`scan`). Computation is in the parameters'
-float dtype (inputs and states of another float dtype are cast to it, the package's rule).
+applies the gates. The input projections do not depend on $h$, so they could be computed
+for all ``T`` steps as one matrix product before the loop (hoisted: :func:`scan` without
+``ih``); the sequence functions project each step's input inside ``jax.lax.scan`` instead
+(:func:`scan` with ``ih``), as flax does, which on a CPU is the faster of the two.
+Computation is in the parameters' float dtype (inputs and states of another float dtype are
+cast to it, the package's rule).
 Derived in ``notebooks/07_recurrent.ipynb``.
 """
 
@@ -211,15 +213,25 @@ def gru_step(hh, xw, h):
     return (1 - z) * n + z * h.astype(n.dtype)
 
 
-def scan(step, carry, xw):
-    r"""Run ``step(xw_t, carry) -> carry`` over the time axis of batch-first input
-    projections with ``jax.lax.scan``: the loop of :func:`rnn`, :func:`lstm` and
-    :func:`gru`, whose steps are :func:`rnn_step` ... with ``params["hh"]`` bound.
+def scan(step, carry, xw, ih=None):
+    r"""Run ``step(xw_t, carry) -> carry`` over the time axis with ``jax.lax.scan``: the
+    loop of :func:`rnn`, :func:`lstm` and :func:`gru`, whose steps are :func:`rnn_step` ...
+    with ``params["hh"]`` bound.
+
+    Without ``ih``, ``xw`` holds the input projections of every step, computed before the
+    loop (*hoisted*: one large matrix product). With ``ih`` (the input layer
+    ``params["ih"]``), ``xw`` holds the inputs and each step projects its own,
+    ``dense(ih, x_t)``, inside the loop, as flax's cells do. The two give the same
+    numbers; the sequence functions take the second, which on a CPU is the faster: the
+    hoisted projections of all steps are written to memory and read back one step at a
+    time (``notebooks/07_recurrent.ipynb`` measures both).
 
     Args:
         step: a function ``(xw_t (B, G·H), carry) -> carry``.
         carry: the initial state, an array ``(B, H)`` or the LSTM's pair ``(h, c)``.
-        xw: floating ``(B, T, G·H)``, the input projections of every step.
+        xw: floating ``(B, T, G·H)``, the input projections of every step; with ``ih``,
+            the inputs ``(B, T, D)``.
+        ih: ``None``, or the input layer ``{"w": (D, G·H), "b": (G·H,)}``.
 
     Returns:
         ``(hs, carry)``: the hidden state of every step ``(B, T, H)`` (the carry, or its
@@ -233,7 +245,8 @@ def scan(step, carry, xw):
     """
     _checks.require_callable("scan", "step", step, "a function (xw_t, carry) -> carry")
     _checks.require_floating("scan", "xw", xw)
-    _checks.require_ndim("scan", "xw", xw, 3, "(B, T, G·H)", "Batch-first: time is axis 1.")
+    _checks.require_ndim("scan", "xw", xw, 3, "(B, T, G·H)" if ih is None else "(B, T, D)",
+                         "Batch-first: time is axis 1.")
     for k, h in enumerate(carry if isinstance(carry, tuple) else (carry,)):
         name = f"carry[{k}]" if isinstance(carry, tuple) else "carry"
         _checks.require_floating("scan", name, h)
@@ -245,7 +258,7 @@ def scan(step, carry, xw):
             )
 
     def body(carry, xw_t):
-        carry = step(xw_t, carry)
+        carry = step(xw_t if ih is None else dense.kernel(ih, xw_t), carry)
         return carry, carry[0] if isinstance(carry, tuple) else carry
 
     carry, hs = jax.lax.scan(body, carry, jnp.swapaxes(xw, 0, 1))
@@ -387,9 +400,8 @@ def rnn(params, xs, initial_h):
 
     Derived in ``notebooks/07_recurrent.ipynb``.
     """
-    xw = dense.kernel(params["ih"], xs)  # the input projections of all steps: one product
     step = functools.partial(rnn_step.kernel, params["hh"])
-    return scan(step, _in_dtype(params, initial_h), xw)
+    return scan(step, _in_dtype(params, initial_h), xs, ih=params["ih"])
 
 
 @_checks.checked(lambda params, xs, initial_state: _check_call(
@@ -428,9 +440,8 @@ def lstm(params, xs, initial_state):
 
     Derived in ``notebooks/07_recurrent.ipynb``.
     """
-    xw = dense.kernel(params["ih"], xs)  # the input projections of all steps: one product
     step = functools.partial(lstm_step.kernel, params["hh"])
-    return scan(step, _in_dtype(params, tuple(initial_state)), xw)
+    return scan(step, _in_dtype(params, tuple(initial_state)), xs, ih=params["ih"])
 
 
 @_checks.checked(lambda params, xs, initial_h: _check_call("gru", "gru", params, xs, 3,
@@ -464,9 +475,8 @@ def gru(params, xs, initial_h):
 
     Derived in ``notebooks/07_recurrent.ipynb``.
     """
-    xw = dense.kernel(params["ih"], xs)  # the input projections of all steps: one product
     step = functools.partial(gru_step.kernel, params["hh"])
-    return scan(step, _in_dtype(params, initial_h), xw)
+    return scan(step, _in_dtype(params, initial_h), xs, ih=params["ih"])
 
 
 # ---------------------------------------------------------------- parameters
