@@ -178,8 +178,8 @@ def _slices(xp, kernel, stride, dilation, out):
             yield (u, v), lax.slice(xp, start, stop, (1, stride[0], stride[1], 1))
 
 
-def _pad(x, pads, value=0.0):
-    return jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=value)
+def _pad(x, pads):
+    return jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
 
 
 def _patches(xp, kernel, stride, dilation, out):

@@ -115,13 +115,6 @@ def _non_negative(who: str, name: str, value) -> None:
     _checks.hyperparameter(who, name, value, low=0.0)
 
 
-def _positive(eps, dtype) -> bool:
-    """``eps`` is a number known now and still > 0 in ``dtype`` (float16 rounds 1e-8 to 0),
-    so no denominator ``... + eps`` is 0 and the plain quotient is taken; otherwise
-    :func:`_checks.quotient` takes 0/0 as 0."""
-    return not _checks.is_traced(eps) and float(np.asarray(eps, dtype)) > 0
-
-
 def _keep_dtype(new, old):
     """The new state, leaf by leaf in the dtype of the old one (a traced float32
     hyper-parameter must not promote a float16 state)."""
@@ -390,7 +383,7 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt: 
         else:
             second = nu_hat
         def direction(g, s):
-            if _positive(eps, s.dtype):  # the denominator is never 0: the plain formulas
+            if _checks.eps_keeps_positive(eps, s.dtype):  # never 0: the plain formulas
                 return g * (jax.lax.rsqrt(s + eps) if eps_in_sqrt else 1 / (jnp.sqrt(s) + eps))
             # eps = 0 (also after rounding to the state's dtype, or traced): a zero gradient
             # history gives 0 / 0 = 0, not NaN
@@ -442,11 +435,9 @@ def _adam_core(who, learning_rate, b1, b2, eps, eps_root, nesterov, mu_dtype, st
         else:
             mu_hat = _bias_correction(mu, b1, count)
         nu_hat = _bias_correction(nu, b2, count)
-        def divide(m, v):  # 0 / 0 = 0 where the denominator can be 0
-            den = jnp.sqrt(v + eps_root) + eps
-            return m / den if _positive(eps, den.dtype) else _checks.quotient(m, den)
-
-        d = _tmap(divide, mu_hat, nu_hat)
+        # 0 / 0 = 0 where the denominator can be 0 (eps = 0): _checks.quotient
+        d = _tmap(lambda m, v: _checks.quotient(m, jnp.sqrt(v + eps_root) + eps, eps), mu_hat,
+                  nu_hat)
         return d, AdamState(count=count, mu=_keep_dtype(mu, state.mu),
                             nu=_keep_dtype(nu, state.nu))
 

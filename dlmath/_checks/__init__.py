@@ -52,6 +52,7 @@ from dlmath._checks.arrays import (  # noqa: F401
     cast_floats,
     checked,
     dtype_of,
+    eps_keeps_positive,
     first_bad,
     float_dtype_of_tree,
     fmt,

@@ -134,11 +134,21 @@ def cast_floats(dtype, *arrays):
     return tuple(out)
 
 
-def quotient(numerator, denominator):
+def eps_keeps_positive(eps, dtype) -> bool:
+    """``eps`` is a number known now (not traced) and still > 0 in ``dtype`` (float16
+    rounds 1e-8 to 0): a denominator ``(a root) + eps`` is then never 0."""
+    return not is_traced(eps) and float(np.asarray(eps, dtype)) > 0
+
+
+def quotient(numerator, denominator, eps=None):
     r"""``numerator / denominator`` with $0/0 = 0$: the package's one rule for ``eps``
     (``eps >= 0``; with ``eps = 0`` a zero denominator can meet a zero numerator: a zero
     gradient history in an optimizer). A nonzero numerator over 0 stays $\pm\infty$, so a
-    broken computation still shows."""
+    broken computation still shows. Given the ``eps`` that the denominator (a non-negative
+    root plus ``eps``) contains, and :func:`eps_keeps_positive`, the denominator cannot be
+    0 and the plain quotient is taken, without the select in the compiled program."""
+    if eps is not None and eps_keeps_positive(eps, denominator.dtype):
+        return numerator / denominator
     return numerator / jnp.where((denominator == 0) & (numerator == 0),
                                  jnp.ones((), denominator.dtype), denominator)
 
