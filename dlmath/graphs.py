@@ -163,13 +163,15 @@ def _widen(ids):
     return ids
 
 
-def _ids_ok(senders, receivers, num_nodes: int):
-    """Whether every id lies in ``[0, N)``: always where the ids are concrete (they were
-    checked); under ``jit`` a ``False`` turns the whole result into NaN. Compared in at
-    least 32 bits (``N = 300`` does not wrap to 44 beside uint8 ids)."""
-    senders, receivers = _widen(senders), _widen(receivers)
-    return (jnp.all((senders >= 0) & (senders < num_nodes))
-            & jnp.all((receivers >= 0) & (receivers < num_nodes)))
+def _ids_ok(num: int, *ids):
+    """Whether every id of every array lies in ``[0, num)``: always where the ids are
+    concrete (they were checked); under ``jit`` a ``False`` turns the whole result into
+    NaN. Compared in at least 32 bits (``N = 300`` does not wrap to 44 beside uint8 ids)."""
+    ok = jnp.bool_(True)
+    for a in ids:
+        a = _widen(a)
+        ok = ok & jnp.all((a >= 0) & (a < num))
+    return ok
 
 
 # ------------------------------------------------------------------ dense form
@@ -281,7 +283,7 @@ def message_passing(senders, receivers, x, num_nodes: int, edge_weight=None):
     if edge_weight is not None:
         messages = messages * edge_weight.astype(wide)[:, None]
     m = jax.ops.segment_sum(messages, receivers, num_segments=num_nodes)
-    return jnp.where(_ids_ok(senders, receivers, num_nodes), m, jnp.nan).astype(dtype)
+    return jnp.where(_ids_ok(num_nodes, senders, receivers), m, jnp.nan).astype(dtype)
 
 
 @_checks.checked(_check_edges, static_argnames=("num_nodes",))
@@ -313,7 +315,7 @@ def gcn_normalize_edges(senders, receivers, num_nodes: int, edge_weight=None):
             NaN, as :func:`message_passing` does.
     """
     senders, receivers = _widen(senders), _widen(receivers)
-    ok = _ids_ok(senders, receivers, num_nodes)
+    ok = _ids_ok(num_nodes, senders, receivers)
     if edge_weight is None:
         edge_weight = jnp.ones(senders.shape, jnp.float32)
     dtype, wide = edge_weight.dtype, _reduce.wide(edge_weight.dtype)
@@ -480,7 +482,7 @@ def gat_layer(params, senders, receivers, x, num_nodes: int, *, num_heads: int =
             checked: an id outside $[0, N)$ makes every entry NaN, as :func:`message_passing`.
     """
     senders, receivers = _widen(senders), _widen(receivers)
-    ok = _ids_ok(senders, receivers, num_nodes)
+    ok = _ids_ok(num_nodes, senders, receivers)
     dtype = params["w"].dtype
     wide = _reduce.wide(dtype)
     w, att_src, att_dst, b = (params[k].astype(wide) for k in _GAT_KEYS)
@@ -503,7 +505,7 @@ def gat_layer(params, senders, receivers, x, num_nodes: int, *, num_heads: int =
     shifted = jnp.where(keep, scores - jnp.take(top, receivers, axis=0), 0.0)
     weights = jnp.where(keep, jnp.exp(shifted), 0.0)
     total = jax.ops.segment_sum(weights, receivers, num_segments=num_nodes)
-    alpha = weights / jnp.take(jnp.where(total > 0, total, 1.0), receivers, axis=0)
+    alpha = _checks.quotient(weights, jnp.take(total, receivers, axis=0))  # no edge: 0/0 = 0
     messages = alpha[..., None] * jnp.take(h, senders, axis=0)       # (E, heads, F_out)
     out = jax.ops.segment_sum(messages, receivers, num_segments=num_nodes)
     out = out.reshape(num_nodes, heads * f_out) + b
@@ -652,7 +654,7 @@ def readout(x, graph_ids, num_graphs: int, *, reduce: str = "sum"):
             entry NaN.
     """
     ids = _widen(graph_ids)
-    ok = jnp.all((ids >= 0) & (ids < num_graphs))
+    ok = _ids_ok(num_graphs, ids)
     wide = _reduce.wide(x.dtype)
     values = x.astype(wide)
     counts = jax.ops.segment_sum(jnp.ones(ids.shape, wide), ids, num_segments=num_graphs)
@@ -662,5 +664,5 @@ def readout(x, graph_ids, num_graphs: int, *, reduce: str = "sum"):
     else:
         pooled = jax.ops.segment_sum(values, ids, num_segments=num_graphs)
         if reduce == "mean":
-            pooled = pooled / jnp.where(counts > 0, counts, 1.0)[:, None]
+            pooled = _checks.quotient(pooled, counts[:, None])  # an empty graph: 0/0 = 0
     return jnp.where(ok, pooled, jnp.nan).astype(x.dtype)
