@@ -49,6 +49,8 @@ def run(cases: list[Case], *, rounds: int = 7, repeats: int = 5, size: str = "fu
         row = {"kernel": case.kernel, "shape": case.shape, "peer": case.peer_name,
                "dlmath_seconds": timing.seconds["dlmath"],
                "peer_seconds": timing.seconds["peer"], "ratio": ratio}
+        if case.note:
+            row["note"] = case.note
         report["rows"].append(row)
         print(f"{case.kernel:<60} {case.shape:<30} {_ms(row['dlmath_seconds']):>10} "
               f"{_ms(row['peer_seconds']):>10} {ratio:>6.2f}  {case.peer_name}", file=out,
@@ -58,6 +60,8 @@ def run(cases: list[Case], *, rounds: int = 7, repeats: int = 5, size: str = "fu
     print(f"\n{len(report['rows'])} rows; {len(behind)} below 0.95"
           + (": " + ", ".join(r["kernel"] for r in behind) if behind else "")
           + (f"; {len(failed)} failed" if failed else ""), file=out)
+    for note in dict.fromkeys(r["note"] for r in behind if "note" in r):
+        print(f"  why: {note}", file=out)
     return report
 
 

@@ -15,13 +15,16 @@ class Case:
     """One row of the benchmark.
 
     ``build(key, size)`` returns ``(ours, peer, ours_args, peer_args)``: the two functions
-    and the arguments each is called with (the peer's in its own layout)."""
+    and the arguments each is called with (the peer's in its own layout). ``note`` says why
+    dlmath computes differently from this peer where it does on purpose; the table prints
+    it under a row that falls behind."""
 
     kernel: str
     shape: str
     peer_name: str
     build: Callable
     tiny_shape: str = ""
+    note: str = ""
 
 
 def vjp_of(fn, argnums=(0,)):

@@ -174,6 +174,9 @@ def all_cases() -> list[Case]:
     cases += [mha_case(False), mha_case(True)]
     for name in ("layer_norm", "rms_norm", "batch_norm"):
         cases += [norm_case(name, False), norm_case(name, True)]
-    cases += [group_norm_case(False), group_norm_case(True), _smooth_labels(),
+        if name != "rms_norm":
+            cases.append(norm_case(name, False, fast_variance=False))
+    cases += [group_norm_case(False), group_norm_case(True),
+              group_norm_case(False, fast_variance=False), _smooth_labels(),
               gat_case(False), gat_case(True)]
     return cases

@@ -126,55 +126,75 @@ def mha_case(grad):
 
 # ------------------------------------------------------------------------ normalisation
 
-def norm_case(name, grad):
+_ONE_PASS = ("flax's default (use_fast_variance=True) takes the variance in one pass as "
+             "E[x^2] - E[x]^2, one read of x fewer; dlmath keeps the two-pass mean((x - mu)^2), "
+             "which stays accurate when |mean| >> std (tests/test_normalization.py::"
+             "test_variance_keeps_its_digits_when_the_mean_is_large); the row against flax's "
+             "two-pass variance compares like with like")
+
+
+def _flax_norm(name, **options):
+    """The flax layer as a function ``(x, scale, bias)``."""
+    if name == "layer_norm":
+        module = nn.LayerNorm(epsilon=1e-5, **options)
+        return lambda x_, s, b: module.apply({"params": {"scale": s, "bias": b}}, x_)
+    if name == "rms_norm":
+        module = nn.RMSNorm(epsilon=1e-6)
+        return lambda x_, s, b: module.apply({"params": {"scale": s}}, x_)
+    if name == "batch_norm":
+        module = nn.BatchNorm(use_running_average=False, epsilon=1e-5, **options)
+        return lambda x_, s, b: module.apply(
+            {"params": {"scale": s, "bias": b}, "batch_stats": {
+                "mean": jnp.zeros(x_.shape[-1]), "var": jnp.ones(x_.shape[-1])}}, x_,
+            mutable=["batch_stats"])[0]
+    groups = options.pop("groups")
+    module = nn.GroupNorm(num_groups=groups, epsilon=1e-5, **options)
+    return lambda x_, s, b: module.apply({"params": {"scale": s, "bias": b}}, x_)
+
+
+def norm_case(name, grad, fast_variance=True):
+    """Layer, RMS or batch norm against flax's layer; ``fast_variance=False`` sets flax's
+    ``use_fast_variance=False`` (its two-pass variance, dlmath's algorithm)."""
+    options = {} if name == "rms_norm" else {"use_fast_variance": fast_variance}
+
     def build(key, size):
         n, d = (256, 1024) if size == "full" else (4, 6)
         k1, k2, k3 = jax.random.split(key, 3)
         x = jax.random.normal(k1, (n, d))
         scale, bias = 1 + 0.1 * jax.random.normal(k2, (d,)), 0.1 * jax.random.normal(k3, (d,))
         if name == "rms_norm":
-            module = nn.RMSNorm(epsilon=1e-6)
             ours = lambda x_, s, b: normalization.rms_norm(x_, s, eps=1e-6)  # noqa: E731
-            peer = lambda x_, s, b: module.apply({"params": {"scale": s}}, x_)  # noqa: E731
-        elif name == "layer_norm":
-            module = nn.LayerNorm(epsilon=1e-5)
-            ours = lambda x_, s, b: normalization.layer_norm(x_, s, b, eps=1e-5)  # noqa: E731
-            peer = lambda x_, s, b: module.apply(  # noqa: E731
-                {"params": {"scale": s, "bias": b}}, x_)
         else:
-            module = nn.BatchNorm(use_running_average=False, epsilon=1e-5)
-            ours = lambda x_, s, b: normalization.batch_norm(x_, s, b, eps=1e-5)  # noqa: E731
-            stats = {"mean": jnp.zeros(d), "var": jnp.ones(d)}
-            peer = lambda x_, s, b: module.apply(  # noqa: E731
-                {"params": {"scale": s, "bias": b}, "batch_stats": stats}, x_,
-                mutable=["batch_stats"])[0]
+            ours = lambda x_, s, b: getattr(normalization, name)(x_, s, b, eps=1e-5)  # noqa: E731
+        peer = _flax_norm(name, **options)
         args = (x, scale, bias)
         if grad:
             ours, peer, args = with_vjp(ours, peer, args, jax.random.fold_in(key, 1), (0, 1))
         return same(ours, peer, args)
     peer_name = {"rms_norm": "flax.linen.RMSNorm", "layer_norm": "flax.linen.LayerNorm",
                  "batch_norm": "flax.linen.BatchNorm"}[name]
+    if not fast_variance:
+        peer_name += "(use_fast_variance=False)"
     return Case(f"normalization.{name}" + (" grad" if grad else ""), "256x1024", peer_name,
-                build)
+                build, note=_ONE_PASS if fast_variance and name != "rms_norm" else "")
 
 
-def group_norm_case(grad):
+def group_norm_case(grad, fast_variance=True):
     def build(key, size):
         shape, groups = ((32, 16, 16, 64), 8) if size == "full" else ((2, 3, 3, 6), 3)
         k1, k2, k3 = jax.random.split(key, 3)
         c = shape[-1]
         x = jax.random.normal(k1, shape)
         scale, bias = 1 + 0.1 * jax.random.normal(k2, (c,)), 0.1 * jax.random.normal(k3, (c,))
-        module = nn.GroupNorm(num_groups=groups, epsilon=1e-5)
         ours = lambda x_, s, b: normalization.group_norm(x_, s, b, groups)  # noqa: E731
-        peer = lambda x_, s, b: module.apply(  # noqa: E731
-            {"params": {"scale": s, "bias": b}}, x_)
+        peer = _flax_norm("group_norm", groups=groups, use_fast_variance=fast_variance)
         args = (x, scale, bias)
         if grad:
             ours, peer, args = with_vjp(ours, peer, args, jax.random.fold_in(key, 1), (0, 1))
         return same(ours, peer, args)
     return Case("normalization.group_norm" + (" grad" if grad else ""), "32x16x16x64, 8 groups",
-                "flax.linen.GroupNorm", build)
+                "flax.linen.GroupNorm" + ("" if fast_variance else "(use_fast_variance=False)"),
+                build, note=_ONE_PASS if fast_variance else "")
 
 
 # ------------------------------------------------------------------------ graphs

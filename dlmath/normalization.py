@@ -88,15 +88,24 @@ def _cast(scale, *arrays):
 def _root(var, eps):
     r"""$\sqrt{\sigma^2 + \epsilon}$, and 1 where that is 0 (only with ``eps = 0``, where
     every $x - \mu$ is 0 too): the package's $0/0 = 0$ (:func:`dlmath._checks.quotient`)
-    taken on the per-row statistic, so a constant row gives $\hat x = 0$, not NaN."""
+    taken on the per-row statistic, so a constant row gives $\hat x = 0$, not NaN. The
+    forward kernels multiply by ``1 / _root(...)``: one division per row (or channel, or
+    group) instead of one per element, in the forward pass and in the gradient that
+    ``jax.grad`` derives from it (a division costs several multiplications). Where the
+    statistic is per channel (batch and group norm), $\gamma/\sigma$ is formed first, a
+    vector, so each element sees one multiply-add."""
     root = jnp.sqrt(var + eps)
     return jnp.where(root == 0, jnp.ones((), root.dtype), root)
 
 
 def _moments(x, axes):
+    """The mean, the centred ``x - mean`` and the biased variance over ``axes``, in two
+    passes (no cancellation in the variance, unlike $E[x^2] - E[x]^2$ in one). The kernels
+    use the one centred array for the variance and the output, so ``jax.grad`` has one
+    subtraction to differentiate, not two."""
     mean = jnp.mean(x, axis=axes, keepdims=True)
-    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
-    return mean, var
+    centred = x - mean
+    return mean, centred, jnp.mean(jnp.square(centred), axis=axes, keepdims=True)
 
 
 @_checks.checked(_forward_check("batch_norm", batch=True))
@@ -134,8 +143,8 @@ def batch_norm(x, scale, bias, *, eps=1e-5):
     """
     out_dtype = scale.dtype
     scale, x, bias = _cast(scale, x, bias)
-    mean, var = _moments(x, tuple(range(x.ndim - 1)))
-    return ((x - mean) / _root(var, eps) * scale + bias).astype(out_dtype)
+    _, centred, var = _moments(x, tuple(range(x.ndim - 1)))
+    return (centred * (scale * (1 / _root(var, eps))) + bias).astype(out_dtype)
 
 
 @_checks.checked(_backward_check("batch_norm_backward", batch=True))
@@ -167,9 +176,9 @@ def batch_norm_backward(x, scale, grad_output, *, eps=1e-5):
     scale, x, g = _cast(scale, x, grad_output)
     axes = tuple(range(x.ndim - 1))
     n = x.size // x.shape[-1]
-    mean, var = _moments(x, axes)
+    _, centred, var = _moments(x, axes)
     sigma = _root(var, eps)
-    x_hat = (x - mean) / sigma
+    x_hat = centred / sigma
     sum_g = jnp.sum(g, axis=axes, keepdims=True)
     sum_gx = jnp.sum(g * x_hat, axis=axes, keepdims=True)
     grad_x = scale / (n * sigma) * (n * g - sum_g - x_hat * sum_gx)
@@ -227,7 +236,7 @@ def update_running_statistics(running_mean, running_var, x, *, momentum=0.99):
     """
     out_dtype = running_mean.dtype
     running_mean, x, running_var = _cast(running_mean, x, running_var)
-    mean, var = _moments(x, tuple(range(x.ndim - 1)))
+    mean, _, var = _moments(x, tuple(range(x.ndim - 1)))
     return ((momentum * running_mean + (1 - momentum) * mean.reshape(-1)).astype(out_dtype),
             (momentum * running_var + (1 - momentum) * var.reshape(-1)).astype(out_dtype))
 
@@ -260,7 +269,7 @@ def batch_norm_inference(x, scale, bias, running_mean, running_var, *, eps=1e-5)
     """
     out_dtype = scale.dtype
     scale, x, bias, mean, var = _cast(scale, x, bias, running_mean, running_var)
-    return ((x - mean) / _root(var, eps) * scale + bias).astype(out_dtype)
+    return ((x - mean) * (scale * (1 / _root(var, eps))) + bias).astype(out_dtype)
 
 
 @_checks.checked(_forward_check("layer_norm", batch=False))
@@ -290,8 +299,8 @@ def layer_norm(x, scale, bias, *, eps=1e-5):
     """
     out_dtype = scale.dtype
     scale, x, bias = _cast(scale, x, bias)
-    mean, var = _moments(x, -1)
-    return ((x - mean) / _root(var, eps) * scale + bias).astype(out_dtype)
+    _, centred, var = _moments(x, -1)
+    return (centred * (1 / _root(var, eps)) * scale + bias).astype(out_dtype)
 
 
 @_checks.checked(_backward_check("layer_norm_backward", batch=False))
@@ -317,9 +326,9 @@ def layer_norm_backward(x, scale, grad_output, *, eps=1e-5):
     out_dtype = scale.dtype
     scale, x, g = _cast(scale, x, grad_output)
     d = x.shape[-1]
-    mean, var = _moments(x, -1)
+    _, centred, var = _moments(x, -1)
     sigma = _root(var, eps)
-    x_hat = (x - mean) / sigma
+    x_hat = centred / sigma
     h = g * scale
     grad_x = (d * h - jnp.sum(h, -1, keepdims=True)
               - x_hat * jnp.sum(h * x_hat, -1, keepdims=True)) / (d * sigma)
@@ -351,7 +360,8 @@ def rms_norm(x, scale, *, eps=1e-6):
     """
     out_dtype = scale.dtype
     scale, x = _cast(scale, x)
-    return (x / _root(jnp.mean(jnp.square(x), -1, keepdims=True), eps) * scale).astype(out_dtype)
+    inverse = 1 / _root(jnp.mean(jnp.square(x), -1, keepdims=True), eps)
+    return (x * inverse * scale).astype(out_dtype)
 
 
 @_checks.checked(_backward_check("rms_norm_backward", batch=False, eps_default=1e-6))
@@ -442,6 +452,6 @@ def group_norm(x, scale, bias, num_groups, *, eps=1e-5):
     per_group = (num_groups, x.shape[-1] // num_groups)
     positions = math.prod(x.shape[1:-1])
     grouped = x.reshape(x.shape[0], positions, *per_group)     # (N, positions, G, C/G)
-    mean, var = _moments(grouped, (1, 3))      # two passes: no cancellation in the variance
-    a = scale.reshape(per_group) / _root(var, eps)             # gamma / sigma, per channel
-    return ((grouped - mean) * a + bias.reshape(per_group)).reshape(x.shape).astype(out_dtype)
+    _, centred, var = _moments(grouped, (1, 3))
+    a = scale.reshape(per_group) * (1 / _root(var, eps))       # gamma / sigma, per channel
+    return (centred * a + bias.reshape(per_group)).reshape(x.shape).astype(out_dtype)

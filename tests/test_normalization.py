@@ -230,3 +230,27 @@ def test_errors():
         norm.update_running_statistics(s, s, x, momentum=1.5)
     with pytest.raises(ValueError, match="batch_norm_inference: running_var must have shape"):
         norm.batch_norm_inference(x, s, b, s, s[:1])
+
+
+def test_variance_keeps_its_digits_when_the_mean_is_large():
+    """The two-pass variance mean((x - mu)^2) that every norm here takes stays accurate in
+    float32 when the mean is far larger than the spread; the one-pass E[x^2] - E[x]^2 (one
+    read of x fewer) does not. This is why the kernels keep two passes."""
+    rng = np.random.default_rng(3)
+    x64 = 1000.0 + rng.normal(size=(8, 4, 4, 16))
+    s64, b64 = rng.normal(1.0, 0.1, 16), rng.normal(0.0, 0.1, 16)
+    x, s, b = (jnp.asarray(a, jnp.float32) for a in (x64, s64, b64))
+    xr = np.asarray(x, np.float64)                  # the float32 input, exactly, in float64
+
+    def ref(axes, shape=None):
+        v = xr if shape is None else xr.reshape(shape)
+        y = (v - v.mean(axes, keepdims=True)) / np.sqrt(v.var(axes, keepdims=True) + 1e-5)
+        return y.reshape(xr.shape) * s64 + b64
+
+    got = {"layer_norm": (norm.layer_norm(x, s, b), ref(-1)),
+           "batch_norm": (norm.batch_norm(x, s, b), ref((0, 1, 2))),
+           "group_norm": (norm.group_norm(x, s, b, 4), ref((1, 3), (8, 16, 4, 4)))}
+    for name, (y, r) in got.items():
+        assert np.max(np.abs(np.asarray(y) - r)) < 2e-3, name
+    one_pass = jnp.mean(x * x, -1, keepdims=True) - jnp.mean(x, -1, keepdims=True) ** 2
+    assert np.max(np.abs(np.asarray(one_pass) - xr.var(-1, keepdims=True))) > 0.05

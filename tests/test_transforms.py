@@ -72,12 +72,13 @@ def test_chain_is_optax_chain(clip_with):
     theirs = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(0.05))
 
     def run(opt, apply):
-        p, s = {"w": jnp.zeros(3), "b": jnp.ones(2)}, opt.init({"w": jnp.zeros(3),
-                                                               "b": jnp.ones(2)})
-        for _ in range(100):
+        def step(carry, _):
+            p, s = carry
             u, s = opt.update(jax.grad(loss)(p), s, p)
-            p = apply(p, u)
-        return p, s
+            return (apply(p, u), s), None
+
+        p = {"w": jnp.zeros(3), "b": jnp.ones(2)}
+        return jax.lax.scan(step, (p, opt.init(p)), length=100)[0]
 
     (p1, s1), (p2, _) = run(ours, optim.apply_updates), run(theirs, optax.apply_updates)
     for k in p1:
