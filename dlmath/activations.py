@@ -77,6 +77,12 @@ def softmax(x, axis: int = -1, where=None):
         ValueError: if ``axis`` is out of range or not an int, or ``K = 0`` (a softmax over no
             classes is undefined; ``jax.nn.softmax`` returns an empty array there, dlmath
             refuses); if ``where`` does not broadcast to ``x``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from dlmath import activations
+        >>> [round(float(p), 4) for p in activations.softmax(jnp.log(jnp.array([1.0, 3.0])))]
+        [0.25, 0.75]
     """
     if where is None:
         shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
@@ -150,6 +156,12 @@ def sigmoid(x):
 
     Raises:
         TypeError: if ``x`` is not floating.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from dlmath import activations
+        >>> [float(s) for s in activations.sigmoid(jnp.array([0.0, 1e4, -1e4]))]
+        [0.5, 1.0, 0.0]
     """
     return _logistic(x)
 

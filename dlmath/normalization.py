@@ -296,6 +296,13 @@ def layer_norm(x, scale, bias, *, eps=1e-5):
         ValueError: ``x`` a scalar; ``scale`` or ``bias`` not ``(C,)``; ``C = 0``; ``eps`` out of
             range.
         TypeError: non-floating arrays.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from dlmath import normalization
+        >>> y = normalization.layer_norm(jnp.array([1.0, 2.0, 3.0]), jnp.ones(3), jnp.zeros(3))
+        >>> [round(float(v), 4) for v in y]                 # (x - 2) / sqrt(2/3 + eps)
+        [-1.2247, 0.0, 1.2247]
     """
     out_dtype = scale.dtype
     scale, x, bias = _cast(scale, x, bias)

@@ -501,6 +501,17 @@ def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None,
             ``init``.
 
     Derived in ``notebooks/05_optimizers.ipynb``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from dlmath import optim
+        >>> opt = optim.adam(learning_rate=0.1)
+        >>> params = {"w": jnp.array(1.0)}
+        >>> updates, state = opt.update({"w": jnp.array(2.0)}, opt.init(params))
+        >>> round(float(updates["w"]), 4)                  # the first step is -lr * sign(g)
+        -0.1
+        >>> round(float(optim.apply_updates(params, updates)["w"]), 4)
+        0.9
     """
     init, direction = _adam_core("adam", learning_rate, b1, b2, eps, eps_root, nesterov,
                                  mu_dtype, state_dtype)

@@ -439,6 +439,15 @@ def lstm(params, xs, initial_state):
         TypeError: ``initial_state`` not a pair; non-floating arrays; mixed parameter dtypes.
 
     Derived in ``notebooks/07_recurrent.ipynb``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from dlmath import recurrent
+        >>> params = recurrent.init_lstm(jax.random.key(0), 3, 8)  # D = 3 inputs, H = 8 units
+        >>> xs = jnp.ones((2, 5, 3))                                # B = 2, T = 5
+        >>> hs, (h, c) = recurrent.lstm(params, xs, (jnp.zeros((2, 8)), jnp.zeros((2, 8))))
+        >>> hs.shape, h.shape, bool(jnp.all(hs[:, -1] == h))
+        ((2, 5, 8), (2, 8), True)
     """
     step = functools.partial(lstm_step.kernel, params["hh"])
     return scan(step, _in_dtype(params, tuple(initial_state)), xs, ih=params["ih"])

@@ -256,6 +256,14 @@ def fit(optimizer, loss_fn: Callable, params, data=(), *, steps: int,
             losses: take its mean).
 
     Chapters 01, 03, 04 and 05 train through it.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from dlmath import optim, training
+        >>> loss = lambda p: (p["w"] - 3.0) ** 2
+        >>> params, history = training.fit(optim.sgd(0.1), loss, {"w": jnp.array(0.0)}, steps=100)
+        >>> round(float(params["w"]), 4)
+        3.0
     """
     who = "fit"
     _checks.require_optimizer(who, optimizer)
