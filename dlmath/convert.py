@@ -20,6 +20,13 @@ PyTorch modules (one layer, ``batch_first=True`` for the recurrent ones):
   ``nn.RNNCell`` ... without the ``_l0``) <-> ``{"ih": {"w": (D, G·H), "b"}, "hh": {"w":
   (H, G·H), "b"}}``, the gates in PyTorch's order.
 
+A convolution's weight converts alone (its bias is the same vector in both):
+:func:`conv_from_pytorch` takes ``nn.Conv1d`` / ``nn.Conv2d`` ``(O, C/groups, K...)`` and
+``nn.ConvTranspose2d`` ``(C, O/groups, KH, KW)`` weights to the kernels of
+:func:`dlmath.conv.conv1d`, :func:`~dlmath.conv.conv2d` and
+:func:`~dlmath.conv.conv_transpose2d` (``(K, C/groups, O)``, ``(KH, KW, C/groups, O)``,
+``(KH, KW, C, O/groups)``; flax's ``nn.Conv`` kernel is the same array).
+
 A state_dict is a dict of NumPy arrays (``{k: v.numpy() for k, v in
 module.state_dict().items()}``). flax's modules hold the same numbers in their own
 layouts: :func:`to_flax` builds the ``params`` of ``nn.Dense``,
@@ -38,10 +45,16 @@ import numpy as np
 
 from dlmath import _checks
 
-__all__ = ["from_pytorch", "to_pytorch", "to_flax", "MODELS"]
+__all__ = ["from_pytorch", "to_pytorch", "to_flax", "conv_from_pytorch", "MODELS",
+           "CONV_MODELS"]
 
 #: The models that convert, by the name of the dlmath function they feed.
 MODELS = ("dense", "multi_head_attention", "transformer_block", "rnn", "lstm", "gru")
+#: The convolutions whose PyTorch weight converts (:func:`conv_from_pytorch`): the axes of
+#: PyTorch's layout, and the permutation that gives dlmath's.
+CONV_MODELS = {"conv1d": ("(O, C/groups, K)", (2, 1, 0)),
+               "conv2d": ("(O, C/groups, KH, KW)", (2, 3, 1, 0)),
+               "conv_transpose2d": ("(C, O/groups, KH, KW)", (2, 3, 0, 1))}
 #: Gate blocks of the recurrent cells, in PyTorch's order.
 _GATES = {"rnn": "", "lstm": "ifgo", "gru": "rzn"}
 
@@ -275,3 +288,41 @@ def _cell_to_flax(who: str, params, cell: str) -> dict:
             out[f"i{gate}"] = {"kernel": block("ih", q, "w"), "bias": both}
             out[f"h{gate}"] = {"kernel": block("hh", q, "w")}
     return out
+
+
+def conv_from_pytorch(weight, model: str):
+    r"""dlmath's kernel of a convolution from PyTorch's weight: the same numbers, the spatial
+    axes first and the channel axes last, channels-last as :mod:`dlmath.conv` computes.
+
+    ========================  ==========================  ==========================
+    ``model``                 PyTorch's ``weight``        dlmath's ``w``
+    ========================  ==========================  ==========================
+    ``"conv1d"``              ``(O, C/groups, K)``        ``(K, C/groups, O)``
+    ``"conv2d"``              ``(O, C/groups, KH, KW)``   ``(KH, KW, C/groups, O)``
+    ``"conv_transpose2d"``    ``(C, O/groups, KH, KW)``   ``(KH, KW, C, O/groups)``
+    ========================  ==========================  ==========================
+
+    (the axes permuted by ``(2, 1, 0)``, ``(2, 3, 1, 0)`` and ``(2, 3, 0, 1)``). A bias is
+    the same vector in both. PyTorch's ``groups`` is passed to the dlmath function as it is.
+
+    Args:
+        weight: the floating weight array (NumPy or JAX), ``module.weight.detach().numpy()``.
+        model: one of :data:`CONV_MODELS`, the name of the dlmath function it feeds.
+
+    Returns:
+        The kernel as a JAX array of ``weight``'s dtype.
+
+    Raises:
+        ValueError: an unknown ``model``; a weight of another rank than the model's.
+        TypeError: a non-floating weight.
+    """
+    who = "conv_from_pytorch"
+    if not isinstance(model, str) or model not in CONV_MODELS:
+        raise ValueError(f"{who}: model must be one of {list(CONV_MODELS)}; got {model!r}.")
+    legend, axes = CONV_MODELS[model]
+    _checks.require_floating(who, "weight", weight)
+    torch_name = {"conv1d": "Conv1d", "conv2d": "Conv2d"}.get(model, "ConvTranspose2d")
+    _checks.require_ndim(who, "weight", weight, len(axes), legend,
+                         f"Pass torch.nn.{torch_name}'s weight, "
+                         f"module.weight.detach().numpy(), for model={model!r}.")
+    return jnp.transpose(jnp.asarray(weight), axes)

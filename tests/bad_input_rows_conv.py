@@ -61,16 +61,70 @@ def _fits(v):
     return int(v) <= 4  # a window or kernel of at most W = 4 pixels
 
 
+def _transpose_build(s, rng):
+    return {"x": normal(rng, (s["N"], s["H"], s["W"], s["C"])),
+            "w": normal(rng, (s["R"], s["Q"], s["C"], s["O"]), 0.5),
+            "b": normal(rng, (s["O"],), 0.1), "stride": 2, "padding": 1, "output_padding": 0,
+            "dilation": 1}
+
+
+def _transpose_peer(kw):
+    """The gradient of <lax's convolution, y> by its input: the adjoint, output_padding 0."""
+    x, w = jnp.asarray(kw["x"]), jnp.asarray(kw["w"])
+    s, p, d = kw["stride"], kw["padding"], kw["dilation"]
+    n, h, wd, _ = x.shape
+    size = [(m - 1) * s - 2 * p + d * (k - 1) + 1 for m, k in ((h, w.shape[0]), (wd, w.shape[1]))]
+    fwd = lambda z: _lax(z, jnp.swapaxes(w, 2, 3), p, s, d)  # noqa: E731
+    _, vjp = jax.vjp(fwd, jnp.zeros((n, *size, w.shape[3]), x.dtype))
+    return vjp(x)[0] + jnp.asarray(kw["b"])
+
+
+def _conv1d_build(s, rng):
+    return {"x": normal(rng, (s["N"], s["L"], s["C"])),
+            "w": normal(rng, (s["R"], s["C"], s["O"]), 0.5),
+            "b": normal(rng, (s["O"],), 0.1), "stride": 1, "padding": 1, "dilation": 1}
+
+
+def _conv1d_peer(kw):
+    p = kw["padding"]
+    y = lax.conv_general_dilated(jnp.asarray(kw["x"]), jnp.asarray(kw["w"]), (kw["stride"],),
+                                 [(p, p)], rhs_dilation=(kw["dilation"],),
+                                 dimension_numbers=("NWC", "WIO", "NWC"),
+                                 precision=lax.Precision.HIGHEST)
+    return y + jnp.asarray(kw["b"])
+
+
 def specs():
     pool_hypers = {"window_shape": H(count=True, low=1, static=True, pred=_fits),
                    "stride": H(count=True, low=1, static=True, allow_none=True),
                    "padding": PADDING}
-    geometry = {"stride": STRIDE, "padding": PADDING, "dilation": STRIDE}
+    # C = 2 and O = 3 have no common divisor but 1: groups 2, 3, 5 ... must be refused
+    only_one = H(count=True, low=1, static=True, pred=lambda v: int(v) == 1)
+    geometry = {"stride": STRIDE, "padding": PADDING, "dilation": STRIDE, "groups": only_one}
     return [
+        Spec("conv.conv_transpose2d", _transpose_build,
+             {("x",): IMAGE, ("w",): KERNEL, ("b",): A(("O",))},
+             {"stride": STRIDE, "dilation": STRIDE, "groups": only_one,
+              # (5 - 1)·2 - 2p + 1 + 1 >= 1 rows: p <= 4
+              "padding": H(count=True, low=0, static=True, pred=lambda v: int(v) <= 4),
+              "output_padding": H(count=True, low=0, static=True,
+                                  pred=lambda v: int(v) < 2)},
+             sizes=SIZES, empty={"N": "pass"}, out_dtype="params", grad_of=(("x",), ("w",)),
+             peer=_transpose_peer, names_ok=("b",), examples=1,
+             note="stride 2: output_padding 0 or 1; groups 2 divides C = 2 but asks for a "
+                  "bias of 2·O, so its error names b"),
+        Spec("conv.conv1d", _conv1d_build,
+             {("x",): A(("N", "L", "C")), ("w",): A(("R", "C", "O"), param=True),
+              ("b",): A(("O",))},
+             {"stride": STRIDE, "padding": PADDING, "groups": only_one,
+              "dilation": H(count=True, low=1, static=True, pred=lambda v: int(v) <= 6)},
+             sizes={**SIZES, "L": 5}, empty={"N": "pass"}, out_dtype="params",
+             grad_of=(("x",), ("w",)), peer=_conv1d_peer, examples=1,
+             note="a kernel of 2 taps on 5 + 2 padded positions: dilation <= 6"),
         *[Spec(name, _conv_build, {("x",): IMAGE, ("w",): KERNEL, ("b",): A(("O",))},
                geometry, sizes=SIZES, empty={"N": "pass"}, out_dtype="params",
                grad_of=(("x",), ("w",)), peer=_conv_peer, examples=1)
-          for name in ("conv.conv2d", "conv.conv2d_im2col")],
+                for name in ("conv.conv2d", "conv.conv2d_im2col")],
         Spec("conv.conv2d_backward", _backward_build,
              {("x",): IMAGE, ("w",): KERNEL, ("grad_output",): A(("N", "Ho", "Wo", "O"))},
              {**geometry, "padding": H(count=True, low=0, static=True,
@@ -83,7 +137,7 @@ def specs():
                              "kernel_size": 2, "stride": 1, "padding": 1, "dilation": 1},
              {("x",): IMAGE},
              {"kernel_size": H(count=True, low=1, static=True, pred=lambda v: int(v) <= 6),
-              **geometry},  # W = 4 padded by 1 on each side
+              "stride": STRIDE, "padding": PADDING, "dilation": STRIDE},  # W = 4 padded by 1
              sizes=SIZES, empty={"N": "pass", "C": "pass"}, out_dtype="promote",
              grad_of=(("x",),), examples=1),
         Spec("conv.max_pool", _pool_build, {("x",): IMAGE}, pool_hypers, sizes=SIZES,

@@ -3,6 +3,7 @@ back (one row per kind of model whose parameters the other rows build)."""
 
 from __future__ import annotations
 
+import numpy as np
 from bad_input_cases import A, H, Spec, normal
 from bad_input_rows_attention import MHA_PARAMS, mha_params
 from bad_input_rows_recurrent import SIZES, param_arrays, params
@@ -38,6 +39,17 @@ def specs():
              {"model": H(choices=("lstm",), static=True)}, sizes=SIZES["lstm"],
              out_dtype="params", tag="[lstm]",
              note="nn.LSTM's state_dict: weight_ih_l0 (G, D), weight_hh_l0 (G, H), biases (G,)"),
+        Spec("convert.conv_from_pytorch",
+             lambda s, rng: {"weight": normal(rng, (s["O"], s["C"], s["R"], s["Q"]), 0.5),
+                             "model": "conv2d"},
+             {("weight",): A(("O", "C", "R", "Q"), param=True)},
+             {"model": H(choices=("conv2d", "conv_transpose2d"), static=True)},
+             sizes={"O": 3, "C": 2, "R": 2, "Q": 4}, empty={"O": "pass", "C": "pass"},
+             out_dtype="params",
+             ref=lambda kw: np.transpose(np.asarray(kw["weight"], np.float64),
+                                         (2, 3, 1, 0) if kw["model"] == "conv2d"
+                                         else (2, 3, 0, 1)),
+             note="a permutation of the axes: empty channel axes pass through"),
     ]
 
 

@@ -1,5 +1,6 @@
-r"""Formulas of convolution and pooling (chapter 06): the cross-correlation sum, the output
-size, the backward pass and average pooling.
+r"""Formulas of convolution and pooling (chapter 06): the cross-correlation sum (grouped
+too), the output size, the backward pass, the transposed and the 1-D convolution, and
+average pooling.
 
 Entries are indexed as the code's arrays (0-based, channels-last): example $n$, output row
 $i$ and column $j$, output channel $o$; kernel row $u = 0 \dots K_H - 1$, kernel column
@@ -18,7 +19,8 @@ from dlmath.formulas._formula import Formula
 __all__ = ["n", "i", "j", "o", "u", "v", "c", "a", "b_", "s", "d", "p", "P", "H", "W",
            "K_H", "K_W", "C", "K", "H_out", "W_out", "N_", "O_", "x", "w", "b", "g", "CONV2D",
            "OUTPUT_SIZE", "SAME_PADDING_TOTAL", "WEIGHT_GRADIENT", "INPUT_GRADIENT",
-           "AVG_POOL", "GLOBAL_AVG_POOL", "input_row"]
+           "AVG_POOL", "GLOBAL_AVG_POOL", "input_row", "G", "group_start", "GROUPED_CONV2D",
+           "CONV_TRANSPOSE2D", "CONV1D"]
 
 #: example, output row and column, output channel, kernel row and column, input channel,
 #: input row and column
@@ -98,12 +100,53 @@ GLOBAL_AVG_POOL = Formula(
     (x, n, c, H, W),
 )
 
+#: groups $G$: output channel $o$ reads the $C/G$ input channels of its group
+#: $\lfloor oG/O \rfloor$, the kernel ``(K_H, K_W, C/G, O)``:
+#: $y_{nijo} = b_o + \sum_{u,v,c < C/G} x_{n, si + du - p, sj + dv - p, (C/G) \lfloor oG/O
+#: \rfloor + c}\, w_{uvco}$.
+G = sp.Symbol("G", integer=True, positive=True)
+
+
+def group_start(out_channel, channels=C, outputs=O_, groups=G):
+    r"""$(C/G) \lfloor o G / O \rfloor$: the first input channel of output ``o``'s group."""
+    return channels / groups * sp.floor(out_channel * groups / outputs)
+
+
+GROUPED_CONV2D = Formula(
+    "conv.conv2d.groups",
+    b[o] + sp.Sum(x[n, input_row(i, u), input_row(j, v), group_start(o) + c] * w[u, v, c, o],
+                  (u, 0, K_H - 1), (v, 0, K_W - 1), (c, 0, C / G - 1)),
+    (x, w, b, n, i, j, o, s, d, p, K_H, K_W, C, O_, G),
+)
+
+#: the transposed convolution (PyTorch's scatter form, ``groups = 1``): input pixel
+#: $(i, j)$ adds $x_{nijc} w_{uvco}$ to output $(si - p + du, sj - p + dv)$:
+#: $y_{nabo} = b_o + \sum_{i,j,u,v,c} [si + du - p = a][sj + dv - p = b]\, x_{nijc} w_{uvco}$.
+CONV_TRANSPOSE2D = Formula(
+    "conv.conv_transpose2d",
+    b[o] + sp.Sum(sp.KroneckerDelta(input_row(i, u), a) * sp.KroneckerDelta(input_row(j, v), b_)
+                  * x[n, i, j, c] * w[u, v, c, o],
+                  (i, 0, H - 1), (j, 0, W - 1), (u, 0, K_H - 1), (v, 0, K_W - 1),
+                  (c, 0, C - 1)),
+    (x, w, b, n, a, b_, o, s, d, p, H, W, K_H, K_W, C),
+)
+
+#: 1-D: $y_{nio} = b_o + \sum_{u,c} x_{n, si + du - p, c}\, w_{uco}$ (``"CAUSAL"``:
+#: $p = d(K - 1)$, none after).
+CONV1D = Formula(
+    "conv.conv1d",
+    b[o] + sp.Sum(x[n, input_row(i, u), c] * w[u, c, o], (u, 0, K - 1), (c, 0, C - 1)),
+    (x, w, b, n, i, o, s, d, p, K, C),
+)
+
 DOCUMENTED = {
-    "conv.conv2d": (CONV2D,),
-    "conv.conv2d_im2col": (CONV2D,),
-    "conv.conv2d_backward": (WEIGHT_GRADIENT, INPUT_GRADIENT),
-    "conv.output_size": (OUTPUT_SIZE,),
-    "conv.same_padding": (SAME_PADDING_TOTAL,),
-    "conv.avg_pool": (AVG_POOL,),
-    "conv.global_avg_pool": (GLOBAL_AVG_POOL,),
+    "conv.correlation.conv2d": (CONV2D, GROUPED_CONV2D),
+    "conv.correlation.conv2d_im2col": (CONV2D, GROUPED_CONV2D),
+    "conv.correlation.conv2d_backward": (WEIGHT_GRADIENT, INPUT_GRADIENT),
+    "conv.transposed.conv_transpose2d": (CONV_TRANSPOSE2D,),
+    "conv.sequence.conv1d": (CONV1D,),
+    "conv.geometry.output_size": (OUTPUT_SIZE,),
+    "conv.geometry.same_padding": (SAME_PADDING_TOTAL,),
+    "conv.pooling.avg_pool": (AVG_POOL,),
+    "conv.pooling.global_avg_pool": (GLOBAL_AVG_POOL,),
 }
