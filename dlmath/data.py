@@ -5,13 +5,16 @@ Nothing here downloads anything.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from dlmath import _checks
 
-__all__ = ["linear", "digits", "karate_club"]
+__all__ = ["linear", "digits", "karate_club", "markov_chain", "markov_sample",
+           "ring_of_gaussians"]
 
 
 def _true_weights(who: str, w):
@@ -151,3 +154,131 @@ def karate_club():
     factions = {"Mr. Hi": 0, "Officer": 1}
     labels = np.asarray([factions[graph.nodes[v]["club"]] for v in nodes], np.int32)
     return jnp.asarray(adjacency), jnp.asarray(labels)
+
+
+def _check_chain(key, vocab_size, order, *, concentration=1.0) -> None:
+    who = "markov_chain"
+    _checks.require_key(who, key, "the transition table")
+    _checks.count(who, "vocab_size", vocab_size, low=1)
+    _checks.count(who, "order", order, low=1)
+    if vocab_size ** order > 4096:
+        raise ValueError(f"{who}: the table has vocab_size**order = {vocab_size ** order} rows; "
+                         "at most 4096 are allowed (its stationary distribution solves a "
+                         "system of that size). Take a smaller alphabet or order.")
+    _checks.hyperparameter(who, "concentration", concentration, low=0.0, low_open=True)
+
+
+@_checks.checked(_check_chain, static_argnames=("vocab_size", "order"))
+def markov_chain(key, vocab_size: int, order: int, *, concentration: float = 1.0):
+    r"""A random Markov source of order $n$ over $V$ tokens: the transition table, each row
+    $P(\cdot \mid s)$ drawn from a Dirichlet distribution with every parameter
+    ``concentration`` (1: uniform over the simplex; small: peaked rows, a low entropy rate).
+    Row $s$ is the context whose base-$V$ digits, oldest first, are the last $n$ tokens
+    ($s = \sum_{i=0}^{n-1} x_{t-n+1+i} V^{n-1-i}$). Its exact entropy rate is
+    :func:`dlmath.information.entropy_rate`; :func:`markov_sample` draws text from it.
+
+    Args:
+        key: a ``jax.random`` key.
+        vocab_size: $V \ge 1$. order: $n \ge 1$ (ints; $V^n \le 4096$).
+        concentration: a number ``> 0`` (may be traced; then unchecked).
+
+    Returns:
+        float32 ``(V**n, V)``, rows summing to 1, every entry positive (the chain is
+        irreducible and aperiodic).
+
+    Raises:
+        TypeError: a missing key; sizes not ints.
+        ValueError: sizes ``< 1`` or ``V**n > 4096``; ``concentration <= 0``.
+    """
+    alpha = jnp.full((vocab_size ** order, vocab_size), concentration, jnp.float32)
+    table = jax.random.dirichlet(key, alpha)
+    table = jnp.maximum(table, jnp.finfo(jnp.float32).tiny)  # positive: irreducible
+    return table / jnp.sum(table, axis=-1, keepdims=True)
+
+
+def _check_sample(key, table, num_sequences, length) -> None:
+    who = "markov_sample"
+    _checks.require_key(who, key, "the tokens")
+    _checks.transition_table(who, "table", table)
+    _checks.count(who, "num_sequences", num_sequences)
+    _checks.count(who, "length", length)
+
+
+@_checks.checked(_check_sample, static_argnames=("num_sequences", "length"))
+def markov_sample(key, table, num_sequences: int, length: int):
+    r"""Sequences from the Markov source ``table`` (:func:`markov_chain`), started in its
+    stationary distribution (the first $n$ tokens are a context drawn from
+    :func:`dlmath.information.stationary_distribution`), so every window of the text has
+    the same law; then $x_{t+1} \sim P(\cdot \mid x_{t-n+1} \dots x_t)$.
+
+    Args:
+        key: a ``jax.random`` key.
+        table: floating ``(V**n, V)``, rows summing to 1.
+        num_sequences: $N \ge 0$. length: $T \ge 0$ tokens each.
+
+    Returns:
+        int32 ``(N, T)`` tokens in ``[0, V)``.
+
+    Raises:
+        TypeError: a missing key; a non-floating table; sizes not ints.
+        ValueError: a table not ``(V**n, V)``; negative sizes.
+    """
+    from dlmath.information import stationary_distribution
+
+    M, V = table.shape
+    order = round(math.log(M) / math.log(V)) if V > 1 else 1
+    k0, k1 = jax.random.split(key)
+    pi = stationary_distribution.kernel(table)
+    state = jax.random.categorical(k0, jnp.log(jnp.maximum(pi, 0.0)), shape=(num_sequences,))
+    digits = (state[:, None] // V ** jnp.arange(order - 1, -1, -1)[None, :]) % V
+
+    def step(s, k):
+        x = jax.random.categorical(k, jnp.log(table[s]), axis=-1)
+        return (s * V + x) % M, x
+
+    steps = max(length - order, 0)
+    _, rest = jax.lax.scan(step, state, jax.random.split(k1, steps))
+    out = jnp.concatenate([digits, rest.T.reshape(num_sequences, steps)], axis=1)
+    return out[:, :length].astype(jnp.int32)
+
+
+def _check_ring(key, n, *, num_modes=8, radius=2.0, std=0.05) -> None:
+    who = "ring_of_gaussians"
+    _checks.require_key(who, key, "the points")
+    _checks.count(who, "n", n)
+    _checks.count(who, "num_modes", num_modes, low=1)
+    _checks.hyperparameter(who, "radius", radius, low=0.0,
+                           hint="radius is the distance of every mode from the origin.")
+    _checks.hyperparameter(who, "std", std, low=0.0,
+                           hint="std is the standard deviation of each Gaussian.")
+
+
+@_checks.checked(_check_ring, static_argnames=("n", "num_modes"))
+def ring_of_gaussians(key, n: int, *, num_modes: int = 8, radius: float = 2.0,
+                      std: float = 0.05):
+    r"""Points of the plane from $M$ Gaussians of equal weight on a circle: mode $k$ is
+    picked uniformly from $0 \dots M - 1$, and the point is
+    $r(\cos(2\pi k/M), \sin(2\pi k/M)) + s\,\epsilon$ with $\epsilon \sim \mathcal N(0, I_2)$
+    (the toy data of generative models: every mode should be covered).
+
+    Args:
+        key: a ``jax.random`` key.
+        n: the number of points $N \ge 0$, a Python int.
+        num_modes: $M \ge 1$, a Python int.
+        radius: $r \ge 0$. std: $s \ge 0$ (each may be traced; then unchecked).
+
+    Returns:
+        float32 ``(N, 2)``; the modes' centres are the formula at $\epsilon = 0$.
+
+    Raises:
+        TypeError: a missing key; ``n`` or ``num_modes`` not an int; a hyper-parameter not
+            a real number.
+        ValueError: ``n < 0``, ``num_modes < 1``, a negative or non-finite ``radius`` or
+            ``std``.
+    """
+    k_mode, k_noise = jax.random.split(key)
+    angle = jax.random.randint(k_mode, (n,), 0, num_modes).astype(jnp.float32) \
+        * (2 * jnp.pi / num_modes)
+    centres = jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=-1)
+    return (radius * centres + std * jax.random.normal(k_noise, (n, 2), jnp.float32)) \
+        .astype(jnp.float32)

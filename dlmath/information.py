@@ -24,7 +24,7 @@ from jax.scipy.special import entr, xlogy
 
 from dlmath import _checks
 
-__all__ = ["entropy", "kl_divergence", "cross_entropy"]
+__all__ = ["entropy", "kl_divergence", "cross_entropy", "stationary_distribution", "entropy_rate"]
 
 
 def _check_dist(who: str, name: str, p, axis: int = -1) -> int:
@@ -163,3 +163,71 @@ def cross_entropy(p, q):
     p, q = _promoted(p, q)
     q = jnp.where(p == 0, jnp.ones((), q.dtype), q)  # 0 log 1 = 0, and no 0/0 in the gradient
     return -jnp.sum(xlogy(p, q), axis=-1)
+
+
+def _state_matrix(table):
+    """The chain on contexts: ``M[s, s']`` = P(next token x | s) where ``s'`` is ``s``
+    shifted by one token with ``x`` appended (``s' = (s V + x) mod V**n``)."""
+    M, V = table.shape
+    nxt = (jnp.arange(M)[:, None] * V + jnp.arange(V)[None, :]) % M
+    return jnp.zeros((M, M), table.dtype).at[jnp.arange(M)[:, None], nxt].add(table)
+
+
+def _stationary(table):
+    ct = jnp.promote_types(table.dtype, jnp.float32)
+    P = _state_matrix(table.astype(ct))
+    M = P.shape[0]
+    A = (P.T - jnp.eye(M, dtype=ct)).at[-1].set(1.0)  # pi (P - I) = 0 and sum(pi) = 1
+    return jnp.linalg.solve(A, jnp.zeros(M, ct).at[-1].set(1.0))
+
+
+@_checks.checked(lambda table: _checks.transition_table("stationary_distribution", "table",
+                                                        table))
+def stationary_distribution(table):
+    r"""The stationary distribution of a Markov chain of order $n$ over $V$ tokens, on its
+    $V^n$ contexts: the left eigenvector of eigenvalue 1 of the context chain,
+    $\pi = \pi M$, $\sum_s \pi_s = 1$, where $M_{s s'} = P(x \mid s)$ when $s'$ is $s$
+    shifted by the token $x$ (``s' = (s V + x) mod V**n``). Solved as the linear system
+    $(M^T - I)\pi = 0$ with its last equation replaced by $\sum_s \pi_s = 1$, unique
+    when the chain is irreducible (every entry of a table from
+    :func:`dlmath.data.markov_chain` is positive); proven in
+    ``notebooks/13_language_models.ipynb``.
+
+    Args:
+        table: floating ``(V**n, V)``, rows the next-token distributions (not checked to sum
+            to 1: values are unknown under ``jit``).
+
+    Returns:
+        ``(V**n,)`` in at least float32.
+
+    Raises:
+        TypeError: a non-floating table.
+        ValueError: a shape that is not ``(V**n, V)``.
+    """
+    return _stationary(table)
+
+
+@_checks.checked(lambda table: _checks.transition_table("entropy_rate", "table", table))
+def entropy_rate(table):
+    r"""The entropy rate of a stationary Markov chain, in nats per token: the entropy of
+    the next token given its context, averaged over the stationary distribution $\pi$
+    (:func:`stationary_distribution`) of the contexts,
+
+    $$- \sum_{\substack{0 \leq s \leq M - 1\\0 \leq x \leq V -
+    1}} \log{\left({P}_{s,x} \right)} {P}_{s,x} {\pi}_{s}$$
+
+    ($M = V^n$ contexts, $0 \log 0 = 0$). For a stationary source it equals
+    $\lim_T H(x_1 \dots x_T) / T$, and no model's mean next-token cross-entropy on the
+    source is below it (Gibbs' inequality; chapter 13).
+
+    Args:
+        table: as :func:`stationary_distribution`.
+
+    Returns:
+        a scalar in at least float32.
+
+    Raises:
+        TypeError, ValueError: as :func:`stationary_distribution`.
+    """
+    ct = jnp.promote_types(table.dtype, jnp.float32)
+    return jnp.sum(_stationary(table) * jnp.sum(entr(table.astype(ct)), axis=-1))

@@ -278,3 +278,39 @@ def require_int_pair(who: str, name: str, value, low: int = 1) -> tuple[int, int
         return (int(value[0]), int(value[1]))
     count(who, name, value, low=low)
     return (int(value), int(value))
+
+
+def choice(who: str, name: str, value, options: tuple, hint: str = "") -> None:
+    """One of the strings ``options`` (a mode, an alignment): ``TypeError`` for a
+    non-string, ``ValueError`` for another string."""
+    if not isinstance(value, str):
+        raise TypeError(f"{who}: {name} must be one of {list(options)}; got "
+                        f"{type(value).__name__} {value!r}." + (f" {hint}" if hint else ""))
+    if value not in options:
+        raise ValueError(f"{who}: {name} must be one of {list(options)}; got {value!r}."
+                         + (f" {hint}" if hint else ""))
+
+
+def transition_table(who: str, name: str, table) -> tuple[int, int]:
+    """The transition table of a Markov chain of order ``n`` over ``V`` tokens: a floating
+    ``(V**n, V)`` array, row ``s`` the distribution of the next token after the context
+    whose base-``V`` digits (oldest first) are ``s``. Returns ``(V, n)``."""
+    dt = dtype_of(table, who, name)
+    if not jnp.issubdtype(dt, jnp.floating):
+        raise TypeError(f"{who}: {name} must be floating probabilities (V**n, V); got dtype "
+                        f"{dt}.")
+    shape = shape_of(table)
+    ok = len(shape) == 2 and shape[1] >= 1 and shape[0] >= shape[1]
+    order = 0
+    if ok:
+        size = 1
+        while size < shape[0]:
+            size, order = size * shape[1], order + 1
+        ok = size == shape[0] and order >= 1 and (shape[1] > 1 or shape[0] == 1)
+    if shape[1:] == (1,) and shape[0] == 1 and len(shape) == 2:
+        return 1, 1
+    if not ok:
+        raise ValueError(f"{who}: {name} must have shape (V**n, V), one row per context of n "
+                         f"tokens (n >= 1); got {fmt(shape)}. Build it with "
+                         "data.markov_chain(key, V, n).")
+    return shape[1], order

@@ -59,7 +59,7 @@ STREAMING_SUM = Formula(
 )
 
 DOCUMENTED = {
-    "attention.attention_weights": (ATTENTION_WEIGHT,),
-    "attention.scaled_dot_product_attention": (ATTENTION_OUTPUT,),
-    "attention.flash_attention": (STREAMING_SUM,),
+    "attention.dot_product.attention_weights": (ATTENTION_WEIGHT,),
+    "attention.dot_product.scaled_dot_product_attention": (ATTENTION_OUTPUT,),
+    "attention.flash.flash_attention": (STREAMING_SUM,),
 }
