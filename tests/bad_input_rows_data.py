@@ -29,4 +29,10 @@ def specs():
                                  # one example at least on each side of the 1797
                                  pred=lambda v: 1 <= round(float(v) * 1797) <= 1796)},
              call=_digits_call, jittable=False, who="digits"),
+        Spec("data.ring_of_gaussians",
+             lambda s, rng: {"n": s["N"], "num_modes": 8, "radius": 2.0, "std": 0.05}, {},
+             {"n": H(count=True, low=0, static=True),
+              "num_modes": H(count=True, low=1, static=True), "radius": NONNEG,
+              "std": NONNEG},
+             call=_data_linear_call, out_dtype="float32", who="ring_of_gaussians"),
     ]
