@@ -42,6 +42,18 @@ from dlmath.layers import dense
 __all__ = ["GATES", "rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru", "rnn_step",
            "lstm_step", "gru_step", "scan", "init_rnn", "init_lstm", "init_gru"]
 
+
+def __getattr__(name: str):
+    """``recurrent.stacked_rnn``, ``stacked_lstm``, ``stacked_gru`` and ``init_stacked``: the
+    stacked layers of :mod:`dlmath.recurrent_stacked` (built on this module's steps), also
+    under this module's name (listed in that module's ``__all__``)."""
+    if name in ("stacked_rnn", "stacked_lstm", "stacked_gru", "init_stacked"):
+        from dlmath import recurrent_stacked
+
+        return getattr(recurrent_stacked, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 #: The number of gate blocks ``G`` of each cell.
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 

@@ -213,8 +213,13 @@ def require_shapes(who: str, name: str, tree, shapes: dict, context: str = "",
     walk(tree, ())
     if not isinstance(tree, dict) or set(leaves) != set(shapes):
         got = sorted(map(label, leaves)) if isinstance(tree, dict) else type(tree).__name__
+        missing = [label(p) for p in shapes if p not in leaves]
+        extra = sorted(label(p) for p in leaves if p not in shapes)
+        diff = "".join(f" {what}: {names}." for what, names in
+                       (("Missing", missing), ("Unexpected", extra))
+                       if names and isinstance(tree, dict))
         raise ValueError(f"{who}: {name} must be a dict with exactly the entries "
-                         f"{[label(p) for p in shapes]}; got {got}."
+                         f"{[label(p) for p in shapes]}; got {got}.{diff}"
                          + (f" {hint}" if hint else ""))
     for path, (legend, shape) in shapes.items():
         got = shape_of(leaves[path])

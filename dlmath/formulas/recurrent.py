@@ -21,7 +21,9 @@ from dlmath.formulas.symbols import D, j, k, t
 __all__ = ["D", "H", "j", "k", "t", "a", "b", "n", "c_max", "W_ih", "W_hh", "b_ih", "b_hh",
            "x", "h", "c", "c_new", "g", "sigmoid", "pre_activation", "input_part",
            "hidden_part", "RNN_CELL", "LSTM_CELL_STATE", "LSTM_HIDDEN", "GRU_CELL", "RNN_STEP",
-           "LSTM_STEP_CELL", "LSTM_STEP_HIDDEN", "GRU_STEP", "GLOBAL_NORM", "CLIPPED"]
+           "LSTM_STEP_CELL", "LSTM_STEP_HIDDEN", "GRU_STEP", "GLOBAL_NORM", "CLIPPED",
+           "ell", "h_step", "y_forward", "y_reverse", "PACKED_STATE", "PACKED_OUTPUT",
+           "REVERSED_INPUT", "LAYER_INPUT"]
 
 #: The number of hidden units.
 H = sp.Symbol("H", integer=True, positive=True)
@@ -102,6 +104,30 @@ CLIPPED = Formula("transforms.clip_by_global_norm",
                   g[j] * sp.Min(1, c_max / sp.sqrt(sp.Sum(g[k] ** 2, (k, 0, n - 1)))),
                   (g, j, n, c_max))
 
+#: The length of one sequence of a padded batch (its valid steps ``t = 1 ... ell``).
+ell = sp.Symbol("ell", integer=True, positive=True)
+#: The cell's new state at step ``t`` (:data:`RNN_STEP` ...), before the packing rule.
+h_step = sp.IndexedBase(r"\tilde{h}", real=True)
+#: The forward and the reverse outputs of a layer of a bidirectional stack.
+y_forward = sp.IndexedBase(r"\overrightarrow{y}", real=True)
+y_reverse = sp.IndexedBase(r"\overleftarrow{y}", real=True)
+
+#: Packed sequences: the state moves on up to the length and is kept after it.
+PACKED_STATE = Formula("recurrent_stacked.stacked_rnn.state",
+                       sp.Piecewise((h_step[t, j], t <= ell), (h[t - 1, j], True)),
+                       (h_step, h, t, j, ell))
+#: ... and the output is the state up to the length, 0 after it.
+PACKED_OUTPUT = Formula("recurrent_stacked.stacked_rnn.output",
+                        sp.Piecewise((h[t, j], t <= ell), (0, True)), (h, t, j, ell))
+#: The reverse direction reads each sequence backwards within its length.
+REVERSED_INPUT = Formula("recurrent_stacked.stacked_rnn.reversed",
+                         sp.Piecewise((x[ell + 1 - t, a], t <= ell), (x[t, a], True)),
+                         (x, t, a, ell))
+#: Layer ``l + 1`` reads the forward and the reverse outputs of layer ``l`` side by side.
+LAYER_INPUT = Formula("recurrent_stacked.stacked_rnn.layer_input",
+                      sp.Piecewise((y_forward[t, a], a < H), (y_reverse[t, a - H], True)),
+                      (y_forward, y_reverse, t, a, H))
+
 DOCUMENTED = {
     "recurrent.rnn_cell": (RNN_CELL,),
     "recurrent.lstm_cell": (LSTM_CELL_STATE, LSTM_HIDDEN),
@@ -111,4 +137,5 @@ DOCUMENTED = {
     "recurrent.gru": (GRU_STEP,),
     "transforms.global_norm": (GLOBAL_NORM,),
     "transforms.clip_by_global_norm": (CLIPPED,),
+    "recurrent_stacked.stacked_rnn": (PACKED_STATE, PACKED_OUTPUT, REVERSED_INPUT, LAYER_INPUT),
 }
