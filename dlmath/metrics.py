@@ -1,4 +1,5 @@
-r"""Classification metrics: accuracy from logits, and the confusion matrix.
+r"""Classification metrics: accuracy from logits, the confusion matrix, and the expected
+calibration error.
 
 A classifier's scores are logits (or probabilities: both have the same largest entry and
 the same sign of $z$ versus $p - 1/2$), ``(*B, K)`` for $K$ classes, ``(*B,)`` for a binary
@@ -9,11 +10,12 @@ compiled body, its ``.kernel`` (:func:`dlmath._checks.checked`).
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
-from dlmath import _checks
+from dlmath import _checks, _reduce
 
-__all__ = ["accuracy", "binary_accuracy", "confusion_matrix"]
+__all__ = ["accuracy", "binary_accuracy", "confusion_matrix", "expected_calibration_error"]
 
 
 def _no_example(who: str, logits, batch: tuple) -> None:
@@ -119,3 +121,51 @@ def confusion_matrix(labels, predicted, num_classes: int):
     flat = jnp.where(valid, t * num_classes + p, num_classes * num_classes)
     counts = jnp.zeros(num_classes * num_classes, jnp.int32).at[flat].add(1, mode="drop")
     return counts.reshape(num_classes, num_classes)
+
+
+def _ece_check(logits, labels, num_bins=15):
+    who = "expected_calibration_error"
+    _checks.count(who, "num_bins", num_bins, low=1)
+    _checks.logits_and_labels(who, logits, labels,
+                              hint="labels are the class ids of the rows of logits (*B, K).")
+    _no_example(who, logits, _checks.shape_of(logits)[:-1])
+
+
+@_checks.checked(_ece_check, static_argnames="num_bins")
+def expected_calibration_error(logits, labels, num_bins: int = 15):
+    r"""The expected calibration error of a classifier's softmax confidences, a scalar in
+    $[0, 1]$: the examples are put in $M$ = ``num_bins`` bins of equal width by their
+    confidence $p_n = \max_k \mathrm{softmax}(z_n)_k$ (bin $b$ holds
+    $p_n \in (b/M, (b+1)/M]$), and
+
+    $\mathrm{ECE} = \sum_b \frac{n_b}{N}\,\lvert \mathrm{acc}_b - \mathrm{conf}_b\rvert
+    = \frac1N \sum_b \Big\lvert \sum_{n \in b} \big([\arg\max_k z_{nk} = c_n] - p_n\big)
+    \Big\rvert$,
+
+    with $n_b$ the examples of bin $b$, $\mathrm{acc}_b$ their accuracy and
+    $\mathrm{conf}_b$ their mean confidence (Guo et al., 2017; an empty bin adds 0). A
+    model whose confidence matches its accuracy in every bin has ECE 0. The confidence is
+    $1/\sum_k e^{z_k - \max z}$, formed in at least float32 (stable for any finite logits);
+    the predicted class is the first maximum, as :func:`accuracy`.
+
+    Args:
+        logits: floating ``(*B, K)``, scores of the $K$ classes on the last axis (all
+            examples of every batch axis count).
+        labels: integer class ids ``(*B,)`` in ``[0, K)``.
+        num_bins: $M$, a Python int >= 1 (static).
+
+    Returns:
+        A float32 scalar.
+
+    Raises:
+        TypeError: non-floating logits; non-integer labels; ``num_bins`` not an int.
+        ValueError: logits without a class axis; labels not ``(*B,)``; no example at all;
+            concrete ids outside ``[0, K)``; ``num_bins`` < 1.
+    """
+    ids = _checks.as_ids(labels).reshape(-1)
+    z = logits.astype(_reduce.wide(logits.dtype)).reshape(-1, logits.shape[-1])
+    confidence = 1.0 / jnp.sum(jnp.exp(z - jnp.max(z, axis=-1, keepdims=True)), axis=-1)
+    correct = (jnp.argmax(z, axis=-1) == ids).astype(confidence.dtype)
+    bins = jnp.clip(jnp.ceil(confidence * num_bins).astype(jnp.int32) - 1, 0, num_bins - 1)
+    gap = jax.ops.segment_sum(correct - confidence, bins, num_segments=num_bins)
+    return (jnp.sum(jnp.abs(gap)) / ids.shape[0]).astype(jnp.float32)
