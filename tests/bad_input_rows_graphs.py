@@ -170,6 +170,22 @@ def _np_readout(kw):
     return out
 
 
+def _np_wl(senders, receivers, num_nodes):
+    """1-WL to the stable colouring with colours named by nested tuples, renumbered."""
+    colours = [()] * num_nodes
+    rounds = []
+    for _ in range(num_nodes + 1):
+        names = {c: n for n, c in enumerate(sorted(set(colours)))}
+        rounds.append([names[c] for c in colours])
+        if len(rounds) > 1 and len(set(rounds[-1])) == len(set(rounds[-2])):
+            rounds.pop()
+            break
+        colours = [(names[colours[i]], tuple(sorted(
+            names[colours[s_e]] for s_e, r_e in zip(senders, receivers, strict=True) if r_e == i)))
+            for i in range(num_nodes)]
+    return np.array(rounds, np.int64).reshape(len(rounds), num_nodes)
+
+
 #: gat_layer: heads M = 2 of G = 3 features each, W = M G = 6 columns of w
 GAT_SIZES = {**SIZES, "M": 2, "W": 6}
 
@@ -333,6 +349,21 @@ def specs():
              "dtype": H(dtype=True, static=True, allow_none=True)},
             sizes=SIZES,
             jittable=False,
+        ),
+        Spec(
+            "graphs.wl_colors",
+            lambda s, rng: dict(zip(("senders", "receivers"), _edges(rng, s), strict=True),
+                                num_nodes=s["N"]),
+            {("senders",): ids, ("receivers",): ids},
+            {"num_nodes": NUM_NODES_EDGES},
+            sizes=SIZES,
+            empty={"E": "pass"},
+            out_dtype="int64",
+            ref=lambda kw: _np_wl(kw["senders"], kw["receivers"], kw["num_nodes"]),
+            wide_k=300,
+            names_ok=("num_nodes",),
+            jittable=False,
+            note="combinatorial (runs in Python on concrete ids): a traced id raises TypeError",
         ),
         # the loader of chapter 11's graph lives in dlmath.data; its row is kept here
         Spec(

@@ -58,6 +58,7 @@ from dlmath._checks.arrays import (  # noqa: F401
     fmt,
     is_traced,
     quotient,
+    require_concrete,
     require_flag,
     require_float_dtype,
     require_floating,
@@ -88,6 +89,7 @@ from dlmath._checks.trees import (  # noqa: F401
 )
 from dlmath._checks.values import (  # noqa: F401
     as_ids,
+    choice,
     class_axis,
     count,
     hyperparameter,
@@ -99,5 +101,6 @@ from dlmath._checks.values import (  # noqa: F401
     regression_data,
     require_int_pair,
     sizes,
+    transition_table,
     where_mask,
 )

@@ -23,6 +23,14 @@ def is_traced(x) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
+def require_concrete(who: str, name: str, x, hint: str = "") -> None:
+    """A value that a function reads element by element in Python (a combinatorial
+    algorithm): ``TypeError`` for a traced one."""
+    if is_traced(x):
+        raise TypeError(f"{who}: {name} must be a concrete array; got a traced value (under "
+                        f"jit, grad or vmap). {hint or f'Call {who} outside jax.jit.'}")
+
+
 def dtype_of(x, who: str, name: str):
     """The dtype of an array argument; ``TypeError`` for lists and other objects."""
     if isinstance(x, (list, tuple, dict, str)) or x is None:

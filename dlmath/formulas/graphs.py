@@ -39,28 +39,28 @@ def degree(node):
 
 #: $\hat A_{ij} = (A_{ij} + \delta_{ij}) / \sqrt{\tilde d_i \tilde d_j}$.
 GCN_NORMALIZE = Formula(
-    "graphs.gcn_normalize",
+    "graphs.gcn.gcn_normalize",
     (A[i, j] + sp.KroneckerDelta(i, j)) / (sp.sqrt(degree(i)) * sp.sqrt(degree(j))),
     (A, i, j, N),
 )
 
 #: $H_{if} = \sum_j \sum_g \hat A_{ij} X_{jg} W_{gf} + b_f$.
 GCN_LAYER = Formula(
-    "graphs.gcn_layer",
+    "graphs.gcn.gcn_layer",
     sp.Sum(A_hat[i, j] * X[j, g] * W[g, f], (g, 0, F_in - 1), (j, 0, N - 1)) + b[f],
     (A_hat, X, W, b, i, f, N, F_in),
 )
 
 #: $m_{if} = \sum_e w_e X_{s_e f} [r_e = i]$.
 MESSAGE_PASSING = Formula(
-    "graphs.message_passing",
+    "graphs.gcn.message_passing",
     sp.Sum(w[e] * X[s[e], f] * sp.KroneckerDelta(i, r[e]), (e, 0, E - 1)),
     (w, X, s, r, i, f, E),
 )
 
 #: $\hat w_e = w_e / \sqrt{\tilde d_{s_e} \tilde d_{r_e}}$.
 GCN_EDGE_WEIGHT = Formula(
-    "graphs.gcn_normalize_edges",
+    "graphs.gcn.gcn_normalize_edges",
     w[e] / (sp.sqrt(d_tilde[s[e]]) * sp.sqrt(d_tilde[r[e]])),
     (w, d_tilde, s, r, e),
 )
@@ -68,7 +68,7 @@ GCN_EDGE_WEIGHT = Formula(
 #: $E(X) = \frac12 \sum_{ij} (A_{ij} + \delta_{ij}) \sum_f (X_{if}/\sqrt{\tilde d_i} -
 #: X_{jf}/\sqrt{\tilde d_j})^2$.
 DIRICHLET_ENERGY = Formula(
-    "graphs.dirichlet_energy",
+    "graphs.gcn.dirichlet_energy",
     sp.Sum((A[i, j] + sp.KroneckerDelta(i, j))
            * (X[i, f] / sp.sqrt(d_tilde[i]) - X[j, f] / sp.sqrt(d_tilde[j])) ** 2,
            (f, 0, F - 1), (j, 0, N - 1), (i, 0, N - 1)) / 2,
@@ -90,7 +90,7 @@ def _leaky(t):
 
 #: $\varepsilon_e = \mathrm{LeakyReLU}(a_{dst} \cdot X'_{r_e} + a_{src} \cdot X'_{s_e})$.
 GAT_SCORE = Formula(
-    "graphs.gat_layer.score",
+    "graphs.attention.gat_layer.score",
     _leaky(sp.Sum(a_dst[f] * Xp[r[e], f], (f, 0, F - 1))
            + sp.Sum(a_src[f] * Xp[s[e], f], (f, 0, F - 1))),
     (a_dst, a_src, Xp, s, r, e, F, slope),
@@ -99,7 +99,7 @@ GAT_SCORE = Formula(
 #: $H_{if} = \sum_e [r_e = i] e^{\varepsilon_e} X'_{s_e f} / \sum_e [r_e = i]
 #: e^{\varepsilon_e} + b_f$ (the softmax over the edges into $i$).
 GAT_OUTPUT = Formula(
-    "graphs.gat_layer",
+    "graphs.attention.gat_layer",
     sp.Sum(sp.KroneckerDelta(i, r[e]) * sp.exp(score[e]) * Xp[s[e], f], (e, 0, E - 1))
     / sp.Sum(sp.KroneckerDelta(i, r[e]) * sp.exp(score[e]), (e, 0, E - 1)) + b[f],
     (score, Xp, s, r, b, i, f, E),
@@ -110,7 +110,7 @@ eps_gin = sp.Symbol("epsilon", real=True)
 
 #: $h_{if} = (1 + \epsilon) X_{if} + \sum_e [r_e = i] X_{s_e f}$.
 GIN_AGGREGATE = Formula(
-    "graphs.gin_layer",
+    "graphs.isomorphism.gin_layer",
     (1 + eps_gin) * X[i, f] + sp.Sum(sp.KroneckerDelta(i, r[e]) * X[s[e], f], (e, 0, E - 1)),
     (X, s, r, eps_gin, i, f, E),
 )
@@ -121,18 +121,18 @@ gid = sp.IndexedBase("c", integer=True, nonnegative=True)
 
 #: $y_{qf} = \sum_i [c_i = q] X_{if}$.
 READOUT_SUM = Formula(
-    "graphs.readout",
+    "graphs.pooling.readout",
     sp.Sum(sp.KroneckerDelta(q, gid[i]) * X[i, f], (i, 0, N - 1)),
     (X, gid, q, f, N),
 )
 
 DOCUMENTED = {
-    "graphs.gcn_normalize": (GCN_NORMALIZE,),
-    "graphs.gcn_layer": (GCN_LAYER,),
-    "graphs.message_passing": (MESSAGE_PASSING,),
-    "graphs.gcn_normalize_edges": (GCN_EDGE_WEIGHT,),
-    "graphs.dirichlet_energy": (DIRICHLET_ENERGY,),
-    "graphs.gat_layer": (GAT_SCORE, GAT_OUTPUT),
-    "graphs.gin_layer": (GIN_AGGREGATE,),
-    "graphs.readout": (READOUT_SUM,),
+    "graphs.gcn.gcn_normalize": (GCN_NORMALIZE,),
+    "graphs.gcn.gcn_layer": (GCN_LAYER,),
+    "graphs.gcn.message_passing": (MESSAGE_PASSING,),
+    "graphs.gcn.gcn_normalize_edges": (GCN_EDGE_WEIGHT,),
+    "graphs.gcn.dirichlet_energy": (DIRICHLET_ENERGY,),
+    "graphs.attention.gat_layer": (GAT_SCORE, GAT_OUTPUT),
+    "graphs.isomorphism.gin_layer": (GIN_AGGREGATE,),
+    "graphs.pooling.readout": (READOUT_SUM,),
 }
