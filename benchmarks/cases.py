@@ -16,14 +16,20 @@ import optax
 
 from benchmarks.case import Case, same, with_vjp
 from benchmarks.layer_cases import (
+    conv1d_case,
     conv_case,
+    conv_transpose_case,
+    decode_case,
     gat_case,
+    gqa_case,
     group_norm_case,
+    grouped_conv_case,
     mha_case,
     norm_case,
     pool_case,
     recurrent_case,
     sdpa_case,
+    stacked_case,
 )
 from dlmath import activations, information, losses, optim
 
@@ -163,14 +169,19 @@ def all_cases() -> list[Case]:
     ]
     for kernel, padding in ((3, "VALID"), (5, "SAME")):
         cases += [conv_case(kernel, padding, False), conv_case(kernel, padding, True)]
+    for grad in (False, True):
+        cases += [grouped_conv_case(False, grad), grouped_conv_case(True, grad),
+                  conv_transpose_case(grad), conv1d_case(grad)]
     for name in ("max_pool", "avg_pool"):
         cases += [pool_case(name, False), pool_case(name, True)]
     for cell in ("rnn", "lstm", "gru"):
         cases += [recurrent_case(cell, False), recurrent_case(cell, True)]
+    cases += [stacked_case(False), stacked_case(True)]
     for grad in (False, True):
         cases += [sdpa_case("scaled_dot_product_attention", grad),
                   sdpa_case("flash_attention", grad),
-                  sdpa_case("flash_attention", grad, causal=True)]
+                  sdpa_case("flash_attention", grad, causal=True), gqa_case(grad)]
+    cases.append(decode_case())
     cases += [mha_case(False), mha_case(True)]
     for name in ("layer_norm", "rms_norm", "batch_norm"):
         cases += [norm_case(name, False), norm_case(name, True)]

@@ -7,7 +7,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from benchmarks.case import Case, same, with_vjp
+from benchmarks.case import Case, same, vjp_of, with_vjp
 from dlmath import attention, conv, convert, graphs, normalization, recurrent
 
 # --------------------------------------------------------------------- convolution, pooling
@@ -27,6 +27,63 @@ def conv_case(kernel_size, padding, grad):
         return same(ours, peer, args)
     k = f"{kernel_size}x{kernel_size} {padding}"
     return Case(f"conv.conv2d {k}" + (" grad" if grad else ""), "8x32x32x32 -> 64",
+                "lax.conv_general_dilated", build)
+
+
+def grouped_conv_case(depthwise, grad):
+    def build(key, size):
+        n, hw, c, o = (8, 32, 32, 64) if size == "full" else (2, 6, 4, 4)
+        groups = c if depthwise else 4
+        o = c if depthwise else o
+        k1, k2 = jax.random.split(key)
+        x = jax.random.normal(k1, (n, hw, hw, c))
+        w = jax.random.normal(k2, (3, 3, c // groups, o)) / 3
+        ours = lambda x_, w_: conv.conv2d(x_, w_, padding="SAME", groups=groups)  # noqa: E731
+        peer = lambda x_, w_: jax.lax.conv_general_dilated(  # noqa: E731
+            x_, w_, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            feature_group_count=groups)
+        args = (x, w)
+        if grad:
+            ours, peer, args = with_vjp(ours, peer, args, jax.random.fold_in(key, 1), (0, 1))
+        return same(ours, peer, args)
+    what = "depthwise 3x3" if depthwise else "3x3 groups=4"
+    return Case(f"conv.conv2d {what}" + (" grad" if grad else ""),
+                "8x32x32x32 -> " + ("32" if depthwise else "64"),
+                "lax.conv_general_dilated(feature_group_count)", build)
+
+
+def conv_transpose_case(grad):
+    def build(key, size):
+        n, hw, c, o = (8, 16, 64, 32) if size == "full" else (2, 3, 4, 3)
+        k1, k2 = jax.random.split(key)
+        x = jax.random.normal(k1, (n, hw, hw, c))
+        w = jax.random.normal(k2, (4, 4, c, o)) / 4
+        ours = lambda x_, w_: conv.conv_transpose2d(x_, w_, stride=2, padding=1)  # noqa: E731
+        peer = lambda x_, w_: jax.lax.conv_transpose(  # noqa: E731
+            x_, jnp.swapaxes(w_, 2, 3), (2, 2), [(2, 2), (2, 2)],
+            dimension_numbers=("NHWC", "HWIO", "NHWC"), transpose_kernel=True)
+        args = (x, w)
+        if grad:
+            ours, peer, args = with_vjp(ours, peer, args, jax.random.fold_in(key, 1), (0, 1))
+        return same(ours, peer, args)
+    return Case("conv.conv_transpose2d 4x4 s2" + (" grad" if grad else ""),
+                "8x16x16x64 -> 32x32x32", "lax.conv_transpose(transpose_kernel=True)", build)
+
+
+def conv1d_case(grad):
+    def build(key, size):
+        n, length, c, o = (16, 256, 64, 64) if size == "full" else (2, 7, 3, 4)
+        k1, k2 = jax.random.split(key)
+        x = jax.random.normal(k1, (n, length, c))
+        w = jax.random.normal(k2, (3, c, o)) / 3
+        ours = lambda x_, w_: conv.conv1d(x_, w_, padding="CAUSAL", dilation=2)  # noqa: E731
+        peer = lambda x_, w_: jax.lax.conv_general_dilated(  # noqa: E731
+            x_, w_, (1,), [(4, 0)], rhs_dilation=(2,), dimension_numbers=("NWC", "WIO", "NWC"))
+        args = (x, w)
+        if grad:
+            ours, peer, args = with_vjp(ours, peer, args, jax.random.fold_in(key, 1), (0, 1))
+        return same(ours, peer, args)
+    return Case("conv.conv1d 3 causal d2" + (" grad" if grad else ""), "16x256x64 -> 64",
                 "lax.conv_general_dilated", build)
 
 
@@ -75,6 +132,42 @@ def recurrent_case(cell, grad):
                 f"flax.linen.RNN({_CELLS[cell].__name__})", build)
 
 
+def stacked_case(grad):
+    """Two bidirectional LSTM layers on PyTorch's state_dict, against flax's
+    nn.Bidirectional(nn.RNN(OptimizedLSTMCell)) twice on the same weights."""
+    from dlmath import recurrent_stacked
+
+    def build(key, size):
+        b, t, d, h = (16, 32, 64, 128) if size == "full" else (2, 3, 4, 5)
+        k1, k2 = jax.random.split(key)
+        params = recurrent_stacked.init_stacked(k1, "lstm", d, h, num_layers=2,
+                                                bidirectional=True)
+        xs = jax.random.normal(k2, (b, t, d))
+        module = nn.Bidirectional(nn.RNN(nn.OptimizedLSTMCell(h)),
+                                  nn.RNN(nn.OptimizedLSTMCell(h)))
+
+        def ours(p, x):
+            return recurrent_stacked.stacked_lstm(p, x, num_layers=2, bidirectional=True)[0]
+
+        def peer(p, x):
+            for layer in range(2):
+                cells = [convert.to_flax(convert.from_pytorch(
+                    {f"{k}_l0": p[f"{k}_l{layer}{s}"] for k in
+                     ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}, "lstm"), "lstm")
+                    for s in ("", "_reverse")]
+                x = module.apply({"params": {"forward_rnn": {"cell": cells[0]},
+                                             "backward_rnn": {"cell": cells[1]}}}, x)
+            return x
+
+        args = (params, xs)
+        if grad:
+            ours, peer, args = with_vjp(ours, peer, args, jax.random.fold_in(key, 1))
+        return same(ours, peer, args)
+    return Case("recurrent.stacked_lstm 2 layers bidirectional" + (" grad (params)" if grad
+                                                                    else ""),
+                "B16 T32 64->128", "flax.linen.Bidirectional(RNN(OptimizedLSTMCell)) x2", build)
+
+
 # ------------------------------------------------------------------------------ attention
 
 def sdpa_case(name, grad, causal=False):
@@ -98,6 +191,57 @@ def sdpa_case(name, grad, causal=False):
         return same(ours, peer, args)
     label = f"attention.{name}" + (" causal" if causal else "") + (" grad" if grad else "")
     return Case(label, "B4 H8 T512 D64", "jax.nn.dot_product_attention", build)
+
+
+def gqa_case(grad):
+    def build(key, size):
+        b, hq, hkv, t, d = (4, 8, 2, 512, 64) if size == "full" else (1, 4, 2, 5, 4)
+        kq, kk, kv, kc = jax.random.split(key, 4)
+        q = jax.random.normal(kq, (b, hq, t, d))
+        k, v = (jax.random.normal(kx, (b, hkv, t, d)) for kx in (kk, kv))
+
+        def attend(q_, k_, v_):
+            return attention.scaled_dot_product_attention(q_, k_, v_, enable_gqa=True)
+
+        def peer(q_, k_, v_):  # its own layout (B, T, heads, D), fewer key/value heads
+            return jax.nn.dot_product_attention(q_, k_, v_)
+
+        # the results are compared in the peer's layout: dlmath's side pays the transposes
+        args = (q, k, v)
+        peer_args = tuple(jnp.swapaxes(a, 1, 2) for a in args)
+        if not grad:
+            return (lambda *a: jnp.swapaxes(attend(*a), 1, 2)), peer, args, peer_args
+        cotangent = jax.random.normal(kc, q.shape)
+        grads = vjp_of(attend, (0, 1, 2))
+
+        def ours(*a):
+            return tuple(jnp.swapaxes(g, 1, 2) for g in grads(*a))
+        return (ours, vjp_of(peer, (0, 1, 2)), (*args, cotangent),
+                (*peer_args, jnp.swapaxes(cotangent, 1, 2)))
+    return Case("attention.scaled_dot_product_attention gqa" + (" grad" if grad else ""),
+                "B4 Hq8 Hkv2 T512 D64", "jax.nn.dot_product_attention (fewer kv heads)", build)
+
+
+def decode_case():
+    def build(key, size):
+        b, hq, hkv, L, n, d = (4, 8, 2, 1024, 768, 64) if size == "full" else (1, 4, 2, 6, 4, 4)
+        kq, kk, kv = jax.random.split(key, 3)
+        q = jax.random.normal(kq, (b, hq, 1, d))
+        cache = attention.KVCache(jax.random.normal(kk, (b, hkv, L, d)),
+                                  jax.random.normal(kv, (b, hkv, L, d)),
+                                  jnp.asarray(n, jnp.int32))
+
+        def ours(q_, cache_):  # (B, Hq, 1, D) as the peer's (B, 1, Hq, D): a free reshape
+            return jnp.swapaxes(attention.decode_attention(q_, cache_), 1, 2)
+
+        def peer(q_, k_, v_, lengths):  # one query over the cache's first `length` keys
+            return jax.nn.dot_product_attention(q_, k_, v_, key_value_seq_lengths=lengths)
+
+        peer_args = (jnp.swapaxes(q, 1, 2), jnp.swapaxes(cache.key, 1, 2),
+                     jnp.swapaxes(cache.value, 1, 2), jnp.full((b,), n, jnp.int32))
+        return ours, peer, (q, cache), peer_args
+    return Case("attention.decode_attention", "B4 Hq8 Hkv2 L1024 length 768 D64",
+                "jax.nn.dot_product_attention(key_value_seq_lengths)", build)
 
 
 def mha_case(grad):

@@ -39,7 +39,8 @@ NOTEBOOKS = ROOT / "notebooks"
 TEMPLATE_CHAPTERS = ["01_linear_regression", "02_activations", "03_cross_entropy",
                      "04_backprop", "05_optimizers", "06_convolution", "07_recurrent",
                      "08_attention", "09_normalization", "10_generative", "11_graphs",
-                     "12_parallel"]
+                     "12_parallel", "13_language_models",
+                     "14_diffusion"]
 
 FIGURE_MIMES = ("image/png", "application/vnd.jupyter.widget-view+json")
 #: what a front end shows of a display output: the first of these that it holds

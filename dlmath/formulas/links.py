@@ -82,7 +82,12 @@ _RMS = "optim::test_rmsprop_formulas_against_code"
 _ADAM = "optim::test_adam_formulas_against_code"
 _PAR = "parallel::test_documented_formulas_equal_the_code"
 _REC = "recurrent::test_documented_formulas_equal_the_code"
+_STACKED = "recurrent_stacked::test_documented_formulas_equal_the_code"
 _REG = "formulas::test_regression_formulas_equal_the_code"
+_DIF = "diffusion::test_documented_formulas_equal_the_code"
+_DIF_SAMPLERS = "diffusion::test_samplers_with_the_exact_noise_prediction_recover_gaussian_data"
+_SCHEDULES = ("test_linear_schedule_is_evenly_spaced_as_the_ddpm_paper",
+              "test_cosine_schedule_matches_the_improved_ddpm_paper")
 
 LINKS: dict[str, Link] = {
     # ---- activations (chapter 02; the softmax in chapter 03)
@@ -127,6 +132,12 @@ LINKS: dict[str, Link] = {
     "conv.CONV2D": _link("06", "define(y[FC.n, FC.i, FC.j, FC.o], FC.CONV2D.expr", _CONV),
     "conv.WEIGHT_GRADIENT": _link("06", "d_w = Derivation(", _CONV),
     "conv.INPUT_GRADIENT": _link("06", "d_x = Derivation(", _CONV),
+    "conv.GROUPED_CONV2D": _link("06", "grouped = Derivation(",
+                                 "conv_grouped::test_documented_grouped_formula_equals_the_code"),
+    "conv.CONV_TRANSPOSE2D": _link("06", "adjoint = Derivation(",
+                                   "conv_transpose::test_documented_formula_equals_the_code"),
+    "conv.CONV1D": _link("06", "causal = Derivation(",
+                         "conv1d::test_documented_formula_equals_the_code"),
     "conv.OUTPUT_SIZE": _link("06", "count_outputs = Derivation(", _CONV),
     "conv.SAME_PADDING_TOTAL": _link("06", 'define(sp.Symbol("P_{SAME}")', _CONV),
     "conv.AVG_POOL": _link("06", "avg_grad = Derivation(", _CONV),
@@ -182,14 +193,15 @@ LINKS: dict[str, Link] = {
         "graphs::test_gcn_normalize_edges_equals_the_dense_normalisation"),
     "graphs.DIRICHLET_ENERGY": _link("11", "define(E_(X_ms), FG.DIRICHLET_ENERGY.expr",
                                      "graphs::test_dirichlet_energy_pairwise_trace_and_formula"),
-    "graphs.GAT_SCORE": _link(None, None,
+    "graphs.GAT_SCORE": _link("11", "segment_shift = Derivation(",
                               "graph_attention::test_gat_layer_is_the_registered_formulas"),
-    "graphs.GAT_OUTPUT": _link(None, None,
+    "graphs.GAT_OUTPUT": _link("11", "segment_shift = Derivation(",
                                "graph_attention::test_gat_layer_is_the_registered_formulas"),
     "graphs.GIN_AGGREGATE": _link(
-        None, None, "graph_attention::test_gin_layer_is_the_dense_reference_and_the_formula"),
+        "11", "gin_step = Derivation(",
+        "graph_attention::test_gin_layer_is_the_dense_reference_and_the_formula"),
     "graphs.READOUT_SUM": _link(
-        None, None,
+        "11", "multisets = [",
         "graph_attention::test_readout_sum_is_the_formula_and_invariant_to_node_order"),
     # ---- normalisation and regularisation (chapter 09)
     "normalization.BATCH_NORM": _link("09", 'display(define("y_j", FN.BATCH_NORM.expr',
@@ -207,6 +219,17 @@ LINKS: dict[str, Link] = {
     "normalization.SOFT_THRESHOLD": _link(
         "09", "branch_pos = Derivation(",
         "regularization::test_soft_threshold_is_its_formula_and_the_argmin"),
+    # ---- language models (chapter 13)
+    "language.ROTARY_FIRST": _link("13", "rotary_pairs = Derivation(",
+                                   "rotary::test_rotary_is_the_registered_formula"),
+    "language.ROTARY_SECOND": _link("13", "rotary_pairs = Derivation(",
+                                    "rotary::test_rotary_is_the_registered_formula"),
+    "language.TEMPERED_SOFTMAX": _link(
+        "13", "cold = Derivation(",
+        "sampling::test_sampling_distribution_is_the_tempered_softmax_formula"),
+    "language.ENTROPY_RATE": _link(
+        "13", "entropy_rate_def = FL.ENTROPY_RATE",
+        "sampling::test_entropy_rate_is_its_formula_and_the_sampled_nll"),
     # ---- numerics (no chapter: the verification tool)
     "numerics.CENTRAL_DIFFERENCE": _link(
         None, None, "formulas::test_central_difference_formula_equals_the_code"),
@@ -246,6 +269,47 @@ LINKS: dict[str, Link] = {
     "recurrent.GRU_STEP": _link("07", "gru_seq_step = Derivation(", _REC),
     "recurrent.GLOBAL_NORM": _link("07", "clip_norm = Derivation(", _REC),
     "recurrent.CLIPPED": _link("07", "direction = Derivation(", _REC),
+    "recurrent.PACKED_STATE": _link(None, None, _STACKED),
+    "recurrent.PACKED_OUTPUT": _link(None, None, _STACKED),
+    "recurrent.REVERSED_INPUT": _link(None, None, _STACKED),
+    "recurrent.LAYER_INPUT": _link(None, None, _STACKED),
+    # ---- diffusion models (chapter 14)
+    "diffusion.LINEAR_SCHEDULE": _link(
+        "14", "schedules_1000 = {", _DIF,
+        "diffusion::" + _SCHEDULES[0]),
+    "diffusion.COSINE_SCHEDULE": _link(
+        "14", "schedules_1000 = {", _DIF,
+        "diffusion::" + _SCHEDULES[1]),
+    "diffusion.ALPHAS_CUMPROD": _link(
+        "14", "variance_step = Derivation(", _DIF,
+        "diffusion::test_alphas_cumprod_and_snr"),
+    "diffusion.SNR": _link(
+        "14", "schedules_1000 = {", _DIF,
+        "diffusion::test_alphas_cumprod_and_snr"),
+    "diffusion.Q_SAMPLE": _link(
+        "14", "mean_step = Derivation(", _DIF,
+        "diffusion::test_q_sample_is_the_closed_form_and_has_its_moments",
+        "diffusion::test_closed_form_equals_the_steps_one_at_a_time"),
+    "diffusion.POSTERIOR_MEAN": _link(
+        "14", "square = Derivation(", _DIF,
+        "diffusion::test_posterior_is_bayes_rule"),
+    "diffusion.POSTERIOR_VARIANCE": _link(
+        "14", "precision = Derivation(", _DIF,
+        "diffusion::test_posterior_is_bayes_rule"),
+    "diffusion.VLB_WEIGHTS": _link(
+        "14", "kl_term = Derivation(", _DIF,
+        "diffusion::test_vlb_weights_turn_the_kl_terms_into_squared_noise_errors"),
+    "diffusion.NOISE_PREDICTION_LOSS": _link(
+        "14", "kl_term = Derivation(", _DIF,
+        "diffusion::test_noise_prediction_loss_values_and_gradient"),
+    "diffusion.DDPM_STEP": _link(
+        "14", "ddpm_mean = Derivation(", _DIF,
+        "diffusion::test_ddpm_step_is_the_posterior_at_the_predicted_x0",
+        _DIF_SAMPLERS),
+    "diffusion.DDIM_STEP": _link(
+        "14", "ddim_exact = Derivation(", _DIF,
+        "diffusion::test_ddim_step_returns_x0_hat_at_minus_one_and_x_t_at_t",
+        _DIF_SAMPLERS),
     # ---- linear regression (chapter 01)
     "regression.MSE": _link("01", "nll = Derivation(",
                             "formulas::test_mse_formula_equals_the_code"),
