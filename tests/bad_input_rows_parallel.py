@@ -40,6 +40,21 @@ def _dp_call(fn, params, X, y, method):
     return p, loss
 
 
+def _fs_call(fn, params, X, y):
+    from dlmath import optim
+
+    shapes = jax.tree_util.tree_map(lambda v: jnp.zeros(np.shape(v), jnp.float32), params)
+    p, _, loss = fn(optim.sgd(0.1), _mse, _mesh())(params, optim.sgd(0.1).init(shapes), X, y)
+    return p, loss
+
+
+def _np_memory(kw):
+    whole = float(kw["num_params"]) * float(kw["bytes_per_number"])
+    n, stage, k = kw["num_devices"], kw["stage"], kw["moments"]
+    parts = (whole / n if stage >= 3 else whole) + (whole / n if stage >= 2 else whole)
+    return parts + k * (whole / n if stage >= 1 else whole) + float(kw["activations"])
+
+
 def _with_mesh(fn, **kw):
     return fn(mesh=_mesh(), **kw)
 
@@ -76,6 +91,23 @@ def specs() -> list[Spec]:
              names_ok=("batch",), skip=("rank",), free_letters=("D",), sizes=sizes, examples=1,
              note="data_parallel_step(optim.sgd(0.1), mean squared error, 2-device mesh)"
                   "(params, state, X, y)"),
+        Spec("parallel.fully_sharded_step",
+             lambda s, rng: {"params": {"w": normal(rng, (s["D"],)), "b": np.float32(0.0)},
+                             "X": normal(rng, (s["N"], s["D"])), "y": normal(rng, (s["N"],))},
+             {("params", "w"): A(("D",), param=True), ("params", "b"): A((), param=True),
+              ("X",): A(("N", "D"), kind="real_or_bool"), ("y",): A(("N",), kind="real_or_bool")},
+             call=_fs_call, empty={"N": "raise"}, out_dtype="params", jittable=False,
+             names_ok=("batch",), skip=("rank",), free_letters=("D",), sizes=sizes, examples=1,
+             note="fully_sharded_step(optim.sgd(0.1), mean squared error, 2-device mesh)"
+                  "(params, state, X, y)"),
+        Spec("parallel.memory_per_device",
+             lambda s, rng: {"num_params": 1000.0, "num_devices": 4, "stage": 2,
+                             "bytes_per_number": 4, "moments": 2, "activations": 64.0},
+             {}, {"num_params": NONNEG, "num_devices": DEVICES,
+                  "stage": H(count=True, low=0, high=3, static=True),
+                  "bytes_per_number": POSITIVE, "moments": H(count=True, low=0, static=True),
+                  "activations": NONNEG},
+             out=lambda r: r["total"], ref=_np_memory),
         Spec("parallel.column_parallel_matmul", lambda s, rng: {
                  "x": normal(rng, (s["N"], s["D"])), "w": normal(rng, (s["D"], s["K"]))},
              xw, call=_with_mesh, empty={"N": "pass"}, out_dtype="promote", ref=_np_matmul,

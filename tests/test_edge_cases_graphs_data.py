@@ -57,7 +57,8 @@ def _id_candidates():
 #: arrays that accept 0/1 values among other reals but hold data (the training loops' and
 #: the data-parallel step's X and y), never class ids: no id rule applies to them
 DATA_NOT_IDS = {(name, (arg,)) for name in ("training.fit", "training.train_step",
-                                            "parallel.data_parallel_step") for arg in "Xy"}
+                                            "parallel.data_parallel_step",
+                                            "parallel.fully_sharded_step") for arg in "Xy"}
 
 
 CANDIDATES = _id_candidates()

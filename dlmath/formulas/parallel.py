@@ -20,7 +20,8 @@ from dlmath.formulas.symbols import D, i, j
 __all__ = ["D", "i", "j", "n", "d", "a", "c", "h", "C", "R", "m", "g_bar", "x", "w", "w1",
            "b1", "w2", "b2", "M", "B", "F", "beta", "alpha", "bytes_per_param",
            "DP_GRADIENT", "COLUMN_SPLIT", "ROW_SPLIT", "SPLIT_MLP", "RING_BYTES",
-           "STEP_COMPUTE", "STEP_COMMUNICATION"]
+           "STEP_COMPUTE", "STEP_COMMUNICATION", "k", "A", "MEMORY_REPLICATED", "MEMORY_ZERO1",
+           "MEMORY_ZERO2", "MEMORY_ZERO3"]
 
 #: the number of devices, and a device's index
 n = sp.Symbol("n", integer=True, positive=True)
@@ -82,6 +83,24 @@ STEP_COMMUNICATION = Formula(
     (bytes_per_param, M, n, beta, alpha),
 )
 
+#: the optimizer's numbers per parameter (2 for Adam), a device's bytes of activations
+k = sp.Symbol("k", integer=True, nonnegative=True)
+A = sp.Symbol("A", nonnegative=True)
+_WHOLE = bytes_per_param * M
+
+#: bytes per device, data parallelism: parameters, gradients and k moments, all replicated.
+MEMORY_REPLICATED = Formula("parallel.memory.memory_per_device.stage0", (2 + k) * _WHOLE + A,
+                            (M, bytes_per_param, k, A))
+#: ZeRO stage 1: the optimizer state split n ways.
+MEMORY_ZERO1 = Formula("parallel.memory.memory_per_device.stage1",
+                       2 * _WHOLE + k * _WHOLE / n + A, (M, bytes_per_param, k, n, A))
+#: ZeRO stage 2: also the gradients.
+MEMORY_ZERO2 = Formula("parallel.memory.memory_per_device.stage2",
+                       _WHOLE + (1 + k) * _WHOLE / n + A, (M, bytes_per_param, k, n, A))
+#: ZeRO stage 3 (fully sharded): also the parameters.
+MEMORY_ZERO3 = Formula("parallel.memory.memory_per_device.stage3",
+                       (2 + k) * _WHOLE / n + A, (M, bytes_per_param, k, n, A))
+
 DOCUMENTED = {
     "parallel.data_parallel_step": (DP_GRADIENT,),
     "parallel.column_parallel_matmul": (COLUMN_SPLIT,),
@@ -89,4 +108,7 @@ DOCUMENTED = {
     "parallel.tensor_parallel_mlp": (SPLIT_MLP,),
     "parallel.ring_all_reduce_bytes": (RING_BYTES,),
     "parallel.step_time_model": (STEP_COMPUTE, STEP_COMMUNICATION),
+    "parallel.memory.memory_per_device": (MEMORY_REPLICATED, MEMORY_ZERO1, MEMORY_ZERO2,
+                                          MEMORY_ZERO3),
+    "parallel.sharded.fully_sharded_step": (DP_GRADIENT,),
 }

@@ -30,46 +30,15 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from dlmath import _checks, training
+from dlmath.parallel._mesh import axis as _axis
+from dlmath.parallel._mesh import divisible as _divisible
+from dlmath.parallel._mesh import put as _put
 
 __all__ = ["DataParallelStep", "data_parallel_step", "column_parallel_matmul",
            "row_parallel_matmul", "tensor_parallel_mlp", "ring_all_reduce_bytes",
-           "step_time_model"]
+           "step_time_model", "memory_per_device", "FullyShardedStep", "fully_sharded_step"]
 
 _METHODS = ("sharding", "shard_map")
-
-
-def _axis(who: str, mesh, axis_name):
-    """(axis name, its number of devices) of ``mesh``."""
-    if not isinstance(mesh, jax.sharding.Mesh):
-        raise TypeError(
-            f"{who}: mesh must be a jax.sharding.Mesh; got {type(mesh).__name__}. Build one "
-            "with jax.sharding.Mesh(np.array(jax.devices()), ('data',))."
-        )
-    names = tuple(mesh.axis_names)
-    if axis_name is None:
-        if len(names) != 1:
-            raise ValueError(f"{who}: the mesh has the axes {names}; name the one to split "
-                             "over with axis_name=...")
-        axis_name = names[0]
-    if axis_name not in names:
-        raise ValueError(f"{who}: axis_name must be one of the mesh's axes {names}; got "
-                         f"{axis_name!r}.")
-    return axis_name, int(mesh.shape[axis_name])
-
-
-def _divisible(who: str, name: str, size: int, axis: int, legend: str, what: str, devices: int):
-    if size % devices:
-        raise ValueError(
-            f"{who}: {name} {legend} must split evenly over the {devices} devices of the mesh "
-            f"axis: its {what} ({size}, axis {axis}) is not a multiple of {devices}. Pad it, "
-            "or use a mesh with a number of devices that divides it."
-        )
-
-
-def _put(tree, sharding):
-    """Concrete arrays onto the mesh with ``sharding`` (left alone under ``jit``)."""
-    return jax.tree_util.tree_map(
-        lambda v: v if _checks.is_traced(v) else jax.device_put(v, sharding), tree)
 
 
 # ---------------------------------------------------------------- data parallelism
@@ -122,8 +91,12 @@ class DataParallelStep:
                                                in_specs=(P(), P(), P(axis_name)),
                                                out_specs=P()))
 
-    def _prepare(self, params, state, batch):
-        who = "data_parallel_step"
+    _who = "data_parallel_step"
+
+    def _validate(self, params, state, batch) -> tuple:
+        """The checks of a call (``who`` is the function that built the step); returns the
+        batch, its floating arrays cast to the dtype of the parameters."""
+        who = self._who
         dtype = _checks.float_dtype_of_tree(who, "params", params)
         if not batch:
             raise ValueError(f"{who}: the step needs a batch of arrays (X, y, ...) after "
@@ -139,6 +112,10 @@ class DataParallelStep:
             raise ValueError(f"{who}: state must be what optimizer.init(params) returns for "
                              "these params (its structure or shapes differ). Build it with "
                              "state = optimizer.init(params).")
+        return tuple(batch)
+
+    def _prepare(self, params, state, batch):
+        batch = self._validate(params, state, batch)
         return (_put(params, self._replicated), _put(state, self._replicated),
                 _put(tuple(batch), self._sharded))
 
@@ -427,3 +404,10 @@ def step_time_model(batch_size, num_params, num_devices: int, *, flops_per_secon
         jnp.asarray(bytes_per_param, f) * size / (num_devices * jnp.asarray(bandwidth, f))
         + jnp.asarray(latency, f))
     return compute, communication
+
+
+# ---------------------------------------------------------------- memory, full sharding
+# (defined in the package's modules memory and sharded, which build on the step above)
+
+from dlmath.parallel.memory import memory_per_device  # noqa: E402
+from dlmath.parallel.sharded import FullyShardedStep, fully_sharded_step  # noqa: E402
