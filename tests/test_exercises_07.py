@@ -136,3 +136,66 @@ def test_exercise_4_gru_step(verdicts):
                     _hidden_kernel_transposed):
         assert judge("Exercise 4", mistake, v).ok is False, mistake.__name__
     assert judge("Exercise 4", lambda params, x, h: h, v).ok is False
+
+
+def _lstm_gates(a):
+    i, f, g, o = jnp.split(a, 4, axis=-1)
+    return jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
+
+
+def _lstm_backward(a, c, h_bar, c_bar):  # Section 9's local gradients
+    i, f, g, o = _lstm_gates(a)
+    tanh_c = jnp.tanh(f * c + i * g)
+    d_c = c_bar + h_bar * o * (1 - tanh_c ** 2)
+    a_bar = jnp.concatenate([d_c * g * i * (1 - i), d_c * c * f * (1 - f), d_c * i * (1 - g ** 2),
+                             h_bar * tanh_c * o * (1 - o)], axis=-1)
+    return a_bar, d_c * f
+
+
+def _lstm_backward_rewritten(a, c, h_bar, c_bar):  # sigma' and tanh' written out, a list
+    a_i, a_f, a_g, a_o = jnp.split(a, 4, axis=-1)
+    s = jax.nn.sigmoid
+    c_new = s(a_f) * c + s(a_i) * jnp.tanh(a_g)
+    d_c = c_bar + h_bar * s(a_o) / jnp.cosh(c_new) ** 2
+    parts = [d_c * jnp.tanh(a_g) * s(a_i) * s(-a_i), d_c * c * s(a_f) * s(-a_f),
+             d_c * s(a_i) / jnp.cosh(a_g) ** 2, h_bar * jnp.tanh(c_new) * s(a_o) * s(-a_o)]
+    return [jnp.concatenate(parts, axis=-1), d_c * s(a_f)]
+
+
+def _lstm_backward_no_h_path(a, c, h_bar, c_bar):  # delta^c without the path through h'
+    i, f, g, o = _lstm_gates(a)
+    tanh_c = jnp.tanh(f * c + i * g)
+    d_c = c_bar
+    a_bar = jnp.concatenate([d_c * g * i * (1 - i), d_c * c * f * (1 - f), d_c * i * (1 - g ** 2),
+                             h_bar * tanh_c * o * (1 - o)], axis=-1)
+    return a_bar, d_c * f
+
+
+def _lstm_backward_carry_c_bar(a, c, h_bar, c_bar):  # carries c_bar * f, not delta^c * f
+    a_bar, _ = _lstm_backward(a, c, h_bar, c_bar)
+    return a_bar, c_bar * _lstm_gates(a)[1]
+
+
+def _lstm_backward_swapped_gates(a, c, h_bar, c_bar):  # (f, i, g, o): the gates' order mixed up
+    a_bar, c_prev = _lstm_backward(a, c, h_bar, c_bar)
+    i_bar, f_bar, g_bar, o_bar = jnp.split(a_bar, 4, axis=-1)
+    return jnp.concatenate([f_bar, i_bar, g_bar, o_bar], axis=-1), c_prev
+
+
+def _lstm_backward_tanh_slope_of_g(a, c, h_bar, c_bar):  # tanh' taken at a_g's sigmoid
+    i, f, g, o = _lstm_gates(a)
+    a_bar, c_prev = _lstm_backward(a, c, h_bar, c_bar)
+    tanh_c = jnp.tanh(f * c + i * g)
+    d_c = c_bar + h_bar * o * (1 - tanh_c ** 2)
+    hid = c.shape[-1]
+    return a_bar.at[:, 2 * hid:3 * hid].set(d_c * i * g * (1 - g)), c_prev
+
+
+def test_exercise_5_lstm_backward_step(verdicts):
+    v = verdicts["Exercise 5"]
+    assert judge("Exercise 5", _lstm_backward, v).ok is True
+    assert judge("Exercise 5", _lstm_backward_rewritten, v).ok is True
+    for mistake in (_lstm_backward_no_h_path, _lstm_backward_carry_c_bar,
+                    _lstm_backward_swapped_gates, _lstm_backward_tanh_slope_of_g):
+        assert judge("Exercise 5", mistake, v).ok is False, mistake.__name__
+    assert judge("Exercise 5", lambda a, c, h_bar, c_bar: (a, c), v).ok is False
