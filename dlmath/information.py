@@ -186,12 +186,13 @@ def _stationary(table):
 def stationary_distribution(table):
     r"""The stationary distribution of a Markov chain of order $n$ over $V$ tokens, on its
     $V^n$ contexts: the left eigenvector of eigenvalue 1 of the context chain,
-    $\pi = \pi M$, $\sum_s \pi_s = 1$, where $M_{s s'} = P(x \mid s)$ when $s'$ is $s$
-    shifted by the token $x$ (``s' = (s V + x) mod V**n``). Solved as the linear system
-    $(M^T - I)\pi = 0$ with its last equation replaced by $\sum_s \pi_s = 1$, unique
-    when the chain is irreducible (every entry of a table from
-    :func:`dlmath.data.markov_chain` is positive); proven in
-    ``notebooks/13_language_models.ipynb``.
+    $\pi = \pi A$, $\sum_s \pi_s = 1$, where $A_{s s'} = P(x \mid s)$ when $s'$ is $s$
+    shifted by the token $x$ (``s' = (s V + x) mod V**n``) and 0 otherwise. Solved as the
+    linear system $(A^T - I)\pi = 0$ with its last equation replaced by
+    $\sum_s \pi_s = 1$, unique when the chain is irreducible (every entry of a table from
+    :func:`dlmath.data.markov_chain` is positive; the Perron-Frobenius theorem, argued in
+    ``notebooks/13_language_models.ipynb``, where the closed form of a chain of two states
+    is proven).
 
     Args:
         table: floating ``(V**n, V)``, rows the next-token distributions (not checked to sum
@@ -217,8 +218,8 @@ def entropy_rate(table):
     1}} \log{\left({P}_{s,x} \right)} {P}_{s,x} {\pi}_{s}$$
 
     ($M = V^n$ contexts, $0 \log 0 = 0$). For a stationary source it equals
-    $\lim_T H(x_1 \dots x_T) / T$, and no model's mean next-token cross-entropy on the
-    source is below it (Gibbs' inequality; chapter 13).
+    $\lim_T H(x_1 \dots x_T) / T$, and no model's expected next-token cross-entropy on the
+    source is below it (Gibbs' inequality, argued in chapter 13).
 
     Args:
         table: as :func:`stationary_distribution`.

@@ -11,7 +11,7 @@ from exercise_harness import checkers
 from dlmath.exercises import judge
 
 CHAPTER = "13_language_models"
-T, S, D = sp.symbols("T S D", integer=True, positive=True)
+T, S, D = sp.symbols("T S D_h", integer=True, positive=True)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,14 @@ def test_exercise_2_attention_flops(verdicts):
     assert judge("Exercise 2", 2 * T * S * D, v).ok is False  # one product, or multiply-adds
     assert judge("Exercise 2", 4 * T * S * D**2, v).ok is False  # a factor D too many
     assert judge("Exercise 2", 4 * T**2 * D, v).ok is False  # self-attention's S = T assumed
-    assert judge("Exercise 2", "4*T*S*D", v).ok is False
+    assert judge("Exercise 2", "4*T*S*D_h", v).ok is False
+    t_, s_, d_ = sp.symbols("T S D_h")  # the same names, no assumptions: the same symbols
+    assert judge("Exercise 2", 4 * t_ * s_ * d_, v).ok is True
+    off_by_one = T * S * (2 * D - 1) + T * D * (2 * S - 1)  # n - 1 adds per dot product
+    verdict = judge("Exercise 2", off_by_one, v)
+    assert verdict.ok is False and "2n FLOPs" in verdict.message
+    wrong_name = sp.Symbol("D", positive=True)  # D, not D_h
+    assert judge("Exercise 2", 4 * T * S * wrong_name, v).ok is False
 
 
 def _nucleus(probs, rho):
