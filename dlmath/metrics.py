@@ -168,4 +168,6 @@ def expected_calibration_error(logits, labels, num_bins: int = 15):
     correct = (jnp.argmax(z, axis=-1) == ids).astype(confidence.dtype)
     bins = jnp.clip(jnp.ceil(confidence * num_bins).astype(jnp.int32) - 1, 0, num_bins - 1)
     gap = jax.ops.segment_sum(correct - confidence, bins, num_segments=num_bins)
-    return (jnp.sum(jnp.abs(gap)) / ids.shape[0]).astype(jnp.float32)
+    ece = jnp.sum(jnp.abs(gap)) / ids.shape[0]
+    valid = jnp.all((ids >= 0) & (ids < logits.shape[-1]))  # under jit: NaN for a bad id
+    return jnp.where(valid, ece, jnp.nan).astype(jnp.float32)

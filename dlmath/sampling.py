@@ -262,7 +262,10 @@ def generate(key, params, prompt, num_tokens, num_heads, *, temperature=1.0, top
         use_cache: a bool (static).
 
     Returns:
-        int32 ``(B, P + num_tokens)``: the prompt, then the new tokens.
+        int32 ``(B, P + num_tokens)``: the prompt, then the new tokens. A prompt id outside
+        ``[0, V)`` raises when the prompt is concrete; under an outer ``jit`` it cannot be
+        checked, its logits are NaN (as the decoder's) and the tokens drawn from them are
+        meaningless: call ``generate`` with a concrete prompt.
 
     Raises:
         TypeError, ValueError: as :func:`dlmath.transformer_decoder.decoder` for ``params``

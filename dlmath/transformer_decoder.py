@@ -132,6 +132,16 @@ def check_decoder_inputs(params, tokens, num_heads, *, eps=1e-6, base=10000.0,
     _checks.hyperparameter(who, "base", base, low=1.0, low_open=True)
 
 
+def _embed(table, tokens):
+    """The rows of ``table`` for the tokens, NaN for an id outside ``[0, V)`` (under ``jit``,
+    where it cannot be checked: the package's rule). A negative id is out of range too, not
+    counted from the end."""
+    tokens = _checks.as_ids(tokens)       # widened: uint8 ids with V >= 256 never wrap
+    outside = (tokens < 0) | (tokens >= table.shape[0])
+    return jnp.take(table, jnp.where(outside, table.shape[0], tokens), axis=0, mode="fill",
+                    fill_value=jnp.nan)
+
+
 @_checks.checked(check_decoder_inputs, static_argnames=("num_heads",))
 def decoder(params, tokens, num_heads, *, eps=1e-6, base=10000.0):
     r"""The logits of the next token at every position: $x_0 = \mathrm{embed}[tokens]$,
@@ -159,7 +169,7 @@ def decoder(params, tokens, num_heads, *, eps=1e-6, base=10000.0):
         ValueError: wrong parameter names or shapes; heads that do not divide; tokens not
             ``(B, T)`` or (when concrete) outside ``[0, V)``; ``eps < 0``; ``base <= 1``.
     """
-    x = jnp.take(params["embed"], tokens, axis=0, mode="fill", fill_value=jnp.nan)
+    x = _embed(params["embed"], tokens)
     positions = jnp.arange(tokens.shape[1])
     for p in _blocks(params):
         x, _ = _layer(p, x, positions, num_heads, None, eps, base)
@@ -217,7 +227,7 @@ def decoder_step(params, tokens, caches, num_heads, *, eps=1e-6, base=10000.0):
         TypeError, ValueError: as :func:`decoder`; ``caches`` not a tuple of ``KVCache``; a
             full cache or new tokens past its buffer (when the length is concrete).
     """
-    x = jnp.take(params["embed"], tokens, axis=0, mode="fill", fill_value=jnp.nan)
+    x = _embed(params["embed"], tokens)
     positions = caches[0].length + jnp.arange(tokens.shape[1])
     new = []
     for p, c in zip(_blocks(params), caches, strict=True):

@@ -52,6 +52,8 @@ ACCEPT = {
     "real": FLOATS + INTS,                    # float or int (targets of a regression)
     "real_or_bool": FLOATS + INTS + ("bool",),  # 0/1 targets as floats, ints or bools
     "labels": INTS,                           # class ids in [0, K)
+    "ints": INTS,                             # integers that are no ids in [0, K): positions,
+                                              # steps where -1 means the end
     "binary_ids": INTS + ("bool",),           # 0/1 ids (int or bool)
     "mask": ("bool",),                        # True = may attend
 }
@@ -353,7 +355,7 @@ def cast(x, dt: str, kind: str = "float"):
 def to_ref(x, kind: str):
     """The float64 / int64 twin of an argument, for the reference call."""
     a = np.asarray(x)
-    if kind in ("labels", "binary_ids"):
+    if kind in ("labels", "binary_ids", "ints"):
         return a.astype(np.int64)
     return a.astype(np.float64)
 

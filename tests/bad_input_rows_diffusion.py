@@ -74,12 +74,12 @@ def specs() -> list[Spec]:
              lambda s, rng: {**_examples(s, rng, "x_t"), "t": ids(rng, s["N"], s["T"]),
                              "t_prev": ids(rng, s["N"], s["T"]) - 1,
                              **_examples(s, rng, "predicted_noise"), "betas": _betas(s, rng)},
-             {("x_t",): A(("N", "D")), ("t",): STEPS, ("t_prev",): STEPS,
+             {("x_t",): A(("N", "D")), ("t",): STEPS, ("t_prev",): A(("N",), kind="ints"),
               ("predicted_noise",): A(("N", "D")), **BETAS},
              empty={"N": "pass", "D": "pass", "T": "raise"}, out_dtype="promote",
-             grad_of=(("x_t",),), skip=("labels_range",),
-             note="t_prev = -1 is valid (the end, abar = 1), so the shared out-of-range "
-                  "draws (which include -1) do not apply; test_diffusion tests both ranges"),
+             labels_jit="nan", grad_of=(("x_t",),),
+             note="t_prev lies in [-1, T) (-1 is the end, abar = 1): integers but no ids in "
+                  "[0, T); test_diffusion tests its range"),
         Spec("diffusion.ddpm_sample",
              lambda s, rng: {"key": jax.random.key(0), "eps_fn": _eps_fn,
                              **_examples(s, rng, "x_T"), "betas": _betas(s, rng)},

@@ -35,7 +35,7 @@ def specs():
         Spec("attention.rotary_embedding",
              lambda s, rng: {"x": normal(rng, (s["N"], s["T"], 2 * s["D"])),
                              "positions": np.arange(s["T"], dtype=np.int32), "base": 100.0},
-             {("x",): A(("N", "T", "D")), ("positions",): A(("T",), kind="labels")},
+             {("x",): A(("N", "T", "D")), ("positions",): A(("T",), kind="ints")},
              {"base": H(low=1.0, low_open=True)}, empty={"N": "pass", "T": "pass"},
              out_dtype="promote", ref=_np_rotary, examples=1, skip=("labels_range",
                                                                     "labels_width"),
@@ -220,9 +220,11 @@ def _decoder_specs():
               "top_p": H(low=0.0, high=1.0, low_open=True, allow_none=True),
               "use_cache": H(boolean=True, static=True)},
              call=_generate_call, empty={"N": "pass", "T": "raise"}, out_dtype="int32",
-             wide_k=300, examples=1, nonfinite="any",
+             wide_k=300, examples=1, nonfinite="any", jittable=False,
              note="greedy (temperature 0), so that the tokens are compared with float64's; "
-                  "a prompt of T = 0 tokens has no last logits to continue from"),
+                  "a prompt of T = 0 tokens has no last logits to continue from; not run "
+                  "under an outer jit: its result is token ids, which no NaN can mark (a bad "
+                  "prompt id under jit gives NaN logits, as the decoder documents)"),
     ]
 
 # ------------------------------------------------------------------ sampling

@@ -164,7 +164,7 @@ def dtype_problem(spec: Spec, kwargs, result) -> str | None:
             why = f"documented: in {spec.out_dtype[4:]}'s dtype"
         elif spec.out_dtype == "promote":
             xs = [bic.get(kwargs, p) for p, a in spec.arrays.items()
-                  if a.kind not in ("labels", "binary_ids")
+                  if a.kind not in ("labels", "binary_ids", "ints")
                   and np.asarray(bic.get(kwargs, p)).dtype != np.bool_]
             if not xs:
                 return None

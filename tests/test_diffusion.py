@@ -334,7 +334,7 @@ def test_ddim_sample_with_every_step_is_the_steps_in_a_loop():
 def test_errors_name_the_function_the_argument_and_a_hint():
     b = Dm.linear_schedule(10)
     x = jnp.zeros((2, 3))
-    with pytest.raises(ValueError, match=r"^q_sample: time steps must lie in \[0, T\) = "
+    with pytest.raises(ValueError, match=r"^q_sample: time step ids must lie in \[0, T\) = "
                                          r"\[0, 10\); got t\[1\] = 10"):
         Dm.q_sample(x, jnp.array([0, 10]), x, b)
     with pytest.raises(ValueError, match=r"^q_sample: .*got t\[0\] = -1"):

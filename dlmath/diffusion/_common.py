@@ -52,13 +52,17 @@ def check_steps(who: str, name: str, t, x, num_steps: int, *, low: int = 0) -> N
         raise ValueError(f"{who}: {name} must have shape (N,) = ({n},), one time step per "
                          f"example of x (N, *F); got {_checks.fmt(_checks.shape_of(t))}. For "
                          f"one step for all, pass jnp.full((N,), step).")
-    if not _checks.is_traced(t):
+    check = ("T = len(betas); steps are 0-based (step t of the code is step t + 1 of the "
+             "formulas)")
+    if low == 0:      # the package's id rule (and its message): NaN under jit
+        _checks.ids_in_range(who, name, t, num_steps, what="time step", letter="T",
+                             check=check)
+    elif not _checks.is_traced(t):
         ids = np.asarray(t).astype(np.int64)
         first = _checks.first_bad(name, ids, (ids < low) | (ids >= num_steps))
         if first is not None:
             raise ValueError(f"{who}: time steps must lie in [{low}, T) = [{low}, {num_steps}); "
-                             f"got {first}. Steps are 0-based (step t of the code is step "
-                             f"t + 1 of the formulas); check T = len(betas).")
+                             f"got {first}. Check {check}.")
 
 
 def default_float():

@@ -81,6 +81,8 @@ _SGD = "optim::test_sgd_formulas_against_code"
 _RMS = "optim::test_rmsprop_formulas_against_code"
 _ADAM = "optim::test_adam_formulas_against_code"
 _PAR = "parallel::test_documented_formulas_equal_the_code"
+_MEM = ("parallel_sharded::test_documented_memory_formulas_equal_the_code",
+        "parallel_sharded::test_memory_per_device_is_the_bytes_of_each_devices_shards")
 _REC = "recurrent::test_documented_formulas_equal_the_code"
 _STACKED = "recurrent_stacked::test_documented_formulas_equal_the_code"
 _REG = "formulas::test_regression_formulas_equal_the_code"
@@ -258,6 +260,10 @@ LINKS: dict[str, Link] = {
     "parallel.STEP_COMPUTE": _link("12", "compute, communication = FP.STEP_COMPUTE.expr", _PAR),
     "parallel.STEP_COMMUNICATION": _link("12", "compute, communication = FP.STEP_COMPUTE.expr",
                                          _PAR),
+    "parallel.MEMORY_REPLICATED": _link("12", None, *_MEM),
+    "parallel.MEMORY_ZERO1": _link("12", None, *_MEM),
+    "parallel.MEMORY_ZERO2": _link("12", None, *_MEM),
+    "parallel.MEMORY_ZERO3": _link("12", None, *_MEM),
     # ---- recurrent networks (chapter 07)
     "recurrent.RNN_CELL": _link("07", "rnn_jac = Derivation(", _REC),
     "recurrent.LSTM_CELL_STATE": _link("07", "cell_path = Derivation(", _REC),
@@ -269,10 +275,10 @@ LINKS: dict[str, Link] = {
     "recurrent.GRU_STEP": _link("07", "gru_seq_step = Derivation(", _REC),
     "recurrent.GLOBAL_NORM": _link("07", "clip_norm = Derivation(", _REC),
     "recurrent.CLIPPED": _link("07", "direction = Derivation(", _REC),
-    "recurrent.PACKED_STATE": _link(None, None, _STACKED),
-    "recurrent.PACKED_OUTPUT": _link(None, None, _STACKED),
-    "recurrent.REVERSED_INPUT": _link(None, None, _STACKED),
-    "recurrent.LAYER_INPUT": _link(None, None, _STACKED),
+    "recurrent.PACKED_STATE": _link("07", "pad_copy = Derivation(", _STACKED),
+    "recurrent.PACKED_OUTPUT": _link("07", "output_rule = define(", _STACKED),
+    "recurrent.REVERSED_INPUT": _link("07", "reverse_twice = Derivation(", _STACKED),
+    "recurrent.LAYER_INPUT": _link("07", "layer_rule = define(", _STACKED),
     # ---- diffusion models (chapter 14)
     "diffusion.LINEAR_SCHEDULE": _link(
         "14", "schedules_1000 = {", _DIF,
