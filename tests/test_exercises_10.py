@@ -21,7 +21,7 @@ def verdicts():
 
 
 def test_every_exercise_has_a_checker(verdicts):
-    assert sorted(verdicts) == ["Exercise 1", "Exercise 2"]
+    assert sorted(verdicts) == ["Exercise 1", "Exercise 2", "Exercise 4"]
 
 
 def test_exercise_1_kl_from_a_wide_prior(verdicts):
@@ -82,3 +82,22 @@ def test_exercise_2_diagonal_gaussian_kl(verdicts):
     for wrong in (_naive, _swapped, _no_half_on_logs, _mean_over_z, _unit_prior,
                   _prior_mean_ignored):
         assert judge("Exercise 2", wrong, v).ok is False, wrong.__name__
+
+
+def test_exercise_4_js_of_a_partly_misplaced_generator(verdicts):
+    v = verdicts["Exercise 4"]
+    a = sp.Symbol("a", positive=True)
+    right = sp.log(2) + (1 - a) * sp.log(1 - a) / 2 - (2 - a) * sp.log(2 - a) / 2
+    assert judge("Exercise 4", right, v).ok is True
+    by_definition = (-sp.log(1 - a / 2) + (1 - a) * sp.log((1 - a) / (1 - a / 2))
+                     + a * sp.log(2)) / 2  # the two KL terms from the mixture, halved
+    assert judge("Exercise 4", by_definition, v).ok is True
+    no_half = 2 * right  # KL(p_d || m) + KL(p_g || m), the 1/2 forgotten
+    assert judge("Exercise 4", no_half, v).ok is False
+    saturated = sp.log(2)  # as if the supports were disjoint
+    assert judge("Exercise 4", saturated, v).ok is False
+    misplaced_only = a * sp.log(2)  # only the mass at theta counted
+    assert judge("Exercise 4", misplaced_only, v).ok is False
+    no_log_2 = right - sp.log(2)  # the constant dropped
+    assert judge("Exercise 4", no_log_2, v).ok is False
+    assert judge("Exercise 4", "log(2)", v).ok is False
