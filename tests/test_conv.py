@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
+from sums import unroll
 
 from dlmath import conv
 from dlmath.testing import finite_difference_grad, in_float64
@@ -238,16 +239,6 @@ def test_documented_formulas_equal_the_code():
     def x_entry(idx):
         n_, r, c_, ch = idx
         return float(x[n_, r, c_, ch]) if 0 <= r < H and 0 <= c_ < W else 0.0
-
-    def unroll(expr):
-        """Sums written out term by term (SymPy's own doit of a sum of KroneckerDelta solves
-        for the index without asking that it be an integer)."""
-        def expand(q):
-            f = q.function
-            for k, lo, hi in q.limits:
-                f = sp.Add(*[f.subs(k, val) for val in range(int(lo), int(hi) + 1)])
-            return f
-        return expr.replace(lambda q: isinstance(q, sp.Sum), expand)
 
     def value(e):
         idx = tuple(int(t) for t in e.indices)

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
+from sums import unroll
 
 from dlmath import conv
 from dlmath.testing import finite_difference_grad, in_float64
@@ -163,18 +164,6 @@ def test_grouped_equivariance_holds_for_shifts_by_the_stride_only():
                for t in range(y.shape[1]))
 
 
-def _unroll(expr):
-    """Every Sum written out term by term (numeric limits)."""
-    import sympy as sp
-
-    def expand(q):
-        f = q.function
-        for k, lo, hi in q.limits:
-            f = sp.Add(*[f.subs(k, val) for val in range(int(lo), int(hi) + 1)])
-        return f
-    return expr.replace(lambda q: isinstance(q, sp.Sum), expand)
-
-
 def test_documented_grouped_formula_equals_the_code():
     import sympy as sp
 
@@ -188,7 +177,7 @@ def test_documented_grouped_formula_equals_the_code():
     h, wd, c, o, kh, kw = case[:6]
     at = {F.s: 2, F.d: 1, F.p: 1, F.K_H: kh, F.K_W: kw, F.C: c, F.O_: o, F.G: 2}
     for i_, j_, o_ in [(0, 0, 0), (1, 2, 4), (y.shape[1] - 1, y.shape[2] - 1, o - 1)]:
-        e = _unroll(F.GROUPED_CONV2D.expr.subs(at).subs({F.n: 1, F.i: i_, F.j: j_, F.o: o_}))
+        e = unroll(F.GROUPED_CONV2D.expr.subs(at).subs({F.n: 1, F.i: i_, F.j: j_, F.o: o_}))
 
         def value(t):
             idx = tuple(int(k) for k in t.indices)

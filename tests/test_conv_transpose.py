@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
+from sums import unroll
 
 from dlmath import conv, convert
 from dlmath.testing import finite_difference_grad, in_float64
@@ -143,19 +144,6 @@ def test_checkerboard_when_the_stride_exceeds_the_kernel():
     assert not counts[2::3].any() and not counts[:, 2::3].any()
 
 
-def _unroll(expr):
-    """Every Sum written out term by term (SymPy's doit of a sum of KroneckerDelta solves for
-    the index without asking that it be an integer)."""
-    import sympy as sp
-
-    def expand(q):
-        f = q.function
-        for k, lo, hi in q.limits:
-            f = sp.Add(*[f.subs(k, val) for val in range(int(lo), int(hi) + 1)])
-        return f
-    return expr.replace(lambda q: isinstance(q, sp.Sum), expand)
-
-
 def test_documented_formula_equals_the_code():
     import sympy as sp
 
@@ -168,7 +156,7 @@ def test_documented_formula_equals_the_code():
                                                                  padding=1)), x, w, b)
     at = {F.s: 2, F.d: 1, F.p: 1, F.H: 2, F.W: 3, F.K_H: 2, F.K_W: 3, F.C: 2}
     for a_, b_, o_ in [(0, 0, 0), (1, 2, 1), (y.shape[1] - 1, y.shape[2] - 1, 2)]:
-        e = _unroll(F.CONV_TRANSPOSE2D.expr.subs(at).subs({F.n: 0, F.a: a_, F.b_: b_, F.o: o_}))
+        e = unroll(F.CONV_TRANSPOSE2D.expr.subs(at).subs({F.n: 0, F.a: a_, F.b_: b_, F.o: o_}))
         arrays = {"x": x, "w": w, "b": b}
         got = float(e.xreplace({t: float(arrays[str(t.base)][tuple(int(k) for k in t.indices)])
                                 for t in e.atoms(sp.Indexed)}))
