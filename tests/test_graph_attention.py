@@ -156,7 +156,7 @@ def test_gat_layer_gradients_match_finite_differences():
     verify(loss_x, [x, p["w"]], argnum=0, reference=ref, name="gat_layer, x",
            check_grads_order=1)
     verify(loss_x, [x, p["w"]], argnum=1, reference=ref, name="gat_layer, w",
-           check_grads_order=1)
+           check_grads_order=None)  # the call above ran check_grads on x and w together
 
     def loss_att(a):
         return jnp.sum(graphs.gat_layer({**p, "att_src": a}, SENDERS, RECEIVERS, x, N,
