@@ -63,3 +63,20 @@ def test_exercise_2_data_parallel_gradient(verdicts):
     }
     for name, combine in mistakes.items():
         assert judge("Exercise 2", _data_parallel(combine), v).ok is False, name
+
+
+def test_exercise_4_stage_1_fraction_of_stage_0(verdicts):
+    v = verdicts["Exercise 4"]
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    assert judge("Exercise 4", 2 / (2 + k), v).ok is True
+    assert judge("Exercise 4", sp.Integer(2) / (k + 2), v).ok is True  # the same, rewritten
+    assert judge("Exercise 4", 1 - k / (k + 2), v).ok is True  # one minus the split share
+    mistakes = {
+        "stage 2's fraction": 1 / (k + 2),
+        "the n-dependent ratio, no limit taken": (2 + k / n) / (2 + k),
+        "the share that is split, not the share kept": k / (k + 2),
+        "stage 3's limit": sp.Integer(0),
+        "upside down": (k + 2) / 2,
+    }
+    for name, answer in mistakes.items():
+        assert judge("Exercise 4", answer, v).ok is False, name

@@ -197,6 +197,37 @@ def test_documented_formulas_equal_the_code():
                                rtol=1e-6)
 
 
+def _lines_of_code(path) -> int:
+    """Lines that are neither blank nor only a comment."""
+    return sum(1 for line in path.read_text(encoding="utf-8").splitlines()
+               if line.strip() and not line.strip().startswith("#"))
+
+
+def test_the_package_is_split_by_idea_and_reexports_every_public_name():
+    import importlib
+    import pathlib
+
+    from dlmath.formulas import registry
+
+    package = pathlib.Path(parallel.__file__).parent
+    sizes = {p.name: _lines_of_code(p) for p in package.glob("*.py")}
+    assert all(size <= 250 for size in sizes.values()), sizes
+    homes = {"tensor": ("column_parallel_matmul", "row_parallel_matmul", "tensor_parallel_mlp"),
+             "cost": ("ring_all_reduce_bytes", "step_time_model"),
+             "memory": ("memory_per_device",),
+             "sharded": ("FullyShardedStep", "fully_sharded_step")}
+    for module, names in homes.items():
+        home = importlib.import_module(f"dlmath.parallel.{module}")
+        assert set(home.__all__) == set(names)
+        for name in names:
+            assert name in parallel.__all__ and getattr(parallel, name) is getattr(home, name)
+            key = f"parallel.{module}.{name}"
+            if key in FP.DOCUMENTED:  # the registry names the module that defines it
+                assert registry.resolve(key) is getattr(home, name)
+    assert {key.split(".")[1] for key in FP.DOCUMENTED} <= {
+        "data_parallel_step", *homes}
+
+
 def test_ring_all_reduce_simulated_moves_the_derived_bytes():
     """A ring all-reduce written out (reduce-scatter, then all-gather): every device ends
     with the sum, and sends 2(n - 1)/n of the data."""

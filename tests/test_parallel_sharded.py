@@ -77,6 +77,24 @@ def test_the_fully_sharded_step_leaves_each_device_the_stage_3_bytes():
         replicated["parameters"] + replicated["optimizer_state"])
 
 
+def test_the_fully_sharded_step_gathers_the_whole_model_at_its_peak():
+    """Between steps stage 3's 1/n (above); within a step the whole parameter tree is
+    gathered at once, so the compiled step's temporaries hold at least the whole parameters
+    (the docstrings say its peak is about stage 2's, not stage 3's)."""
+    mesh = mesh_of(8)
+    params, X, y = _mlp_problem(dims=(16, 256, 8))
+    opt = optim.adam(0.01)
+    step = parallel.fully_sharded_step(opt, _loss, mesh)
+    analysis = step.lower(params, opt.init(params), X, y).compile().memory_analysis()
+    whole = 4 * _size(params)
+    assert analysis.temp_size_in_bytes >= whole
+    stage3 = parallel.memory_per_device(_size(params), 8, stage=3)
+    assert analysis.temp_size_in_bytes > float(stage3["total"])  # more than stage 3 counts
+    for doc in (parallel.fully_sharded_step.__doc__, parallel.sharded.__doc__,
+                parallel.memory_per_device.__doc__):
+        assert "stage 2's" in doc
+
+
 def test_documented_memory_formulas_equal_the_code():
     """The four formulas at M = 1000, b = 2, k = 1, n = 8, A = 96 (values that all differ),
     and the components add up."""

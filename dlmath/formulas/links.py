@@ -83,6 +83,7 @@ _ADAM = "optim::test_adam_formulas_against_code"
 _PAR = "parallel::test_documented_formulas_equal_the_code"
 _MEM = ("parallel_sharded::test_documented_memory_formulas_equal_the_code",
         "parallel_sharded::test_memory_per_device_is_the_bytes_of_each_devices_shards")
+_MEM3 = "parallel_sharded::test_the_fully_sharded_step_leaves_each_device_the_stage_3_bytes"
 _REC = "recurrent::test_documented_formulas_equal_the_code"
 _STACKED = "recurrent_stacked::test_documented_formulas_equal_the_code"
 _REG = "formulas::test_regression_formulas_equal_the_code"
@@ -260,10 +261,10 @@ LINKS: dict[str, Link] = {
     "parallel.STEP_COMPUTE": _link("12", "compute, communication = FP.STEP_COMPUTE.expr", _PAR),
     "parallel.STEP_COMMUNICATION": _link("12", "compute, communication = FP.STEP_COMPUTE.expr",
                                          _PAR),
-    "parallel.MEMORY_REPLICATED": _link("12", None, *_MEM),
-    "parallel.MEMORY_ZERO1": _link("12", None, *_MEM),
-    "parallel.MEMORY_ZERO2": _link("12", None, *_MEM),
-    "parallel.MEMORY_ZERO3": _link("12", None, *_MEM),
+    "parallel.MEMORY_REPLICATED": _link("12", "memory_stages = [", *_MEM),
+    "parallel.MEMORY_ZERO1": _link("12", "memory_stages = [", *_MEM),
+    "parallel.MEMORY_ZERO2": _link("12", "memory_stages = [", *_MEM),
+    "parallel.MEMORY_ZERO3": _link("12", "memory_stages = [", *_MEM, _MEM3),
     # ---- recurrent networks (chapter 07)
     "recurrent.RNN_CELL": _link("07", "rnn_jac = Derivation(", _REC),
     "recurrent.LSTM_CELL_STATE": _link("07", "cell_path = Derivation(", _REC),

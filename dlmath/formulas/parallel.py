@@ -44,21 +44,21 @@ DP_GRADIENT = Formula(
 
 #: column $dC + c$ of $Y = XW$ is computed on device $d$ from its block of columns.
 COLUMN_SPLIT = Formula(
-    "parallel.column_parallel_matmul",
+    "parallel.tensor.column_parallel_matmul",
     sp.Sum(x[i, a] * w[a, d * C + c], (a, 0, D - 1)),
     (x, w, i, d, c, C, D),
 )
 
 #: $Y = \sum_d X_{:, dR:(d+1)R} W_{dR:(d+1)R, :}$: the partial products are summed.
 ROW_SPLIT = Formula(
-    "parallel.row_parallel_matmul",
+    "parallel.tensor.row_parallel_matmul",
     sp.Sum(sp.Sum(x[i, d * R + a] * w[d * R + a, j], (a, 0, R - 1)), (d, 0, n - 1)),
     (x, w, i, j, R, n),
 )
 
 #: the two-layer MLP with the hidden layer split into $n$ blocks of $R$ units.
 SPLIT_MLP = Formula(
-    "parallel.tensor_parallel_mlp",
+    "parallel.tensor.tensor_parallel_mlp",
     sp.Sum(sp.Sum(sp.Max(0, sp.Sum(x[i, a] * w1[a, d * R + h], (a, 0, D - 1)) + b1[d * R + h])
                   * w2[d * R + h, j], (h, 0, R - 1)), (d, 0, n - 1)) + b2[j],
     (x, w1, b1, w2, b2, i, j, D, R, n),
@@ -71,14 +71,14 @@ alpha = sp.Symbol("alpha", nonnegative=True)
 bytes_per_param = sp.Symbol("b", positive=True)
 
 #: the bytes that each device sends in a ring all-reduce of $M$ bytes.
-RING_BYTES = Formula("parallel.ring_all_reduce_bytes", 2 * (n - 1) * M / n, (M, n))
+RING_BYTES = Formula("parallel.cost.ring_all_reduce_bytes", 2 * (n - 1) * M / n, (M, n))
 
 #: the seconds of compute of one step: $6BM$ FLOPs shared by $n$ devices.
-STEP_COMPUTE = Formula("parallel.step_time_model.compute", 6 * B * M / (n * F), (B, M, n, F))
+STEP_COMPUTE = Formula("parallel.cost.step_time_model.compute", 6 * B * M / (n * F), (B, M, n, F))
 
 #: the seconds of the gradient's ring all-reduce: $2(n-1)$ messages of $bM/n$ bytes.
 STEP_COMMUNICATION = Formula(
-    "parallel.step_time_model.communication",
+    "parallel.cost.step_time_model.communication",
     2 * (n - 1) * (bytes_per_param * M / (n * beta) + alpha),
     (bytes_per_param, M, n, beta, alpha),
 )
@@ -103,11 +103,11 @@ MEMORY_ZERO3 = Formula("parallel.memory.memory_per_device.stage3",
 
 DOCUMENTED = {
     "parallel.data_parallel_step": (DP_GRADIENT,),
-    "parallel.column_parallel_matmul": (COLUMN_SPLIT,),
-    "parallel.row_parallel_matmul": (ROW_SPLIT,),
-    "parallel.tensor_parallel_mlp": (SPLIT_MLP,),
-    "parallel.ring_all_reduce_bytes": (RING_BYTES,),
-    "parallel.step_time_model": (STEP_COMPUTE, STEP_COMMUNICATION),
+    "parallel.tensor.column_parallel_matmul": (COLUMN_SPLIT,),
+    "parallel.tensor.row_parallel_matmul": (ROW_SPLIT,),
+    "parallel.tensor.tensor_parallel_mlp": (SPLIT_MLP,),
+    "parallel.cost.ring_all_reduce_bytes": (RING_BYTES,),
+    "parallel.cost.step_time_model": (STEP_COMPUTE, STEP_COMMUNICATION),
     "parallel.memory.memory_per_device": (MEMORY_REPLICATED, MEMORY_ZERO1, MEMORY_ZERO2,
                                           MEMORY_ZERO3),
     "parallel.sharded.fully_sharded_step": (DP_GRADIENT,),

@@ -1,6 +1,7 @@
 r"""Training on many devices: data parallelism (every device a shard of the batch, the mean
 gradient by an all-reduce) and tensor parallelism (every device a block of a layer's
-kernel), over a :class:`jax.sharding.Mesh`; and the cost model of their communication.
+kernel), over a :class:`jax.sharding.Mesh`; the cost model of their communication; the
+memory per device, and the fully sharded step that divides it.
 
 Two ways to write the same data-parallel step, both in :func:`data_parallel_step`:
 
@@ -10,9 +11,12 @@ Two ways to write the same data-parallel step, both in :func:`data_parallel_step
 * ``method="shard_map"``: ``jax.shard_map`` runs the step on each device's shard, and the
   gradients are combined by an explicit ``jax.lax.psum``, weighted by the shard sizes.
 
-The tensor-parallel functions split a kernel by columns (the outputs are gathered, an
-all-gather) or by rows (the partial products are summed, an all-reduce); the two-layer MLP
-splits its first kernel by columns and its second by rows, so it needs one all-reduce.
+The package's other modules, whose public names are re-exported here: ``tensor``, tensor
+parallelism (a kernel split by columns, the outputs gathered by an all-gather, or by rows,
+the partial products summed by an all-reduce; the two-layer MLP split column-then-row needs
+one all-reduce); ``cost``, the cost model of the communication; ``memory``, the bytes per
+device of data parallelism and ZeRO's stages; ``sharded``, the fully sharded step.
+``multiprocess`` (not re-exported) runs the data-parallel step over several processes.
 
 Meshes are one-dimensional here (or the axis is named with ``axis_name``). On one machine
 the mesh is built from its devices, ``jax.sharding.Mesh(np.array(jax.devices()), ("data",))``;
@@ -174,240 +178,15 @@ def data_parallel_step(optimizer, loss_fn: Callable, mesh, *, axis_name: str | N
     return DataParallelStep(optimizer, loss_fn, mesh, axis_name, devices, method)
 
 
-# ---------------------------------------------------------------- tensor parallelism
+# ---------------------------------------------------------------- the other ideas
+# (tensor parallelism, the cost model, memory, full sharding: modules of this package;
+# sharded builds on the step above)
 
-
-def _matmul_args(who: str, x, w, mesh, axis_name, split: str):
-    axis_name, devices = _axis(who, mesh, axis_name)
-    _checks.require_floating(who, "x", x)
-    _checks.require_floating(who, "w", w)
-    _checks.require_ndim(who, "x", x, 2, "(N, D)", "One example per row; one example is "
-                         "x[None, :].")
-    _checks.require_ndim(who, "w", w, 2, "(D, K)")
-    sx, sw = _checks.shape_of(x), _checks.shape_of(w)
-    if sx[1] != sw[0]:
-        raise ValueError(f"{who}: w must have shape (D, K) with D = {sx[1]} (the columns of "
-                         f"x (N, D)); got w {_checks.fmt(sw)}, x {_checks.fmt(sx)}.")
-    if split == "columns":
-        _divisible(who, "w", sw[1], 1, "(D, K)", "number of columns K", devices)
-    else:
-        _divisible(who, "w", sw[0], 0, "(D, K)", "number of rows D", devices)
-    return axis_name
-
-
-def column_parallel_matmul(x, w, mesh, *, axis_name: str | None = None):
-    r"""$Y = XW$ with the columns of $W$ split over the devices, the result gathered.
-
-    Device $d$ holds the block $W_d$ of $C = K/n$ columns and computes $XW_d$; entry
-    $(i, dC + c)$ of $Y$ is
-
-    $$\sum_{a=0}^{D - 1} {w}_{a,C d + c} {x}_{i,a}$$
-
-    and the blocks are joined by an all-gather, $Y = [XW_0, \dots, XW_{n-1}]$ (every
-    device ends with all of $Y$).
-
-    Args:
-        x: floating ``(N, D)``, replicated. w: floating ``(D, K)``, $K$ a multiple of $n$.
-        mesh: a :class:`jax.sharding.Mesh`; axis_name: the axis that splits (default: the
-            only one).
-
-    Returns:
-        ``(N, K)``, $XW$ (JAX's type promotion of the two dtypes), replicated on the mesh.
-
-    Raises:
-        TypeError: non-floating ``x`` or ``w``; a mesh that is not a ``Mesh``.
-        ValueError: ``x`` not ``(N, D)``, ``w`` not ``(D, K)`` with the same $D$, $K$ not a multiple
-            of the axis's devices, an unknown ``axis_name``.
-
-    ``notebooks/12_parallel.ipynb`` proves the block identity.
-    """
-    ax = _matmul_args("column_parallel_matmul", x, w, mesh, axis_name, "columns")
-    x = _put(x, NamedSharding(mesh, P()))
-    w = _put(w, NamedSharding(mesh, P(None, ax)))
-    # the gathered output is the same on every device by construction (check_vma cannot
-    # infer that from an all_gather)
-    return jax.shard_map(lambda xs, ws: jax.lax.all_gather(xs @ ws, ax, axis=1, tiled=True),
-                         mesh=mesh, in_specs=(P(), P(None, ax)), out_specs=P(),
-                         check_vma=False)(x, w)
-
-
-def row_parallel_matmul(x, w, mesh, *, axis_name: str | None = None):
-    r"""$Y = XW$ with the rows of $W$ (and the columns of $X$) split over the devices, the
-    partial products summed.
-
-    Device $d$ holds the $R = D/n$ columns $X_d$ of $X$ and rows $W_d$ of $W$ and computes
-    the partial product $X_d W_d$; an all-reduce sums them:
-
-    $$\sum_{\substack{0 \leq a \leq R - 1\\0 \leq d \leq n - 1}} {w}_{R d + a,j} {x}_{i,R d + a}$$
-
-    Args:
-        x: floating ``(N, D)``. w: floating ``(D, K)``, $D$ a multiple of $n$.
-        mesh: a :class:`jax.sharding.Mesh`; axis_name: the axis that splits (default: the
-            only one).
-
-    Returns:
-        ``(N, K)``, $XW$ (JAX's type promotion of the two dtypes), replicated on the mesh.
-
-    Raises:
-        TypeError: non-floating ``x`` or ``w``; a mesh that is not a ``Mesh``.
-        ValueError: ``x`` not ``(N, D)``, ``w`` not ``(D, K)`` with the same $D$, $D$ not a multiple
-            of the axis's devices, an unknown ``axis_name``.
-
-    ``notebooks/12_parallel.ipynb`` proves the block identity.
-    """
-    ax = _matmul_args("row_parallel_matmul", x, w, mesh, axis_name, "rows")
-    x = _put(x, NamedSharding(mesh, P(None, ax)))
-    w = _put(w, NamedSharding(mesh, P(ax, None)))
-    return jax.shard_map(lambda xs, ws: jax.lax.psum(xs @ ws, ax), mesh=mesh,
-                         in_specs=(P(None, ax), P(ax, None)), out_specs=P())(x, w)
-
-
-def _mlp_args(who: str, params, x, devices):
-    _, dtype = _checks.require_dense_stack(
-        who, "params", params, count=2,
-        hint="Build them with dlmath.layers.init_mlp(key, (D, H, K)).")
-    (w1, b1), (w2, b2) = ((p["w"], p["b"]) for p in params)
-    _divisible(who, "params[0]['w']", _checks.shape_of(w1)[1], 1, "(D, H)",
-               "number of hidden units H", devices)
-    _checks.require_floating(who, "x", x)
-    _checks.require_ndim(who, "x", x, 2, "(N, D)", "One example per row; one example is "
-                         "x[None, :].")
-    if _checks.shape_of(x)[1] != _checks.shape_of(w1)[0]:
-        raise ValueError(f"{who}: x must have shape (N, D) with D = {_checks.shape_of(w1)[0]} "
-                         f"(the rows of params[0]['w']); got {_checks.fmt(_checks.shape_of(x))}.")
-    (x,) = _checks.cast_floats(dtype, x)
-    return w1, b1, w2, b2, x
-
-
-def tensor_parallel_mlp(params, x, mesh, *, axis_name: str | None = None):
-    r"""The two-layer MLP $\mathrm{relu}(XW_1 + b_1)W_2 + b_2$ with its hidden layer split
-    over the devices: $W_1$ (and $b_1$) by columns, $W_2$ by rows.
-
-    Device $d$ computes its $R = H/n$ hidden units $\mathrm{relu}(XW_{1,d} + b_{1,d})$ (no
-    communication: relu acts entry by entry) and their partial product with its rows
-    $W_{2,d}$; one all-reduce sums the partial products, and $b_2$ is added once:
-
-    $${b_{2}}_{j} + \sum_{\substack{0 \leq h \leq R - 1\\0 \leq d \leq n - 1}} {w_{2}}_{R d +
-    h,j} \max\left(0, {b_{1}}_{R d + h} + \sum_{a=0}^{D - 1} {w_{1}}_{a,R d + h} {x}_{i,a}\right)$$
-
-    Args:
-        params: ``[{"w": (D, H), "b": (H,)}, {"w": (H, K), "b": (K,)}]`` (the layout of
-            :func:`dlmath.layers.init_mlp`), one float dtype, $H$ a multiple of $n$.
-        x: floating ``(N, D)``, cast to the dtype of ``params``; replicated.
-        mesh: a :class:`jax.sharding.Mesh`; axis_name: the axis that splits (default: the
-            only one).
-
-    Returns:
-        ``(N, K)``, equal to ``dlmath.layers.mlp(params, x)`` (up to the order of float
-        additions), in the dtype of ``params``, replicated on the mesh.
-
-    Raises:
-        TypeError: params that are not two such layers of one float dtype; non-floating ``x``; a
-            mesh that is not a ``Mesh``.
-        ValueError: shapes that do not chain, $H$ not a multiple of the axis's devices, an unknown
-            ``axis_name``.
-
-    ``notebooks/12_parallel.ipynb`` derives the split and counts its collectives.
-    """
-    who = "tensor_parallel_mlp"
-    ax, devices = _axis(who, mesh, axis_name)
-    w1, b1, w2, b2, x = _mlp_args(who, params, x, devices)
-    rep = NamedSharding(mesh, P())
-    x, b2 = _put(x, rep), _put(b2, rep)
-    w1 = _put(w1, NamedSharding(mesh, P(None, ax)))
-    b1 = _put(b1, NamedSharding(mesh, P(ax)))
-    w2 = _put(w2, NamedSharding(mesh, P(ax, None)))
-
-    def local(x, w1, b1, w2, b2):
-        return jax.lax.psum(jax.nn.relu(x @ w1 + b1) @ w2, ax) + b2
-
-    return jax.shard_map(local, mesh=mesh,
-                         in_specs=(P(), P(None, ax), P(ax), P(ax, None), P()),
-                         out_specs=P())(x, w1, b1, w2, b2)
-
-
-# ---------------------------------------------------------------- the cost model
-
-
-def ring_all_reduce_bytes(n_bytes, num_devices: int):
-    r"""The bytes that each device sends (and receives) in a ring all-reduce of
-    ``n_bytes`` bytes over ``num_devices`` devices:
-
-    $$\frac{M \left(2 n - 2\right)}{n}$$
-
-    a reduce-scatter ($n - 1$ steps, each passing one chunk of $M/n$ bytes to the next
-    device) and an all-gather (another $n - 1$ such steps). Under $2M$ whatever $n$.
-
-    Args:
-        n_bytes: $M \ge 0$, a real scalar (may be traced).
-        num_devices: $n \ge 1$, an int.
-
-    Returns:
-        A scalar: $2(n - 1)M/n$ (0 for one device).
-
-    Raises:
-        TypeError: ``num_devices`` not an int, ``n_bytes`` not a real scalar.
-        ValueError: ``n_bytes < 0`` or not finite, ``num_devices < 1``.
-
-    ``notebooks/12_parallel.ipynb`` derives it and simulates the ring.
-    """
-    who = "ring_all_reduce_bytes"
-    _checks.hyperparameter(who, "n_bytes", n_bytes, low=0.0)
-    _checks.count(who, "num_devices", num_devices, low=1)
-    return 2 * (num_devices - 1) * jnp.asarray(n_bytes, jnp.result_type(float)) / num_devices
-
-
-def step_time_model(batch_size, num_params, num_devices: int, *, flops_per_second,
-                    bandwidth, latency=0.0, bytes_per_param=4):
-    r"""The seconds of compute and of communication of one data-parallel step (a model).
-
-    A dense model of $M$ parameters costs about $6BM$ FLOPs per step of $B$ examples (2 per
-    parameter and example forward, 4 backward), shared by $n$ devices of $F$ FLOP/s each:
-
-    $$\frac{6 B M}{F n}$$
-
-    and the ring all-reduce of the gradient ($bM$ bytes) takes $2(n - 1)$ steps, each one
-    message of $bM/n$ bytes over a link of bandwidth $\beta$ and latency $\alpha$:
-
-    $$\left(2 n - 2\right) \left(\frac{M b}{\beta n} + \alpha\right)$$
-
-    Compute shrinks like $1/n$, communication does not (it tends to $2bM/\beta$), so with
-    enough devices, or a small enough batch per device, communication dominates. Without
-    overlap a step takes their sum.
-
-    Args:
-        batch_size: $B > 0$ (the global batch). num_params: $M > 0$. num_devices: $n \ge 1$,
-            an int. flops_per_second: $F > 0$. bandwidth: $\beta > 0$ bytes/s.
-            latency: $\alpha \ge 0$ seconds per message. bytes_per_param: $b > 0$ (4 for
-            float32). The reals may be traced.
-
-    Returns:
-        ``(compute_seconds, communication_seconds)``, two scalars.
-
-    Raises:
-        TypeError: a non-real value, ``num_devices`` not an int.
-        ValueError: a value outside its range or not finite.
-
-    ``notebooks/12_parallel.ipynb`` plots it and derives where communication dominates.
-    """
-    who = "step_time_model"
-    for name, value in (("batch_size", batch_size), ("num_params", num_params),
-                        ("flops_per_second", flops_per_second), ("bandwidth", bandwidth),
-                        ("bytes_per_param", bytes_per_param)):
-        _checks.hyperparameter(who, name, value, low=0.0, low_open=True)
-    _checks.hyperparameter(who, "latency", latency, low=0.0)
-    _checks.count(who, "num_devices", num_devices, low=1)
-    f = jnp.result_type(float)
-    batch, size = jnp.asarray(batch_size, f), jnp.asarray(num_params, f)
-    compute = 6 * batch * size / (num_devices * jnp.asarray(flops_per_second, f))
-    communication = 2 * (num_devices - 1) * (
-        jnp.asarray(bytes_per_param, f) * size / (num_devices * jnp.asarray(bandwidth, f))
-        + jnp.asarray(latency, f))
-    return compute, communication
-
-
-# ---------------------------------------------------------------- memory, full sharding
-# (defined in the package's modules memory and sharded, which build on the step above)
-
+from dlmath.parallel.cost import ring_all_reduce_bytes, step_time_model  # noqa: E402
 from dlmath.parallel.memory import memory_per_device  # noqa: E402
 from dlmath.parallel.sharded import FullyShardedStep, fully_sharded_step  # noqa: E402
+from dlmath.parallel.tensor import (  # noqa: E402
+    column_parallel_matmul,
+    row_parallel_matmul,
+    tensor_parallel_mlp,
+)

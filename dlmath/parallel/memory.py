@@ -54,13 +54,16 @@ def memory_per_device(num_params, num_devices: int, *, stage: int, bytes_per_num
     $$A + M b + \frac{M b \left(k + 1\right)}{n}$$
 
     and stage 3 (fully sharded data parallelism) also its $1/n$ of the parameters, gathered
-    layer by layer where they are used:
+    where they are used:
 
     $$A + \frac{M b \left(k + 2\right)}{n}$$
 
-    The shards are exact when each sharded array splits evenly over the $n$ devices. Not
-    counted: the step's temporaries, such as the gathered parameters of the layer at work
-    under stage 3, or the optimizer's step counter.
+    These are the bytes kept between steps. The shards are exact when each sharded array
+    splits evenly over the $n$ devices. Not counted: the step's temporaries, such as the
+    gathered parameters under stage 3 (one layer's at a time where each layer is gathered
+    and freed in turn; the whole model's in :func:`dlmath.parallel.fully_sharded_step`,
+    which gathers them all at once, so that its peak is about stage 2's), or the
+    optimizer's step counter.
 
     Args:
         num_params: $M \ge 0$, a real scalar (may be traced).

@@ -2,6 +2,14 @@ r"""Fully sharded data parallelism (ZeRO stage 3): the batch, the parameters, th
 and the optimizer's state all split over the devices of a mesh axis, the parameters
 gathered where they are used.
 
+What the step keeps between steps is stage 3's count, $1/n$ of the parameters and of the
+optimizer's state on each device. Its peak within a step is not: it all-gathers the whole
+parameter tree at once, before the forward pass, and the whole gradient exists before the
+reduce-scatter, so a device holds about stage 2's $bM + (1 + k)bM/n$ bytes at the peak
+($bM + 3bM/n$ with Adam), not $(2 + k)bM/n$. Reaching stage 3's peak needs gathers layer
+by layer, each freed after its layer, and each layer's gradient reduce-scattered as soon as
+it is computed; this module does not do that.
+
 ``notebooks/12_parallel.ipynb`` derives the memory it saves
 (:func:`dlmath.parallel.memory_per_device`) and compares the step with single-device
 training.
@@ -117,10 +125,12 @@ def fully_sharded_step(optimizer, loss_fn: Callable, mesh, *,
     r"""A training step whose batch, parameters, gradients and optimizer state are all
     split over the devices of ``mesh`` (ZeRO stage 3, fully sharded data parallelism).
 
-    Device $d$ keeps $1/n$ of every array. The step all-gathers the parameters where the
-    loss uses them, computes the mean gradient of its shard of the batch, and reduce-scatters
-    the gradients, so that device $d$ receives the sum over devices of its own shard only,
-    weighted as in :func:`dlmath.parallel.data_parallel_step`:
+    Device $d$ keeps $1/n$ of every array between steps. The step all-gathers the whole
+    parameter tree at once (so its peak memory is about ZeRO stage 2's, with Adam
+    $bM + 3bM/n$ bytes for $M$ parameters of $b$ bytes, not stage 3's $4bM/n$: see the
+    module's docstring), computes the mean gradient of its shard of the batch, and
+    reduce-scatters the gradients, so that device $d$ receives the sum over devices of its
+    own shard only, weighted as in :func:`dlmath.parallel.data_parallel_step`:
 
     $$\frac{\sum_{d=0}^{n - 1} {\bar{g}}_{d} {m}_{d}}{\sum_{d=0}^{n - 1} {m}_{d}}$$
 
