@@ -199,3 +199,35 @@ def test_exercise_5_lstm_backward_step(verdicts):
                     _lstm_backward_swapped_gates, _lstm_backward_tanh_slope_of_g):
         assert judge("Exercise 5", mistake, v).ok is False, mistake.__name__
     assert judge("Exercise 5", lambda a, c, h_bar, c_bar: (a, c), v).ok is False
+
+
+def _lstm_backward_by_vjp(a, c, h_bar, c_bar):  # right values, but by jax's differentiation
+    def step(a, c):
+        i, f, g, o = _lstm_gates(a)
+        c_new = f * c + i * g
+        return o * jnp.tanh(c_new), c_new
+
+    return jax.vjp(step, a, c)[1]((h_bar, c_bar))
+
+
+def _lstm_backward_by_grad(a, c, h_bar, c_bar):  # jax.grad of the linearised loss Lambda
+    def lam(a, c):
+        i, f, g, o = _lstm_gates(a)
+        c_new = f * c + i * g
+        return jnp.sum(h_bar * o * jnp.tanh(c_new) + c_bar * c_new)
+
+    return jax.grad(lam, argnums=(0, 1))(a, c)
+
+
+def test_exercise_5_refuses_jax_differentiation(verdicts):
+    v = verdicts["Exercise 5"]
+    for autodiff in (_lstm_backward_by_vjp, _lstm_backward_by_grad):
+        verdict = judge("Exercise 5", autodiff, v)
+        assert verdict.ok is False, autodiff.__name__
+        assert "by hand" in verdict.message
+    # a name that merely contains one of the words is no call of jax's differentiation
+    def with_gradient_names(a, c, h_bar, c_bar):
+        a_grad, c_grad = _lstm_backward(a, c, h_bar, c_bar)
+        return a_grad, c_grad
+
+    assert judge("Exercise 5", with_gradient_names, v).ok is True
