@@ -100,4 +100,8 @@ def test_exercise_4_js_of_a_partly_misplaced_generator(verdicts):
     assert judge("Exercise 4", misplaced_only, v).ok is False
     no_log_2 = right - sp.log(2)  # the constant dropped
     assert judge("Exercise 4", no_log_2, v).ok is False
+    in_bits = right / sp.log(2)  # base-2 logarithms: the statement asks for nats
+    assert judge("Exercise 4", in_bits, v).ok is False
+    generator_term_only = ((1 - a) * sp.log((1 - a) / (1 - a / 2)) + a * sp.log(2)) / 2
+    assert judge("Exercise 4", generator_term_only, v).ok is False  # KL(p_d || m) forgotten
     assert judge("Exercise 4", "log(2)", v).ok is False
