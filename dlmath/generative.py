@@ -24,7 +24,7 @@ from dlmath import _checks, _reduce
 from dlmath.losses import binary_cross_entropy_with_logits
 
 __all__ = ["gaussian_kl", "reparameterize", "elbo", "discriminator_loss", "generator_loss",
-           "LIKELIHOODS"]
+           "gan_game_loss", "LIKELIHOODS"]
 
 #: The decoder likelihoods of :func:`elbo`.
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -259,3 +259,113 @@ def generator_loss(fake_logits, *, saturating: bool = False):
     if saturating:
         return -jnp.mean(_bce(fake_logits, jnp.zeros_like(fake_logits)))
     return jnp.mean(_bce(fake_logits, jnp.ones_like(fake_logits)))
+
+
+def _abstract(tree):
+    """The shapes and dtypes of a pytree of arrays (what ``jax.eval_shape`` needs)."""
+    return jax.tree_util.tree_map(
+        lambda a: jax.ShapeDtypeStruct(_checks.shape_of(a), jnp.result_type(a)), tree)
+
+
+def _output_of(who: str, call: str, fn, *args):
+    """The shape and dtype of ``fn(*args)``, traced once on the arguments' shapes; a
+    ``ValueError`` or ``TypeError`` the function raises names ``who`` and the call."""
+    try:
+        out = jax.eval_shape(fn, *(_abstract(a) for a in args))
+    except (ValueError, TypeError) as e:
+        raise type(e)(f"{who}: {call} failed on these arguments: {e}") from e
+    if not (hasattr(out, "shape") and jnp.issubdtype(getattr(out, "dtype", None),
+                                                         jnp.floating)):
+        got = f"dtype {out.dtype}" if hasattr(out, "dtype") else type(out).__name__
+        raise TypeError(f"{who}: {call} must return one floating array; got {got}.")
+    return out
+
+
+def _check_game(generator_params, discriminator_params, real, noise, *, generator,
+                discriminator, saturating=False) -> None:
+    who = "gan_game_loss"
+    _checks.require_flag(who, "saturating", saturating)
+    _checks.require_callable(who, "generator", generator,
+                             "a function generator(generator_params, noise) -> samples")
+    _checks.require_callable(who, "discriminator", discriminator,
+                             "a function discriminator(discriminator_params, x) -> logits")
+    _checks.float_dtype_of_tree(who, "generator_params", generator_params)
+    _checks.float_dtype_of_tree(who, "discriminator_params", discriminator_params)
+    for name, x, legend in (("real", real, "(N, *F)"), ("noise", noise, "(M, *Z)")):
+        _checks.require_floating(who, name, x)
+        if len(_checks.shape_of(x)) < 1:
+            raise ValueError(f"{who}: {name} must have shape {legend}, one example per row; "
+                             "got a scalar.")
+    fake = _output_of(who, "generator(generator_params, noise)", generator, generator_params,
+                      noise)
+    sr = _checks.shape_of(real)
+    if fake.shape[1:] != sr[1:]:
+        raise ValueError(
+            f"{who}: generator(generator_params, noise) gives samples of shape "
+            f"{_checks.fmt(fake.shape)}, real has shape {_checks.fmt(sr)}; they must share the "
+            "shape of one example *F (the discriminator judges both).")
+    for name, x in (("real", real), ("generator(generator_params, noise)", fake)):
+        logits = _output_of(who, f"discriminator(discriminator_params, {name.split('(')[0]})",
+                            discriminator, discriminator_params, x)
+        if math.prod(logits.shape) == 0:
+            raise ValueError(
+                f"{who}: discriminator(discriminator_params, x) gives no logits on {name} "
+                f"(shape {_checks.fmt(logits.shape)}); each loss is a mean over them and is "
+                "undefined for none.")
+
+
+@_checks.checked(_check_game, static_argnames=("generator", "discriminator", "saturating"))
+def gan_game_loss(generator_params, discriminator_params, real, noise, *, generator,
+                  discriminator, saturating: bool = False):
+    r"""Both players' losses in one scalar, so that one gradient step on it is a
+    simultaneous step of the generator $G$ and the discriminator $D$. Its value is
+    :func:`discriminator_loss` plus :func:`generator_loss` (non-saturating, the default),
+    with $r_i$ the logits of $D$ on the ``real`` examples and $f_i$ its logits on the
+    generated $G(z_i)$:
+
+    $$- \frac{\sum_{i=0}^{N - 1} \log{\left(\frac{1}{1 +
+    e^{- {r}_{i}}} \right)}}{N} - \frac{\sum_{i=0}^{M - 1} \log{\left(1 - \frac{1}{1 +
+    e^{- {f}_{i}}} \right)}}{M} - \frac{\sum_{i=0}^{M - 1} \log{\left(\frac{1}{1 +
+    e^{- {f}_{i}}} \right)}}{M}$$
+
+    Each player sees the other through ``jax.lax.stop_gradient``: the discriminator's
+    term gets the samples $G(z)$ as constants, the generator's term gets $D$'s parameters
+    as constants. So the gradient in ``discriminator_params`` is that of
+    :func:`discriminator_loss` alone, and the gradient in ``generator_params`` is that of
+    :func:`generator_loss` alone (``tests/test_gan_game.py``), although the value adds
+    both. ``saturating=True`` uses the saturating generator term $\log(1 - D(G(z)))$.
+
+    Args:
+        generator_params: a pytree of floating arrays of one dtype, $G$'s parameters.
+        discriminator_params: a pytree of floating arrays of one dtype, $D$'s parameters.
+        real: floating ``(N, *F)``, $N \ge 1$ data examples.
+        noise: floating ``(M, *Z)``, $M \ge 1$ draws $z$ that the generator maps to
+            samples ``(M, *F)``.
+        generator: ``generator(generator_params, noise) -> (M, *F)``, JAX-traceable
+            (``layers.mlp``).
+        discriminator: ``discriminator(discriminator_params, x) -> logits`` of any shape
+            with at least one entry per call, JAX-traceable (``layers.mlp``).
+        saturating: a bool: the generator's saturating loss.
+
+    Returns:
+        A scalar in the promoted dtype of the two losses (the parameters' dtype where the
+        networks cast their input to it, as ``layers.mlp`` does).
+
+    Raises:
+        TypeError: non-floating or mixed-dtype parameters; non-floating ``real`` or
+            ``noise``; a network that is not callable or does not return a floating array;
+            ``saturating`` not a bool.
+        ValueError: scalar ``real`` or ``noise``; generated samples of another example
+            shape than ``real``; a discriminator that gives no logits. An error a network
+            raises on these arguments is raised again, naming this function and the call.
+
+    Used in ``notebooks/14_diffusion.ipynb``; the losses are derived in
+    ``notebooks/10_generative.ipynb``.
+    """
+    stop = jax.lax.stop_gradient
+    fake = generator(generator_params, noise)
+    d_term = discriminator_loss.kernel(discriminator(discriminator_params, real),
+                                       discriminator(discriminator_params, stop(fake)))
+    g_term = generator_loss.kernel(discriminator(stop(discriminator_params), fake),
+                                   saturating=saturating)
+    return d_term + g_term

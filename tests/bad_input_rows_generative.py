@@ -14,6 +14,28 @@ def _gaussian(s, rng):
 GAUSSIAN = {("mean",): A(("N", "K")), ("log_var",): A(("N", "K"))}
 
 
+def _game(s, rng):
+    """A generator MLP E -> H -> D on noise (K, E) and a discriminator MLP D -> T -> V."""
+    from dlmath import layers
+    g = [{"w": normal(rng, (s["E"], s["H"]), 0.7), "b": normal(rng, (s["H"],), 0.1)},
+         {"w": normal(rng, (s["H"], s["D"]), 0.7), "b": normal(rng, (s["D"],), 0.1)}]
+    d = [{"w": normal(rng, (s["D"], s["T"]), 0.7), "b": normal(rng, (s["T"],), 0.1)},
+         {"w": normal(rng, (s["T"], s["V"]), 0.7), "b": normal(rng, (s["V"],), 0.1)}]
+    return {"generator_params": g, "discriminator_params": d,
+            "real": normal(rng, (s["N"], s["D"])), "noise": normal(rng, (s["K"], s["E"])),
+            "generator": layers.mlp, "discriminator": layers.mlp, "saturating": False}
+
+
+def _mlp_arrays(root, letters):
+    return {(root, k, name): A(legend, param=True)
+            for k, (a, b) in enumerate(zip(letters[:-1], letters[1:], strict=True))
+            for name, legend in (("w", (a, b)), ("b", (b,)))}
+
+
+GAME = {**_mlp_arrays("generator_params", "EHD"), **_mlp_arrays("discriminator_params", "DTV"),
+        ("real",): A(("N", "D")), ("noise",): A(("K", "E"))}
+
+
 def specs() -> list[Spec]:
     return [
         Spec("generative.gaussian_kl", _gaussian, GAUSSIAN,
@@ -44,4 +66,10 @@ def specs() -> list[Spec]:
              {"saturating": H(boolean=True, static=True)},
              empty={"N": "raise"}, out_dtype="promote", stable=True,
              grad_of=(("fake_logits",),)),
+        Spec("generative.gan_game_loss", _game, GAME,
+             {"saturating": H(boolean=True, static=True)},
+             empty={"N": "raise", "K": "raise"}, out_dtype="params",
+             grad_of=(("real",), ("noise",)),
+             note="generator and discriminator are layers.mlp; real (N, D) and noise (K, E) "
+                  "may have different batch sizes"),
     ]

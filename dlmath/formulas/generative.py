@@ -19,7 +19,7 @@ from dlmath.formulas.symbols import D, N, i, j
 __all__ = ["D", "N", "M", "Z", "i", "j", "a", "mu", "ell", "eps", "x", "y", "r", "f",
            "sigmoid", "GAUSSIAN_KL", "REPARAMETERIZE", "BERNOULLI_LOG_LIKELIHOOD",
            "GAUSSIAN_LOG_LIKELIHOOD", "ELBO_BERNOULLI", "ELBO_GAUSSIAN", "DISCRIMINATOR_LOSS",
-           "GENERATOR_LOSS_NON_SATURATING", "GENERATOR_LOSS_SATURATING"]
+           "GENERATOR_LOSS_NON_SATURATING", "GENERATOR_LOSS_SATURATING", "GAN_GAME_LOSS"]
 
 #: The latent size and the number of generated examples in a GAN batch.
 Z = sp.Symbol("Z", integer=True, positive=True)
@@ -67,6 +67,9 @@ GENERATOR_LOSS_NON_SATURATING = Formula(
     "generative.generator_loss", -sp.Sum(sp.log(sigmoid(f[i])), (i, 0, M - 1)) / M, (f, M))
 GENERATOR_LOSS_SATURATING = Formula(
     "generative.generator_loss", sp.Sum(sp.log(1 - sigmoid(f[i])), (i, 0, M - 1)) / M, (f, M))
+#: Both players' losses in one scalar (the gradients are each player's own: stop_gradient).
+GAN_GAME_LOSS = Formula("generative.gan_game_loss",
+                        DISCRIMINATOR_LOSS.expr + GENERATOR_LOSS_NON_SATURATING.expr, (r, f, N, M))
 
 DOCUMENTED = {
     "generative.gaussian_kl": (GAUSSIAN_KL,),
@@ -74,4 +77,5 @@ DOCUMENTED = {
     "generative.elbo": (ELBO_BERNOULLI, ELBO_GAUSSIAN),
     "generative.discriminator_loss": (DISCRIMINATOR_LOSS,),
     "generative.generator_loss": (GENERATOR_LOSS_NON_SATURATING, GENERATOR_LOSS_SATURATING),
+    "generative.gan_game_loss": (GAN_GAME_LOSS,),
 }

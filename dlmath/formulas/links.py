@@ -183,6 +183,8 @@ LINKS: dict[str, Link] = {
     "generative.GENERATOR_LOSS_NON_SATURATING": _link(
         "10", "grad_non_saturating = Derivation(", _GEN),
     "generative.GENERATOR_LOSS_SATURATING": _link("10", "grad_saturating = Derivation(", _GEN),
+    "generative.GAN_GAME_LOSS": _link("14", "def gan_game(",
+                                      "gan_game::test_gan_game_loss_is_its_formula"),
     # ---- graph neural networks (chapter 11)
     "graphs.GCN_NORMALIZE": _link("11", "similar = Derivation(",
                                   "graphs::test_gcn_normalize_is_the_formula_and_numpy"),
