@@ -28,7 +28,7 @@ def _in64(fn, *trees):
     def run(*ts):
         return fn(*(jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), t)
                     for t in ts))
-    return in_float64(run, *trees)
+    return in_float64(jax.jit(run), *trees)  # one compile instead of op-by-op dispatch
 
 
 def _log_sigmoid(t):
