@@ -124,7 +124,8 @@ def _mlp_args(who: str, params, x, devices):
     return w1, b1, w2, b2, x
 
 
-def tensor_parallel_mlp(params, x, mesh, *, axis_name: str | None = None):
+def tensor_parallel_mlp(params, x, mesh, *, axis_name: str | None = None,
+                        batch_axis: str | None = None):
     r"""The two-layer MLP $\mathrm{relu}(XW_1 + b_1)W_2 + b_2$ with its hidden layer split
     over the devices: $W_1$ (and $b_1$) by columns, $W_2$ by rows.
 
@@ -138,27 +139,45 @@ def tensor_parallel_mlp(params, x, mesh, *, axis_name: str | None = None):
     Args:
         params: ``[{"w": (D, H), "b": (H,)}, {"w": (H, K), "b": (K,)}]`` (the layout of
             :func:`dlmath.layers.init_mlp`), one float dtype, $H$ a multiple of $n$.
-        x: floating ``(N, D)``, cast to the dtype of ``params``; replicated.
-        mesh: a :class:`jax.sharding.Mesh`; axis_name: the axis that splits (default: the
-            only one).
+        x: floating ``(N, D)``, cast to the dtype of ``params``; replicated, or split by rows
+            over ``batch_axis``.
+        mesh: a :class:`jax.sharding.Mesh`; axis_name: the axis that splits the hidden
+            layer (default: the only one).
+        batch_axis: another axis of a 2-D mesh (data x model) that splits the examples:
+            each row of devices along it runs the split MLP on its own $N/n_\mathrm{data}$
+            examples (data and tensor parallelism at once). Its gradient in the weights is
+            summed over this axis by the transpose of the replication (an all-reduce of the
+            gradient, as in data parallelism). ``None`` (default): ``x`` replicated.
 
     Returns:
         ``(N, K)``, equal to ``dlmath.layers.mlp(params, x)`` (up to the order of float
-        additions), in the dtype of ``params``, replicated on the mesh.
+        additions), in the dtype of ``params``, replicated on the mesh (split by rows over
+        ``batch_axis`` when it is given).
 
     Raises:
         TypeError: params that are not two such layers of one float dtype; non-floating ``x``; a
             mesh that is not a ``Mesh``.
         ValueError: shapes that do not chain, $H$ not a multiple of the axis's devices, an unknown
-            ``axis_name``.
+            ``axis_name`` or ``batch_axis``, ``batch_axis`` equal to ``axis_name``, $N$ not a
+            multiple of the devices of ``batch_axis``.
 
     ``notebooks/12_parallel.ipynb`` derives the split and counts its collectives.
     """
     who = "tensor_parallel_mlp"
     ax, devices = _axis(who, mesh, axis_name)
     w1, b1, w2, b2, x = _mlp_args(who, params, x, devices)
+    rows = P()
+    if batch_axis is not None:
+        batch_axis, data_devices = _axis(who, mesh, batch_axis)
+        if batch_axis == ax:
+            raise ValueError(f"{who}: batch_axis must differ from the axis that splits the "
+                             f"hidden layer ({ax!r}); got batch_axis={batch_axis!r}. On a 2-D "
+                             "mesh name both, e.g. axis_name='model', batch_axis='data'.")
+        _divisible(who, "x", _checks.shape_of(x)[0], 0, "(N, D)", "number of examples N",
+                   data_devices)
+        rows = P(batch_axis)
     rep = NamedSharding(mesh, P())
-    x, b2 = _put(x, rep), _put(b2, rep)
+    x, b2 = _put(x, NamedSharding(mesh, rows)), _put(b2, rep)
     w1 = _put(w1, NamedSharding(mesh, P(None, ax)))
     b1 = _put(b1, NamedSharding(mesh, P(ax)))
     w2 = _put(w2, NamedSharding(mesh, P(ax, None)))
@@ -167,5 +186,5 @@ def tensor_parallel_mlp(params, x, mesh, *, axis_name: str | None = None):
         return jax.lax.psum(jax.nn.relu(x @ w1 + b1) @ w2, ax) + b2
 
     return jax.shard_map(local, mesh=mesh,
-                         in_specs=(P(), P(None, ax), P(ax), P(ax, None), P()),
-                         out_specs=P())(x, w1, b1, w2, b2)
+                         in_specs=(rows, P(None, ax), P(ax), P(ax, None), P()),
+                         out_specs=rows)(x, w1, b1, w2, b2)
