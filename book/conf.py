@@ -2,9 +2,10 @@
 
 The source directory is the staging folder that :mod:`book.build` lays out (chapter
 notebooks with their stored outputs, the generated API and formula-index pages); this
-file is its configuration directory. Nothing is executed and nothing is fetched: the
-notebooks are read as stored, MathJax comes from the ``sphinx-mathjax-offline`` package
-and the theme's assets from ``sphinx-book-theme``.
+file is its configuration directory. Nothing is executed here and nothing is fetched: the
+notebooks are read as stored (the explorers' frames were drawn before, by
+:mod:`book.frames`, and ``_static/explorer.js`` shows them), MathJax comes from the
+``sphinx-mathjax-offline`` package and the theme's assets from ``sphinx-book-theme``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ extensions = [
 
 # ---- notebooks: the stored outputs, never executed
 nb_execution_mode = "off"
-nb_ipywidgets_js = {}  # no widget manager from a CDN: explorers are drawn statically
+nb_ipywidgets_js = {}  # no widget manager from a CDN: explorers move over drawn frames
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
@@ -50,6 +51,7 @@ html_theme = "sphinx_book_theme"
 html_title = "dlmath: the mathematics of deep learning"
 html_static_path = [str(_here / "_static")]
 html_css_files = ["dlmath.css"]
+html_js_files = ["explorer.js"]  # explorers move over the frames drawn at build time
 html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": False,

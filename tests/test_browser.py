@@ -163,7 +163,10 @@ def _start_book_build(tmp_path_factory) -> None:
         return
     out = tmp_path_factory.mktemp("book") / "html"
     log = open(out.parent / "build.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "book", "build", "--out", str(out)],
+    from test_browser_explorers import FRAME_CHAPTERS  # explorers that move in this build
+
+    proc = subprocess.Popen([sys.executable, "-m", "book", "build", "--out", str(out),
+                             "--frames", ",".join(FRAME_CHAPTERS)],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     _BUILD.update(out=out, proc=proc, log=out.parent / "build.log", start=time.time())
 
