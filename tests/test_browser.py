@@ -78,15 +78,17 @@ def lab_fingerprint(stem: str, root: Path = ROOT) -> str:
     return h.hexdigest()
 
 
-def _read_record() -> dict:
-    return json.loads(LAB_RECORD.read_text(encoding="utf-8")) if LAB_RECORD.exists() else {}
+def _read_record(path: Path = LAB_RECORD) -> dict:
+    """A record of passing runs, {chapter: fingerprint} (empty if there is none)."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def _record_pass(stem: str, fingerprint: str) -> None:
-    record = _read_record()
+def _record_pass(stem: str, fingerprint: str, path: Path = LAB_RECORD) -> None:
+    """Write ``stem``'s fingerprint into the record at ``path`` (sorted, one per line)."""
+    record = _read_record(path)
     record[stem] = fingerprint
-    LAB_RECORD.write_text(json.dumps(dict(sorted(record.items())), indent=1) + "\n",
-                          encoding="utf-8")
+    path.write_text(json.dumps(dict(sorted(record.items())), indent=1) + "\n",
+                    encoding="utf-8")
 
 
 def lab_chapters(choice: str | None = None, record: dict | None = None) -> list[str]:

@@ -20,7 +20,6 @@ explorers as stored.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -57,15 +56,11 @@ def frames_fingerprint(stem: str, root: Path = ROOT) -> str:
 
 
 def _read_record() -> dict:
-    return json.loads(FRAMES_RECORD.read_text(encoding="utf-8")) \
-        if FRAMES_RECORD.exists() else {}
+    return _tb._read_record(FRAMES_RECORD)
 
 
 def _record_pass(stem: str, fingerprint: str) -> None:
-    record = _read_record()
-    record[stem] = fingerprint
-    FRAMES_RECORD.write_text(json.dumps(dict(sorted(record.items())), indent=1) + "\n",
-                             encoding="utf-8")
+    _tb._record_pass(stem, fingerprint, FRAMES_RECORD)
 
 
 def frame_chapters(choice: str | None = None, record: dict | None = None) -> list[str]:
