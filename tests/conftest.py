@@ -42,27 +42,6 @@ def _eight_cpu_devices() -> None:
 _eight_cpu_devices()
 
 
-def _notebooks_compile_without_llvm_optimisation() -> None:
-    """On a machine without an accelerator, the notebook kernels that nbval and the
-    JupyterLab tests start compile with LLVM's optimisation off
-    (``--xla_backend_optimization_level=0``, appended to what ``XLA_FLAGS`` holds).
-
-    A chapter compiles many small programs and runs each a few times, so compiling is most of
-    its time: this shortens a chapter by about a fifth on two cores. The stored outputs, made
-    with XLA's defaults, must still reproduce (nbval compares them), and only the timing cells,
-    whose outputs are not compared, see slower kernels. This process keeps the defaults.
-    """
-    import jax
-
-    if jax.default_backend() == "cpu":
-        previous = os.environ.get("XLA_FLAGS")
-        os.environ["XLA_FLAGS"] = ((previous + " ") if previous else "") + \
-            "--xla_backend_optimization_level=0"
-
-
-_notebooks_compile_without_llvm_optimisation()
-
-
 @pytest.fixture
 def close_figures():
     """Close every figure a test opened, pass or fail."""
