@@ -65,17 +65,23 @@ LAB_INPUTS = ["dlmath/widgets.py"]
 LAB_DISTRIBUTIONS = ["jupyterlab", "ipywidgets", "jupyterlab_widgets"]
 
 
-def lab_fingerprint(stem: str, root: Path = ROOT) -> str:
-    """sha256 of the notebook, of :data:`LAB_INPUTS` and of the versions of JupyterLab and
-    the widgets: a chapter whose fingerprint is in :data:`LAB_RECORD` has passed as it is."""
+def fingerprint(stem: str, inputs, root: Path = ROOT, distributions=()) -> str:
+    """sha256 of the chapter's notebook, of the files ``inputs`` and of the installed versions
+    of ``distributions``: what a browser test's record compares."""
     from importlib.metadata import version
 
     h = hashlib.sha256()
-    for path in [f"notebooks/{stem}.ipynb", *LAB_INPUTS]:
+    for path in [f"notebooks/{stem}.ipynb", *inputs]:
         h.update((root / path).read_bytes())
-    for dist in LAB_DISTRIBUTIONS:
+    for dist in distributions:
         h.update(f"{dist}=={version(dist)}\n".encode())
     return h.hexdigest()
+
+
+def lab_fingerprint(stem: str, root: Path = ROOT) -> str:
+    """The fingerprint of the notebook, :data:`LAB_INPUTS` and the versions of JupyterLab and
+    the widgets: a chapter whose fingerprint is in :data:`LAB_RECORD` has passed as it is."""
+    return fingerprint(stem, LAB_INPUTS, root, LAB_DISTRIBUTIONS)
 
 
 def _read_record(path: Path = LAB_RECORD) -> dict:
@@ -91,23 +97,33 @@ def _record_pass(stem: str, fingerprint: str, path: Path = LAB_RECORD) -> None:
                     encoding="utf-8")
 
 
+def chosen_chapters(variable: str, choice: str | None, record: dict, always: str,
+                    fingerprint_of) -> list[str]:
+    """The chapters a browser test runs: ``always`` and every chapter whose fingerprint
+    (``fingerprint_of(stem)``) differs from the one ``record`` holds; the environment variable
+    ``variable`` (or ``choice``), ``all`` or names separated by spaces or commas, chooses
+    instead."""
+    choice = os.environ.get(variable, "") if choice is None else choice
+    if choice.strip() == "all":
+        return list(CHAPTERS)
+    names = choice.replace(",", " ").split()
+    if names:
+        unknown = sorted(set(names) - set(CHAPTERS))
+        if unknown:
+            raise ValueError(f"{variable} names no chapter {unknown}; the chapters are "
+                             f"{CHAPTERS}")
+        return names
+    return [s for s in CHAPTERS if s == always or record.get(s) != fingerprint_of(s)]
+
+
 def lab_chapters(choice: str | None = None, record: dict | None = None) -> list[str]:
     """The chapters run in JupyterLab (20-90 s each on two cores; CI's budget cannot take
     them all): chapter 01 and every chapter whose fingerprint differs from the one recorded
     when it last passed. ``DLMATH_LAB_CHAPTERS="05_optimizers 08_attention"`` (or ``all``)
     names them instead."""
-    choice = os.environ.get("DLMATH_LAB_CHAPTERS", "") if choice is None else choice
-    if choice.strip() == "all":
-        return list(CHAPTERS)
-    if choice.strip():
-        unknown = sorted(set(choice.split()) - set(CHAPTERS))
-        if unknown:
-            raise ValueError(f"DLMATH_LAB_CHAPTERS names no chapter {unknown}; the chapters "
-                             f"are {CHAPTERS}")
-        return choice.split()
-    record = _read_record() if record is None else record
-    return [s for s in CHAPTERS
-            if s == "01_linear_regression" or record.get(s) != lab_fingerprint(s)]
+    return chosen_chapters("DLMATH_LAB_CHAPTERS", choice,
+                           _read_record() if record is None else record,
+                           "01_linear_regression", lab_fingerprint)
 
 
 LAB_CHAPTERS = lab_chapters()

@@ -19,8 +19,6 @@ explorers as stored.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,12 +45,9 @@ MAX_PAGE_BYTES = 6_000_000
 
 
 def frames_fingerprint(stem: str, root: Path = ROOT) -> str:
-    """sha256 of the notebook and of :data:`FRAMES_INPUTS`: a chapter whose fingerprint is
-    in :data:`FRAMES_RECORD` has passed as it is."""
-    h = hashlib.sha256()
-    for path in [f"notebooks/{stem}.ipynb", *FRAMES_INPUTS]:
-        h.update((root / path).read_bytes())
-    return h.hexdigest()
+    """The fingerprint of the notebook and of :data:`FRAMES_INPUTS`: a chapter whose
+    fingerprint is in :data:`FRAMES_RECORD` has passed as it is."""
+    return _tb.fingerprint(stem, FRAMES_INPUTS, root)
 
 
 def _read_record() -> dict:
@@ -67,18 +62,9 @@ def frame_chapters(choice: str | None = None, record: dict | None = None) -> lis
     """The chapters whose explorers get frames and are moved here: :data:`CHEAP` and each
     chapter whose fingerprint differs from the recorded one; ``DLMATH_FRAME_CHAPTERS``
     (``all``, or names separated by spaces or commas) chooses instead."""
-    choice = os.environ.get("DLMATH_FRAME_CHAPTERS", "") if choice is None else choice
-    if choice.strip() == "all":
-        return list(CHAPTERS)
-    names = choice.replace(",", " ").split()
-    if names:
-        unknown = sorted(set(names) - set(CHAPTERS))
-        if unknown:
-            raise ValueError(f"DLMATH_FRAME_CHAPTERS names no chapter {unknown}; the "
-                             f"chapters are {CHAPTERS}")
-        return names
-    record = _read_record() if record is None else record
-    return [s for s in CHAPTERS if s == CHEAP or record.get(s) != frames_fingerprint(s)]
+    return _tb.chosen_chapters("DLMATH_FRAME_CHAPTERS", choice,
+                               _read_record() if record is None else record, CHEAP,
+                               frames_fingerprint)
 
 
 FRAME_CHAPTERS = frame_chapters()
