@@ -8,7 +8,9 @@
   test's temporary folder.
 * The chapters in the template (``TEMPLATE_CHAPTERS`` of ``tests/test_template.py``): no
   displayed formula is wider than the book's column or scrolls inside its box (long
-  formulas break over lines; the CSS's ``overflow-x: auto`` is only a fallback).
+  formulas break over lines; the CSS's ``overflow-x: auto`` is only a fallback). Chapter 02
+  always, and every chapter whose page changed since it last passed (:func:`width_chapters`,
+  ``tests/formula_widths_passed.json``); ``DLMATH_WIDTH_CHAPTERS=all`` measures them all.
 * JupyterLab (``jupyter lab`` on loopback with a token, on a copy of the chapter): on
   opening, the notebook is not marked modified, its stored formulas are typeset without a
   MathJax error and each explorer shows its text form (not its ``VBox(children=...)`` repr,
@@ -691,13 +693,37 @@ def test_formula_width_check_finds_wide_and_scrolling_formulas():
     assert widest_line(dict(block, lines=[80, 900])) == ""  # rows not matched: no guess
 
 
-#: The chapters whose displayed formulas all fit the book's column. Chapters 05-12 still
-#: display some definitions and matrices wider than the column (a define() line does not
-#: break yet); each joins this list when its wide formulas break over lines.
-@pytest.mark.parametrize("stem", TEMPLATE_CHAPTERS)
+#: {chapter: fingerprint} of the last run whose displayed formulas all fitted the column
+WIDTH_RECORD = ROOT / "tests" / "formula_widths_passed.json"
+#: what a chapter page's formula widths depend on besides its notebook (which holds the
+#: formulas as they are shown): the build and its style sheet
+WIDTH_INPUTS = ["book/build.py", "book/conf.py", "book/sphinxext.py", "book/_static/dlmath.css"]
+WIDTH_DISTRIBUTIONS = ["sphinx", "myst-nb", "sphinx-book-theme", "sphinx-mathjax-offline"]
+
+
+def width_fingerprint(stem: str, root: Path = ROOT) -> str:
+    """The fingerprint of the notebook, :data:`WIDTH_INPUTS` and the versions of the
+    book's builders: a chapter whose fingerprint is in :data:`WIDTH_RECORD` has passed."""
+    return fingerprint(stem, WIDTH_INPUTS, root, WIDTH_DISTRIBUTIONS)
+
+
+def width_chapters(choice: str | None = None, record: dict | None = None) -> list[str]:
+    """The chapters whose formula widths are measured (a page typesets for 4-8 s): chapter
+    02, the one with the fewest displayed formulas, and each chapter whose fingerprint
+    differs from the recorded one; ``DLMATH_WIDTH_CHAPTERS`` (``all`` or names) chooses
+    instead."""
+    chosen = chosen_chapters("DLMATH_WIDTH_CHAPTERS", choice,
+                             _read_record(WIDTH_RECORD) if record is None else record,
+                             "02_activations", width_fingerprint)
+    return [s for s in chosen if s in TEMPLATE_CHAPTERS]
+
+
+@pytest.mark.parametrize("stem", width_chapters())
 def test_template_chapter_formulas_fit_the_column(stem, book_url, page_log):
     """Chapters in the template (tests/test_template.py) break long formulas over lines: no
-    displayed formula is wider than the book's column, none scrolls inside its box."""
+    displayed formula is wider than the book's column, none scrolls inside its box. Run for
+    the chapters of :func:`width_chapters`; a pass is recorded in :data:`WIDTH_RECORD`."""
+    expected = width_fingerprint(stem)  # of what the build read, before the page loads
     page, _ = page_log
     name = f"notebooks/{stem}.html"
     page.goto(f"{book_url}/{name}", wait_until="load")
@@ -712,9 +738,31 @@ def test_template_chapter_formulas_fit_the_column(stem, book_url, page_log):
             f"  - {f['content']:.0f} px in a {f['column']:.0f} px column (box {f['client']} px, "
             f"scrolls {f['scroll']} px): {f['tex'][:300]!r}"
             + (f"\n    widest: {line}" if (line := widest_line(f)) else "") for f in wide))
+    _record_pass(stem, expected, WIDTH_RECORD)
 
 
 # ---------------------------------------------------- the build's own parts (no browser)
+
+
+def test_formula_widths_run_chapter_02_and_each_chapter_changed_since_it_last_passed(tmp_path):
+    current = {stem: width_fingerprint(stem) for stem in TEMPLATE_CHAPTERS}
+    assert len(set(current.values())) == len(TEMPLATE_CHAPTERS)
+    assert width_chapters("", current) == ["02_activations"]
+    assert width_chapters("", {}) == TEMPLATE_CHAPTERS
+    stale = dict(current, **{TEMPLATE_CHAPTERS[9]: "0" * 64})
+    assert width_chapters("", stale) == ["02_activations", TEMPLATE_CHAPTERS[9]]
+    assert width_chapters("all", current) == TEMPLATE_CHAPTERS
+    stem = TEMPLATE_CHAPTERS[0]
+    for path in [f"notebooks/{stem}.ipynb", *WIDTH_INPUTS]:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes((ROOT / path).read_bytes())
+    assert width_fingerprint(stem, tmp_path) == current[stem]
+    for path in [f"notebooks/{stem}.ipynb", *WIDTH_INPUTS]:
+        before = (tmp_path / path).read_bytes()
+        (tmp_path / path).write_bytes(before + b" ")
+        assert width_fingerprint(stem, tmp_path) != current[stem], path
+        (tmp_path / path).write_bytes(before)
+    assert set(_read_record(WIDTH_RECORD)) <= set(TEMPLATE_CHAPTERS), "no such chapter"
 
 
 def test_docstring_math_and_chapter_references_become_rst():
