@@ -15,9 +15,11 @@
   opening, the notebook is not marked modified, its stored formulas are typeset without a
   MathJax error and each explorer shows its text form (not its ``VBox(children=...)`` repr,
   not a widget error); Run All gives no error output and no MathJax error, the explorers
-  render as controls, and moving a slider redraws the figure beside it. Chapter 01 always
-  runs, and every chapter that changed since it last passed here (:func:`lab_chapters`,
-  ``tests/jupyterlab_passed.json``); ``DLMATH_LAB_CHAPTERS=all`` runs them all.
+  render as controls, and moving a slider redraws the figure beside it. A notebook made for
+  this check (``tests/lab_smoke.ipynb``: a SymPy formula and one explorer, seconds to run)
+  always runs, and every chapter that changed since it last passed here
+  (:func:`lab_chapters`, ``tests/jupyterlab_passed.json``); ``DLMATH_LAB_CHAPTERS=all``
+  runs them all.
 
 Without chromium or playwright these tests are skipped with a message that says how to
 enable them; where the environment variable ``CI`` is set, missing is a failure.
@@ -120,15 +122,20 @@ def chosen_chapters(variable: str, choice: str | None, record: dict, always: str
 
 def lab_chapters(choice: str | None = None, record: dict | None = None) -> list[str]:
     """The chapters run in JupyterLab (20-90 s each on two cores; CI's budget cannot take
-    them all): chapter 01 and every chapter whose fingerprint differs from the one recorded
-    when it last passed. ``DLMATH_LAB_CHAPTERS="05_optimizers 08_attention"`` (or ``all``)
-    names them instead."""
+    them all): every chapter whose fingerprint differs from the one recorded when it last
+    passed (:data:`LAB_SMOKE` runs besides them, always).
+    ``DLMATH_LAB_CHAPTERS="05_optimizers 08_attention"`` (or ``all``) names them instead."""
     return chosen_chapters("DLMATH_LAB_CHAPTERS", choice,
                            _read_record() if record is None else record,
-                           "01_linear_regression", lab_fingerprint)
+                           "", lab_fingerprint)
 
 
 LAB_CHAPTERS = lab_chapters()
+#: the notebook JupyterLab opens and runs on every run, whatever changed: made for the
+#: check (a formula displayed from SymPy, one explorer), so that it takes seconds
+LAB_SMOKE = ROOT / "tests" / "lab_smoke.ipynb"
+#: what runs in JupyterLab: the check's own notebook, then the chosen chapters
+LAB_NOTEBOOKS = [LAB_SMOKE.stem, *LAB_CHAPTERS]
 HOW_TO_ENABLE = ("to run them: apt-get install chromium (Debian's, at /usr/bin/chromium, or "
                  "set DLMATH_CHROMIUM) and pip install -r requirements.txt (playwright)")
 
@@ -279,6 +286,7 @@ def lab(tmp_path_factory):
     home = tmp_path_factory.mktemp("lab")
     (home / "notebooks").mkdir()
     fingerprints = {}
+    shutil.copy(LAB_SMOKE, home / "notebooks")
     for stem in LAB_CHAPTERS:
         fingerprints[stem] = lab_fingerprint(stem)  # of what is copied, before it runs
         shutil.copy(ROOT / "notebooks" / f"{stem}.ipynb", home / "notebooks")
@@ -384,7 +392,7 @@ def _wait_idle(page, timeout_s):
         ".some(e => /\\|\\s*Idle\\s*$/.test(e.textContent))", timeout=timeout_s * 1000)
 
 
-@pytest.mark.parametrize("stem", LAB_CHAPTERS)
+@pytest.mark.parametrize("stem", LAB_NOTEBOOKS)
 def test_chapter_runs_in_jupyterlab(stem, lab, browser, tmp_path):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -463,16 +471,19 @@ def test_chapter_runs_in_jupyterlab(stem, lab, browser, tmp_path):
     finally:
         context.close()
         _lab_reset(lab)
-    _record_pass(stem, lab["fingerprints"][stem])
+    if stem in lab["fingerprints"]:  # a chapter (not the check's own notebook)
+        _record_pass(stem, lab["fingerprints"][stem])
 
 
 def test_lab_fixture_serves_copies_not_the_chapters(lab):
-    """Run All autosaves: it must write to the copies, never to notebooks/."""
-    for stem in LAB_CHAPTERS:
-        copy = json.loads((lab["home"] / "notebooks" / f"{stem}.ipynb").read_text())
-        assert copy["cells"], stem
-        assert (lab["home"] / "notebooks" / f"{stem}.ipynb").resolve() != \
-            (ROOT / "notebooks" / f"{stem}.ipynb").resolve()
+    """Run All autosaves: it must write to the copies, never to the originals."""
+    originals = {LAB_SMOKE.stem: LAB_SMOKE,
+                 **{stem: ROOT / "notebooks" / f"{stem}.ipynb" for stem in LAB_CHAPTERS}}
+    assert list(originals) == LAB_NOTEBOOKS
+    for stem, original in originals.items():
+        copy = lab["home"] / "notebooks" / f"{stem}.ipynb"
+        assert json.loads(copy.read_text())["cells"], stem
+        assert copy.resolve() != original.resolve()
 
 
 # ------------------------------------------------------------------ the HTML book, from files
@@ -781,13 +792,14 @@ def test_docstring_math_and_chapter_references_become_rst():
     assert join_literals('``{"a": (1,\n    2)}``') == '``{"a": (1, 2)}``'
 
 
-def test_jupyterlab_runs_chapter_01_and_each_chapter_changed_since_it_last_passed(tmp_path):
+def test_jupyterlab_runs_its_notebook_and_each_chapter_changed_since_it_last_passed(tmp_path):
     current = {stem: lab_fingerprint(stem) for stem in CHAPTERS}
     assert len(set(current.values())) == len(CHAPTERS)  # each chapter its own fingerprint
-    assert lab_chapters("", current) == ["01_linear_regression"]
+    assert lab_chapters("", current) == []
     assert lab_chapters("", {}) == CHAPTERS  # nothing recorded: all of them
     stale = dict(current, **{CHAPTERS[4]: "0" * 64})
-    assert lab_chapters("", stale) == ["01_linear_regression", CHAPTERS[4]]
+    assert lab_chapters("", stale) == [CHAPTERS[4]]
+    assert LAB_NOTEBOOKS[0] == "lab_smoke" and LAB_SMOKE.exists()
     assert lab_chapters("all", current) == CHAPTERS
     assert lab_chapters(f"{CHAPTERS[2]} {CHAPTERS[1]}", current) == [CHAPTERS[2], CHAPTERS[1]]
     with pytest.raises(ValueError, match="names no chapter"):
