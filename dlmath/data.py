@@ -5,6 +5,7 @@ Nothing here downloads anything.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -108,13 +109,9 @@ def digits(key, *, test_fraction: float = 0.25):
     if _checks.is_traced(test_fraction):
         raise TypeError("data.digits: test_fraction must be a concrete number (it sets the "
                         "sizes of the split); got a traced value.")
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("data.digits needs scikit-learn: pip install -r requirements.txt") from e
-    d = load_digits()
-    x = np.asarray(d.data, np.float32) / 16.0
-    y = np.asarray(d.target, np.int32)
+    table = _digits_table()  # (1797, 65): 64 pixels in 0..16, then the class
+    x = np.asarray(table[:, :-1], np.float32) / 16.0
+    y = np.asarray(table[:, -1], np.int32)
     n = x.shape[0]
     n_test = int(round(test_fraction * n))
     if not 1 <= n_test <= n - 1:
@@ -127,6 +124,25 @@ def digits(key, *, test_fraction: float = 0.25):
     test, train = perm[:n_test], perm[n_test:]
     return (jnp.asarray(x[train]), jnp.asarray(y[train]),
             jnp.asarray(x[test]), jnp.asarray(y[test]))
+
+
+@functools.cache
+def _digits_table() -> np.ndarray:
+    """The digits as scikit-learn ships them (``datasets/data/digits.csv.gz``, what its
+    ``load_digits`` reads), read with NumPy: the same numbers without importing scikit-learn
+    (a second, in every chapter that trains on the digits)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")  # finds the package without importing it
+    path = None if spec is None or not spec.submodule_search_locations else \
+        Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "digits.csv.gz"
+    if path is None or not path.exists():  # pragma: no cover - depends on the environment
+        raise ImportError("data.digits needs scikit-learn's copy of the digits: pip install -r "
+                          "requirements.txt")
+    table = np.loadtxt(path, delimiter=",")
+    table.setflags(write=False)
+    return table
 
 
 def karate_club():

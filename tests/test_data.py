@@ -141,6 +141,31 @@ def split():
     return data.digits(jax.random.key(0))
 
 
+def test_digits_are_scikit_learns_load_digits_read_without_importing_it():
+    """The table read from scikit-learn's data file is what its load_digits returns, and
+    the split is the permutation of those rows (scaled by 1/16)."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    table = data._digits_table()
+    np.testing.assert_array_equal(table[:, :-1], d.data)
+    np.testing.assert_array_equal(table[:, -1].astype(int), d.target)
+    key = jax.random.key(5)
+    perm = np.asarray(jax.random.permutation(key, 1797))
+    n_test = round(0.25 * 1797)
+    want = (d.data[perm[n_test:]] / 16, d.target[perm[n_test:]], d.data[perm[:n_test]] / 16,
+            d.target[perm[:n_test]])
+    for got, expected in zip(data.digits(key), want, strict=True):
+        np.testing.assert_array_equal(np.asarray(got), expected.astype(got.dtype))
+    code = ("import sys, jax; from dlmath import data; data.digits(jax.random.key(0)); "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_digits_shapes_dtypes_and_range(split):
     x_train, y_train, x_test, y_test = split
     assert x_train.shape[1:] == (64,) and x_test.shape[1:] == (64,)
