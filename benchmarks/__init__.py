@@ -4,14 +4,21 @@ Each row times a dlmath kernel (or its gradient) and the function a JAX user wou
 instead (optax, jax.nn, flax.linen, ``lax.conv_general_dilated``) on the same inputs, in
 one process: both compiled, warmed up, then timed in interleaved rounds
 (:func:`dlmath.bench.compare`); the ratio is peer time / dlmath time, so above 1 dlmath is
-faster. The table and a JSON file (``--json``) name the machine. A benchmark is not a test:
-the tests only check that each row compares like with like (the two sides compute the same
-numbers on small inputs).
+faster. The table and a JSON file (``--json``) name the machine and its number of devices.
+A benchmark is not a test: the tests only check that each row compares like with like (the
+two sides compute the same numbers on small inputs).
+
+The rows of :mod:`dlmath.parallel` split their work over a mesh of this process's devices.
+A CPU backend has one device unless XLA is told otherwise before it starts, and the other
+rows are timed as a user runs them, on that one device; so the parallel rows are timed in a
+process of their own, ``python -m benchmarks --only parallel --devices 8``
+(:func:`host_devices`); a run with one device leaves them out and says so.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -22,17 +29,32 @@ from benchmarks.case import Case
 from benchmarks.cases import all_cases
 from dlmath import bench
 
-__all__ = ["Case", "all_cases", "run", "main"]
+__all__ = ["Case", "all_cases", "run", "main", "host_devices"]
+
+_DEVICE_COUNT = "--xla_force_host_platform_device_count"
+
+
+def host_devices(n: int) -> None:
+    """Give XLA's CPU backend ``n`` devices: ``--xla_force_host_platform_device_count=n`` in
+    ``XLA_FLAGS`` (replacing a count already there, keeping the other flags). XLA reads it
+    once, when the CPU backend starts, so this must run before JAX first uses a backend
+    (importing :mod:`benchmarks` does not); an accelerator's devices are not changed."""
+    if n < 1:
+        raise ValueError(f"host_devices: n must be a positive number of devices; got {n}.")
+    kept = [f for f in os.environ.get("XLA_FLAGS", "").split()
+            if f.split("=", 1)[0] != _DEVICE_COUNT]
+    os.environ["XLA_FLAGS"] = " ".join([*kept, f"{_DEVICE_COUNT}={n}"])
 
 
 def run(cases: list[Case], *, rounds: int = 7, repeats: int = 5, size: str = "full",
         out=sys.stdout) -> dict:
     """Time every case; print one row as each finishes; return the report (a dict)."""
-    report = {"machine": bench.machine(), "jax": jax.__version__,
+    report = {"machine": bench.machine(), "devices": len(jax.devices()), "jax": jax.__version__,
               "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "rounds": rounds,
               "repeats": repeats, "rows": []}
-    print(f"machine: {report['machine']}  (jax {report['jax']}; ratio = peer time / dlmath "
-          "time: above 1, dlmath is faster)", file=out)
+    print(f"machine: {report['machine']}, {report['devices']} device"
+          f"{'' if report['devices'] == 1 else 's'}  (jax {report['jax']}; ratio = peer time / "
+          "dlmath time: above 1, dlmath is faster)", file=out)
     header = f"{'kernel':<60} {'shape':<30} {'dlmath':>10} {'peer':>10} {'ratio':>6}  peer"
     print(header, file=out)
     print("-" * len(header), file=out)
@@ -81,7 +103,17 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="calls per round (median)")
     parser.add_argument("--json", default="", help="write the report to this file")
     parser.add_argument("--list", action="store_true", help="list the rows and stop")
+    parser.add_argument("--devices", type=int, default=0, help="give the CPU backend this "
+                        "many devices, for the mesh of the parallel rows (run them alone: "
+                        "--only parallel --devices 8); default: leave XLA's flags alone")
     args = parser.parse_args(argv)
+    if args.devices:
+        if args.devices < 1:
+            parser.error(f"--devices must be a positive number; got {args.devices}")
+        host_devices(args.devices)  # before all_cases(), which starts the backend
+        if len(jax.devices("cpu")) != args.devices:
+            parser.error(f"--devices {args.devices}: JAX's CPU backend had already started "
+                         f"with {len(jax.devices('cpu'))} devices; set it in a new process")
     cases = [c for c in all_cases() if re.search(args.only, c.kernel)]
     if not cases:
         parser.error(f"no row matches --only {args.only!r}; see --list")
@@ -89,6 +121,16 @@ def main(argv=None) -> int:
         for c in cases:
             print(f"{c.kernel:<60} {c.shape:<30} {c.peer_name}")
         return 0
+    from benchmarks.parallel_cases import mesh_devices
+
+    if mesh_devices() == 1:  # a split over one device times nothing the row is about
+        split = [c for c in cases if c.kernel.startswith("parallel.")]
+        cases = [c for c in cases if not c.kernel.startswith("parallel.")]
+        if split:
+            print(f"{len(split)} rows of dlmath.parallel left out: this process has one "
+                  "device; run them with --only parallel --devices 8")
+        if not cases:
+            return 1
     report = run(cases, rounds=args.rounds, repeats=args.repeats)
     if args.json:
         with open(args.json, "w") as f:

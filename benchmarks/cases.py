@@ -31,6 +31,7 @@ from benchmarks.layer_cases import (
     sdpa_case,
     stacked_case,
 )
+from benchmarks.parallel_cases import parallel_cases
 from dlmath import activations, information, losses, optim
 
 # --------------------------------------------------------------------------- activations
@@ -141,7 +142,9 @@ def _optimizer(name, ours_make, peer_make):
 # -------------------------------------------------------------------------------- the list
 
 def all_cases() -> list[Case]:
-    """Every row of the benchmark, in the order of the book's chapters."""
+    """Every row of the benchmark, in the order of the book's chapters. The parallel rows
+    name the devices of their mesh, so this starts JAX's backend (XLA's flags, such as the
+    number of CPU devices, must be set before)."""
     cases = []
     for name in _ACTIVATIONS:
         cases += [_activation(name, False), _activation(name, True)]
@@ -190,4 +193,4 @@ def all_cases() -> list[Case]:
     cases += [group_norm_case(False), group_norm_case(True),
               group_norm_case(False, fast_variance=False), _smooth_labels(),
               gat_case(False), gat_case(True)]
-    return cases
+    return cases + parallel_cases()

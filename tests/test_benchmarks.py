@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
-from benchmarks import all_cases, main, run
+from benchmarks import all_cases, host_devices, main, run
 
 CASES = all_cases()
 
@@ -56,3 +60,21 @@ def test_a_row_that_fails_is_reported_and_the_table_goes_on():
                  size="tiny", out=out)
     assert "error" in report["rows"][0] and "ratio" in report["rows"][1]
     assert "broken" in out.getvalue() and "1 failed" in out.getvalue()
+
+
+def test_devices_gives_a_fresh_process_that_many_cpu_devices_for_the_parallel_rows(
+        monkeypatch):
+    """--devices N sets XLA's host device count before the backend starts: the parallel
+    rows' mesh then has N devices (a new process; this one's backend has started)."""
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false "
+                       "--xla_force_host_platform_device_count=2")
+    host_devices(4)
+    assert os.environ["XLA_FLAGS"].split() == [
+        "--xla_cpu_enable_fast_math=false", "--xla_force_host_platform_device_count=4"]
+    monkeypatch.delenv("XLA_FLAGS")
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    listed = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--list", "--only", "^parallel", "--devices", "4"],
+        capture_output=True, text=True, env=env, cwd=Path(__file__).parents[1], check=True,
+        timeout=300).stdout.splitlines()
+    assert listed and all("4 devices" in line for line in listed), listed
