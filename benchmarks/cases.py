@@ -189,8 +189,10 @@ def all_cases() -> list[Case]:
     for name in ("layer_norm", "rms_norm", "batch_norm"):
         cases += [norm_case(name, False), norm_case(name, True)]
         if name != "rms_norm":
-            cases.append(norm_case(name, False, fast_variance=False))
+            cases += [norm_case(name, False, fast_variance=False),
+                      norm_case(name, True, fast_variance=False)]
     cases += [group_norm_case(False), group_norm_case(True),
-              group_norm_case(False, fast_variance=False), _smooth_labels(),
+              group_norm_case(False, fast_variance=False),
+              group_norm_case(True, fast_variance=False), _smooth_labels(),
               gat_case(False), gat_case(True)]
     return cases + parallel_cases()
