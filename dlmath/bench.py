@@ -260,8 +260,9 @@ class Comparison:
 
 def compare(fns: dict, *args, rounds: int = 5, repeats: int = 5, warmup: int = 2) -> Comparison:
     """Time several functions against each other fairly: each is compiled (``jax.jit``) and
-    warmed up first, then the rounds interleave them (A, B, A, B, ...), so a change of the
-    machine's speed during the run (another process, the clock) falls on all of them alike.
+    warmed up first, then the rounds interleave them (A, B, then B, A, ...), so a change of
+    the machine's speed during the run (another process, the clock) falls on all of them
+    alike, and none of them always runs first in a round.
     Each round takes the median of ``repeats`` calls, blocked until ready; the result is the
     median over the rounds.
 
@@ -288,8 +289,11 @@ def compare(fns: dict, *args, rounds: int = 5, repeats: int = 5, warmup: int = 2
         for _ in range(warmup):
             _block(call(*a))
     per_round = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, (call, a) in calls.items():
+    order = list(calls.items())
+    for r in range(rounds):
+        # the order turns each round (A B, B A, ...): no function always runs first, right
+        # after another's outputs were written
+        for name, (call, a) in (order if r % 2 == 0 else order[::-1]):
             times = []
             for _ in range(repeats):
                 t0 = time.perf_counter()

@@ -140,3 +140,17 @@ def test_copy_bandwidth_refuses_bad_sizes():
         bench.copy_bandwidth(n_bytes=1 << 12, repeats=0)
     with pytest.raises(ValueError, match="copy_bandwidth: need repeats >= 1 and n_bytes >= 4"):
         bench.copy_bandwidth(n_bytes=2)
+
+
+def test_compare_turns_the_order_each_round(monkeypatch):
+    """No function always runs first in a round: A B, then B A, ..."""
+    import jax.numpy as jnp
+
+    from dlmath import bench
+
+    seen = []
+    real_block = bench._block
+    monkeypatch.setattr(bench, "_block", lambda out: seen.append(float(out)) or real_block(out))
+    bench.compare({"a": lambda x: x + 1.0, "b": lambda x: x + 2.0}, jnp.float32(0.0),
+                  rounds=3, repeats=1, warmup=0)
+    assert seen == [1.0, 2.0, 2.0, 1.0, 1.0, 2.0]
