@@ -120,6 +120,22 @@ def chosen_chapters(variable: str, choice: str | None, record: dict, always: str
     return [s for s in CHAPTERS if s == always or record.get(s) != fingerprint_of(s)]
 
 
+def assert_fingerprint_follows(fingerprint_of, stem: str, inputs, tmp_path: Path) -> None:
+    """``fingerprint_of(stem, root)`` is the same on a copy of the chapter's notebook and of
+    ``inputs`` under ``tmp_path``, and changes when any one of those files changes."""
+    paths = [f"notebooks/{stem}.ipynb", *inputs]
+    for path in paths:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes((ROOT / path).read_bytes())
+    current = fingerprint_of(stem, ROOT)
+    assert fingerprint_of(stem, tmp_path) == current
+    for path in paths:
+        before = (tmp_path / path).read_bytes()
+        (tmp_path / path).write_bytes(before + b" ")
+        assert fingerprint_of(stem, tmp_path) != current, path
+        (tmp_path / path).write_bytes(before)
+
+
 def lab_chapters(choice: str | None = None, record: dict | None = None) -> list[str]:
     """The chapters run in JupyterLab (20-90 s each on two cores; CI's budget cannot take
     them all): every chapter whose fingerprint differs from the one recorded when it last
@@ -763,16 +779,7 @@ def test_formula_widths_run_chapter_02_and_each_chapter_changed_since_it_last_pa
     stale = dict(current, **{TEMPLATE_CHAPTERS[9]: "0" * 64})
     assert width_chapters("", stale) == ["02_activations", TEMPLATE_CHAPTERS[9]]
     assert width_chapters("all", current) == TEMPLATE_CHAPTERS
-    stem = TEMPLATE_CHAPTERS[0]
-    for path in [f"notebooks/{stem}.ipynb", *WIDTH_INPUTS]:
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_bytes((ROOT / path).read_bytes())
-    assert width_fingerprint(stem, tmp_path) == current[stem]
-    for path in [f"notebooks/{stem}.ipynb", *WIDTH_INPUTS]:
-        before = (tmp_path / path).read_bytes()
-        (tmp_path / path).write_bytes(before + b" ")
-        assert width_fingerprint(stem, tmp_path) != current[stem], path
-        (tmp_path / path).write_bytes(before)
+    assert_fingerprint_follows(width_fingerprint, TEMPLATE_CHAPTERS[0], WIDTH_INPUTS, tmp_path)
     assert set(_read_record(WIDTH_RECORD)) <= set(TEMPLATE_CHAPTERS), "no such chapter"
 
 
@@ -805,16 +812,7 @@ def test_jupyterlab_runs_its_notebook_and_each_chapter_changed_since_it_last_pas
     with pytest.raises(ValueError, match="names no chapter"):
         lab_chapters("99_nothing", current)
     # the fingerprint follows the notebook's bytes and the widget code
-    stem = CHAPTERS[0]
-    for path in [f"notebooks/{stem}.ipynb", *LAB_INPUTS]:
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / path, tmp_path / path)
-    assert lab_fingerprint(stem, tmp_path) == current[stem]
-    for path in [f"notebooks/{stem}.ipynb", *LAB_INPUTS]:
-        before = (tmp_path / path).read_bytes()
-        (tmp_path / path).write_bytes(before + b" ")
-        assert lab_fingerprint(stem, tmp_path) != current[stem], path
-        (tmp_path / path).write_bytes(before)
+    assert_fingerprint_follows(lab_fingerprint, CHAPTERS[0], LAB_INPUTS, tmp_path)
     record = _read_record()
     assert set(record) <= set(CHAPTERS), "the record names a chapter that does not exist"
 

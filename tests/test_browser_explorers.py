@@ -82,16 +82,7 @@ def test_the_cheap_chapter_and_each_changed_chapter_get_frames(tmp_path):
                                                                        CHAPTERS[1]]
     with pytest.raises(ValueError, match="names no chapter"):
         frame_chapters("99_nothing", current)
-    stem = CHAPTERS[0]
-    for path in [f"notebooks/{stem}.ipynb", *FRAMES_INPUTS]:
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_bytes((ROOT / path).read_bytes())
-    assert frames_fingerprint(stem, tmp_path) == current[stem]
-    for path in [f"notebooks/{stem}.ipynb", *FRAMES_INPUTS]:
-        before = (tmp_path / path).read_bytes()
-        (tmp_path / path).write_bytes(before + b" ")
-        assert frames_fingerprint(stem, tmp_path) != current[stem], path
-        (tmp_path / path).write_bytes(before)
+    _tb.assert_fingerprint_follows(frames_fingerprint, CHAPTERS[0], FRAMES_INPUTS, tmp_path)
     assert set(_read_record()) <= set(CHAPTERS), "the record names no such chapter"
 
 
