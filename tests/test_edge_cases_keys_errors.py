@@ -407,14 +407,14 @@ def test_flash_attention_forward_mode_is_jax_nn_jvp(is_causal, block_size):
 def test_flash_attention_jacfwd_equals_jacrev_and_second_order_checks():
     (q, k, v), _ = _qkv(T=3, S=5, D=2)
     f = lambda q, k, v: attention.flash_attention(q, k, v, block_size=2)  # noqa: E731
-    fwd = jax.jacfwd(f, argnums=(0, 1, 2))(q, k, v)
-    rev = jax.jacrev(f, argnums=(0, 1, 2))(q, k, v)
+    fwd = jax.jit(jax.jacfwd(f, argnums=(0, 1, 2)))(q, k, v)
+    rev = jax.jit(jax.jacrev(f, argnums=(0, 1, 2)))(q, k, v)
     for a, b in zip(fwd, rev, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     w = np.linspace(-1.0, 1.0, 2 * 3 * 2).reshape(2, 3, 2)
     # forward and reverse mode to second order, float64: check_grads perturbs q, k and v
     # together, so one call covers all three
-    verify(lambda q, k, v: jnp.sum(w * attention.flash_attention(q, k, v, block_size=2)),
+    verify(jax.jit(lambda q, k, v: jnp.sum(w * attention.flash_attention(q, k, v, block_size=2))),
            [q, k, v], check_grads_order=2, finite_differences=False)
 
 
