@@ -25,7 +25,7 @@ import time
 
 import jax
 
-from benchmarks.case import Case
+from benchmarks.case import Case, devices_label
 from benchmarks.cases import all_cases
 from dlmath import bench
 
@@ -52,9 +52,9 @@ def run(cases: list[Case], *, rounds: int = 7, repeats: int = 5, size: str = "fu
     report = {"machine": bench.machine(), "devices": len(jax.devices()), "jax": jax.__version__,
               "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "rounds": rounds,
               "repeats": repeats, "rows": []}
-    print(f"machine: {report['machine']}, {report['devices']} device"
-          f"{'' if report['devices'] == 1 else 's'}  (jax {report['jax']}; ratio = peer time / "
-          "dlmath time: above 1, dlmath is faster)", file=out)
+    print(f"machine: {report['machine']}, {devices_label(report['devices'])}  (jax "
+          f"{report['jax']}; ratio = peer time / dlmath time: above 1, dlmath is faster)",
+          file=out)
     header = f"{'kernel':<60} {'shape':<30} {'dlmath':>10} {'peer':>10} {'ratio':>6}  peer"
     print(header, file=out)
     print("-" * len(header), file=out)
@@ -108,9 +108,10 @@ def main(argv=None) -> int:
                         "--only parallel --devices 8); default: leave XLA's flags alone")
     args = parser.parse_args(argv)
     if args.devices:
-        if args.devices < 1:
-            parser.error(f"--devices must be a positive number; got {args.devices}")
-        host_devices(args.devices)  # before all_cases(), which starts the backend
+        try:
+            host_devices(args.devices)  # before all_cases(), which starts the backend
+        except ValueError as e:
+            parser.error(f"--devices: {e}")
         if len(jax.devices("cpu")) != args.devices:
             parser.error(f"--devices {args.devices}: JAX's CPU backend had already started "
                          f"with {len(jax.devices('cpu'))} devices; set it in a new process")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import jax
 
-__all__ = ["Case", "same", "vjp_of", "with_vjp"]
+__all__ = ["Case", "devices_label", "same", "vjp_of", "with_vjp"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,11 @@ class Case:
     build: Callable
     tiny_shape: str = ""
     note: str = ""
+
+
+def devices_label(n: int) -> str:
+    """``"1 device"``, ``"8 devices"``: how the table names a number of devices."""
+    return f"{n} device" + ("" if n == 1 else "s")
 
 
 def vjp_of(fn, argnums=(0,)):

@@ -20,7 +20,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from benchmarks.case import Case, with_vjp
+from benchmarks.case import Case, devices_label, with_vjp
 from dlmath import layers, parallel
 
 AXIS = "model"
@@ -49,10 +49,6 @@ def _shardings(mesh, spec_tree):
                                   is_leaf=lambda s: isinstance(s, P))
 
 
-def _where(devices: int) -> str:
-    return f"{devices} device" + ("" if devices == 1 else "s")
-
-
 # ---------------------------------------------------------------------- tensor parallelism
 
 def matmul_case(split: str, devices: int):
@@ -73,7 +69,8 @@ def matmul_case(split: str, devices: int):
         peer = jax.jit(lambda x_, w_: x_ @ w_, in_shardings=_shardings(mesh, specs),
                        out_shardings=NamedSharding(mesh, P()))
         return (lambda x_, w_: ours_fn(x_, w_, mesh)), peer, args, args
-    return Case(f"parallel.{split[:-1]}_parallel_matmul", f"{_where(devices)}, 256x512 @ 512x512",
+    return Case(f"parallel.{split[:-1]}_parallel_matmul",
+                f"{devices_label(devices)}, 256x512 @ 512x512",
                 f"jit(x @ w), NamedSharding by {split}", build)
 
 
@@ -105,7 +102,7 @@ def mlp_case(grad: bool, devices: int):
             args = (*args[:-1], _on(mesh, P(), args[-1]))
         return ours, peer, args, args
     return Case("parallel.tensor_parallel_mlp" + (" grad(params)" if grad else ""),
-                f"{_where(devices)}, 256x256->1024->256",
+                f"{devices_label(devices)}, 256x256->1024->256",
                 "jit(mlp), NamedSharding of the hidden axis", build)
 
 
@@ -163,7 +160,7 @@ def step_case(kind: str, devices: int):
     else:
         kernel = f"parallel.data_parallel_step(method={kind!r})"
         peer_name = "jit(optax.adam step), batch sharded"
-    return Case(kernel, f"{_where(devices)}, 256x128->256->32", peer_name, build)
+    return Case(kernel, f"{devices_label(devices)}, 256x128->256->32", peer_name, build)
 
 
 def parallel_cases() -> list[Case]:
