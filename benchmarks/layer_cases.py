@@ -270,11 +270,12 @@ def mha_case(grad):
 
 # ------------------------------------------------------------------------ normalisation
 
-_ONE_PASS = ("flax's default (use_fast_variance=True) takes the variance in one pass as "
-             "E[x^2] - E[x]^2, one read of x fewer; dlmath keeps the two-pass mean((x - mu)^2), "
-             "which stays accurate when |mean| >> std (tests/test_normalization.py::"
-             "test_variance_keeps_its_digits_when_the_mean_is_large); the row against flax's "
-             "two-pass variance compares like with like")
+_ONE_PASS = ("flax's default (use_fast_variance=True) takes the variance in one pass, "
+             "E[x^2] - E[x]^2, which loses every digit when |mean| >> std; dlmath takes that "
+             "pass too and, only if a mean is large against its spread, a second one for the "
+             "batch through a lax.cond (tests/test_normalization.py::"
+             "test_variance_keeps_its_digits_whatever_the_mean), so its program has a cond "
+             "and a few small per-channel operations more")
 
 
 def _flax_norm(name, **options):
@@ -298,7 +299,8 @@ def _flax_norm(name, **options):
 
 def norm_case(name, grad, fast_variance=True):
     """Layer, RMS or batch norm against flax's layer; ``fast_variance=False`` sets flax's
-    ``use_fast_variance=False`` (its two-pass variance, dlmath's algorithm)."""
+    ``use_fast_variance=False`` (its two-pass variance, which dlmath takes only where the
+    one-pass would lose digits)."""
     options = {} if name == "rms_norm" else {"use_fast_variance": fast_variance}
 
     def build(key, size):

@@ -232,25 +232,36 @@ def test_errors():
         norm.batch_norm_inference(x, s, b, s, s[:1])
 
 
-def test_variance_keeps_its_digits_when_the_mean_is_large():
-    """The two-pass variance mean((x - mu)^2) that every norm here takes stays accurate in
-    float32 when the mean is far larger than the spread; the one-pass E[x^2] - E[x]^2 (one
-    read of x fewer) does not. This is why the kernels keep two passes."""
+@pytest.mark.parametrize("offset", [0.0, 3.5, 1000.0, "one example at 1000"])
+def test_variance_keeps_its_digits_whatever_the_mean(offset, x64):
+    """Each norm takes the variance in one pass, E[x^2] - E[x]^2, only where every mean is
+    within 4 standard deviations of 0 (the cancellation then multiplies the sums' rounding
+    error by at most 17), and the two-pass mean((x - mu)^2) for the whole batch otherwise:
+    in float32 the outputs and their gradients stay close to float64 on the same inputs, for a mean
+    of 0, of 3.5 (one pass), of 1000 (two passes) and for one example far off (two
+    passes for all). The plain one-pass variance loses every digit at a mean of 1000."""
     rng = np.random.default_rng(3)
-    x64 = 1000.0 + rng.normal(size=(8, 4, 4, 16))
+    data = rng.normal(size=(8, 4, 4, 16))
+    if offset == "one example at 1000":
+        data[3] += 1000.0
+    else:
+        data += offset
     s64, b64 = rng.normal(1.0, 0.1, 16), rng.normal(0.0, 0.1, 16)
-    x, s, b = (jnp.asarray(a, jnp.float32) for a in (x64, s64, b64))
-    xr = np.asarray(x, np.float64)                  # the float32 input, exactly, in float64
-
-    def ref(axes, shape=None):
-        v = xr if shape is None else xr.reshape(shape)
-        y = (v - v.mean(axes, keepdims=True)) / np.sqrt(v.var(axes, keepdims=True) + 1e-5)
-        return y.reshape(xr.shape) * s64 + b64
-
-    got = {"layer_norm": (norm.layer_norm(x, s, b), ref(-1)),
-           "batch_norm": (norm.batch_norm(x, s, b), ref((0, 1, 2))),
-           "group_norm": (norm.group_norm(x, s, b, 4), ref((1, 3), (8, 16, 4, 4)))}
-    for name, (y, r) in got.items():
-        assert np.max(np.abs(np.asarray(y) - r)) < 2e-3, name
-    one_pass = jnp.mean(x * x, -1, keepdims=True) - jnp.mean(x, -1, keepdims=True) ** 2
-    assert np.max(np.abs(np.asarray(one_pass) - xr.var(-1, keepdims=True))) > 0.05
+    g64 = rng.normal(size=data.shape)
+    x, s, b, g = (jnp.asarray(a, jnp.float32) for a in (data, s64, b64, g64))
+    exact = [jnp.asarray(np.asarray(a, np.float64)) for a in (x, s, b, g)]  # the same values
+    kernels = {"layer_norm": norm.layer_norm, "batch_norm": norm.batch_norm,
+               "group_norm": lambda x_, s_, b_: norm.group_norm(x_, s_, b_, 4)}
+    small = offset in (0.0, 3.5)
+    for name, f in kernels.items():
+        y, pull = jax.vjp(f, x, s, b)
+        y64, pull64 = jax.vjp(f, *exact[:3])
+        assert y.dtype == jnp.float32 and y64.dtype == jnp.float64
+        assert np.max(np.abs(np.asarray(y, np.float64) - y64)) < (2e-5 if small else 2e-3), name
+        for got, ref in zip(pull(g), pull64(exact[3]), strict=True):
+            err = np.max(np.abs(np.asarray(got, np.float64) - ref)) / np.max(np.abs(ref))
+            assert err < (2e-5 if small else 5e-3), name
+    if offset == 1000.0:
+        x32 = np.asarray(x)
+        plain = (x32 * x32).mean(-1) - x32.mean(-1) ** 2      # E[x^2] - E[x]^2 in float32
+        assert np.max(np.abs(plain - data.astype(np.float32).astype(np.float64).var(-1))) > 0.05
