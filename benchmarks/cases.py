@@ -72,9 +72,9 @@ def _logits_and(key, size, kind):
 _ZERO_LOG_ZERO = (
     "dlmath's loss is exact where a label is 0 and its log-probability -inf (0 log 0 = 0; "
     "optax gives NaN): the plain sum is taken and a lax.cond recomputes the batch the careful "
-    "way only if a row came out NaN, and the gradient is the derived softmax - y; the compiled "
-    "value-and-gradient makes two passes over the (B, K) arrays where optax's makes three; "
-    "the cond (its any-NaN test and its branch) is the part optax's program lacks")
+    "way only if a row came out NaN; the gradient is the derived softmax - y, with the "
+    "exponentials of the log-sum-exp, so the compiled value-and-gradient makes optax's passes "
+    "over the (B, K) arrays, and the cond (an any-NaN test on the B losses) besides")
 
 
 def _loss(kernel, peer_name, ours, peer, kind, grad, note=""):

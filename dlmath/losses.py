@@ -351,14 +351,19 @@ def _careful_where_nan(plain, logits, labels, axis):
 
 def _probability_cross_entropy_jvp(axis, primals, tangents):
     r"""The derived gradient: $\partial/\partial z = \operatorname{softmax}(z) \sum_k y_k - y$
-    and $\partial/\partial y_k = -\log p_k$ (0 where $y_k = 0$ and $p_k = 0$)."""
+    and $\partial/\partial y_k = -\log p_k$ (0 where $y_k = 0$ and $p_k = 0$). The softmax is
+    $e_k / \sum_j e_j$ with the $e = \exp(z - \max z)$ of the log-sum-exp, so the value and
+    the gradient take one exponential per entry (``exp(log_p)`` would take a second)."""
     (logits, labels), (d_logits, d_labels) = primals, tangents
-    log_p = log_softmax.kernel(logits, axis=axis)
+    shifted = logits - jnp.max(logits, axis=axis, keepdims=True)
+    e = jnp.exp(shifted)
+    sum_e = jnp.sum(e, axis=axis, keepdims=True)
+    log_p = shifted - jnp.log(sum_e)
     loss = _careful_where_nan(0.0 - jnp.sum(labels * log_p, axis=axis), logits, labels, axis)
     out = jnp.zeros_like(loss)
     if not isinstance(d_logits, SymbolicZero):
         total = jnp.sum(labels, axis=axis, keepdims=True)
-        out = out + jnp.sum((jnp.exp(log_p) * total - labels) * d_logits, axis=axis)
+        out = out + jnp.sum((e * (total / sum_e) - labels) * d_logits, axis=axis)
     if not isinstance(d_labels, SymbolicZero):
         safe = jnp.where((labels == 0) & (log_p == -jnp.inf), jnp.zeros((), log_p.dtype), log_p)
         out = out - jnp.sum(safe * d_labels, axis=axis)
