@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -41,6 +42,29 @@ def test_the_runner_prints_a_row_per_case_and_a_report(tmp_path):
         assert row["ratio"] == pytest.approx(row["peer_seconds"] / row["dlmath_seconds"])
         assert row["kernel"] in text
     json.dumps(report)  # the report is what --json writes
+
+
+def test_a_row_behind_its_peer_is_timed_again_and_reported_with_both_ratios():
+    """A row whose dlmath side does 40 times its peer's work comes out behind; the runner
+    times it again (on the same inputs) and lists it as behind in both runs."""
+    from benchmarks import BEHIND, Case
+
+    def slow(key, size):
+        x = jax.random.normal(key, (64, 64))
+        ours = lambda a: jax.lax.fori_loop(0, 40, lambda i, b: jnp.tanh(b @ a), a)  # noqa: E731
+        return ours, lambda a: jnp.tanh(a @ a), (x,), (x,)
+    out = io.StringIO()
+    report = run([Case("slow", "64x64", "peer", slow, note="it loops"), CASES[0]], rounds=3,
+                 repeats=3, size="tiny", rerun_rounds=3, out=out)
+    slow_row, other = report["rows"]
+    assert slow_row["ratio"] < BEHIND and slow_row["rerun_ratio"] < BEHIND
+    assert slow_row["rerun_ratio"] == pytest.approx(
+        slow_row["rerun_peer_seconds"] / slow_row["rerun_dlmath_seconds"])
+    assert ("rerun_ratio" in other) == (other["ratio"] < BEHIND)
+    text = out.getvalue()
+    assert "timed again (3 rounds)" in text and "in both runs: slow" in text
+    assert "why: it loops" in text
+    json.dumps(report)
 
 
 def test_the_command_lists_rows_and_refuses_an_empty_selection(capsys):
