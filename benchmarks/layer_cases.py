@@ -271,11 +271,11 @@ def mha_case(grad):
 # ------------------------------------------------------------------------ normalisation
 
 _ONE_PASS = ("flax's default (use_fast_variance=True) takes the variance in one pass, "
-             "E[x^2] - E[x]^2, which loses every digit when |mean| >> std; dlmath takes that "
+             "E[x^2] - E[x]^2, which loses its digits when |mean| >> std; dlmath takes that "
              "pass too and, only if a mean is large against its spread, a second one for the "
-             "batch through a lax.cond (tests/test_normalization.py::"
-             "test_variance_keeps_its_digits_whatever_the_mean), so its program has a cond "
-             "and a few small per-channel operations more")
+             "batch through a lax.cond (tests/test_normalization.py::test_the_statistics_"
+             "keep_their_digits_on_either_side_of_the_one_pass_test), so its program has a "
+             "cond and a few small per-channel operations more")
 
 
 def _flax_norm(name, **options):

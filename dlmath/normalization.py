@@ -100,18 +100,23 @@ def _root(var, eps):
     return jnp.where(root == 0, jnp.ones((), root.dtype), root)
 
 
+def _axes(axes, ndim: int) -> tuple:
+    """``axes`` (an int or a tuple, negative counted from the end) as a sorted tuple."""
+    return tuple(sorted(ax % ndim for ax in ((axes,) if isinstance(axes, int) else axes)))
+
+
 def _mean(a, axes, keepdims=False):
     """The mean over ``axes``, one run of adjacent axes at a time, the innermost last: group
     norm's axes (1, 3) of ``(N, positions, G, C/G)`` become a contiguous sum over the
     positions and then a short one over the channels of a group, which compiles to faster
     loops than one strided reduction over both (no difference for adjacent axes)."""
-    axes = sorted(ax % a.ndim for ax in ((axes,) if isinstance(axes, int) else axes))
+    axes = _axes(axes, a.ndim)
     runs = [[axes[0]]]
     for ax in axes[1:]:
         runs[-1].append(ax) if ax == runs[-1][-1] + 1 else runs.append([ax])
     for run in runs:
         a = jnp.mean(a, axis=tuple(run), keepdims=True)
-    return a if keepdims else jnp.squeeze(a, axis=tuple(axes))
+    return a if keepdims else jnp.squeeze(a, axis=axes)
 
 
 #: the one-pass variance is kept where every mean satisfies mu^2 <= 16 sigma^2
@@ -123,20 +128,37 @@ def _moments(x, axes):
     r"""The mean $\mu$ and the biased variance $\sigma^2$ over ``axes`` (kept as size-1 axes).
 
     The variance is first taken in one pass, $\sigma^2 = E[x^2] - \mu^2$: one read of
-    ``x`` for both sums (what flax does by default). Its rounding error is about $u\,E[x^2]$
-    ($u$ the unit roundoff), so relative to $\sigma^2$ it is $u\,(1 + \mu^2/\sigma^2)$: harmless
-    while the mean is small against the spread, ruinous when it is large (a mean of 1000
-    and a spread of 1 loses every digit in float32). So the one-pass value is kept only if
-    every group has $\mu^2 \le 16\,\sigma^2$ (the cancellation then multiplies the sums'
-    rounding error by at most 17); otherwise a ``lax.cond`` takes the two-pass
-    $E[(x - \mu)^2]$ for the batch, which has no cancellation (a NaN or infinity also takes
-    it). The derivative is the exact $d\sigma^2 = \frac{2}{N}\sum (x - \mu)\,dx$ either
-    way (a custom JVP, so the ``cond`` is not differentiated)."""
+    ``x`` for both sums (what flax does by default). With $u$ the relative error of the two
+    sums, $E[x^2] = \sigma^2 + \mu^2$ brings an error of $u(\sigma^2 + \mu^2)$ and $\mu^2$ one
+    of $2u\mu^2$, so relative to $\sigma^2$ the error is up to $u\,(1 + 3\mu^2/\sigma^2)$:
+    harmless while the mean is small against the spread, ruinous when it is large (a mean
+    of 1000 and a spread of 1 leave about one digit in float32). So the one-pass value is
+    kept only if every group has $\mu^2 \le 16\,\sigma^2$ (an error of at most $49u$) and
+    it is finite; otherwise a ``lax.cond`` takes two passes for the batch: the mean and
+    $E[(x - \mu)^2]$ of $x - x_0$, its first value $x_0$ taken off each group (exact), so a
+    large mean cancels nothing and a constant group has $\sigma^2 = 0$ and $x - \mu = 0$
+    exactly. (Under ``jax.vmap`` the ``cond`` becomes a select: both are computed.) The
+    derivative is the exact $d\sigma^2 = \frac{2}{N}\sum (x - \mu)\,dx$ either way (a
+    custom JVP, so the ``cond`` is not differentiated)."""
     mean = _mean(x, axes)
     one_pass = jnp.maximum(_mean(jnp.square(x), axes) - jnp.square(mean), 0)
-    accurate = jnp.all(jnp.square(mean) <= _ONE_PASS_SPREAD * one_pass)
-    var = jax.lax.cond(accurate, lambda: one_pass,
-                       lambda: _mean(jnp.square(x - jnp.expand_dims(mean, axes)), axes))
+    accurate = jnp.all((jnp.square(mean) <= _ONE_PASS_SPREAD * one_pass)
+                       & jnp.isfinite(one_pass))
+
+    def two_pass():
+        reduced = _axes(axes, x.ndim)
+        if all(x.shape[ax] for ax in reduced):
+            first = x[tuple(slice(0, 1) if ax in reduced else slice(None)
+                            for ax in range(x.ndim))]
+        else:  # an empty batch: no first value, and a mean of nothing (NaN) either way
+            first = jnp.zeros([1 if ax in reduced else n for ax, n in enumerate(x.shape)],
+                              x.dtype)
+        d = x - first
+        d_mean = _mean(d, axes)
+        var = _mean(jnp.square(d - jnp.expand_dims(d_mean, axes)), axes)
+        return jnp.squeeze(first, reduced) + d_mean, var
+
+    mean, var = jax.lax.cond(accurate, lambda: (mean, one_pass), two_pass)
     return jnp.expand_dims(mean, axes), jnp.expand_dims(var, axes)
 
 
