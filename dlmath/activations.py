@@ -52,6 +52,16 @@ def _softmax_check(who: str):
     return check
 
 
+def _shifted_exp(x, axis: int):
+    r"""The parts of the log-sum-exp along ``axis``: $x - m$ with $m = \max x$ (held
+    constant for autodiff: the shift cancels), $e = \exp(x - m)$ and $\sum e$ (kept as a
+    size-1 axis). :func:`softmax` is $e / \sum e$, :func:`log_softmax` $x - m - \log\sum e$;
+    a caller that needs both (the cross-entropy's gradient) takes one exponential per entry."""
+    shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
+    e = jnp.exp(shifted)
+    return shifted, e, jnp.sum(e, axis=axis, keepdims=True)
+
+
 @_checks.checked(_softmax_check("softmax"), static_argnames="axis")
 def softmax(x, axis: int = -1, where=None):
     r"""Softmax along ``axis``: positive entries that sum to 1.
@@ -85,9 +95,8 @@ def softmax(x, axis: int = -1, where=None):
         [0.25, 0.75]
     """
     if where is None:
-        shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
-        e = jnp.exp(shifted)
-        return e / jnp.sum(e, axis=axis, keepdims=True)
+        _, e, total = _shifted_exp(x, axis)
+        return e / total
     m = jnp.max(x, axis=axis, where=where, initial=-jnp.inf, keepdims=True)
     e = jnp.exp(jnp.where(where, x, -jnp.inf) - jax.lax.stop_gradient(m))
     return jnp.where(where, e / jnp.sum(e, axis=axis, where=where, keepdims=True), 0)
@@ -119,8 +128,8 @@ def log_softmax(x, axis: int = -1, where=None):
             if ``where`` does not broadcast to ``x``.
     """
     if where is None:
-        shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
-        return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
+        shifted, _, total = _shifted_exp(x, axis)
+        return shifted - jnp.log(total)
     m = jnp.max(x, axis=axis, where=where, initial=-jnp.inf, keepdims=True)
     shifted = jnp.where(where, x, -jnp.inf) - jax.lax.stop_gradient(m)
     out = shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, where=where, keepdims=True))

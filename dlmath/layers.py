@@ -109,7 +109,7 @@ def dense(params: dict, x):
     # the batch axes as one, (prod(*B), D_in) @ (D_in, D_out): the same products, but the
     # weight gradient x^T g is then one plain matrix product, which XLA's CPU backend runs
     # on its fast matmul; over (*B, D_in) it was a product over several contracted axes
-    # that it left to a slower one (multi_head_attention's gradient took 15-20 % longer)
+    # that it left to a slower one (it held back multi_head_attention's gradient)
     rows = x.astype(w.dtype).reshape(-1, x.shape[-1])
     return (rows @ w + params["b"]).reshape(*x.shape[:-1], w.shape[-1])
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
 from dlmath import _checks, _reduce
-from dlmath.activations import log_softmax, sigmoid, softmax
+from dlmath.activations import _shifted_exp, log_softmax, sigmoid, softmax
 
 __all__ = ["mse", "mse_gradient"]
 
@@ -355,9 +355,7 @@ def _probability_cross_entropy_jvp(axis, primals, tangents):
     $e_k / \sum_j e_j$ with the $e = \exp(z - \max z)$ of the log-sum-exp, so the value and
     the gradient take one exponential per entry (``exp(log_p)`` would take a second)."""
     (logits, labels), (d_logits, d_labels) = primals, tangents
-    shifted = logits - jnp.max(logits, axis=axis, keepdims=True)
-    e = jnp.exp(shifted)
-    sum_e = jnp.sum(e, axis=axis, keepdims=True)
+    shifted, e, sum_e = _shifted_exp(logits, axis)
     log_p = shifted - jnp.log(sum_e)
     loss = _careful_where_nan(0.0 - jnp.sum(labels * log_p, axis=axis), logits, labels, axis)
     out = jnp.zeros_like(loss)

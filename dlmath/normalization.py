@@ -142,8 +142,7 @@ def _moments(x, axes):
     custom JVP, so the ``cond`` is not differentiated)."""
     mean = _mean(x, axes)
     one_pass = jnp.maximum(_mean(jnp.square(x), axes) - jnp.square(mean), 0)
-    accurate = jnp.all((jnp.square(mean) <= _ONE_PASS_SPREAD * one_pass)
-                       & jnp.isfinite(one_pass))
+    accurate = jnp.all(_small_mean(mean, one_pass) & jnp.isfinite(one_pass))
 
     def two_pass():
         reduced = _axes(axes, x.ndim)
@@ -162,10 +161,16 @@ def _moments(x, axes):
     return jnp.expand_dims(mean, axes), jnp.expand_dims(var, axes)
 
 
+def _small_mean(mean, var):
+    r"""Where the mean is small against the spread, $\mu^2 \le 16\,\sigma^2$: the one-pass
+    test of :func:`_moments`."""
+    return jnp.square(mean) <= _ONE_PASS_SPREAD * var
+
+
 def _shift(mean, var):
-    """0 where the mean is small against the spread (the one-pass test of
-    :func:`_moments`), the mean elsewhere."""
-    return jnp.where(jnp.square(mean) <= _ONE_PASS_SPREAD * var, jnp.zeros((), mean.dtype), mean)
+    """0 where the mean is small against the spread (:func:`_small_mean`), the mean
+    elsewhere."""
+    return jnp.where(_small_mean(mean, var), jnp.zeros((), mean.dtype), mean)
 
 
 @_moments.defjvp
